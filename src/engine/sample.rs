@@ -1,0 +1,154 @@
+//! Random variates drawn from a [`SimRng`], computed with the pure-Rust
+//! `libm` so that a seed gives the same bits on every platform (the system
+//! libm's `ln`/`exp` may differ in the last place between machines).
+
+use super::rng::SimRng;
+use super::time::SimDuration;
+use rand::Rng;
+
+/// z such that P(Z <= z) = 0.99 for a standard normal Z.
+pub const Z_99: f64 = 2.326_347_874_040_840_8;
+
+/// A uniform float in `[0, 1)` with 53 random bits.
+#[inline]
+pub fn unit(rng: &mut SimRng) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A uniform float in `(0, 1]`, safe to take the logarithm of.
+#[inline]
+pub fn unit_open0(rng: &mut SimRng) -> f64 {
+    1.0 - unit(rng)
+}
+
+/// A uniform integer in `[0, n)` (`n > 0`), by Lemire's multiply-shift
+/// (bias below 2^-32 for the sizes used here).
+#[inline]
+pub fn below(rng: &mut SimRng, n: u64) -> u64 {
+    ((rng.next_u64() as u128 * n as u128) >> 64) as u64
+}
+
+/// An exponential variate with the given mean.
+#[inline]
+pub fn exponential(rng: &mut SimRng, mean: f64) -> f64 {
+    -libm::log(unit_open0(rng)) * mean
+}
+
+/// A standard normal variate (Box-Muller, one of the pair).
+#[inline]
+pub fn standard_normal(rng: &mut SimRng) -> f64 {
+    let r = libm::sqrt(-2.0 * libm::log(unit_open0(rng)));
+    r * libm::cos(std::f64::consts::TAU * unit(rng))
+}
+
+/// A delay distribution for latencies and handler times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Delay {
+    /// Always the same.
+    Fixed(SimDuration),
+    /// Uniform between `min` and `max` inclusive.
+    Uniform {
+        /// Shortest.
+        min: SimDuration,
+        /// Longest.
+        max: SimDuration,
+    },
+    /// Log-normal: `exp(mu + sigma·Z)` microseconds.
+    LogNormal {
+        /// Mean of the logarithm (microseconds).
+        mu: f64,
+        /// Standard deviation of the logarithm.
+        sigma: f64,
+    },
+}
+
+impl Delay {
+    /// A log-normal with the given median and 99th percentile.
+    pub fn lognormal(median: SimDuration, p99: SimDuration) -> Delay {
+        let mu = libm::log(median.as_micros().max(1) as f64);
+        let sigma = (libm::log(p99.as_micros().max(1) as f64) - mu) / Z_99;
+        Delay::LogNormal { mu, sigma }
+    }
+
+    /// Draws one delay. `Fixed` draws nothing from `rng`.
+    #[inline]
+    pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
+        match *self {
+            Delay::Fixed(d) => d,
+            Delay::Uniform { min, max } => SimDuration(min.0 + below(rng, max.0 - min.0 + 1)),
+            Delay::LogNormal { mu, sigma } => {
+                let x = libm::exp(mu + sigma * standard_normal(rng));
+                SimDuration(if x >= u64::MAX as f64 {
+                    u64::MAX
+                } else {
+                    x.round() as u64
+                })
+            }
+        }
+    }
+
+    /// The value of a `Fixed` delay (zero for the others); lets callers
+    /// skip keeping a random stream when nothing is random.
+    #[inline]
+    pub fn sample_fixed(&self) -> SimDuration {
+        match *self {
+            Delay::Fixed(d) => d,
+            _ => SimDuration::ZERO,
+        }
+    }
+
+    /// The distribution's mean, in microseconds.
+    pub fn mean_micros(&self) -> f64 {
+        match *self {
+            Delay::Fixed(d) => d.0 as f64,
+            Delay::Uniform { min, max } => (min.0 as f64 + max.0 as f64) / 2.0,
+            Delay::LogNormal { mu, sigma } => libm::exp(mu + sigma * sigma / 2.0),
+        }
+    }
+
+    /// True when every draw is the same and consumes no randomness.
+    pub fn is_fixed(&self) -> bool {
+        matches!(self, Delay::Fixed(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::{Purpose, Streams};
+
+    #[test]
+    fn exponential_mean_within_two_percent() {
+        let mut rng = Streams::new(7).stream(Purpose::Arrivals, 0);
+        let n = 200_000;
+        let mean: f64 = (0..n).map(|_| exponential(&mut rng, 3.0)).sum::<f64>() / n as f64;
+        // Standard error is 3/sqrt(n) = 0.0067, 2% is 0.06: nine sigmas.
+        assert!((mean - 3.0).abs() < 0.06, "{mean}");
+    }
+
+    #[test]
+    fn lognormal_median_and_p99_match_parameters() {
+        let d = Delay::lognormal(SimDuration::from_millis(120), SimDuration::from_millis(900));
+        let mut rng = Streams::new(7).stream(Purpose::ApiLatency, 0);
+        let mut xs: Vec<u64> = (0..100_000).map(|_| d.sample(&mut rng).0).collect();
+        xs.sort_unstable();
+        let median = xs[50_000] as f64;
+        let p99 = xs[99_000] as f64;
+        assert!((median / 120_000.0 - 1.0).abs() < 0.02, "median {median}");
+        assert!((p99 / 900_000.0 - 1.0).abs() < 0.05, "p99 {p99}");
+        let mean = xs.iter().sum::<u64>() as f64 / xs.len() as f64;
+        assert!((mean / d.mean_micros() - 1.0).abs() < 0.02, "mean {mean}");
+    }
+
+    #[test]
+    fn uniform_stays_in_bounds() {
+        let d = Delay::Uniform {
+            min: SimDuration(10),
+            max: SimDuration(20),
+        };
+        let mut rng = Streams::new(1).stream(Purpose::ApiLatency, 1);
+        let xs: Vec<u64> = (0..10_000).map(|_| d.sample(&mut rng).0).collect();
+        assert_eq!(*xs.iter().min().unwrap(), 10);
+        assert_eq!(*xs.iter().max().unwrap(), 20);
+    }
+}

@@ -1,0 +1,169 @@
+//! Measurement: counters, latency histograms and the busiest second,
+//! collected while the run goes, in memory that does not grow with the
+//! number of events or requests. [`report`] turns them into the report.
+
+pub mod report;
+
+use crate::engine::time::{SimDuration, SimTime, MICROS_PER_SEC};
+use hdrhistogram::Histogram;
+
+pub use report::{LatencyStats, Report};
+
+/// Latencies of one delivery path: an HdrHistogram (3 significant digits)
+/// for percentiles, plus an exact sum for the mean.
+#[derive(Clone, Debug)]
+pub struct LatencyRecorder {
+    hist: Histogram<u64>,
+    sum_us: u128,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        LatencyRecorder {
+            // 1 µs to 2^42 µs (~50 days), fixed size; longer values saturate.
+            hist: Histogram::new_with_bounds(1, 1 << 42, 3).expect("valid histogram bounds"),
+            sum_us: 0,
+        }
+    }
+}
+
+impl LatencyRecorder {
+    /// Records one latency.
+    #[inline]
+    pub fn record(&mut self, d: SimDuration) {
+        self.hist.saturating_record(d.0);
+        self.sum_us += d.0 as u128;
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// Summary in milliseconds (`None` fields when there are no samples).
+    pub fn stats(&self) -> LatencyStats {
+        let n = self.hist.len();
+        let ms = |us: u64| Some(us as f64 / 1_000.0);
+        if n == 0 {
+            return LatencyStats::default();
+        }
+        LatencyStats {
+            count: n,
+            mean: Some(round3(self.sum_us as f64 / n as f64 / 1_000.0)),
+            p50: ms(self.hist.value_at_quantile(0.5)),
+            p90: ms(self.hist.value_at_quantile(0.9)),
+            p99: ms(self.hist.value_at_quantile(0.99)),
+            p999: ms(self.hist.value_at_quantile(0.999)),
+            max: ms(self.hist.max()),
+        }
+    }
+}
+
+/// Rounds to three decimals so reports do not carry float noise.
+pub fn round3(x: f64) -> f64 {
+    (x * 1_000.0).round() / 1_000.0
+}
+
+/// Requests per virtual second, tracking only the busiest second so far.
+/// Requests must be counted in time order (they are: the driver counts
+/// them as events pop).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PeakRate {
+    second: u64,
+    count: u64,
+    peak: u64,
+}
+
+impl PeakRate {
+    /// Counts one request at `now`.
+    #[inline]
+    pub fn hit(&mut self, now: SimTime) {
+        let s = now.0 / MICROS_PER_SEC;
+        if s != self.second {
+            self.peak = self.peak.max(self.count);
+            self.second = s;
+            self.count = 0;
+        }
+        self.count += 1;
+    }
+
+    /// The most requests seen in one second.
+    pub fn peak(&self) -> u64 {
+        self.peak.max(self.count)
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Every request the source received.
+    pub requests: u64,
+    /// List requests of the poller (one per page, retries included).
+    pub poll: u64,
+    /// Poll requests answered with an empty page.
+    pub poll_empty: u64,
+    /// Poll cycles started.
+    pub poll_cycles: u64,
+    /// 429 answers.
+    pub rate_limited: u64,
+    /// 5xx answers.
+    pub errors: u64,
+    /// Deliveries of a change that had already been applied.
+    pub applied_twice: u64,
+    /// First deliveries that arrived after a newer version (ignored).
+    pub stale_deliveries: u64,
+}
+
+/// Everything measured during a run.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// Counters.
+    pub counters: Counters,
+    /// Busiest second at the source.
+    pub source_rps: PeakRate,
+    /// Latency of every first application.
+    pub latency_all: LatencyRecorder,
+    /// Latency of changes first applied by the poller.
+    pub latency_poll: LatencyRecorder,
+    /// Events the engine processed.
+    pub events: u64,
+}
+
+impl Metrics {
+    /// Counts one request reaching the source at `now`.
+    #[inline]
+    pub fn source_request(&mut self, now: SimTime) {
+        self.counters.requests += 1;
+        self.source_rps.hit(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_rate_finds_busiest_second() {
+        let mut p = PeakRate::default();
+        for t in [0, 10, 1_000_000, 1_000_001, 1_500_000, 3_000_000] {
+            p.hit(SimTime(t));
+        }
+        assert_eq!(p.peak(), 3);
+    }
+
+    #[test]
+    fn latency_mean_is_exact_and_percentiles_close() {
+        let mut r = LatencyRecorder::default();
+        for ms in 1..=1000u64 {
+            r.record(SimDuration::from_millis(ms));
+        }
+        let s = r.stats();
+        assert_eq!(s.count, 1000);
+        assert_eq!(s.mean, Some(500.5));
+        // Three significant digits: within 0.1% (plus rounding) of the truth.
+        let close = |got: Option<f64>, want: f64| (got.unwrap() / want - 1.0).abs() <= 0.002;
+        assert!(close(s.p50, 500.0), "{:?}", s.p50);
+        assert!(close(s.p99, 990.0), "{:?}", s.p99);
+        assert!(close(s.max, 1000.0), "{:?}", s.max);
+    }
+}

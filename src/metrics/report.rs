@@ -1,0 +1,184 @@
+//! The report: stable field names (scripts rely on them), a canonical JSON
+//! form, and a `digest` of that form for "same seed, same result".
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Latency summary of one path, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LatencyStats {
+    /// Number of changes measured.
+    pub count: u64,
+    /// Exact mean.
+    pub mean: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// 99.9th percentile.
+    pub p999: Option<f64>,
+    /// Largest.
+    pub max: Option<f64>,
+}
+
+/// The simulated world's size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Simulated {
+    /// Mailboxes.
+    pub mailboxes: u32,
+    /// Traffic horizon.
+    pub horizon: String,
+    /// Drain after the horizon.
+    pub drain: String,
+    /// Horizon plus drain, in days.
+    pub days: f64,
+}
+
+/// Which path first delivered each change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FirstSeenBy {
+    /// Webhook notifications.
+    pub webhook: u64,
+    /// Regular polling.
+    pub poll: u64,
+    /// Reconciliation (hybrid).
+    pub reconcile: u64,
+    /// A full resync after an expired cursor.
+    pub resync: u64,
+}
+
+/// Ground truth against the replica.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Changes {
+    /// Changes the source committed during the horizon.
+    pub generated: u64,
+    /// Distinct changes that reached the replica.
+    pub applied: u64,
+    /// Changes that never reached it.
+    pub lost: u64,
+    /// lost / generated.
+    pub loss_rate: f64,
+    /// First delivery path per change.
+    pub first_seen_by: FirstSeenBy,
+    /// Share of applied changes first seen by reconciliation.
+    pub recovery_rate: f64,
+}
+
+/// Request cost at the source.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Requests {
+    /// Every request the source received.
+    pub total: u64,
+    /// total / mailboxes / simulated days.
+    pub per_mailbox_day: f64,
+    /// Poller list requests (one per page, retries included).
+    pub poll: u64,
+    /// Poll requests that returned no change.
+    pub poll_empty: u64,
+    /// Poll cycles started.
+    pub poll_cycles: u64,
+    /// Poll cycles per mailbox per day.
+    pub poll_cycles_per_mailbox_day: f64,
+    /// Thin-payload fetches.
+    pub fetch: u64,
+    /// Reconciler list requests.
+    pub reconcile: u64,
+    /// Full-resync list requests.
+    pub resync: u64,
+    /// Conditional requests answered 304.
+    pub not_modified: u64,
+    /// 429 answers.
+    pub rate_limited: u64,
+    /// 5xx answers.
+    pub errors: u64,
+    /// Requests in the busiest second.
+    pub peak_rps: u64,
+}
+
+/// Latency per delivery path.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LatencyByPath {
+    /// Every change, whichever path delivered it first.
+    pub all: LatencyStats,
+    /// First delivered by webhook.
+    pub webhook: LatencyStats,
+    /// First delivered by polling.
+    pub poll: LatencyStats,
+    /// First delivered by reconciliation.
+    pub reconcile: LatencyStats,
+}
+
+/// End-state consistency.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Consistency {
+    /// Messages whose replica state differs from the source after the drain.
+    pub divergent_messages: u64,
+    /// Mailboxes with at least one divergent message.
+    pub divergent_mailboxes: u64,
+    /// Older versions that overwrote newer ones.
+    pub stale_overwrites: u64,
+    /// Changes processed more than once.
+    pub applied_twice: u64,
+}
+
+/// Engine figures (wall time never appears here).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Engine {
+    /// Events processed.
+    pub events: u64,
+}
+
+/// One run's report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Swept values of this point (empty outside sweeps).
+    pub point: BTreeMap<String, String>,
+    /// Hash of the canonical report with this field empty.
+    pub digest: String,
+    /// Size of the simulated world.
+    pub simulated: Simulated,
+    /// Ground truth against the replica.
+    pub changes: Changes,
+    /// Request cost.
+    pub requests: Requests,
+    /// Latency per path.
+    pub latency_ms: LatencyByPath,
+    /// End-state consistency.
+    pub consistency: Consistency,
+    /// Engine figures.
+    pub engine: Engine,
+}
+
+impl Report {
+    /// The canonical JSON (pretty, fixed field order, trailing newline).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a report always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Computes and stores the digest: the first 16 hex digits of SHA-256
+    /// over the canonical JSON with an empty digest.
+    pub fn seal(&mut self) {
+        self.digest.clear();
+        let hash = Sha256::digest(self.to_json().as_bytes());
+        self.digest = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    }
+
+    /// Looks up a numeric value by dotted path (`latency_ms.all.p99`).
+    pub fn value(&self, path: &str) -> Option<f64> {
+        let v = serde_json::to_value(self).ok()?;
+        let mut cur = &v;
+        for key in path.split('.') {
+            cur = cur.get(key)?;
+        }
+        cur.as_f64()
+    }
+}

@@ -1,0 +1,10 @@
+//! The simulated world, one sans-IO component per file. Components take
+//! `now` and inputs and return outputs and timers; they never read a clock,
+//! sleep or do IO. Drivers (see `engine::des`) own time.
+
+pub mod faults;
+pub mod poller;
+pub mod ratelimit;
+pub mod replica;
+pub mod source;
+pub mod traffic;

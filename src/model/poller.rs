@@ -1,0 +1,250 @@
+//! The polling consumer: one cursor and one timer per mailbox.
+//!
+//! A poll cycle starts on a fixed-rate schedule (`phase + k·interval`, each
+//! tick moved by a seeded jitter), pages until `has_more` is false, saves
+//! the cursor only after a page was applied, backs off exponentially after
+//! 5xx and honours `Retry-After` on 429. Sans-IO: every method takes the
+//! time and returns when the poller next wants to send a request.
+
+use super::source::ListRequest;
+use crate::engine::rng::{Purpose, SimRng, Streams};
+use crate::engine::sample::below;
+use crate::engine::time::{SimDuration, SimTime};
+
+/// Poller settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollerConfig {
+    /// Time between poll cycles of a mailbox.
+    pub interval: SimDuration,
+    /// Each tick moves by a uniform offset in `[-jitter, +jitter]`.
+    pub jitter: SimDuration,
+    /// Page size to ask for.
+    pub page_size: u32,
+    /// First backoff after an error.
+    pub backoff_base: SimDuration,
+    /// Longest backoff.
+    pub backoff_max: SimDuration,
+}
+
+/// Per-mailbox state: 16 bytes.
+#[derive(Clone, Copy, Debug, Default)]
+struct MailboxPoll {
+    /// Start of the current schedule slot (before jitter).
+    slot: u64,
+    /// Changes consumed: the saved cursor.
+    cursor: u32,
+    /// Errors in a row (for backoff); 0 when healthy.
+    failures: u16,
+    /// True while a cycle is in progress (paging or retrying).
+    in_cycle: bool,
+    /// What the next request of the cycle is.
+    pending: RequestKind,
+}
+
+/// What kind of request the poller is about to send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestKind {
+    /// The first request of a poll cycle.
+    #[default]
+    CycleStart,
+    /// The next page of a cycle.
+    NextPage,
+    /// A retry after an error or 429.
+    Retry,
+}
+
+/// The polling consumer for all mailboxes.
+#[derive(Debug)]
+pub struct Poller {
+    cfg: PollerConfig,
+    state: Vec<MailboxPoll>,
+    /// Per-mailbox jitter streams; empty without jitter.
+    jitter_rngs: Vec<SimRng>,
+}
+
+impl Poller {
+    /// A poller for `mailboxes`, each with a seeded phase in `[0, interval)`.
+    /// Returns the poller and each mailbox's first tick.
+    pub fn new(cfg: PollerConfig, mailboxes: u32, streams: &Streams) -> (Self, Vec<SimTime>) {
+        let mut poller = Poller {
+            cfg,
+            state: vec![MailboxPoll::default(); mailboxes as usize],
+            jitter_rngs: if cfg.jitter.is_zero() {
+                Vec::new()
+            } else {
+                (0..mailboxes)
+                    .map(|m| streams.stream(Purpose::PollJitter, m as u64))
+                    .collect()
+            },
+        };
+        let firsts = (0..mailboxes)
+            .map(|m| {
+                let phase = below(
+                    &mut streams.stream(Purpose::PollPhase, m as u64),
+                    cfg.interval.0,
+                );
+                poller.state[m as usize].slot = phase;
+                poller.tick_time(m, SimTime::ZERO)
+            })
+            .collect();
+        (poller, firsts)
+    }
+
+    /// The config.
+    pub fn config(&self) -> &PollerConfig {
+        &self.cfg
+    }
+
+    /// The saved cursor of a mailbox.
+    pub fn cursor(&self, mailbox: u32) -> u32 {
+        self.state[mailbox as usize].cursor
+    }
+
+    /// The request to send now for `mailbox`, and what kind it is.
+    #[inline]
+    pub fn request(&mut self, mailbox: u32) -> (ListRequest, RequestKind) {
+        let s = &mut self.state[mailbox as usize];
+        let kind = if s.in_cycle {
+            s.pending
+        } else {
+            s.in_cycle = true;
+            RequestKind::CycleStart
+        };
+        (
+            ListRequest {
+                mailbox,
+                cursor: s.cursor,
+                limit: self.cfg.page_size,
+            },
+            kind,
+        )
+    }
+
+    /// A page was applied at `now`: save the cursor; returns when to send
+    /// the next request (now, for the next page).
+    #[inline]
+    pub fn on_page_applied(
+        &mut self,
+        mailbox: u32,
+        now: SimTime,
+        next_cursor: u32,
+        has_more: bool,
+    ) -> SimTime {
+        let s = &mut self.state[mailbox as usize];
+        s.cursor = next_cursor;
+        s.failures = 0;
+        if has_more {
+            s.pending = RequestKind::NextPage;
+            now
+        } else {
+            s.in_cycle = false;
+            self.next_tick(mailbox, now)
+        }
+    }
+
+    /// The source answered 429 at `now`: retry after `retry_after`.
+    pub fn on_rate_limited(
+        &mut self,
+        mailbox: u32,
+        now: SimTime,
+        retry_after: SimDuration,
+    ) -> SimTime {
+        self.state[mailbox as usize].pending = RequestKind::Retry;
+        now + retry_after
+    }
+
+    /// The source failed (5xx) at `now`: retry after an exponential backoff.
+    pub fn on_error(&mut self, mailbox: u32, now: SimTime) -> SimTime {
+        let s = &mut self.state[mailbox as usize];
+        let shift = s.failures.min(40) as u32;
+        s.failures = s.failures.saturating_add(1);
+        s.pending = RequestKind::Retry;
+        let delay = self
+            .cfg
+            .backoff_base
+            .0
+            .saturating_mul(1u64 << shift)
+            .min(self.cfg.backoff_max.0);
+        now + SimDuration(delay)
+    }
+
+    /// The jittered time of the current slot, not before `floor`.
+    fn tick_time(&mut self, mailbox: u32, floor: SimTime) -> SimTime {
+        let slot = self.state[mailbox as usize].slot;
+        let t = match self.jitter_rngs.get_mut(mailbox as usize) {
+            Some(rng) => {
+                let j = self.cfg.jitter.0;
+                (slot + below(rng, 2 * j + 1)).saturating_sub(j)
+            }
+            None => slot,
+        };
+        SimTime(t.max(floor.0))
+    }
+
+    /// Advances to the first schedule slot after `now` and returns its time.
+    fn next_tick(&mut self, mailbox: u32, now: SimTime) -> SimTime {
+        let interval = self.cfg.interval.0;
+        let s = &mut self.state[mailbox as usize];
+        s.slot += interval;
+        if s.slot <= now.0 {
+            // A long cycle overran whole slots: skip them, keep the phase.
+            s.slot += (now.0 - s.slot) / interval * interval + interval;
+        }
+        let floor = SimTime(now.0 + 1);
+        self.tick_time(mailbox, floor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> PollerConfig {
+        PollerConfig {
+            interval: SimDuration::from_secs(300),
+            jitter: SimDuration::ZERO,
+            page_size: 200,
+            backoff_base: SimDuration::from_secs(1),
+            backoff_max: SimDuration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn fixed_rate_schedule_keeps_phase() {
+        let (mut p, firsts) = Poller::new(cfg(), 1, &Streams::new(1));
+        let t0 = firsts[0];
+        assert!(t0.0 < 300_000_000);
+        let (_, kind) = p.request(0);
+        assert_eq!(kind, RequestKind::CycleStart);
+        let next = p.on_page_applied(0, t0 + SimDuration::from_millis(100), 0, false);
+        assert_eq!(next.0, t0.0 + 300_000_000);
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let (mut p, _) = Poller::new(cfg(), 1, &Streams::new(1));
+        p.request(0);
+        let mut now = SimTime(0);
+        let mut delays = vec![];
+        for _ in 0..11 {
+            let next = p.on_error(0, now);
+            delays.push(next.since(now).as_secs_f64());
+            now = next;
+            assert_eq!(p.request(0).1, RequestKind::Retry);
+        }
+        assert_eq!(
+            delays,
+            vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 300.0, 300.0]
+        );
+    }
+
+    #[test]
+    fn paging_continues_immediately_and_saves_cursor() {
+        let (mut p, _) = Poller::new(cfg(), 1, &Streams::new(1));
+        p.request(0);
+        let now = SimTime(5);
+        assert_eq!(p.on_page_applied(0, now, 200, true), now);
+        let (req, kind) = p.request(0);
+        assert_eq!((req.cursor, kind), (200, RequestKind::NextPage));
+    }
+}

@@ -1,0 +1,230 @@
+//! The mock mailbox provider: the list API over each mailbox's change log,
+//! answered "as of" the request time, with API latency, token-bucket rate
+//! limits (429 + retry-after) and outage windows (503).
+//!
+//! `list` is the whole request/response exchange: the driver calls it at the
+//! instant the request reaches the source and delivers the answer after the
+//! returned latency.
+
+use super::faults::Windows;
+use super::ratelimit::RateLimiter;
+use super::traffic::{Change, MailboxLog};
+use crate::engine::rng::{Purpose, SimRng, Streams};
+use crate::engine::sample::Delay;
+use crate::engine::time::{SimDuration, SimTime};
+use crate::scenario::SourceSpec;
+
+/// A list request: changes of `mailbox` after `cursor`, at most `limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListRequest {
+    /// Mailbox index.
+    pub mailbox: u32,
+    /// Opaque `sequence` cursor: the number of changes already consumed.
+    pub cursor: u32,
+    /// Page size asked for.
+    pub limit: u32,
+}
+
+/// One page of changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page<'a> {
+    /// Sequence number of `changes[0]`.
+    pub first_seq: u32,
+    /// The changes, oldest first.
+    pub changes: &'a [Change],
+    /// Cursor to send next.
+    pub next_cursor: u32,
+    /// True when more changes were visible after this page at request time.
+    pub has_more: bool,
+}
+
+/// What the source answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOutcome<'a> {
+    /// 200 with a page (possibly empty).
+    Page(Page<'a>),
+    /// 429: try again after this long.
+    RateLimited {
+        /// The `Retry-After` the source sent.
+        retry_after: SimDuration,
+    },
+    /// 503 during an outage.
+    Unavailable,
+}
+
+/// An answer and how long it took to arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer<'a> {
+    /// The response.
+    pub outcome: ListOutcome<'a>,
+    /// Time from sending the request to receiving the response.
+    pub latency: SimDuration,
+}
+
+/// The mock source.
+#[derive(Debug)]
+pub struct Source {
+    logs: Vec<MailboxLog>,
+    page_size: u32,
+    latency: Delay,
+    /// One latency stream per mailbox; empty when latency is fixed.
+    latency_rngs: Vec<SimRng>,
+    limiter: RateLimiter,
+    outages: Windows,
+}
+
+impl Source {
+    /// A source with the given logs (from [`super::traffic::generate`]).
+    pub fn new(
+        spec: &SourceSpec,
+        logs: Vec<MailboxLog>,
+        outages: Windows,
+        streams: &Streams,
+    ) -> Self {
+        let n = spec.mailboxes.get();
+        let latency = spec.api_latency.0;
+        let rl = &spec.rate_limit;
+        let pair = |rate: Option<crate::scenario::Positive>,
+                    burst: Option<crate::scenario::Positive>| {
+            rate.map(|r| (r.0, burst.map_or(r.0, |b| b.0)))
+        };
+        Source {
+            logs,
+            page_size: spec.page_size.get(),
+            latency,
+            latency_rngs: if latency.is_fixed() {
+                Vec::new()
+            } else {
+                (0..n)
+                    .map(|m| streams.stream(Purpose::ApiLatency, m as u64))
+                    .collect()
+            },
+            limiter: RateLimiter::new(
+                n,
+                pair(rl.per_mailbox_per_s, rl.per_mailbox_burst),
+                pair(rl.global_per_s, rl.global_burst),
+            ),
+            outages,
+        }
+    }
+
+    /// Number of mailboxes.
+    pub fn mailboxes(&self) -> u32 {
+        self.logs.len() as u32
+    }
+
+    /// The largest page the API returns.
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// The full change log of a mailbox (ground truth).
+    pub fn log(&self, mailbox: u32) -> &MailboxLog {
+        &self.logs[mailbox as usize]
+    }
+
+    /// All logs (ground truth).
+    pub fn logs(&self) -> &[MailboxLog] {
+        &self.logs
+    }
+
+    /// Answers a list request arriving at `now`.
+    #[inline]
+    pub fn list(&mut self, now: SimTime, req: ListRequest) -> Answer<'_> {
+        let latency = match self.latency_rngs.get_mut(req.mailbox as usize) {
+            Some(rng) => self.latency.sample(rng),
+            None => self.latency.sample_fixed(),
+        };
+        if let Err(retry_after) = self.limiter.admit(req.mailbox, now) {
+            return Answer {
+                outcome: ListOutcome::RateLimited { retry_after },
+                latency,
+            };
+        }
+        if self.outages.contains(now) {
+            return Answer {
+                outcome: ListOutcome::Unavailable,
+                latency,
+            };
+        }
+        let log = &self.logs[req.mailbox as usize].changes;
+        let start = (req.cursor as usize).min(log.len());
+        let after = &log[start..];
+        let visible = after.partition_point(|c| c.at <= now);
+        let take = visible.min(req.limit.min(self.page_size) as usize);
+        Answer {
+            outcome: ListOutcome::Page(Page {
+                first_seq: start as u32,
+                changes: &after[..take],
+                next_cursor: (start + take) as u32,
+                has_more: visible > take,
+            }),
+            latency,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::faults::Window;
+    use crate::model::traffic::generate;
+    use crate::scenario::{parse, Format};
+
+    fn source(extra: &str, outages: Windows) -> Source {
+        let text = format!(
+            "name='t'\nseed=3\nhorizon='1d'\n[source]\nmailboxes=1\nmessages_per_day=0\npage_size=200\napi_latency='50ms'\n{extra}\n[[source.bursts]]\nat='1h'\nmailboxes=1\nmessages=450\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n"
+        );
+        let s = parse(&text, "t.toml", Format::Toml).unwrap();
+        let streams = Streams::new(s.seed);
+        let logs = generate(&s.source, s.horizon.get(), &streams);
+        Source::new(&s.source, logs, outages, &streams)
+    }
+
+    #[test]
+    fn pages_until_has_more_is_false() {
+        let mut src = source("", Windows::default());
+        let hour = SimTime(3_600_000_000);
+        let req = |cursor| ListRequest {
+            mailbox: 0,
+            cursor,
+            limit: 200,
+        };
+        assert!(
+            matches!(src.list(SimTime(0), req(0)).outcome, ListOutcome::Page(p) if p.changes.is_empty() && !p.has_more)
+        );
+        let mut cursor = 0;
+        let mut sizes = vec![];
+        loop {
+            let a = src.list(hour, req(cursor));
+            assert_eq!(a.latency, SimDuration::from_millis(50));
+            let ListOutcome::Page(p) = a.outcome else {
+                panic!("expected a page")
+            };
+            sizes.push(p.changes.len());
+            cursor = p.next_cursor;
+            if !p.has_more {
+                break;
+            }
+        }
+        assert_eq!(sizes, vec![200, 200, 50]);
+    }
+
+    #[test]
+    fn outage_answers_503_and_rate_limit_429() {
+        let w = Windows(vec![Window::Once {
+            start: SimTime(10),
+            end: SimTime(20),
+        }]);
+        let mut src = source("rate_limit = { per_mailbox_per_s = 1 }", w);
+        let req = ListRequest {
+            mailbox: 0,
+            cursor: 0,
+            limit: 200,
+        };
+        assert_eq!(src.list(SimTime(15), req).outcome, ListOutcome::Unavailable);
+        assert!(
+            matches!(src.list(SimTime(16), req).outcome, ListOutcome::RateLimited { retry_after } if retry_after.0 > 0)
+        );
+    }
+}

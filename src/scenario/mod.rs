@@ -1,0 +1,245 @@
+//! Scenario files: TOML (or JSON) in, a validated [`Scenario`] out, or a
+//! [`ScenarioError`] naming the file, line, column, key path and what is
+//! allowed.
+
+pub mod spec;
+
+pub use spec::*;
+
+use std::path::Path;
+
+/// Why a scenario could not be loaded. Every variant is the user's to fix;
+/// none is fatal to the process beyond exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The path as given.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid scenario.
+    #[error("{file}:{line}:{column}: {}{message}", if path.is_empty() { String::new() } else { format!("`{path}`: ") })]
+    Invalid {
+        /// The path as given.
+        file: String,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// Dotted key path (`source.page_size`, `faults[0].for`), empty for syntax errors.
+        path: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+/// The two accepted file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// TOML (the default).
+    Toml,
+    /// JSON (files ending in `.json`).
+    Json,
+}
+
+impl Format {
+    /// The format a file name implies.
+    pub fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            _ => Format::Toml,
+        }
+    }
+}
+
+/// Reads, parses and validates the scenario file at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&text, &file, Format::of(path))
+}
+
+/// Parses and validates scenario text; `file` is only used in messages.
+pub fn parse(text: &str, file: &str, format: Format) -> Result<Scenario, ScenarioError> {
+    let err = |offset: usize, path: String, message: String| {
+        let (line, column) = line_col(text, offset);
+        ScenarioError::Invalid {
+            file: file.to_string(),
+            line,
+            column,
+            path,
+            message,
+        }
+    };
+    let scenario: Scenario = match format {
+        Format::Toml => {
+            let de = toml::de::Deserializer::parse(text).map_err(|e| {
+                err(
+                    e.span().map_or(0, |s| s.start),
+                    String::new(),
+                    e.message().trim().to_string(),
+                )
+            })?;
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let path = clean_path(&e.path().to_string());
+                let inner = e.into_inner();
+                let offset = inner
+                    .span()
+                    .map(|s| s.start)
+                    .or_else(|| locate_toml(text, &path))
+                    .unwrap_or(0);
+                err(offset, path, inner.message().trim().to_string())
+            })?
+        }
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let path = clean_path(&e.path().to_string());
+                let inner = e.into_inner();
+                let (line, column) = (inner.line(), inner.column());
+                ScenarioError::Invalid {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    path,
+                    message: strip_json_position(&inner.to_string()),
+                }
+            })?;
+            de.end().map_err(|e| err(0, String::new(), e.to_string()))?;
+            scenario
+        }
+    };
+    scenario.validate().map_err(|inv| {
+        let offset = match format {
+            Format::Toml => locate_toml(text, &inv.path),
+            Format::Json => locate_json(text, &inv.path),
+        }
+        .unwrap_or(0);
+        err(offset, inv.path, inv.message)
+    })?;
+    Ok(scenario)
+}
+
+/// serde_path_to_error writes `?` for an unknown root and `.` for nothing.
+fn clean_path(p: &str) -> String {
+    if p == "." || p == "?" {
+        String::new()
+    } else {
+        p.to_string()
+    }
+}
+
+/// serde_json appends " at line L column C"; we print the position ourselves.
+fn strip_json_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary_compat(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// `str::floor_char_boundary` is unstable; this is the same for our use.
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+impl FloorCharBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        while i > 0 && !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+/// Splits `a.b[2].c` into keys and indices.
+fn path_segments(path: &str) -> Vec<Result<&str, usize>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            if i > 0 {
+                out.push(Ok(&rest[..i]));
+            }
+            rest = &rest[i..];
+            while let Some(stripped) = rest.strip_prefix('[') {
+                let close = stripped.find(']').unwrap_or(stripped.len());
+                if let Ok(n) = stripped[..close].parse() {
+                    out.push(Err(n));
+                }
+                rest = stripped.get(close + 1..).unwrap_or("");
+            }
+        } else if !rest.is_empty() {
+            out.push(Ok(rest));
+        }
+    }
+    out
+}
+
+/// Byte offset of the value at `path` in a TOML document (the deepest part
+/// of the path that exists).
+fn locate_toml(text: &str, path: &str) -> Option<usize> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut best = None;
+    let mut table = doc.get_ref();
+    let mut value: Option<&toml::Spanned<toml::de::DeValue>> = None;
+    for seg in path_segments(path) {
+        let next = match (seg, value) {
+            (Ok(key), None) => table.get(key),
+            (Ok(key), Some(v)) => v.get_ref().get(key),
+            (Err(i), Some(v)) => v.get_ref().get(i),
+            (Err(_), None) => None,
+        };
+        match next {
+            Some(v) => {
+                best = Some(v.span().start);
+                value = Some(v);
+            }
+            None => break,
+        }
+    }
+    let _ = &mut table;
+    best
+}
+
+/// Best-effort offset of the last key of `path` in a JSON document.
+fn locate_json(text: &str, path: &str) -> Option<usize> {
+    let key = path_segments(path).into_iter().rev().find_map(|s| s.ok())?;
+    text.find(&format!("\"{key}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_split_keys_and_indices() {
+        assert_eq!(
+            path_segments("faults[1].for"),
+            vec![Ok("faults"), Err(1), Ok("for")]
+        );
+        assert_eq!(
+            path_segments("source.page_size"),
+            vec![Ok("source"), Ok("page_size")]
+        );
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab", 0), (1, 1));
+    }
+}

@@ -1,0 +1,699 @@
+//! The typed scenario: what a scenario file may say. Types reject what they
+//! can while deserializing (so the error carries the exact position);
+//! [`Scenario::validate`] checks what spans several keys.
+
+use crate::engine::sample::Delay;
+use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
+use serde::{de, Deserialize, Deserializer};
+use std::fmt;
+use std::num::NonZeroU32;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, shown in reports.
+    pub name: String,
+    /// Free text for humans.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The seed every random stream derives from.
+    pub seed: u64,
+    /// How long the source generates traffic.
+    pub horizon: PositiveDuration,
+    /// How long the run continues after the horizon with no new traffic.
+    #[serde(default)]
+    pub drain: SimDuration,
+    /// The mock mailbox provider.
+    pub source: SourceSpec,
+    /// The consumer strategy under test.
+    pub consumer: ConsumerSpec,
+    /// Injected faults.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+}
+
+/// The mock mailbox source (`[source]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Number of mailboxes.
+    pub mailboxes: NonZeroU32,
+    /// Mean new changes per mailbox per day (Poisson).
+    #[serde(default = "default_messages_per_day")]
+    pub messages_per_day: NonNegative,
+    /// How activity is spread across mailboxes (default: all equal).
+    #[serde(default)]
+    pub spread: Spread,
+    /// Hourly activity weights (24 numbers, or a preset name).
+    #[serde(default)]
+    pub diurnal: Diurnal,
+    /// Shares of created / updated / deleted changes.
+    #[serde(default)]
+    pub mix: Mix,
+    /// Bulk bursts of new mail.
+    #[serde(default)]
+    pub bursts: Vec<Burst>,
+    /// Most changes one list request returns.
+    #[serde(default = "default_page_size")]
+    pub page_size: NonZeroU32,
+    /// Cursor kind of the list API.
+    #[serde(default)]
+    pub cursor: CursorKind,
+    /// Time from sending a request to receiving its answer.
+    #[serde(default = "default_api_latency")]
+    pub api_latency: DelaySpec,
+    /// Token-bucket rate limits answering 429.
+    #[serde(default)]
+    pub rate_limit: RateLimitSpec,
+}
+
+fn default_messages_per_day() -> NonNegative {
+    NonNegative(50.0)
+}
+fn default_page_size() -> NonZeroU32 {
+    NonZeroU32::new(200).expect("200 is not zero")
+}
+fn default_api_latency() -> DelaySpec {
+    DelaySpec(Delay::lognormal(
+        SimDuration::from_millis(120),
+        SimDuration::from_millis(900),
+    ))
+}
+
+/// A float that must be finite and not negative.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct NonNegative(pub f64);
+
+impl<'de> Deserialize<'de> for NonNegative {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(NonNegative(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "{v} is not allowed; expected a number >= 0"
+            )))
+        }
+    }
+}
+
+/// A float that must be finite and greater than zero.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct Positive(pub f64);
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() && v > 0.0 {
+            Ok(Positive(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "{v} is not allowed; expected a number > 0"
+            )))
+        }
+    }
+}
+
+/// A probability in `[0, 1]`.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct Probability(pub f64);
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(Probability(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "{v} is not allowed; expected a probability between 0 and 1"
+            )))
+        }
+    }
+}
+
+/// How mail volume is spread across mailboxes. Multipliers have mean 1, so
+/// `messages_per_day` stays the mean.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Spread {
+    /// Every mailbox gets the same rate.
+    #[default]
+    Even,
+    /// Log-normal multiplier `exp(sigma·Z − sigma²/2)`.
+    LogNormal {
+        /// Spread of the logarithm; 1.0 makes the busiest 1% ~10× the mean.
+        sigma: f64,
+    },
+    /// Pareto multiplier with shape `alpha` (> 1) scaled to mean 1.
+    Pareto {
+        /// Tail index; smaller is heavier.
+        alpha: f64,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpread {
+    dist: SpreadKind,
+    sigma: Option<Positive>,
+    alpha: Option<Positive>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum SpreadKind {
+    Even,
+    Lognormal,
+    Pareto,
+}
+
+impl<'de> Deserialize<'de> for Spread {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawSpread::deserialize(d)?;
+        match (raw.dist, raw.sigma, raw.alpha) {
+            (SpreadKind::Even, None, None) => Ok(Spread::Even),
+            (SpreadKind::Lognormal, Some(s), None) => Ok(Spread::LogNormal { sigma: s.0 }),
+            (SpreadKind::Pareto, None, Some(a)) if a.0 > 1.0 => Ok(Spread::Pareto { alpha: a.0 }),
+            (SpreadKind::Pareto, None, Some(a)) => Err(de::Error::custom(format!(
+                "alpha = {} gives an infinite mean; expected alpha > 1",
+                a.0
+            ))),
+            _ => Err(de::Error::custom(
+                "expected { dist = \"even\" }, { dist = \"lognormal\", sigma = S } or { dist = \"pareto\", alpha = A }",
+            )),
+        }
+    }
+}
+
+/// Hourly activity weights, normalised to mean 1 (hour 0 = midnight).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diurnal(pub Option<[f64; 24]>);
+
+impl Default for Diurnal {
+    fn default() -> Self {
+        Diurnal(None)
+    }
+}
+
+/// An office worker's day: quiet nights, busy 9:00-18:00.
+pub const OFFICE_DAY: [f64; 24] = [
+    0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.4, 2.0, 2.2, 2.2, 1.8, 2.0, 2.2, 2.1, 2.0, 1.6, 1.0,
+    0.7, 0.6, 0.5, 0.4, 0.3,
+];
+
+impl Diurnal {
+    fn from_weights<E: de::Error>(w: &[f64]) -> Result<Self, E> {
+        if w.len() != 24 {
+            return Err(E::custom(format!(
+                "expected 24 hourly weights, got {}",
+                w.len()
+            )));
+        }
+        if w.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            return Err(E::custom("hourly weights must be numbers >= 0"));
+        }
+        let sum: f64 = w.iter().sum();
+        if sum <= 0.0 {
+            return Err(E::custom("hourly weights must not all be zero"));
+        }
+        let mut out = [0.0; 24];
+        for (o, x) in out.iter_mut().zip(w) {
+            *o = x * 24.0 / sum;
+        }
+        Ok(Diurnal(Some(out)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Diurnal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Diurnal;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("24 hourly weights, or \"flat\" or \"office\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Diurnal, E> {
+                match v {
+                    "flat" => Ok(Diurnal(None)),
+                    "office" => Diurnal::from_weights(&OFFICE_DAY),
+                    other => Err(E::custom(format!(
+                        "unknown profile `{other}`; expected \"flat\", \"office\" or 24 hourly weights"
+                    ))),
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Diurnal, A::Error> {
+                let mut w = Vec::with_capacity(24);
+                while let Some(x) = seq.next_element::<f64>()? {
+                    w.push(x);
+                }
+                Diurnal::from_weights(&w)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Shares of change kinds; must sum to 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mix {
+    /// New messages.
+    pub created: f64,
+    /// Changes to an existing message (flags, labels, moves).
+    pub updated: f64,
+    /// Deletions.
+    pub deleted: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            created: 0.8,
+            updated: 0.15,
+            deleted: 0.05,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMix {
+    created: NonNegative,
+    #[serde(default = "zero")]
+    updated: NonNegative,
+    #[serde(default = "zero")]
+    deleted: NonNegative,
+}
+fn zero() -> NonNegative {
+    NonNegative(0.0)
+}
+
+impl<'de> Deserialize<'de> for Mix {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawMix::deserialize(d)?;
+        let sum = r.created.0 + r.updated.0 + r.deleted.0;
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(de::Error::custom(format!(
+                "created + updated + deleted = {sum}; expected the shares to sum to 1"
+            )));
+        }
+        if r.created.0 == 0.0 {
+            return Err(de::Error::custom(
+                "created = 0 leaves nothing to update or delete; expected created > 0",
+            ));
+        }
+        Ok(Mix {
+            created: r.created.0,
+            updated: r.updated.0,
+            deleted: r.deleted.0,
+        })
+    }
+}
+
+/// A bulk burst of new messages (`[[source.bursts]]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Burst {
+    /// When the burst starts.
+    pub at: SimDuration,
+    /// Which mailboxes: a count (the first N) or a list of indices.
+    pub mailboxes: MailboxSet,
+    /// New messages per affected mailbox.
+    pub messages: NonZeroU32,
+    /// Spread the burst uniformly over this span (default: all at `at`).
+    #[serde(default)]
+    pub over: SimDuration,
+}
+
+/// A set of mailboxes: the first N, or explicit indices.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MailboxSet {
+    /// Mailboxes `0..n`.
+    First(u32),
+    /// These mailbox indices.
+    List(Vec<u32>),
+}
+
+impl MailboxSet {
+    /// The indices, in ascending order.
+    pub fn indices(&self) -> Vec<u32> {
+        match self {
+            MailboxSet::First(n) => (0..*n).collect(),
+            MailboxSet::List(v) => {
+                let mut v = v.clone();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+        }
+    }
+
+    /// The largest index plus one.
+    pub fn bound(&self) -> u32 {
+        match self {
+            MailboxSet::First(n) => *n,
+            MailboxSet::List(v) => v.iter().max().map_or(0, |m| m + 1),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MailboxSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = MailboxSet;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a count of mailboxes (the first N) or a list of mailbox indices")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MailboxSet, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(MailboxSet::First)
+                    .ok_or_else(|| E::custom(format!("{v} is not a positive mailbox count")))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MailboxSet, E> {
+                self.visit_i64(v.min(i64::MAX as u64) as i64)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<MailboxSet, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = seq.next_element::<u32>()? {
+                    v.push(x);
+                }
+                if v.is_empty() {
+                    return Err(de::Error::custom(
+                        "empty list; expected at least one mailbox index",
+                    ));
+                }
+                Ok(MailboxSet::List(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The list API's cursor kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CursorKind {
+    /// An opaque position in the change log: exact, never skips or repeats.
+    #[default]
+    Sequence,
+}
+
+/// A delay distribution as written in a scenario: a bare duration
+/// (`"120ms"`), or `{ dist = "fixed", value }`, `{ dist = "uniform", min, max }`,
+/// `{ dist = "lognormal", median, p99 }`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DelaySpec(pub Delay);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelay {
+    dist: DelayKind,
+    value: Option<SimDuration>,
+    min: Option<SimDuration>,
+    max: Option<SimDuration>,
+    median: Option<PositiveDuration>,
+    p99: Option<PositiveDuration>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum DelayKind {
+    Fixed,
+    Uniform,
+    Lognormal,
+}
+
+const DELAY_HELP: &str = "expected a duration, { dist = \"fixed\", value = D }, { dist = \"uniform\", min = D, max = D } or { dist = \"lognormal\", median = D, p99 = D }";
+
+impl RawDelay {
+    fn build<E: de::Error>(self) -> Result<Delay, E> {
+        let RawDelay {
+            dist,
+            value,
+            min,
+            max,
+            median,
+            p99,
+        } = self;
+        match (dist, value, min, max, median, p99) {
+            (DelayKind::Fixed, Some(v), None, None, None, None) => Ok(Delay::Fixed(v)),
+            (DelayKind::Uniform, None, Some(lo), Some(hi), None, None) => {
+                if lo > hi {
+                    Err(E::custom(format!(
+                        "min {lo} is above max {hi}; expected min <= max"
+                    )))
+                } else {
+                    Ok(Delay::Uniform { min: lo, max: hi })
+                }
+            }
+            (DelayKind::Lognormal, None, None, None, Some(m), Some(p)) => {
+                if p.get() < m.get() {
+                    Err(E::custom(format!(
+                        "p99 {} is below median {}; expected p99 >= median",
+                        p.get(),
+                        m.get()
+                    )))
+                } else {
+                    Ok(Delay::lognormal(m.get(), p.get()))
+                }
+            }
+            _ => Err(E::custom(DELAY_HELP)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DelaySpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = DelaySpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(DELAY_HELP)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DelaySpec, E> {
+                crate::engine::time::parse_duration(v)
+                    .map(|d| DelaySpec(Delay::Fixed(d)))
+                    .map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<DelaySpec, A::Error> {
+                let raw = RawDelay::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                raw.build().map(DelaySpec)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Token-bucket rate limits at the source (`[source.rate_limit]`).
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// Sustained requests per second per mailbox.
+    pub per_mailbox_per_s: Option<Positive>,
+    /// Bucket size per mailbox (default: one second's worth, at least 1).
+    pub per_mailbox_burst: Option<Positive>,
+    /// Sustained requests per second across all mailboxes.
+    pub global_per_s: Option<Positive>,
+    /// Global bucket size (default: one second's worth, at least 1).
+    pub global_burst: Option<Positive>,
+}
+
+/// The consumer under test (`[consumer]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    /// Which strategy.
+    pub strategy: Strategy,
+    /// Time between polls of one mailbox (strategy `poll`).
+    pub poll_interval: Option<PositiveDuration>,
+    /// Each poll moves by a uniform offset in `[-poll_jitter, +poll_jitter]`.
+    #[serde(default)]
+    pub poll_jitter: SimDuration,
+    /// Retry policy after 5xx answers.
+    #[serde(default)]
+    pub backoff: BackoffSpec,
+}
+
+/// The consumer strategies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Poll every mailbox on a timer.
+    Poll,
+}
+
+/// Exponential backoff `min(max, base · 2^k)` after the k-th failure in a row.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffSpec {
+    /// First delay.
+    #[serde(default = "default_backoff_base")]
+    pub base: PositiveDuration,
+    /// Longest delay (default: the poll interval).
+    pub max: Option<PositiveDuration>,
+}
+
+fn default_backoff_base() -> PositiveDuration {
+    PositiveDuration(SimDuration::from_secs(1))
+}
+
+impl Default for BackoffSpec {
+    fn default() -> Self {
+        BackoffSpec {
+            base: default_backoff_base(),
+            max: None,
+        }
+    }
+}
+
+/// One injected fault (`[[faults]]`): a window (`at` + `for`, or repeating
+/// `every` + `for` from `at` until `until`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// What fails.
+    pub kind: FaultKind,
+    /// Start of the (first) window.
+    pub at: Option<SimDuration>,
+    /// Length of each window.
+    #[serde(rename = "for")]
+    pub duration: Option<PositiveDuration>,
+    /// Repeat the window with this period.
+    pub every: Option<PositiveDuration>,
+    /// Stop repeating at this time (default: never).
+    pub until: Option<SimDuration>,
+}
+
+/// Fault kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The mail API answers 503 to every request in the window.
+    SourceOutage,
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultKind::SourceOutage => "source_outage",
+        })
+    }
+}
+
+/// A problem that spans keys, found after parsing: the key path it is about
+/// and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted key path, e.g. `consumer.poll_jitter`.
+    pub path: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+impl Scenario {
+    /// Total simulated span: horizon plus drain.
+    pub fn end(&self) -> SimDuration {
+        self.horizon.get() + self.drain
+    }
+
+    /// Checks rules that span several keys.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let n = self.source.mailboxes.get();
+        for (i, b) in self.source.bursts.iter().enumerate() {
+            if b.at >= self.horizon.get() {
+                return Err(invalid(
+                    format!("source.bursts[{i}].at"),
+                    format!(
+                        "burst at {} is not inside the horizon {}; expected at < horizon",
+                        b.at,
+                        self.horizon.get()
+                    ),
+                ));
+            }
+            if b.mailboxes.bound() > n {
+                return Err(invalid(
+                    format!("source.bursts[{i}].mailboxes"),
+                    format!(
+                        "names mailbox {} but the source has {n} (indices 0..{n})",
+                        b.mailboxes.bound() - 1
+                    ),
+                ));
+            }
+        }
+        let c = &self.consumer;
+        match c.strategy {
+            Strategy::Poll => {
+                let Some(interval) = c.poll_interval else {
+                    return Err(invalid(
+                        "consumer.poll_interval",
+                        format!("strategy \"poll\" needs poll_interval: {DURATION_HELP}"),
+                    ));
+                };
+                if c.poll_jitter >= interval.get() {
+                    return Err(invalid(
+                        "consumer.poll_jitter",
+                        format!(
+                            "jitter {} must be smaller than poll_interval {}",
+                            c.poll_jitter,
+                            interval.get()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(max) = c.backoff.max {
+            if max < c.backoff.base {
+                return Err(invalid(
+                    "consumer.backoff.max",
+                    format!(
+                        "max {} is below base {}; expected max >= base",
+                        max.get(),
+                        c.backoff.base.get()
+                    ),
+                ));
+            }
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            let at = |k: &str| format!("faults[{i}].{k}");
+            if f.duration.is_none() {
+                return Err(invalid(
+                    at("for"),
+                    format!("{} needs `for`: {DURATION_HELP}", f.kind),
+                ));
+            }
+            match (f.at, f.every) {
+                (None, None) => {
+                    return Err(invalid(
+                        at("at"),
+                        format!("{} needs `at` (or `every`): {DURATION_HELP}", f.kind),
+                    ))
+                }
+                (_, Some(every))
+                    if every.get() < f.duration.map_or(SimDuration::ZERO, |d| d.get()) =>
+                {
+                    return Err(invalid(
+                        at("every"),
+                        "windows overlap; expected every >= for",
+                    ))
+                }
+                _ => {}
+            }
+            if f.until.is_some() && f.every.is_none() {
+                return Err(invalid(
+                    at("until"),
+                    "`until` only applies to repeating faults (with `every`)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
