@@ -65,42 +65,25 @@ mod tests {
     use super::*;
     use rand::Rng;
 
+    fn first4(mut rng: SimRng) -> Vec<u64> {
+        (0..4).map(|_| rng.next_u64()).collect()
+    }
+
     #[test]
     fn same_ids_same_numbers_different_ids_differ() {
         let s = Streams::new(42);
-        let a: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(s.stream(Purpose::Arrivals, 17), |r, _| Some(r.next_u64()))
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(s.stream(Purpose::Arrivals, 17), |r, _| Some(r.next_u64()))
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(s.stream(Purpose::Arrivals, 18), |r, _| Some(r.next_u64()))
-            .collect();
-        let d: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(s.stream(Purpose::Operations, 17), |r, _| Some(r.next_u64()))
-            .collect();
-        let e: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(Streams::new(43).stream(Purpose::Arrivals, 17), |r, _| {
-                Some(r.next_u64())
-            })
-            .collect();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_ne!(a, d);
-        assert_ne!(a, e);
+        let a = first4(s.stream(Purpose::Arrivals, 17));
+        assert_eq!(a, first4(s.stream(Purpose::Arrivals, 17)));
+        assert_ne!(a, first4(s.stream(Purpose::Arrivals, 18)));
+        assert_ne!(a, first4(s.stream(Purpose::Operations, 17)));
+        assert_ne!(a, first4(Streams::new(43).stream(Purpose::Arrivals, 17)));
     }
 
     #[test]
     fn known_first_value_pins_the_algorithm() {
-        // If this changes, every report digest changes: bump deliberately.
-        let first = Streams::new(1).stream(Purpose::Arrivals, 0).next_u64();
-        let again = Streams::new(1).stream(Purpose::Arrivals, 0).next_u64();
-        assert_eq!(first, again);
+        // ChaCha8 keyed by seed_from_u64(1), stream (Arrivals, 0). If this
+        // changes (a crate upgrade, a new derivation), every report digest
+        // changes: update it deliberately and say so in the changelog.
+        assert_eq!(Streams::new(1).stream(Purpose::Arrivals, 0).next_u64(), 16_211_689_357_093_010_036);
     }
 }

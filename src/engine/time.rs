@@ -34,11 +34,6 @@ impl SimTime {
         self.0 as f64 / MICROS_PER_SEC as f64
     }
 
-    /// This instant plus `d`, saturating at [`SimTime::MAX`].
-    pub fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0.saturating_add(d.0))
-    }
-
     /// The span from `earlier` to `self` (zero if `earlier` is later).
     pub fn since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
@@ -92,8 +87,9 @@ impl SimDuration {
 
 impl std::ops::Add<SimDuration> for SimTime {
     type Output = SimTime;
+    /// This instant plus `d`, saturating at [`SimTime::MAX`].
     fn add(self, d: SimDuration) -> SimTime {
-        SimTime::add(self, d)
+        SimTime(self.0.saturating_add(d.0))
     }
 }
 

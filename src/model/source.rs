@@ -4,13 +4,15 @@
 //!
 //! `list` is the whole request/response exchange: the driver calls it at the
 //! instant the request reaches the source and delivers the answer after the
-//! returned latency.
+//! returned latency. Latencies come from one stream drawn in request order
+//! (deterministic, since request order is; one hot stream instead of a cold
+//! one per mailbox).
 
 use super::faults::Windows;
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, MailboxLog};
-use crate::engine::rng::{Purpose, SimRng, Streams};
-use crate::engine::sample::Delay;
+use crate::engine::rng::{Purpose, Streams};
+use crate::engine::sample::Sampler;
 use crate::engine::time::{SimDuration, SimTime};
 use crate::scenario::SourceSpec;
 
@@ -66,9 +68,7 @@ pub struct Answer<'a> {
 pub struct Source {
     logs: Vec<MailboxLog>,
     page_size: u32,
-    latency: Delay,
-    /// One latency stream per mailbox; empty when latency is fixed.
-    latency_rngs: Vec<SimRng>,
+    latency: Sampler,
     limiter: RateLimiter,
     outages: Windows,
 }
@@ -82,7 +82,6 @@ impl Source {
         streams: &Streams,
     ) -> Self {
         let n = spec.mailboxes.get();
-        let latency = spec.api_latency.0;
         let rl = &spec.rate_limit;
         let pair = |rate: Option<crate::scenario::Positive>,
                     burst: Option<crate::scenario::Positive>| {
@@ -91,14 +90,7 @@ impl Source {
         Source {
             logs,
             page_size: spec.page_size.get(),
-            latency,
-            latency_rngs: if latency.is_fixed() {
-                Vec::new()
-            } else {
-                (0..n)
-                    .map(|m| streams.stream(Purpose::ApiLatency, m as u64))
-                    .collect()
-            },
+            latency: Sampler::new(spec.api_latency.0, streams.stream(Purpose::ApiLatency, 0)),
             limiter: RateLimiter::new(
                 n,
                 pair(rl.per_mailbox_per_s, rl.per_mailbox_burst),
@@ -131,10 +123,7 @@ impl Source {
     /// Answers a list request arriving at `now`.
     #[inline]
     pub fn list(&mut self, now: SimTime, req: ListRequest) -> Answer<'_> {
-        let latency = match self.latency_rngs.get_mut(req.mailbox as usize) {
-            Some(rng) => self.latency.sample(rng),
-            None => self.latency.sample_fixed(),
-        };
+        let latency = self.latency.sample();
         if let Err(retry_after) = self.limiter.admit(req.mailbox, now) {
             return Answer {
                 outcome: ListOutcome::RateLimited { retry_after },
@@ -150,14 +139,17 @@ impl Source {
         let log = &self.logs[req.mailbox as usize].changes;
         let start = (req.cursor as usize).min(log.len());
         let after = &log[start..];
-        let visible = after.partition_point(|c| c.at <= now);
-        let take = visible.min(req.limit.min(self.page_size) as usize);
+        let limit = req.limit.min(self.page_size) as usize;
+        // Scan forward, not binary search: the log holds the whole future,
+        // and most polls stop at the first change (one cache line).
+        let take = after.iter().take(limit).take_while(|c| c.at <= now).count();
+        let has_more = take == limit && after.get(take).is_some_and(|c| c.at <= now);
         Answer {
             outcome: ListOutcome::Page(Page {
                 first_seq: start as u32,
                 changes: &after[..take],
                 next_cursor: (start + take) as u32,
-                has_more: visible > take,
+                has_more,
             }),
             latency,
         }

@@ -87,8 +87,8 @@ pub fn parse(text: &str, file: &str, format: Format) -> Result<Scenario, Scenari
                 )
             })?;
             serde_path_to_error::deserialize(de).map_err(|e| {
-                let path = clean_path(&e.path().to_string());
-                let inner = e.into_inner();
+                let inner = e.inner().clone();
+                let path = full_path(&e.path().to_string(), inner.message());
                 let offset = inner
                     .span()
                     .map(|s| s.start)
@@ -100,7 +100,7 @@ pub fn parse(text: &str, file: &str, format: Format) -> Result<Scenario, Scenari
         Format::Json => {
             let mut de = serde_json::Deserializer::from_str(text);
             let scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = clean_path(&e.path().to_string());
+                let path = full_path(&e.path().to_string(), &e.inner().to_string());
                 let inner = e.into_inner();
                 let (line, column) = (inner.line(), inner.column());
                 ScenarioError::Invalid {
@@ -126,12 +126,17 @@ pub fn parse(text: &str, file: &str, format: Format) -> Result<Scenario, Scenari
     Ok(scenario)
 }
 
-/// serde_path_to_error writes `?` for an unknown root and `.` for nothing.
-fn clean_path(p: &str) -> String {
-    if p == "." || p == "?" {
-        String::new()
-    } else {
-        p.to_string()
+/// The key path an error is about. serde_path_to_error writes `.` or `?`
+/// for the root; a missing field is reported at its parent, so append it.
+fn full_path(p: &str, message: &str) -> String {
+    let parent = if p == "." || p == "?" { "" } else { p };
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (parent, missing) {
+        ("", Some(field)) => field.to_string(),
+        (parent, Some(field)) => format!("{parent}.{field}"),
+        (parent, None) => parent.to_string(),
     }
 }
 

@@ -186,14 +186,8 @@ impl<'de> Deserialize<'de> for Spread {
 }
 
 /// Hourly activity weights, normalised to mean 1 (hour 0 = midnight).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Diurnal(pub Option<[f64; 24]>);
-
-impl Default for Diurnal {
-    fn default() -> Self {
-        Diurnal(None)
-    }
-}
 
 /// An office worker's day: quiet nights, busy 9:00-18:00.
 pub const OFFICE_DAY: [f64; 24] = [

@@ -1,0 +1,35 @@
+//! Helpers shared by the integration tests.
+
+use syncsim::scenario::{parse, Format, Scenario};
+use syncsim::Report;
+
+/// Parses a TOML scenario or panics with the error (test input is ours).
+pub fn scenario(text: &str) -> Scenario {
+    parse(text, "test.toml", Format::Toml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs a TOML scenario.
+pub fn run(text: &str) -> Report {
+    syncsim::run(&scenario(text))
+}
+
+/// A poll scenario: `mailboxes` mailboxes, `per_day` messages each, polled
+/// every `interval`, with `extra` appended to `[source]`.
+pub fn poll(mailboxes: u32, per_day: f64, interval: &str, horizon: &str, drain: &str, latency: &str) -> String {
+    format!(
+        "name = \"t\"\nseed = 11\nhorizon = \"{horizon}\"\ndrain = \"{drain}\"\n\n[source]\nmailboxes = {mailboxes}\nmessages_per_day = {per_day}\napi_latency = {latency}\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"{interval}\"\n"
+    )
+}
+
+/// The path to the built `syncsim` binary.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_syncsim")
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("syncsim-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

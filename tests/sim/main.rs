@@ -1,0 +1,9 @@
+//! Integration tests: each module is one behaviour, asserting values derived
+//! from arithmetic or ../shared/FACTS.md, with the tolerance stated.
+
+mod bad_input;
+mod common;
+mod determinism;
+mod outage;
+mod paging;
+mod poll_arithmetic;
