@@ -52,7 +52,9 @@ fn poll_10k(c: &mut Criterion) {
     let mut g = c.benchmark_group("poll_10k");
     g.sample_size(10);
     g.throughput(Throughput::Elements(report.engine.events));
-    g.bench_function("1d_5min", |b| b.iter(|| black_box(syncsim::run(&scenario).engine.events)));
+    g.bench_function("1d_5min", |b| {
+        b.iter(|| black_box(syncsim::run(&scenario).engine.events))
+    });
     g.finish();
 }
 

@@ -78,13 +78,21 @@ impl Delay {
 
     /// Draws one delay, taking a standard normal from `normal` when needed.
     #[inline]
-    fn from_normal(&self, rng: &mut SimRng, normal: impl FnOnce(&mut SimRng) -> f64) -> SimDuration {
+    fn from_normal(
+        &self,
+        rng: &mut SimRng,
+        normal: impl FnOnce(&mut SimRng) -> f64,
+    ) -> SimDuration {
         match *self {
             Delay::Fixed(d) => d,
             Delay::Uniform { min, max } => SimDuration(min.0 + below(rng, max.0 - min.0 + 1)),
             Delay::LogNormal { mu, sigma } => {
                 let x = libm::exp(mu + sigma * normal(rng));
-                SimDuration(if x >= u64::MAX as f64 { u64::MAX } else { x.round() as u64 })
+                SimDuration(if x >= u64::MAX as f64 {
+                    u64::MAX
+                } else {
+                    x.round() as u64
+                })
             }
         }
     }
@@ -117,7 +125,11 @@ pub struct Sampler {
 impl Sampler {
     /// Draws `delay` from `rng`.
     pub fn new(delay: Delay, rng: SimRng) -> Self {
-        Sampler { delay, rng, spare: None }
+        Sampler {
+            delay,
+            rng,
+            spare: None,
+        }
     }
 
     /// The distribution.
@@ -129,15 +141,16 @@ impl Sampler {
     #[inline]
     pub fn sample(&mut self) -> SimDuration {
         let spare = &mut self.spare;
-        self.delay.from_normal(&mut self.rng, |rng| match spare.take() {
-            Some(z) => z,
-            None => {
-                let r = libm::sqrt(-2.0 * libm::log(unit_open0(rng)));
-                let (s, c) = libm::sincos(std::f64::consts::TAU * unit(rng));
-                *spare = Some(r * s);
-                r * c
-            }
-        })
+        self.delay
+            .from_normal(&mut self.rng, |rng| match spare.take() {
+                Some(z) => z,
+                None => {
+                    let r = libm::sqrt(-2.0 * libm::log(unit_open0(rng)));
+                    let (s, c) = libm::sincos(std::f64::consts::TAU * unit(rng));
+                    *spare = Some(r * s);
+                    r * c
+                }
+            })
     }
 }
 

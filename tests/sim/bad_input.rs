@@ -9,27 +9,75 @@ const CASES: &[(&str, &str, usize, &str)] = &[
     ("unknown_key.toml", "source.pagesize", 8, "expected one of"),
     ("page_size_zero.toml", "source.page_size", 8, "nonzero"),
     ("negative_rate.toml", "source.messages_per_day", 7, ">= 0"),
-    ("interval_zero.toml", "consumer.poll_interval", 11, "greater than zero"),
+    (
+        "interval_zero.toml",
+        "consumer.poll_interval",
+        11,
+        "greater than zero",
+    ),
     ("bad_duration.toml", "horizon", 3, "unknown unit"),
     ("wrong_type.toml", "source.mailboxes", 6, "invalid type"),
-    ("unknown_strategy.toml", "consumer.strategy", 10, "expected `poll`"),
+    (
+        "unknown_strategy.toml",
+        "consumer.strategy",
+        10,
+        "expected `poll`",
+    ),
     ("mix_sum.toml", "source.mix", 8, "sum to 1"),
-    ("latency_inverted.toml", "source.api_latency", 8, "p99 >= median"),
-    ("burst_outside.toml", "source.bursts[0].at", 10, "at < horizon"),
-    ("burst_unknown_mailbox.toml", "source.bursts[0].mailboxes", 11, "names mailbox 12"),
-    ("jitter_too_big.toml", "consumer.poll_jitter", 12, "smaller than poll_interval"),
-    ("missing_interval.toml", "consumer.poll_interval", 9, "needs poll_interval"),
+    (
+        "latency_inverted.toml",
+        "source.api_latency",
+        8,
+        "p99 >= median",
+    ),
+    (
+        "burst_outside.toml",
+        "source.bursts[0].at",
+        10,
+        "at < horizon",
+    ),
+    (
+        "burst_unknown_mailbox.toml",
+        "source.bursts[0].mailboxes",
+        11,
+        "names mailbox 12",
+    ),
+    (
+        "jitter_too_big.toml",
+        "consumer.poll_jitter",
+        12,
+        "smaller than poll_interval",
+    ),
+    (
+        "missing_interval.toml",
+        "consumer.poll_interval",
+        9,
+        "needs poll_interval",
+    ),
     ("fault_missing_for.toml", "faults[0].for", 13, "needs `for`"),
-    ("fault_unknown_kind.toml", "faults[0].kind", 14, "source_outage"),
+    (
+        "fault_unknown_kind.toml",
+        "faults[0].kind",
+        14,
+        "source_outage",
+    ),
     ("missing_source.toml", "source", 1, "missing field"),
-    ("diurnal_short.toml", "source.diurnal", 8, "24 hourly weights"),
+    (
+        "diurnal_short.toml",
+        "source.diurnal",
+        8,
+        "24 hourly weights",
+    ),
     ("unknown_key.json", "source.colour", 5, "unknown field"),
 ];
 
 fn check(file: &str, args: &[&str]) -> (i32, String) {
     let path = format!("{}/tests/bad/{file}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(bin()).args(args).arg(&path).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -38,8 +86,14 @@ fn every_bad_file_names_file_line_key_and_rule() {
         for cmd in [&["validate"][..], &["run"][..]] {
             let (code, err) = check(file, cmd);
             assert_eq!(code, 2, "{file} {cmd:?}: {err}");
-            assert!(err.contains(&format!("{file}:{line}:")), "{file}: want line {line}: {err}");
-            assert!(err.contains(&format!("`{key}`")), "{file}: want key {key}: {err}");
+            assert!(
+                err.contains(&format!("{file}:{line}:")),
+                "{file}: want line {line}: {err}"
+            );
+            assert!(
+                err.contains(&format!("`{key}`")),
+                "{file}: want key {key}: {err}"
+            );
             assert!(err.contains(words), "{file}: want {words:?}: {err}");
             assert!(!err.contains("panicked"), "{file}: {err}");
         }
@@ -55,7 +109,10 @@ fn syntax_errors_give_line_and_column() {
 
 #[test]
 fn missing_file_is_bad_input_not_a_panic() {
-    let out = Command::new(bin()).args(["run", "/nonexistent/none.toml"]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["run", "/nonexistent/none.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
@@ -63,9 +120,15 @@ fn missing_file_is_bad_input_not_a_panic() {
 #[test]
 fn every_file_in_tests_bad_is_covered() {
     let dir = format!("{}/tests/bad", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     files.sort();
     for f in files {
-        assert!(f == "syntax_error.toml" || CASES.iter().any(|c| c.0 == f), "{f} has no expectation");
+        assert!(
+            f == "syntax_error.toml" || CASES.iter().any(|c| c.0 == f),
+            "{f} has no expectation"
+        );
     }
 }

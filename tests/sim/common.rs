@@ -15,7 +15,14 @@ pub fn run(text: &str) -> Report {
 
 /// A poll scenario: `mailboxes` mailboxes, `per_day` messages each, polled
 /// every `interval`, with `extra` appended to `[source]`.
-pub fn poll(mailboxes: u32, per_day: f64, interval: &str, horizon: &str, drain: &str, latency: &str) -> String {
+pub fn poll(
+    mailboxes: u32,
+    per_day: f64,
+    interval: &str,
+    horizon: &str,
+    drain: &str,
+    latency: &str,
+) -> String {
     format!(
         "name = \"t\"\nseed = 11\nhorizon = \"{horizon}\"\ndrain = \"{drain}\"\n\n[source]\nmailboxes = {mailboxes}\nmessages_per_day = {per_day}\napi_latency = {latency}\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"{interval}\"\n"
     )

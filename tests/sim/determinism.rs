@@ -42,7 +42,10 @@ fn same_seed_same_bytes_in_process() {
     assert_eq!(a, b);
     // The scenario exercises every random stream and both limits.
     let r = run(TEXT);
-    assert!(r.requests.rate_limited > 0 && r.requests.errors > 0, "{r:?}");
+    assert!(
+        r.requests.rate_limited > 0 && r.requests.errors > 0,
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -53,12 +56,26 @@ fn same_seed_same_bytes_across_processes() {
     let mut outs = vec![];
     for i in 0..2 {
         let out = dir.join(format!("r{i}.json"));
-        let st = Command::new(bin()).arg("run").arg(&file).arg("--out").arg(&out).output().unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let st = Command::new(bin())
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         outs.push(std::fs::read(&out).unwrap());
     }
     assert_eq!(outs[0], outs[1]);
-    assert_eq!(outs[0], run(TEXT).to_json().into_bytes(), "CLI and library agree");
+    assert_eq!(
+        outs[0],
+        run(TEXT).to_json().into_bytes(),
+        "CLI and library agree"
+    );
 }
 
 #[test]

@@ -15,7 +15,11 @@ fn thirty_minute_outage_delays_but_loses_nothing() {
     assert_eq!(r.consistency.divergent_messages, 0);
     // Every mailbox fails at least its backoff ladder 1+2+...+256 s (10
     // tries) inside 30 minutes.
-    assert!(r.requests.errors >= 10 * 1000, "errors {}", r.requests.errors);
+    assert!(
+        r.requests.errors >= 10 * 1000,
+        "errors {}",
+        r.requests.errors
+    );
     // A change committed just after the outage began waits for the first
     // success after it ends: lag ≥ ~30 min. The worst case is committed just
     // after the last success before (≤ 5 min earlier) and delivered at the

@@ -16,7 +16,11 @@ fn burst_of_1000_at_page_size_200_costs_5_pages() {
     let q = &r.requests;
     // 288 cycles; the one after the burst takes 5 pages, all others 1 (empty).
     assert_eq!(q.poll_cycles, 288);
-    assert_eq!(q.poll - q.poll_cycles, 4, "extra pages beyond one per cycle");
+    assert_eq!(
+        q.poll - q.poll_cycles,
+        4,
+        "extra pages beyond one per cycle"
+    );
     assert_eq!(q.poll_empty, q.poll_cycles - 1);
     assert_eq!(r.changes.generated, 1000);
     assert_eq!(r.changes.lost, 0);
@@ -30,7 +34,11 @@ fn burst_of_1000_at_page_size_200_costs_5_pages() {
 fn pages_are_ceil_of_changes_over_page_size() {
     for (messages, page, pages) in [(1000, 1000, 1), (1001, 200, 6), (199, 200, 1), (450, 50, 9)] {
         let r = run(&burst(messages, page));
-        assert_eq!(r.requests.poll - r.requests.poll_cycles, pages - 1, "{messages} at {page}");
+        assert_eq!(
+            r.requests.poll - r.requests.poll_cycles,
+            pages - 1,
+            "{messages} at {page}"
+        );
         assert_eq!(r.changes.lost, 0);
     }
 }

@@ -16,15 +16,23 @@ fn lognormal_mean_s() -> f64 {
 fn polls_per_mailbox_day_are_86400_over_interval() {
     for (interval, secs) in [("1m", 60.0), ("5m", 300.0), ("15m", 900.0)] {
         // Jitter of a tenth of the interval must not change the rate.
-        let text = poll(500, 20.0, interval, "1d", "0s", LOGNORMAL)
-            .replace("strategy", &format!("poll_jitter = \"{}s\"\nstrategy", secs / 10.0));
+        let text = poll(500, 20.0, interval, "1d", "0s", LOGNORMAL).replace(
+            "strategy",
+            &format!("poll_jitter = \"{}s\"\nstrategy", secs / 10.0),
+        );
         let r = run(&text);
         let want = 86_400.0 / secs;
         let got = r.requests.poll_cycles_per_mailbox_day;
-        assert!((got / want - 1.0).abs() < 0.005, "{interval}: {got} cycles/mailbox-day, want {want} ± 0.5%");
+        assert!(
+            (got / want - 1.0).abs() < 0.005,
+            "{interval}: {got} cycles/mailbox-day, want {want} ± 0.5%"
+        );
         // At 20 messages/day every cycle is one page: requests = cycles.
         let got = r.requests.per_mailbox_day;
-        assert!((got / want - 1.0).abs() < 0.005, "{interval}: {got} requests/mailbox-day, want {want} ± 0.5%");
+        assert!(
+            (got / want - 1.0).abs() < 0.005,
+            "{interval}: {got} requests/mailbox-day, want {want} ± 0.5%"
+        );
     }
 }
 
@@ -35,7 +43,10 @@ fn mean_lag_is_half_the_interval_plus_api_latency() {
         let r = run(&poll(1000, 50.0, interval, "1d", interval, LOGNORMAL));
         let want_s = secs / 2.0 + lognormal_mean_s();
         let got_s = r.latency_ms.all.mean.unwrap() / 1e3;
-        assert!((got_s / want_s - 1.0).abs() < 0.03, "{interval}: mean lag {got_s}s, want {want_s}s ± 3%");
+        assert!(
+            (got_s / want_s - 1.0).abs() < 0.03,
+            "{interval}: mean lag {got_s}s, want {want_s}s ± 3%"
+        );
         // No lag can exceed one interval plus the slowest answer (< 10 s here).
         let max_s = r.latency_ms.all.max.unwrap() / 1e3;
         assert!(max_s <= secs + 10.0, "{interval}: max {max_s}s");
@@ -46,13 +57,20 @@ fn mean_lag_is_half_the_interval_plus_api_latency() {
 
 #[test]
 fn share_of_empty_polls_is_exp_minus_lambda_t() {
-    for (per_day, interval, secs) in [(50.0, "5m", 300.0), (200.0, "5m", 300.0), (50.0, "15m", 900.0)] {
+    for (per_day, interval, secs) in [
+        (50.0, "5m", 300.0),
+        (200.0, "5m", 300.0),
+        (50.0, "15m", 900.0),
+    ] {
         // No drain: every poll window sees Poisson traffic.
         let r = run(&poll(1000, per_day, interval, "1d", "0s", "\"100ms\""));
         let lambda = per_day / 86_400.0;
         let want = (-lambda * secs).exp();
         let got = r.requests.poll_empty as f64 / r.requests.poll as f64;
-        assert!((got - want).abs() < 0.02, "{per_day}/day every {interval}: empty share {got}, want {want} ± 2 pp");
+        assert!(
+            (got - want).abs() < 0.02,
+            "{per_day}/day every {interval}: empty share {got}, want {want} ± 2 pp"
+        );
     }
 }
 
