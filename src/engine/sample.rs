@@ -73,12 +73,12 @@ impl Delay {
     /// Draws one delay. `Fixed` draws nothing from `rng`.
     #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
-        self.from_normal(rng, standard_normal)
+        self.sample_with(rng, standard_normal)
     }
 
     /// Draws one delay, taking a standard normal from `normal` when needed.
     #[inline]
-    fn from_normal(
+    fn sample_with(
         &self,
         rng: &mut SimRng,
         normal: impl FnOnce(&mut SimRng) -> f64,
@@ -142,7 +142,7 @@ impl Sampler {
     pub fn sample(&mut self) -> SimDuration {
         let spare = &mut self.spare;
         self.delay
-            .from_normal(&mut self.rng, |rng| match spare.take() {
+            .sample_with(&mut self.rng, |rng| match spare.take() {
                 Some(z) => z,
                 None => {
                     let r = libm::sqrt(-2.0 * libm::log(unit_open0(rng)));
