@@ -25,6 +25,17 @@ unsafe impl GlobalAlloc for Counting {
         LIVE.fetch_sub(l.size(), Relaxed);
         unsafe { System.dealloc(p, l) }
     }
+    /// Counts only the size change: the system allocator grows and shrinks
+    /// in place (or remaps) rather than holding two copies.
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        if new >= l.size() {
+            let now = LIVE.fetch_add(new - l.size(), Relaxed) + new - l.size();
+            PEAK.fetch_max(now, Relaxed);
+        } else {
+            LIVE.fetch_sub(l.size() - new, Relaxed);
+        }
+        unsafe { System.realloc(p, l, new) }
+    }
 }
 
 #[global_allocator]

@@ -143,7 +143,7 @@ fn build_report(
     metrics: &Metrics,
 ) -> Report {
     let logs = source.logs();
-    let generated: u64 = logs.iter().map(|l| l.changes.len() as u64).sum();
+    let generated = logs.total_changes();
     let applied = metrics.latency_all.count();
     let lost = generated - applied;
     let mailboxes = source.mailboxes();

@@ -110,7 +110,12 @@ impl<E> EventQueue<E> {
     /// current time rather than rewrite history.
     #[inline]
     pub fn push(&mut self, time: SimTime, event: E) {
-        debug_assert!(time.0 >= self.now, "event scheduled in the past: {} < {}", time.0, self.now);
+        debug_assert!(
+            time.0 >= self.now,
+            "event scheduled in the past: {} < {}",
+            time.0,
+            self.now
+        );
         let time = time.0.max(self.now);
         let entry = Entry {
             time,
@@ -160,15 +165,15 @@ impl<E> EventQueue<E> {
         let slot = self.win as usize % SLOTS;
         if self.occupied[slot / 64] & (1 << (slot % 64)) != 0 && ring_next == Some(self.win) {
             self.occupied[slot / 64] &= !(1 << (slot % 64));
-            let bucket = std::mem::take(&mut self.ring[slot]);
-            let mut heap = BinaryHeap::from(bucket);
-            // Keep the old allocation of `current` for the next bucket.
-            std::mem::swap(&mut self.current, &mut heap);
-            let mut spare = heap.into_vec();
-            spare.clear();
-            self.ring[slot] = spare;
+            // The bucket's vector becomes the heap, and the slot starts
+            // empty: memory follows pending events, not the ring's size.
+            self.current = BinaryHeap::from(std::mem::take(&mut self.ring[slot]));
         }
-        while self.overflow.peek().is_some_and(|e| e.time >> SHIFT == self.win) {
+        while self
+            .overflow
+            .peek()
+            .is_some_and(|e| e.time >> SHIFT == self.win)
+        {
             let e = self.overflow.pop().expect("peeked");
             self.current.push(e);
         }
@@ -233,7 +238,9 @@ mod tests {
 
     /// A small deterministic generator for the model test.
     fn lcg(x: &mut u64) -> u64 {
-        *x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         *x >> 33
     }
 
@@ -248,13 +255,14 @@ mod tests {
             let mut model: BinaryHeap<std::cmp::Reverse<(u64, u64)>> = BinaryHeap::new();
             let mut seq = 0u64;
             let mut now = 0u64;
-            let mut push = |q: &mut EventQueue<u64>, model: &mut BinaryHeap<_>, now: u64, x: &mut u64| {
-                let span = spans[lcg(x) as usize % spans.len()];
-                let t = now + if span == 0 { 0 } else { lcg(x) % span };
-                q.push(SimTime(t), seq);
-                model.push(std::cmp::Reverse((t, seq)));
-                seq += 1;
-            };
+            let mut push =
+                |q: &mut EventQueue<u64>, model: &mut BinaryHeap<_>, now: u64, x: &mut u64| {
+                    let span = spans[lcg(x) as usize % spans.len()];
+                    let t = now + if span == 0 { 0 } else { lcg(x) % span };
+                    q.push(SimTime(t), seq);
+                    model.push(std::cmp::Reverse((t, seq)));
+                    seq += 1;
+                };
             for _ in 0..500 {
                 push(&mut q, &mut model, now, &mut x);
             }

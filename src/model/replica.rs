@@ -2,7 +2,7 @@
 //! applies changes to it. The replica remembers, per change, whether it was
 //! applied (one byte), and per message the version it holds (four bytes).
 
-use super::traffic::{Change, MailboxLog, DELETED};
+use super::traffic::{Change, Logs, DELETED};
 
 /// What applying one change did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,31 +17,26 @@ pub enum Applied {
 
 const APPLIED: u8 = 1;
 
-#[derive(Clone, Debug, Default)]
-struct MailboxReplica {
+/// The replica of all mailboxes, flat like [`Logs`]: per-mailbox offsets
+/// into one array of message versions and one of change flags.
+#[derive(Clone, Debug)]
+pub struct Replica {
     /// Version held per message (0 = never seen), with [`DELETED`].
     versions: Vec<u32>,
     /// Per change: [`APPLIED`] once it has been delivered.
     flags: Vec<u8>,
-}
-
-/// The replica of all mailboxes.
-#[derive(Clone, Debug)]
-pub struct Replica {
-    mailboxes: Vec<MailboxReplica>,
+    change_start: Vec<usize>,
+    msg_start: Vec<usize>,
 }
 
 impl Replica {
     /// An empty replica sized for the source's logs.
-    pub fn new(logs: &[MailboxLog]) -> Self {
+    pub fn new(logs: &Logs) -> Self {
         Replica {
-            mailboxes: logs
-                .iter()
-                .map(|l| MailboxReplica {
-                    versions: vec![0; l.final_state.len()],
-                    flags: vec![0; l.changes.len()],
-                })
-                .collect(),
+            versions: vec![0; logs.total_messages() as usize],
+            flags: vec![0; logs.total_changes() as usize],
+            change_start: logs.change_offsets().to_vec(),
+            msg_start: logs.message_offsets().to_vec(),
         }
     }
 
@@ -49,13 +44,12 @@ impl Replica {
     /// version, so re-applying or applying out of order is harmless.
     #[inline]
     pub fn apply(&mut self, mailbox: u32, seq: u32, change: &Change) -> Applied {
-        let r = &mut self.mailboxes[mailbox as usize];
-        let flag = &mut r.flags[seq as usize];
+        let flag = &mut self.flags[self.change_start[mailbox as usize] + seq as usize];
         if *flag & APPLIED != 0 {
             return Applied::Again;
         }
         *flag |= APPLIED;
-        let held = &mut r.versions[change.msg as usize];
+        let held = &mut self.versions[self.msg_start[mailbox as usize] + change.msg as usize];
         if (*held & !DELETED) >= change.number() {
             return Applied::Stale;
         }
@@ -65,19 +59,19 @@ impl Replica {
 
     /// True when change `seq` of `mailbox` has been applied.
     pub fn has_applied(&self, mailbox: u32, seq: u32) -> bool {
-        self.mailboxes[mailbox as usize].flags[seq as usize] & APPLIED != 0
+        self.flags[self.change_start[mailbox as usize] + seq as usize] & APPLIED != 0
     }
 
     /// Compares with the source's final state: `(divergent messages,
     /// divergent mailboxes)`.
-    pub fn divergence(&self, logs: &[MailboxLog]) -> (u64, u64) {
+    pub fn divergence(&self, logs: &Logs) -> (u64, u64) {
         let mut messages = 0;
         let mut mailboxes = 0;
-        for (r, l) in self.mailboxes.iter().zip(logs) {
-            let d = r
-                .versions
+        for m in 0..logs.mailboxes() {
+            let mine = &self.versions[self.msg_start[m as usize]..self.msg_start[m as usize + 1]];
+            let d = mine
                 .iter()
-                .zip(&l.final_state)
+                .zip(logs.final_state(m))
                 .filter(|(a, b)| a != b)
                 .count() as u64;
             messages += d;
@@ -92,36 +86,39 @@ mod tests {
     use super::*;
     use crate::engine::time::SimTime;
 
-    fn log() -> MailboxLog {
+    fn logs() -> Logs {
         let c = |msg, version| Change {
             at: SimTime(0),
             msg,
             version,
         };
-        MailboxLog {
-            changes: vec![c(0, 1), c(0, 2), c(0, 3 | DELETED)],
-            final_state: vec![3 | DELETED],
-        }
+        // Mailbox 0 is empty, so offsets are exercised.
+        Logs::from_mailboxes(vec![
+            (vec![], vec![]),
+            (vec![c(0, 1), c(0, 2), c(0, 3 | DELETED)], vec![3 | DELETED]),
+        ])
     }
 
     #[test]
     fn in_order_apply_converges() {
-        let l = log();
-        let mut r = Replica::new(std::slice::from_ref(&l));
-        for (i, c) in l.changes.iter().enumerate() {
-            assert_eq!(r.apply(0, i as u32, c), Applied::First);
+        let l = logs();
+        let mut r = Replica::new(&l);
+        assert_eq!(r.divergence(&l), (1, 1));
+        for (i, c) in l.changes(1).iter().enumerate() {
+            assert_eq!(r.apply(1, i as u32, c), Applied::First);
         }
-        assert_eq!(r.divergence(&[l]), (0, 0));
+        assert_eq!(r.divergence(&l), (0, 0));
     }
 
     #[test]
     fn duplicates_and_stale_are_harmless() {
-        let l = log();
-        let mut r = Replica::new(std::slice::from_ref(&l));
-        assert_eq!(r.apply(0, 2, &l.changes[2]), Applied::First);
-        assert_eq!(r.apply(0, 2, &l.changes[2]), Applied::Again);
-        assert_eq!(r.apply(0, 0, &l.changes[0]), Applied::Stale);
-        assert_eq!(r.divergence(std::slice::from_ref(&l)), (0, 0));
-        assert!(r.has_applied(0, 0) && !r.has_applied(0, 1));
+        let l = logs();
+        let ch = l.changes(1);
+        let mut r = Replica::new(&l);
+        assert_eq!(r.apply(1, 2, &ch[2]), Applied::First);
+        assert_eq!(r.apply(1, 2, &ch[2]), Applied::Again);
+        assert_eq!(r.apply(1, 0, &ch[0]), Applied::Stale);
+        assert_eq!(r.divergence(&l), (0, 0));
+        assert!(r.has_applied(1, 0) && !r.has_applied(1, 1));
     }
 }
