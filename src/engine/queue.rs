@@ -3,13 +3,13 @@
 //! they were scheduled, every run, on every machine.
 //!
 //! Structure: a calendar queue. Time is cut into buckets of 2^20 µs
-//! (~1.05 s). Events in the current bucket sit in a small binary heap;
+//! (~1.05 s). Events in the current bucket sit in a small sorted vector;
 //! events in the next 4,096 buckets (~72 min) are appended unsorted to a
 //! ring of vectors, with a bitmap of occupied buckets; anything later waits
-//! in an overflow heap. Pushing is an append; popping touches a heap the
-//! size of one second's events, which stays in L1. When the current bucket
-//! empties, the next occupied bucket (or the overflow's earliest, if
-//! sooner) is heapified in.
+//! in an overflow heap. Pushing is an append; popping takes the last entry
+//! of a vector the size of one second's events, which stays in L1. When the
+//! current bucket empties, the next occupied bucket (with any overflow
+//! events of the same bucket) is sorted in.
 
 use super::time::SimTime;
 use std::cmp::Ordering;
@@ -54,8 +54,9 @@ impl<E> Ord for Entry<E> {
 /// Invariant: events pop in `(time, seq)` order; two events with equal
 /// times pop in insertion order. Nothing else decides the order.
 pub struct EventQueue<E> {
-    /// Events of the current bucket `win`.
-    current: BinaryHeap<Entry<E>>,
+    /// Events of the current bucket `win`, sorted latest first (pop from
+    /// the end).
+    current: Vec<Entry<E>>,
     /// Events of buckets `win + 1 .. win + SLOTS`, at `bucket % SLOTS`.
     ring: Vec<Vec<Entry<E>>>,
     /// Bit `i` set when `ring[i]` is not empty.
@@ -89,7 +90,7 @@ impl<E> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         EventQueue {
-            current: BinaryHeap::new(),
+            current: Vec::new(),
             ring: (0..SLOTS).map(|_| Vec::new()).collect(),
             occupied: [0; WORDS],
             overflow: BinaryHeap::new(),
@@ -126,7 +127,10 @@ impl<E> EventQueue<E> {
         self.len += 1;
         let bucket = time >> SHIFT;
         if bucket == self.win {
-            self.current.push(entry);
+            // Rare (same-second follow-ups): keep `current` sorted. Entries
+            // compare reversed, so ascending `Ord` is latest-first.
+            let at = self.current.partition_point(|e| e <= &entry);
+            self.current.insert(at, entry);
         } else if bucket - self.win < SLOTS as u64 {
             let slot = bucket as usize % SLOTS;
             self.ring[slot].push(entry);
@@ -165,9 +169,10 @@ impl<E> EventQueue<E> {
         let slot = self.win as usize % SLOTS;
         if self.occupied[slot / 64] & (1 << (slot % 64)) != 0 && ring_next == Some(self.win) {
             self.occupied[slot / 64] &= !(1 << (slot % 64));
-            // The bucket's vector becomes the heap, and the slot starts
+            // The bucket's vector becomes `current`, and the slot starts
             // empty: memory follows pending events, not the ring's size.
-            self.current = BinaryHeap::from(std::mem::take(&mut self.ring[slot]));
+            self.current = std::mem::take(&mut self.ring[slot]);
+            self.current.sort_unstable();
         }
         while self
             .overflow

@@ -586,6 +586,11 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// Most changes one run may generate (~25 GB of state).
+pub const MAX_CHANGES: f64 = 1e9;
+/// Most mailboxes one run may simulate.
+pub const MAX_MAILBOXES: u32 = 50_000_000;
+
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         path: path.into(),
@@ -599,9 +604,40 @@ impl Scenario {
         self.horizon.get() + self.drain
     }
 
+    /// Expected number of changes the source will generate (mean).
+    pub fn expected_changes(&self) -> f64 {
+        let days = self.horizon.get().as_secs_f64() / 86_400.0;
+        let poisson = self.source.messages_per_day.0 * self.source.mailboxes.get() as f64 * days;
+        let bursts: f64 = self
+            .source
+            .bursts
+            .iter()
+            .map(|b| b.messages.get() as f64 * b.mailboxes.indices().len() as f64)
+            .sum();
+        poisson + bursts
+    }
+
     /// Checks rules that span several keys.
     pub fn validate(&self) -> Result<(), Invalid> {
         let n = self.source.mailboxes.get();
+        // Memory is ~25 bytes per change and ~100 per mailbox; refuse what
+        // cannot fit rather than abort on allocation.
+        let changes = self.expected_changes();
+        if changes > MAX_CHANGES {
+            return Err(invalid(
+                "source.messages_per_day",
+                format!(
+                    "this scenario would generate ~{changes:.3e} changes (~{:.0} GB); at most {MAX_CHANGES:.0e} are supported: lower messages_per_day, mailboxes, bursts or horizon",
+                    changes * 25.0 / 1e9
+                ),
+            ));
+        }
+        if n > MAX_MAILBOXES {
+            return Err(invalid(
+                "source.mailboxes",
+                format!("{n} mailboxes; at most {MAX_MAILBOXES} are supported"),
+            ));
+        }
         for (i, b) in self.source.bursts.iter().enumerate() {
             if b.at >= self.horizon.get() {
                 return Err(invalid(

@@ -69,6 +69,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         "24 hourly weights",
     ),
     ("unknown_key.json", "source.colour", 5, "unknown field"),
+    ("too_big.toml", "source.messages_per_day", 7, "at most 1e9"),
 ];
 
 fn check(file: &str, args: &[&str]) -> (i32, String) {

@@ -81,3 +81,27 @@ fn one_minute_polling_costs_five_times_five_minute() {
     let ratio = one.requests.total as f64 / five.requests.total as f64;
     assert!((ratio - 5.0).abs() < 0.025, "ratio {ratio}, want 5 ± 0.5%");
 }
+
+#[test]
+fn bundled_scenarios_reproduce_the_seeds_figures() {
+    // FACTS.md: 5-minute polling = 288 requests/mailbox-day and ~2.5 min
+    // mean lag; 1-minute = 1,440 and ~30 s. Lag tolerance 3%, cost 0.5%.
+    for (file, per_day, lag_s) in [
+        ("poll-5min.toml", 288.0, 150.0),
+        ("poll-1min.toml", 1440.0, 30.0),
+    ] {
+        let path = format!("{}/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+        let r = syncsim::run(&syncsim::load(std::path::Path::new(&path)).unwrap());
+        let cost = r.requests.per_mailbox_day;
+        assert!(
+            (cost / per_day - 1.0).abs() < 0.005,
+            "{file}: {cost} requests/mailbox-day"
+        );
+        let lag = r.latency_ms.all.mean.unwrap() / 1e3;
+        assert!(
+            (lag / (lag_s + lognormal_mean_s()) - 1.0).abs() < 0.03,
+            "{file}: mean lag {lag}s"
+        );
+        assert_eq!(r.changes.lost, 0, "{file}");
+    }
+}
