@@ -31,6 +31,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// List the webhook provider presets and their delivery rules.
+    Presets,
     /// Check a scenario file without running it.
     Validate {
         /// Scenario files.
@@ -84,6 +86,10 @@ fn main() -> ExitCode {
                 wall,
                 report.engine.events as f64 / wall.max(1e-9) / 1e6
             );
+            ExitCode::SUCCESS
+        }
+        Command::Presets => {
+            print!("{}", table::presets());
             ExitCode::SUCCESS
         }
         Command::Validate { files } => {

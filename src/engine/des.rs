@@ -1,26 +1,37 @@
 //! The discrete-event driver: builds the components for a scenario, runs
 //! the event loop in virtual time, and writes the report.
 //!
-//! One event per request: a `Poll(m)` event sends mailbox `m`'s next list
-//! request, the source answers "as of" that instant, and the page is applied
-//! at `now + latency` within the same event. That look-ahead is sound
-//! because in the `poll` strategy nothing else touches mailbox `m`'s replica
-//! or poller between the request and its answer.
+//! ```text
+//!   Commit(m) ──► Sender ──Send──► faults.fate ──► Arrive ──► Receiver ──► WorkerDone ──► Replica
+//!                   ▲                                  │                       │
+//!                   └──── Answer / Timeout ◄───────────┘◄──────(inline)────────┘
+//!   Poll(m) ──► Source.list ──► Replica (page applied at now + latency) ──► Poller
+//! ```
+//!
+//! Polling is one event per request: the source answers "as of" the event
+//! time and the page is applied at `now + latency` within the same event.
+//! That look-ahead is sound because with the `poll` strategy nothing else
+//! touches mailbox `m`'s replica or poller in between.
 //!
 //! Invariant: the loop reads no clock, spawns nothing, and its only source
 //! of order is the event queue's `(time, seq)`.
 
 use super::queue::EventQueue;
-use super::rng::Streams;
+use super::rng::{Purpose, Streams};
+use super::sample::Sampler;
 use super::time::{SimDuration, SimTime};
 use crate::metrics::report::*;
 use crate::metrics::{round3, Metrics};
 use crate::model::faults::FaultPlan;
 use crate::model::poller::{Poller, PollerConfig, RequestKind};
-use crate::model::replica::{Applied, Replica};
+use crate::model::presets::Payload;
+use crate::model::receiver::{Done, Failure, Item, Receiver, ReceiverConfig, Reply, WorkerTimer};
+use crate::model::replica::{Effect, Replica};
+use crate::model::sender::{NoteId, Sender, SenderOut};
 use crate::model::source::{ListOutcome, Source};
-use crate::model::traffic;
-use crate::scenario::{Scenario, Strategy};
+use crate::model::traffic::Change;
+use crate::model::{faults::Window, traffic};
+use crate::scenario::{Ack, Dedup, OutageMode, Scenario, Strategy};
 use std::collections::BTreeMap;
 
 /// What can happen at an instant.
@@ -28,182 +39,681 @@ use std::collections::BTreeMap;
 enum Event {
     /// Mailbox `m`'s poller sends its next request.
     Poll(u32),
+    /// Mailbox `m`'s next change commits: the provider notifies.
+    Commit(u32),
+    /// A notification's retry is due.
+    SendDue(NoteId),
+    /// A delivery request for change `seq` of `mailbox` reaches the
+    /// endpoint (it names the change itself: a late copy may arrive after
+    /// the note's slot was reused).
+    Arrive {
+        note: NoteId,
+        gen: u32,
+        mailbox: u32,
+        seq: u32,
+        mute: bool,
+    },
+    /// A delivery's outcome reaches the sender.
+    Answer { note: NoteId, gen: u32, ok: bool },
+    /// A delivery's deadline: no answer by now is a failure.
+    Timeout { note: NoteId, gen: u32 },
+    /// A receiver worker finishes its item.
+    WorkerDone { worker: u32, gen: u32 },
+    /// Crash fault `i` takes the consumer down.
+    Crash(u32),
+    /// Crash fault `i`'s downtime ends.
+    Restart(u32),
+    /// The provider re-enables a disabled endpoint.
+    Reenable,
+}
+
+/// The webhook machinery of a run.
+struct Hooks {
+    sender: Sender,
+    receiver: Receiver,
+    net: Sampler,
+    payload: Payload,
+    timeout: SimDuration,
+    /// Per mailbox: the next change to notify.
+    next_commit: Vec<u32>,
+    sender_out: Vec<SenderOut>,
+    worker_out: Vec<WorkerTimer>,
+    /// Deliveries that reached the consumer a second time or more.
+    duplicates: u64,
+    /// Thin-payload fetches.
+    fetches: u64,
+    /// Changes the sender gave up on.
+    gave_up: u64,
+}
+
+/// Everything a run holds.
+struct World<'s> {
+    scenario: &'s Scenario,
+    end: SimTime,
+    queue: EventQueue<Event>,
+    source: Source,
+    replica: Replica,
+    metrics: Metrics,
+    faults: FaultPlan,
+    dedup: Dedup,
+    poller: Option<Poller>,
+    hooks: Option<Hooks>,
+    crashes: u64,
 }
 
 /// Runs `scenario` to the end of its drain and returns the sealed report.
 pub fn run(scenario: &Scenario) -> Report {
-    let streams = Streams::new(scenario.seed);
-    let end = SimTime(scenario.end().0);
-    let logs = traffic::generate(&scenario.source, scenario.horizon.get(), &streams);
-    let plan = FaultPlan::new(&scenario.faults);
-    let mut source = Source::new(&scenario.source, logs, plan.source_outage, &streams);
-    let mut replica = Replica::new(source.logs());
-    let mut metrics = Metrics::default();
-    let n = source.mailboxes();
-
-    match scenario.consumer.strategy {
-        Strategy::Poll => {
-            let c = &scenario.consumer;
-            let interval = c
-                .poll_interval
-                .map_or(SimDuration::from_secs(300), |d| d.get());
-            let cfg = PollerConfig {
-                interval,
-                jitter: c.poll_jitter,
-                page_size: source.page_size(),
-                backoff_base: c.backoff.base.get(),
-                backoff_max: c.backoff.max.map_or(interval, |d| d.get()),
-            };
-            let (mut poller, firsts) = Poller::new(cfg, n, &streams);
-            let mut queue = EventQueue::with_capacity(n as usize);
-            for (m, t) in firsts.into_iter().enumerate() {
-                queue.push(t, Event::Poll(m as u32));
-            }
-            while let Some((now, event)) = queue.pop() {
-                if now >= end {
-                    break;
-                }
-                metrics.events += 1;
-                match event {
-                    Event::Poll(m) => {
-                        if let Some(next) = poll_step(
-                            now,
-                            end,
-                            m,
-                            &mut poller,
-                            &mut source,
-                            &mut replica,
-                            &mut metrics,
-                        ) {
-                            queue.push(next, Event::Poll(m));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    build_report(scenario, &source, &replica, &metrics)
+    let mut world = World::new(scenario);
+    world.run();
+    world.report()
 }
 
-/// Sends mailbox `m`'s request at `now`, applies the answer when it
-/// arrives, and returns when the poller wants to send again (`None` when
-/// the answer would arrive after the end of the run).
-#[inline]
-fn poll_step(
-    now: SimTime,
-    end: SimTime,
-    m: u32,
-    poller: &mut Poller,
-    source: &mut Source,
-    replica: &mut Replica,
-    metrics: &mut Metrics,
-) -> Option<SimTime> {
-    let (req, kind) = poller.request(m);
-    metrics.source_request(now);
-    let c = &mut metrics.counters;
-    c.poll += 1;
-    c.poll_cycles += (kind == RequestKind::CycleStart) as u64;
-    let answer = source.list(now, req);
-    let arrive = now + answer.latency;
-    if arrive >= end {
-        return None;
-    }
-    match answer.outcome {
-        ListOutcome::Page(page) => {
-            c.poll_empty += page.changes.is_empty() as u64;
-            for (i, change) in page.changes.iter().enumerate() {
-                match replica.apply(m, page.first_seq + i as u32, change) {
-                    Applied::First => {
-                        let lag = arrive.since(change.at);
-                        metrics.latency_all.record(lag);
-                        metrics.latency_poll.record(lag);
+impl<'s> World<'s> {
+    fn new(scenario: &'s Scenario) -> Self {
+        let streams = Streams::new(scenario.seed);
+        let end = SimTime(scenario.end().0);
+        let logs = traffic::generate(&scenario.source, scenario.horizon.get(), &streams);
+        let n = logs.mailboxes();
+        let faults = FaultPlan::new(&scenario.faults, n, &streams);
+        let source = Source::new(
+            &scenario.source,
+            logs,
+            faults.source_outage.clone(),
+            faults.rate_squeeze.clone(),
+            &streams,
+        );
+        let replica = Replica::new(source.logs());
+        let c = &scenario.consumer;
+        let mut world = World {
+            scenario,
+            end,
+            queue: EventQueue::new(),
+            source,
+            replica,
+            metrics: Metrics::default(),
+            faults,
+            dedup: c.dedup,
+            poller: None,
+            hooks: None,
+            crashes: 0,
+        };
+        match c.strategy {
+            Strategy::Poll => {
+                let interval = c
+                    .poll_interval
+                    .map_or(SimDuration::from_secs(300), |d| d.get());
+                let cfg = PollerConfig {
+                    interval,
+                    jitter: c.poll_jitter,
+                    page_size: world.source.page_size(),
+                    backoff_base: c.backoff.base.get(),
+                    backoff_max: c.backoff.max.map_or(interval, |d| d.get()),
+                };
+                let (poller, firsts) = Poller::new(cfg, n, &streams);
+                for (m, t) in firsts.into_iter().enumerate() {
+                    world.queue.push(t, Event::Poll(m as u32));
+                }
+                world.poller = Some(poller);
+            }
+            Strategy::Webhook => {
+                let cfg = scenario
+                    .webhooks
+                    .as_ref()
+                    .map(|w| w.resolve())
+                    .unwrap_or_else(|| {
+                        crate::model::presets::preset("custom").expect("custom preset exists")
+                    });
+                let receiver = Receiver::new(
+                    ReceiverConfig {
+                        ack: c.ack,
+                        queue: c.queue,
+                        workers: c.workers.get(),
+                        handler_time: c.handler_time.0,
+                        failure: c.processing_failure.0,
+                        attempts: c.processing_attempts.get().min(u16::MAX as u32) as u16,
+                        inbound: c
+                            .inbound_rate_limit
+                            .map(|l| (l.per_s.0, l.burst.map_or(l.per_s.0, |b| b.0))),
+                    },
+                    streams.stream(Purpose::HandlerTime, 0),
+                    streams.stream(Purpose::ProcessingFailure, 0),
+                );
+                for m in 0..n {
+                    if let Some(first) = world.source.logs().changes(m).first() {
+                        world.queue.push(first.at, Event::Commit(m));
                     }
-                    Applied::Again => metrics.counters.applied_twice += 1,
-                    Applied::Stale => metrics.counters.stale_deliveries += 1,
+                }
+                world.hooks = Some(Hooks {
+                    net: Sampler::new(cfg.latency, streams.stream(Purpose::WebhookLatency, 0)),
+                    payload: cfg.payload,
+                    timeout: cfg.timeout,
+                    sender: Sender::new(cfg),
+                    receiver,
+                    next_commit: vec![0; n as usize],
+                    sender_out: Vec::new(),
+                    worker_out: Vec::new(),
+                    duplicates: 0,
+                    fetches: 0,
+                    gave_up: 0,
+                });
+            }
+        }
+        for (i, w) in world.faults.consumer_crash.clone().iter().enumerate() {
+            if let Some(start) = first_start(w) {
+                world.queue.push(start, Event::Crash(i as u32));
+            }
+        }
+        world
+    }
+
+    fn run(&mut self) {
+        while let Some((now, event)) = self.queue.pop() {
+            if now >= self.end {
+                break;
+            }
+            self.metrics.events += 1;
+            match event {
+                Event::Poll(m) => self.poll(now, m),
+                Event::Commit(m) => self.commit(now, m),
+                Event::SendDue(note) => self.with_sender(now, |s, out| s.retry_due(now, note, out)),
+                Event::Arrive {
+                    note,
+                    gen,
+                    mailbox,
+                    seq,
+                    mute,
+                } => self.arrive(now, note, gen, mailbox, seq, mute),
+                Event::Answer { note, gen, ok } => self.with_sender(now, |s, out| {
+                    s.on_result(now, note, gen, ok, out);
+                }),
+                Event::Timeout { note, gen } => self.with_sender(now, |s, out| {
+                    s.on_result(now, note, gen, false, out);
+                }),
+                Event::WorkerDone { worker, gen } => self.worker_done(now, worker, gen),
+                Event::Crash(i) => self.crash(now, i),
+                Event::Restart(i) => self.restart(now, i),
+                Event::Reenable => self.with_sender(now, |s, _| s.reenable(now)),
+            }
+        }
+        if let Some(h) = &mut self.hooks {
+            h.sender.finish(self.end);
+        }
+    }
+
+    // ----- polling -------------------------------------------------------
+
+    /// Sends mailbox `m`'s request at `now` and applies the answer when it
+    /// arrives (one event per request).
+    fn poll(&mut self, now: SimTime, m: u32) {
+        if let Some(back) = self.down_until(now) {
+            self.queue.push(back, Event::Poll(m));
+            return;
+        }
+        let poller = self
+            .poller
+            .as_mut()
+            .expect("poll events only with a poller");
+        let (req, kind) = poller.request(m);
+        self.metrics.source_request(now);
+        let c = &mut self.metrics.counters;
+        c.poll += 1;
+        c.poll_cycles += (kind == RequestKind::CycleStart) as u64;
+        let answer = self.source.list(now, req);
+        let arrive = now + answer.latency;
+        if arrive >= self.end {
+            return;
+        }
+        let next = match answer.outcome {
+            ListOutcome::Page(page) => {
+                c.poll_empty += page.changes.is_empty() as u64;
+                for (i, change) in page.changes.iter().enumerate() {
+                    let a =
+                        self.replica
+                            .apply(m, page.first_seq + i as u32, change, Dedup::Version);
+                    self.metrics
+                        .record_apply(a, arrive.since(change.at), Path::Poll);
+                }
+                poller.on_page_applied(m, arrive, page.next_cursor, page.has_more)
+            }
+            ListOutcome::RateLimited { retry_after } => {
+                c.rate_limited += 1;
+                poller.on_rate_limited(m, arrive, retry_after)
+            }
+            ListOutcome::Unavailable => {
+                c.errors += 1;
+                poller.on_error(m, arrive)
+            }
+        };
+        self.queue.push(next, Event::Poll(m));
+    }
+
+    // ----- webhooks ------------------------------------------------------
+
+    fn hooks(&mut self) -> &mut Hooks {
+        self.hooks
+            .as_mut()
+            .expect("webhook events only with webhooks")
+    }
+
+    /// Mailbox `m`'s next change commits: notify, and schedule the next.
+    fn commit(&mut self, now: SimTime, m: u32) {
+        let h = self
+            .hooks
+            .as_mut()
+            .expect("commit events only with webhooks");
+        let seq = h.next_commit[m as usize];
+        h.next_commit[m as usize] += 1;
+        if let Some(next) = self.source.logs().changes(m).get(seq as usize + 1) {
+            self.queue.push(next.at, Event::Commit(m));
+        }
+        self.with_sender(now, |s, out| s.notify(now, m, seq, out));
+    }
+
+    /// Runs `f` on the sender, then carries out what it asked for.
+    fn with_sender(&mut self, now: SimTime, f: impl FnOnce(&mut Sender, &mut Vec<SenderOut>)) {
+        let h = self.hooks();
+        let mut out = std::mem::take(&mut h.sender_out);
+        f(&mut h.sender, &mut out);
+        for o in out.drain(..) {
+            match o {
+                SenderOut::Send(note) => self.transmit(now, note),
+                SenderOut::Retry(note, at) => self.queue.push(at, Event::SendDue(note)),
+                SenderOut::Reenable(at) => self.queue.push(at, Event::Reenable),
+                SenderOut::GaveUp { .. } => self.hooks().gave_up += 1,
+            }
+        }
+        self.hooks().sender_out = out;
+    }
+
+    /// Sends the current attempt of `note` through the faults and network.
+    fn transmit(&mut self, now: SimTime, note: NoteId) {
+        let h = self.hooks.as_mut().expect("webhooks");
+        let n = *h.sender.note(note);
+        let gen = n.gen;
+        let deadline = now + h.timeout;
+        let fate = if self.faults.affects_deliveries() {
+            self.faults.fate(now, n.mailbox)
+        } else {
+            Default::default()
+        };
+        let inline = h.receiver.config().ack == Ack::Inline;
+        match fate.outage {
+            Some(OutageMode::Refused) | Some(OutageMode::Status503) => {
+                let back = now + h.net.sample();
+                self.answer_by(back, deadline, note, gen, false);
+                return;
+            }
+            Some(OutageMode::Hang) => {
+                self.queue.push(deadline, Event::Timeout { note, gen });
+                return;
+            }
+            None => {}
+        }
+        if fate.drop_request {
+            self.queue.push(deadline, Event::Timeout { note, gen });
+            return;
+        }
+        let arrive = now + h.net.sample() + fate.extra_delay;
+        let (mailbox, seq) = (n.mailbox, n.seq);
+        let mute = fate.drop_response;
+        self.queue.push(
+            arrive,
+            Event::Arrive {
+                note,
+                gen,
+                mailbox,
+                seq,
+                mute,
+            },
+        );
+        if fate.duplicate {
+            let again = arrive + h.net.sample();
+            self.queue.push(
+                again,
+                Event::Arrive {
+                    note,
+                    gen,
+                    mailbox,
+                    seq,
+                    mute: true,
+                },
+            );
+        }
+        if inline || arrive > deadline {
+            // The answer's time is not known yet (or is already too late).
+            self.queue.push(deadline, Event::Timeout { note, gen });
+        }
+    }
+
+    /// The sender learns `ok` at `at`, unless that is past the deadline,
+    /// in which case it times out at the deadline.
+    fn answer_by(&mut self, at: SimTime, deadline: SimTime, note: NoteId, gen: u32, ok: bool) {
+        if at <= deadline {
+            self.queue.push(at, Event::Answer { note, gen, ok });
+        } else {
+            self.queue.push(deadline, Event::Timeout { note, gen });
+        }
+    }
+
+    /// A delivery request reaches the endpoint.
+    fn arrive(&mut self, now: SimTime, note: NoteId, gen: u32, mailbox: u32, seq: u32, mute: bool) {
+        let slow = self.faults.slow_factor(now);
+        let h = self.hooks.as_mut().expect("webhooks");
+        let n = *h.sender.note(note);
+        // A late copy of an attempt the sender has settled: the endpoint
+        // still processes it (a duplicate), but nobody hears the answer.
+        let current = n.gen == gen && n.in_flight;
+        let inline = h.receiver.config().ack == Ack::Inline;
+        let item = Item {
+            mailbox,
+            seq,
+            reply_to: (inline && current).then_some((note, gen)),
+            tries: 0,
+            mute,
+        };
+        let mut timers = std::mem::take(&mut h.worker_out);
+        let reply = h.receiver.on_request(now, item, slow, &mut timers);
+        let deadline = n.sent_at + h.timeout;
+        let back = now + h.net.sample();
+        if matches!(reply, Reply::Accepted | Reply::Pending) && self.replica.received(mailbox, seq)
+        {
+            h.duplicates += 1;
+        }
+        self.push_workers(&mut timers);
+        self.hooks().worker_out = timers;
+        if !current {
+            return;
+        }
+        match reply {
+            Reply::Accepted if mute => self
+                .queue
+                .push(deadline.max(now), Event::Timeout { note, gen }),
+            Reply::Accepted => self.answer_by(back, deadline.max(now), note, gen, true),
+            Reply::Refused | Reply::RateLimited => {
+                self.answer_by(back, deadline.max(now), note, gen, false)
+            }
+            Reply::Pending => {}
+        }
+    }
+
+    fn push_workers(&mut self, timers: &mut Vec<WorkerTimer>) {
+        for t in timers.drain(..) {
+            self.queue.push(
+                t.at,
+                Event::WorkerDone {
+                    worker: t.worker,
+                    gen: t.gen,
+                },
+            );
+        }
+    }
+
+    /// A receiver worker finished: apply (fetching first for thin
+    /// payloads), answer inline requests, keep the workers busy.
+    fn worker_done(&mut self, now: SimTime, worker: u32, gen: u32) {
+        let slow = self.faults.slow_factor(now);
+        let h = self.hooks.as_mut().expect("webhooks");
+        let mut timers = std::mem::take(&mut h.worker_out);
+        let done = h
+            .receiver
+            .on_worker_done(now, worker, gen, slow, &mut timers);
+        let (item, ok) = match done {
+            None => (None, false),
+            Some(Done::Failed(item, failure)) => {
+                self.settle_failure(now, item, failure);
+                (None, false)
+            }
+            Some(Done::Process(item)) => (Some(item), true),
+        };
+        if let (Some(item), true) = (item, ok) {
+            self.process(now, item, slow, &mut timers);
+        }
+        self.push_workers(&mut timers);
+        self.hooks().worker_out = timers;
+    }
+
+    /// Applies one processed notification to the replica.
+    fn process(&mut self, now: SimTime, item: Item, slow: f64, timers: &mut Vec<WorkerTimer>) {
+        let change = self.source.logs().changes(item.mailbox)[item.seq as usize];
+        let data: Change = if self.hooks().payload == Payload::Thin {
+            self.metrics.source_request(now);
+            self.hooks().fetches += 1;
+            match self.source.fetch(now, item.mailbox, change.msg) {
+                Ok(latest) => self.source.logs().changes(item.mailbox)[latest as usize],
+                Err(outcome) => {
+                    match outcome {
+                        ListOutcome::RateLimited { .. } => self.metrics.counters.rate_limited += 1,
+                        _ => self.metrics.counters.errors += 1,
+                    }
+                    let failure = self.hooks().receiver.fail(item);
+                    self.hooks().receiver.start_workers(now, slow, timers);
+                    self.settle_failure(now, item, failure);
+                    return;
                 }
             }
-            Some(poller.on_page_applied(m, arrive, page.next_cursor, page.has_more))
+        } else {
+            change
+        };
+        let a = self
+            .replica
+            .apply(item.mailbox, item.seq, &data, self.dedup);
+        self.metrics
+            .record_apply(a, now.since(change.at), Path::Webhook);
+        if let (Some((note, gen)), false) = (item.reply_to, item.mute) {
+            let back = now + self.hooks().net.sample();
+            self.queue.push(
+                back,
+                Event::Answer {
+                    note,
+                    gen,
+                    ok: true,
+                },
+            );
         }
-        ListOutcome::RateLimited { retry_after } => {
-            c.rate_limited += 1;
-            Some(poller.on_rate_limited(m, arrive, retry_after))
+    }
+
+    /// An inline failure answers 500; other failures were requeued or
+    /// dead-lettered by the receiver.
+    fn settle_failure(&mut self, now: SimTime, item: Item, failure: Failure) {
+        if let (Failure::Answered500, Some((note, gen)), false) =
+            (failure, item.reply_to, item.mute)
+        {
+            let back = now + self.hooks().net.sample();
+            self.queue.push(
+                back,
+                Event::Answer {
+                    note,
+                    gen,
+                    ok: false,
+                },
+            );
         }
-        ListOutcome::Unavailable => {
-            c.errors += 1;
-            Some(poller.on_error(m, arrive))
+    }
+
+    // ----- consumer crashes ----------------------------------------------
+
+    /// When the consumer is down at `now`, the time it comes back.
+    fn down_until(&self, now: SimTime) -> Option<SimTime> {
+        self.faults
+            .consumer_crash
+            .iter()
+            .filter_map(|w| w.end_after(now))
+            .max()
+    }
+
+    fn crash(&mut self, now: SimTime, i: u32) {
+        let w = self.faults.consumer_crash[i as usize];
+        self.crashes += 1;
+        if let Some(end) = w.end_after(now) {
+            self.queue.push(end, Event::Restart(i));
+        }
+        if let Some(next) = w.next_start_after(now) {
+            self.queue.push(next, Event::Crash(i));
+        }
+        if let Some(h) = &mut self.hooks {
+            h.receiver.crash();
+        }
+    }
+
+    fn restart(&mut self, now: SimTime, _i: u32) {
+        if self.faults.consumer_down(now) {
+            return; // another crash window still holds it down
+        }
+        let slow = self.faults.slow_factor(now);
+        if let Some(h) = &mut self.hooks {
+            let mut timers = std::mem::take(&mut h.worker_out);
+            h.receiver.restart(now, slow, &mut timers);
+            self.push_workers(&mut timers);
+            self.hooks().worker_out = timers;
+        }
+    }
+
+    // ----- the report ----------------------------------------------------
+
+    /// Compares ground truth with the replica and assembles the report.
+    fn report(&self) -> Report {
+        let scenario = self.scenario;
+        let metrics = &self.metrics;
+        let logs = self.source.logs();
+        let generated = logs.total_changes();
+        let applied = metrics.latency_all.count();
+        let lost = generated - applied;
+        let mailboxes = self.source.mailboxes();
+        let days = scenario.end().as_secs_f64() / 86_400.0;
+        let per_mailbox_day = |x: u64| round3(x as f64 / mailboxes as f64 / days);
+        let c = &metrics.counters;
+        let (divergent_messages, divergent_mailboxes) = self.replica.divergence(logs);
+        let hooks = self.hooks.as_ref();
+        let webhooks = hooks.map(|h| {
+            let s = &h.sender.stats;
+            let r = &h.receiver.stats;
+            Webhooks {
+                preset: h.sender.config().name.to_string(),
+                notifications: s.notifications,
+                attempts: s.attempts,
+                delivered: s.delivered,
+                failed_attempts: s.failed_attempts,
+                abandoned: s.abandoned,
+                skipped_disabled: s.skipped_disabled,
+                duplicates: h.duplicates,
+                endpoint_disabled_for: round3(s.disabled_for.as_secs_f64()),
+                inbound_requests: r.requests,
+                inbound_refused: r.refused,
+                inbound_rate_limited: r.rate_limited,
+                inbound_peak_rps: r.inbound.peak(),
+            }
+        });
+        let queue = hooks.map(|h| Queue {
+            max_depth: h.receiver.stats.max_depth,
+            dead_lettered: h.receiver.stats.dead_lettered,
+            lost_in_crash: h.receiver.stats.lost_in_crash,
+            processing_failures: h.receiver.stats.processing_failures,
+        });
+        let hits = &self.faults.hits;
+        let mut report = Report {
+            scenario: scenario.name.clone(),
+            seed: scenario.seed,
+            point: BTreeMap::new(),
+            digest: String::new(),
+            simulated: Simulated {
+                mailboxes,
+                horizon: scenario.horizon.get().to_string(),
+                drain: scenario.drain.to_string(),
+                days: round3(days),
+                strategy: format!("{:?}", scenario.consumer.strategy).to_lowercase(),
+            },
+            changes: Changes {
+                generated,
+                applied,
+                lost,
+                loss_rate: if generated == 0 {
+                    0.0
+                } else {
+                    lost as f64 / generated as f64
+                },
+                first_seen_by: FirstSeenBy {
+                    webhook: metrics.latency_webhook.count(),
+                    poll: metrics.latency_poll.count(),
+                    ..FirstSeenBy::default()
+                },
+                recovery_rate: 0.0,
+            },
+            requests: Requests {
+                total: c.requests,
+                per_mailbox_day: per_mailbox_day(c.requests),
+                poll: c.poll,
+                poll_empty: c.poll_empty,
+                poll_cycles: c.poll_cycles,
+                poll_cycles_per_mailbox_day: per_mailbox_day(c.poll_cycles),
+                fetch: hooks.map_or(0, |h| h.fetches),
+                rate_limited: c.rate_limited,
+                errors: c.errors,
+                peak_rps: metrics.source_rps.peak(),
+                ..Requests::default()
+            },
+            webhooks,
+            queue,
+            latency_ms: LatencyByPath {
+                all: metrics.latency_all.stats(),
+                webhook: metrics.latency_webhook.stats(),
+                poll: metrics.latency_poll.stats(),
+                ..LatencyByPath::default()
+            },
+            consistency: Consistency {
+                divergent_messages,
+                divergent_mailboxes,
+                stale_overwrites: c.stale_overwrites,
+                applied_twice: c.applied_twice,
+            },
+            faults: Faults {
+                endpoint_outage_hits: hits.endpoint_outage,
+                dropped_requests: hits.dropped_requests,
+                dropped_responses: hits.dropped_responses,
+                duplicated: hits.duplicated,
+                reordered: hits.reordered,
+                consumer_crashes: self.crashes,
+            },
+            engine: Engine {
+                events: metrics.events,
+            },
+        };
+        report.seal();
+        report
+    }
+}
+
+/// Which path delivered a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// The poller.
+    Poll,
+    /// A webhook notification.
+    Webhook,
+}
+
+impl Metrics {
+    /// Counts what one apply did; records latency on first delivery.
+    #[inline]
+    fn record_apply(&mut self, a: crate::model::replica::Applied, lag: SimDuration, path: Path) {
+        if a.first {
+            self.latency_all.record(lag);
+            match path {
+                Path::Poll => self.latency_poll.record(lag),
+                Path::Webhook => self.latency_webhook.record(lag),
+            }
+        } else if a.effect != Effect::Skipped {
+            self.counters.applied_twice += 1;
+        }
+        if a.effect == Effect::StaleOverwrite {
+            self.counters.stale_overwrites += 1;
         }
     }
 }
 
-/// Compares ground truth with the replica and assembles the report.
-fn build_report(
-    scenario: &Scenario,
-    source: &Source,
-    replica: &Replica,
-    metrics: &Metrics,
-) -> Report {
-    let logs = source.logs();
-    let generated = logs.total_changes();
-    let applied = metrics.latency_all.count();
-    let lost = generated - applied;
-    let mailboxes = source.mailboxes();
-    let days = scenario.end().as_secs_f64() / 86_400.0;
-    let per_mailbox_day = |x: u64| round3(x as f64 / mailboxes as f64 / days);
-    let c = &metrics.counters;
-    let (divergent_messages, divergent_mailboxes) = replica.divergence(logs);
-    let mut report = Report {
-        scenario: scenario.name.clone(),
-        seed: scenario.seed,
-        point: BTreeMap::new(),
-        digest: String::new(),
-        simulated: Simulated {
-            mailboxes,
-            horizon: scenario.horizon.get().to_string(),
-            drain: scenario.drain.to_string(),
-            days: round3(days),
-        },
-        changes: Changes {
-            generated,
-            applied,
-            lost,
-            loss_rate: if generated == 0 {
-                0.0
-            } else {
-                lost as f64 / generated as f64
-            },
-            first_seen_by: FirstSeenBy {
-                poll: metrics.latency_poll.count(),
-                ..FirstSeenBy::default()
-            },
-            recovery_rate: 0.0,
-        },
-        requests: Requests {
-            total: c.requests,
-            per_mailbox_day: per_mailbox_day(c.requests),
-            poll: c.poll,
-            poll_empty: c.poll_empty,
-            poll_cycles: c.poll_cycles,
-            poll_cycles_per_mailbox_day: per_mailbox_day(c.poll_cycles),
-            rate_limited: c.rate_limited,
-            errors: c.errors,
-            peak_rps: metrics.source_rps.peak(),
-            ..Requests::default()
-        },
-        latency_ms: LatencyByPath {
-            all: metrics.latency_all.stats(),
-            poll: metrics.latency_poll.stats(),
-            ..LatencyByPath::default()
-        },
-        consistency: Consistency {
-            divergent_messages,
-            divergent_mailboxes,
-            stale_overwrites: 0,
-            applied_twice: c.applied_twice,
-        },
-        engine: Engine {
-            events: metrics.events,
-        },
-    };
-    report.seal();
-    report
+/// The first start of a window.
+fn first_start(w: &Window) -> Option<SimTime> {
+    match *w {
+        Window::Once { start, .. } => Some(start),
+        Window::Every { start, until, .. } => (start < until).then_some(start),
+    }
 }

@@ -33,6 +33,16 @@ pub enum Purpose {
     PollPhase = 6,
     /// A poller's per-tick jitter.
     PollJitter = 7,
+    /// Per-attempt draws of one fault (entity = fault index).
+    Fault = 8,
+    /// Which mailboxes a fault affects (entity = fault index).
+    FaultMembers = 9,
+    /// Webhook network latency (entity 0).
+    WebhookLatency = 10,
+    /// Receiver handler times (entity 0).
+    HandlerTime = 11,
+    /// Receiver processing failures (entity 0).
+    ProcessingFailure = 12,
 }
 
 /// Derives independent streams from one scenario seed.

@@ -108,10 +108,10 @@ pub struct Counters {
     pub rate_limited: u64,
     /// 5xx answers.
     pub errors: u64,
-    /// Deliveries of a change that had already been applied.
+    /// Deliveries of an already-applied change that were processed again.
     pub applied_twice: u64,
-    /// First deliveries that arrived after a newer version (ignored).
-    pub stale_deliveries: u64,
+    /// Older versions written over newer ones.
+    pub stale_overwrites: u64,
 }
 
 /// Everything measured during a run.
@@ -125,6 +125,8 @@ pub struct Metrics {
     pub latency_all: LatencyRecorder,
     /// Latency of changes first applied by the poller.
     pub latency_poll: LatencyRecorder,
+    /// Latency of changes first applied from a webhook.
+    pub latency_webhook: LatencyRecorder,
     /// Events the engine processed.
     pub events: u64,
 }

@@ -35,6 +35,8 @@ pub struct Simulated {
     pub drain: String,
     /// Horizon plus drain, in days.
     pub days: f64,
+    /// The consumer strategy.
+    pub strategy: String,
 }
 
 /// Which path first delivered each change.
@@ -111,6 +113,67 @@ pub struct LatencyByPath {
     pub reconcile: LatencyStats,
 }
 
+/// Webhook delivery, from the provider's side and the endpoint's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Webhooks {
+    /// Preset name.
+    pub preset: String,
+    /// Notifications created (one per change).
+    pub notifications: u64,
+    /// Delivery attempts sent.
+    pub attempts: u64,
+    /// Notifications acknowledged with a 2xx.
+    pub delivered: u64,
+    /// Attempts that failed (refused, error status, timeout).
+    pub failed_attempts: u64,
+    /// Notifications given up after their last attempt.
+    pub abandoned: u64,
+    /// Notifications not sent because the endpoint was disabled.
+    pub skipped_disabled: u64,
+    /// Deliveries that reached the consumer for a change it had already received.
+    pub duplicates: u64,
+    /// Seconds the endpoint spent disabled.
+    pub endpoint_disabled_for: f64,
+    /// Requests that reached the endpoint.
+    pub inbound_requests: u64,
+    /// Refused because the consumer was down.
+    pub inbound_refused: u64,
+    /// Answered 429 by the inbound rate limit.
+    pub inbound_rate_limited: u64,
+    /// Requests at the endpoint in its busiest second.
+    pub inbound_peak_rps: u64,
+}
+
+/// The consumer's queue.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Queue {
+    /// Most items waiting at once.
+    pub max_depth: u64,
+    /// Items that ran out of processing tries.
+    pub dead_lettered: u64,
+    /// Acknowledged items lost in crashes (memory queue).
+    pub lost_in_crash: u64,
+    /// Failed processing tries.
+    pub processing_failures: u64,
+}
+
+/// What the injected faults did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Faults {
+    /// Delivery attempts that hit an endpoint outage.
+    pub endpoint_outage_hits: u64,
+    /// Delivery requests lost (`drop`, `bursty_loss`).
+    pub dropped_requests: u64,
+    /// Responses lost after processing.
+    pub dropped_responses: u64,
+    /// Deliveries sent twice.
+    pub duplicated: u64,
+    /// Deliveries delayed by `reorder`.
+    pub reordered: u64,
+    /// Consumer crashes.
+    pub consumer_crashes: u64,
+}
+
 /// End-state consistency.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Consistency {
@@ -148,10 +211,16 @@ pub struct Report {
     pub changes: Changes,
     /// Request cost.
     pub requests: Requests,
+    /// Webhook delivery (`null` without webhooks).
+    pub webhooks: Option<Webhooks>,
+    /// The consumer's queue (`null` without webhooks).
+    pub queue: Option<Queue>,
     /// Latency per path.
     pub latency_ms: LatencyByPath,
     /// End-state consistency.
     pub consistency: Consistency,
+    /// What the injected faults did.
+    pub faults: Faults,
     /// Engine figures.
     pub engine: Engine,
 }

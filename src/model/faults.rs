@@ -1,8 +1,11 @@
-//! Injected faults as time windows. Only the source outage exists so far;
-//! the type is a plan of named window sets so new kinds slot in beside it.
+//! Injected faults: time windows for the source and the consumer, and
+//! per-attempt triggers for webhook deliveries, each drawing from its own
+//! seeded stream.
 
+use crate::engine::rng::{Purpose, SimRng, Streams};
+use crate::engine::sample::{below, unit};
 use crate::engine::time::{SimDuration, SimTime};
-use crate::scenario::{FaultKind, FaultSpec};
+use crate::scenario::{DropWhat, FaultKind, FaultSpec, OutageMode};
 
 /// One fault window, once or repeating.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +71,26 @@ impl Window {
         }
     }
 
+    /// The first window start strictly after `t`, if any.
+    pub fn next_start_after(&self, t: SimTime) -> Option<SimTime> {
+        match *self {
+            Window::Once { start, .. } => (start > t).then_some(start),
+            Window::Every {
+                start,
+                period,
+                until,
+                ..
+            } => {
+                let next = if t < start {
+                    start
+                } else {
+                    SimTime(start.0 + ((t.0 - start.0) / period.0 + 1) * period.0)
+                };
+                (next < until).then_some(next)
+            }
+        }
+    }
+
     /// The end of the window containing `t`, if any.
     pub fn end_after(&self, t: SimTime) -> Option<SimTime> {
         if !self.contains(t) {
@@ -99,23 +122,252 @@ impl Windows {
     }
 }
 
+/// When a per-attempt fault fires: inside its window (if any), for member
+/// mailboxes (if a share is given), with its probability (if any). Draws
+/// come from the fault's own stream, only when the window and membership
+/// allow, so the order of draws is the order of attempts.
+#[derive(Clone, Debug)]
+pub struct Trigger {
+    window: Option<Window>,
+    probability: Option<f64>,
+    /// Bit `m` set when mailbox `m` is affected (None: all are).
+    members: Option<Vec<u64>>,
+    rng: SimRng,
+}
+
+impl Trigger {
+    fn new(f: &FaultSpec, index: usize, mailboxes: u32, streams: &Streams) -> Self {
+        let members = f.mailboxes.map(|share| {
+            let mut rng = streams.stream(Purpose::FaultMembers, index as u64);
+            let mut bits = vec![0u64; (mailboxes as usize).div_ceil(64)];
+            for m in 0..mailboxes as usize {
+                if unit(&mut rng) < share.0 {
+                    bits[m / 64] |= 1 << (m % 64);
+                }
+            }
+            bits
+        });
+        Trigger {
+            window: f.has_window().then(|| Window::from_spec(f)),
+            probability: f.probability.map(|p| p.0),
+            members,
+            rng: streams.stream(Purpose::Fault, index as u64),
+        }
+    }
+
+    /// True when mailbox `m` is in the fault's share.
+    pub fn member(&self, m: u32) -> bool {
+        self.members
+            .as_ref()
+            .is_none_or(|b| b[m as usize / 64] & (1 << (m % 64)) != 0)
+    }
+
+    /// True when the window (if any) contains `t` and `m` is a member.
+    fn armed(&self, t: SimTime, m: u32) -> bool {
+        self.window.is_none_or(|w| w.contains(t)) && self.member(m)
+    }
+
+    /// Decides one attempt at `t` for mailbox `m`.
+    fn fires(&mut self, t: SimTime, m: u32) -> bool {
+        self.armed(t, m) && self.probability.is_none_or(|p| unit(&mut self.rng) < p)
+    }
+}
+
+/// Gilbert-Elliott loss: a two-state Markov chain stepped once per attempt.
+#[derive(Clone, Debug)]
+pub struct GilbertElliott {
+    trigger: Trigger,
+    p_gb: f64,
+    p_bg: f64,
+    loss_good: f64,
+    loss_bad: f64,
+    bad: bool,
+}
+
+impl GilbertElliott {
+    /// Steps the chain and decides whether this attempt is lost.
+    fn lost(&mut self, t: SimTime, m: u32) -> bool {
+        if !self.trigger.armed(t, m) {
+            return false;
+        }
+        let rng = &mut self.trigger.rng;
+        let flip = unit(rng);
+        self.bad = if self.bad {
+            flip >= self.p_bg
+        } else {
+            flip < self.p_gb
+        };
+        unit(rng)
+            < if self.bad {
+                self.loss_bad
+            } else {
+                self.loss_good
+            }
+    }
+
+    /// Long-run loss rate: π_bad·loss_bad + π_good·loss_good.
+    pub fn stationary_loss(&self) -> f64 {
+        let pi_bad = self.p_gb / (self.p_gb + self.p_bg);
+        pi_bad * self.loss_bad + (1.0 - pi_bad) * self.loss_good
+    }
+}
+
+/// What the network and the endpoint do to one delivery attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fate {
+    /// The endpoint is out (and how).
+    pub outage: Option<OutageMode>,
+    /// The request is lost on the way (the sender times out).
+    pub drop_request: bool,
+    /// The response is lost after the consumer processed it.
+    pub drop_response: bool,
+    /// The request arrives twice.
+    pub duplicate: bool,
+    /// Extra delay before the request arrives.
+    pub extra_delay: SimDuration,
+}
+
+/// How often each fault kind fired, for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultHits {
+    /// Attempts hit by an endpoint outage.
+    pub endpoint_outage: u64,
+    /// Requests lost by `drop` or `bursty_loss`.
+    pub dropped_requests: u64,
+    /// Responses lost after processing.
+    pub dropped_responses: u64,
+    /// Requests delivered twice.
+    pub duplicated: u64,
+    /// Requests delayed by `reorder`.
+    pub reordered: u64,
+}
+
 /// Every fault of a scenario, grouped by what it affects.
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
     /// When the mail API answers 503.
     pub source_outage: Windows,
+    /// Rate-limit multipliers at the source.
+    pub rate_squeeze: Vec<(Window, f64)>,
+    /// When the consumer is down.
+    pub consumer_crash: Vec<Window>,
+    /// Handler-time multipliers.
+    pub slow_consumer: Vec<(Window, f64)>,
+    endpoint_outage: Vec<(Trigger, OutageMode)>,
+    drop: Vec<(Trigger, DropWhat)>,
+    duplicate: Vec<Trigger>,
+    reorder: Vec<(Trigger, SimDuration)>,
+    bursty: Vec<GilbertElliott>,
+    /// Counts of what fired.
+    pub hits: FaultHits,
 }
 
 impl FaultPlan {
-    /// The plan for a scenario's `[[faults]]`.
-    pub fn new(faults: &[FaultSpec]) -> Self {
+    /// The plan for a scenario's `[[faults]]` over `mailboxes`.
+    pub fn new(faults: &[FaultSpec], mailboxes: u32, streams: &Streams) -> Self {
         let mut plan = FaultPlan::default();
-        for f in faults {
+        for (i, f) in faults.iter().enumerate() {
+            let window = || Window::from_spec(f);
+            let trigger = || Trigger::new(f, i, mailboxes, streams);
+            let factor = f.factor.map_or(1.0, |x| x.0);
             match f.kind {
-                FaultKind::SourceOutage => plan.source_outage.0.push(Window::from_spec(f)),
+                FaultKind::SourceOutage => plan.source_outage.0.push(window()),
+                FaultKind::RateSqueeze => plan.rate_squeeze.push((window(), factor)),
+                FaultKind::ConsumerCrash => plan.consumer_crash.push(window()),
+                FaultKind::SlowConsumer => plan.slow_consumer.push((window(), factor)),
+                FaultKind::EndpointOutage => plan
+                    .endpoint_outage
+                    .push((trigger(), f.mode.unwrap_or_default())),
+                FaultKind::Drop => plan.drop.push((trigger(), f.what.unwrap_or_default())),
+                FaultKind::Duplicate => plan.duplicate.push(trigger()),
+                FaultKind::Reorder => plan.reorder.push((
+                    trigger(),
+                    f.max_delay.map_or(SimDuration::ZERO, |d| d.get()),
+                )),
+                FaultKind::BurstyLoss => plan.bursty.push(GilbertElliott {
+                    trigger: trigger(),
+                    p_gb: f.p_good_to_bad.map_or(0.0, |p| p.0),
+                    p_bg: f.p_bad_to_good.map_or(1.0, |p| p.0),
+                    loss_good: f.loss_good.map_or(0.0, |p| p.0),
+                    loss_bad: f.loss_bad.map_or(1.0, |p| p.0),
+                    bad: false,
+                }),
             }
         }
         plan
+    }
+
+    /// True when the plan has any per-attempt fault.
+    pub fn affects_deliveries(&self) -> bool {
+        !(self.endpoint_outage.is_empty()
+            && self.drop.is_empty()
+            && self.duplicate.is_empty()
+            && self.reorder.is_empty()
+            && self.bursty.is_empty())
+    }
+
+    /// Decides what happens to a delivery attempt sent at `t` for mailbox
+    /// `m`. Every fault is consulted in scenario order, every time, so the
+    /// draws do not depend on which other faults fired.
+    pub fn fate(&mut self, t: SimTime, m: u32) -> Fate {
+        let mut fate = Fate::default();
+        for (trigger, mode) in &mut self.endpoint_outage {
+            if trigger.fires(t, m) && fate.outage.is_none() {
+                fate.outage = Some(*mode);
+            }
+        }
+        for (trigger, what) in &mut self.drop {
+            if trigger.fires(t, m) {
+                match what {
+                    DropWhat::Request => fate.drop_request = true,
+                    DropWhat::Response => fate.drop_response = true,
+                }
+            }
+        }
+        for ge in &mut self.bursty {
+            fate.drop_request |= ge.lost(t, m);
+        }
+        for trigger in &mut self.duplicate {
+            fate.duplicate |= trigger.fires(t, m);
+        }
+        for (trigger, max) in &mut self.reorder {
+            if trigger.fires(t, m) {
+                fate.extra_delay =
+                    fate.extra_delay + SimDuration(below(&mut trigger.rng, max.0 + 1));
+            }
+        }
+        let h = &mut self.hits;
+        h.endpoint_outage += fate.outage.is_some() as u64;
+        if fate.outage.is_none() {
+            h.dropped_requests += fate.drop_request as u64;
+            h.dropped_responses += (fate.drop_response && !fate.drop_request) as u64;
+            h.duplicated += (fate.duplicate && !fate.drop_request) as u64;
+            h.reordered += (!fate.extra_delay.is_zero()) as u64;
+        }
+        fate
+    }
+
+    /// True when the consumer is down at `t`.
+    pub fn consumer_down(&self, t: SimTime) -> bool {
+        self.consumer_crash.iter().any(|w| w.contains(t))
+    }
+
+    /// Handler-time multiplier at `t`.
+    pub fn slow_factor(&self, t: SimTime) -> f64 {
+        self.slow_consumer
+            .iter()
+            .filter(|(w, _)| w.contains(t))
+            .map(|(_, f)| *f)
+            .product()
+    }
+
+    /// Source rate-limit multiplier at `t`.
+    pub fn squeeze_factor(&self, t: SimTime) -> f64 {
+        self.rate_squeeze
+            .iter()
+            .filter(|(w, _)| w.contains(t))
+            .map(|(_, f)| *f)
+            .product()
     }
 }
 

@@ -4,7 +4,10 @@
 
 pub mod faults;
 pub mod poller;
+pub mod presets;
 pub mod ratelimit;
+pub mod receiver;
 pub mod replica;
+pub mod sender;
 pub mod source;
 pub mod traffic;

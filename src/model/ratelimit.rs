@@ -25,6 +25,21 @@ impl BucketParams {
     }
 }
 
+impl BucketParams {
+    /// These parameters with rate and size multiplied by `f` (a squeeze);
+    /// the bucket still holds at least one token.
+    #[inline]
+    pub fn scaled(&self, f: f64) -> BucketParams {
+        if f == 1.0 {
+            return *self;
+        }
+        BucketParams {
+            per_us: ((self.per_us as f64 * f).round() as u64).max(1),
+            cap: ((self.cap as f64 * f).round() as u64).max(NANO as u64),
+        }
+    }
+}
+
 /// A bucket's changing state: tokens held and when they were counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bucket {
@@ -42,6 +57,7 @@ impl Bucket {
     }
 
     fn refill(&mut self, p: &BucketParams, now: SimTime) {
+        self.tokens = self.tokens.min(p.cap);
         if now.0 > self.last {
             let add = (now.0 - self.last).saturating_mul(p.per_us);
             self.tokens = self.tokens.saturating_add(add).min(p.cap);
@@ -94,14 +110,15 @@ impl RateLimiter {
     }
 
     /// Admits a request from `mailbox` at `now`, or says how long to wait.
+    /// `factor` (normally 1) scales rates and bucket sizes: a rate squeeze.
     #[inline]
-    pub fn admit(&mut self, mailbox: u32, now: SimTime) -> Result<(), SimDuration> {
+    pub fn admit(&mut self, mailbox: u32, now: SimTime, factor: f64) -> Result<(), SimDuration> {
         let mut wait = SimDuration::ZERO;
         if let Some((p, b)) = &mut self.global {
-            wait = wait.max(b.wait(p, now));
+            wait = wait.max(b.wait(&p.scaled(factor), now));
         }
         if let Some((p, bs)) = &mut self.per_mailbox {
-            wait = wait.max(bs[mailbox as usize].wait(p, now));
+            wait = wait.max(bs[mailbox as usize].wait(&p.scaled(factor), now));
         }
         if !wait.is_zero() {
             return Err(wait);
@@ -121,15 +138,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn squeeze_cuts_the_sustained_rate() {
+        // 10/s squeezed to a tenth: about 1/s over a minute.
+        let mut rl = RateLimiter::new(1, Some((10.0, 1.0)), None);
+        let mut now = SimTime(0);
+        let mut passed = 0;
+        while now.0 < 60_000_000 {
+            match rl.admit(0, now, 0.1) {
+                Ok(()) => passed += 1,
+                Err(w) => now = SimTime(now.0 + w.0),
+            }
+        }
+        assert!((60..=61).contains(&passed), "{passed}");
+    }
+
+    #[test]
     fn bucket_allows_burst_then_rate() {
         let mut rl = RateLimiter::new(1, Some((10.0, 5.0)), None);
         let t = SimTime(1_000_000);
         for _ in 0..5 {
-            assert_eq!(rl.admit(0, t), Ok(()));
+            assert_eq!(rl.admit(0, t, 1.0), Ok(()));
         }
         // Empty: next token in 1/10 s.
-        assert_eq!(rl.admit(0, t), Err(SimDuration(100_000)));
-        assert_eq!(rl.admit(0, SimTime(t.0 + 100_000)), Ok(()));
+        assert_eq!(rl.admit(0, t, 1.0), Err(SimDuration(100_000)));
+        assert_eq!(rl.admit(0, SimTime(t.0 + 100_000), 1.0), Ok(()));
     }
 
     #[test]
@@ -138,7 +170,7 @@ mod tests {
         let mut now = SimTime(0);
         let mut passed = 0;
         while now.0 < 60_000_000 {
-            match rl.admit(0, now) {
+            match rl.admit(0, now, 1.0) {
                 Ok(()) => passed += 1,
                 Err(w) => now = SimTime(now.0 + w.0),
             }

@@ -4,18 +4,30 @@
 
 use super::traffic::{Change, Logs, DELETED};
 
-/// What applying one change did.
+use crate::scenario::Dedup;
+
+/// What applying one delivery did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Applied {
+pub struct Applied {
     /// First time this change reached the replica.
-    First,
-    /// The change had been applied before (a duplicate; no effect).
-    Again,
-    /// First delivery, but the replica already held a newer version (no effect).
-    Stale,
+    pub first: bool,
+    /// What happened to the replica's state.
+    pub effect: Effect,
+}
+
+/// The effect of one delivery on the replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The version was written.
+    Written,
+    /// Nothing changed (already processed, or not newer).
+    Skipped,
+    /// An older version overwrote a newer one.
+    StaleOverwrite,
 }
 
 const APPLIED: u8 = 1;
+const RECEIVED: u8 = 2;
 
 /// The replica of all mailboxes, flat like [`Logs`]: per-mailbox offsets
 /// into one array of message versions and one of change flags.
@@ -40,21 +52,44 @@ impl Replica {
         }
     }
 
-    /// Applies change number `seq` of `mailbox`: last writer wins by
-    /// version, so re-applying or applying out of order is harmless.
+    /// Processes a delivery of change `seq` of `mailbox` that carries the
+    /// state `data` (the change itself, or for a thin fetch the message's
+    /// latest change), under `dedup`:
+    /// - `Version`: write only if newer (duplicates and reordering are harmless);
+    /// - `EventId`: skip a change seen before, otherwise write blindly;
+    /// - `None`: process everything, write blindly.
     #[inline]
-    pub fn apply(&mut self, mailbox: u32, seq: u32, change: &Change) -> Applied {
+    pub fn apply(&mut self, mailbox: u32, seq: u32, data: &Change, dedup: Dedup) -> Applied {
         let flag = &mut self.flags[self.change_start[mailbox as usize] + seq as usize];
-        if *flag & APPLIED != 0 {
-            return Applied::Again;
-        }
+        let first = *flag & APPLIED == 0;
         *flag |= APPLIED;
-        let held = &mut self.versions[self.msg_start[mailbox as usize] + change.msg as usize];
-        if (*held & !DELETED) >= change.number() {
-            return Applied::Stale;
-        }
-        *held = change.version;
-        Applied::First
+        let held = &mut self.versions[self.msg_start[mailbox as usize] + data.msg as usize];
+        let newer = data.number() > (*held & !DELETED);
+        let write = match dedup {
+            Dedup::Version => newer,
+            Dedup::EventId => first,
+            Dedup::None => true,
+        };
+        let effect = if !write {
+            Effect::Skipped
+        } else if !newer && data.number() < (*held & !DELETED) {
+            *held = data.version;
+            Effect::StaleOverwrite
+        } else {
+            *held = data.version;
+            Effect::Written
+        };
+        Applied { first, effect }
+    }
+
+    /// Records that a delivery of change `seq` reached the consumer;
+    /// returns true if one had before (a duplicate delivery).
+    #[inline]
+    pub fn received(&mut self, mailbox: u32, seq: u32) -> bool {
+        let flag = &mut self.flags[self.change_start[mailbox as usize] + seq as usize];
+        let again = *flag & RECEIVED != 0;
+        *flag |= RECEIVED;
+        again
     }
 
     /// True when change `seq` of `mailbox` has been applied.
@@ -105,7 +140,8 @@ mod tests {
         let mut r = Replica::new(&l);
         assert_eq!(r.divergence(&l), (1, 1));
         for (i, c) in l.changes(1).iter().enumerate() {
-            assert_eq!(r.apply(1, i as u32, c), Applied::First);
+            let a = r.apply(1, i as u32, c, Dedup::Version);
+            assert_eq!((a.first, a.effect), (true, Effect::Written));
         }
         assert_eq!(r.divergence(&l), (0, 0));
     }
@@ -115,10 +151,49 @@ mod tests {
         let l = logs();
         let ch = l.changes(1);
         let mut r = Replica::new(&l);
-        assert_eq!(r.apply(1, 2, &ch[2]), Applied::First);
-        assert_eq!(r.apply(1, 2, &ch[2]), Applied::Again);
-        assert_eq!(r.apply(1, 0, &ch[0]), Applied::Stale);
+        let a = |first, effect| Applied { first, effect };
+        assert_eq!(
+            r.apply(1, 2, &ch[2], Dedup::Version),
+            a(true, Effect::Written)
+        );
+        assert_eq!(
+            r.apply(1, 2, &ch[2], Dedup::Version),
+            a(false, Effect::Skipped)
+        );
+        assert_eq!(
+            r.apply(1, 0, &ch[0], Dedup::Version),
+            a(true, Effect::Skipped)
+        );
         assert_eq!(r.divergence(&l), (0, 0));
         assert!(r.has_applied(1, 0) && !r.has_applied(1, 1));
+    }
+
+    #[test]
+    fn dedup_modes_differ_on_repeats_and_reordering() {
+        let l = logs();
+        let ch = l.changes(1);
+        let a = |first, effect| Applied { first, effect };
+        // event_id: a repeat is skipped, but an old version overwrites.
+        let mut r = Replica::new(&l);
+        assert_eq!(
+            r.apply(1, 1, &ch[1], Dedup::EventId),
+            a(true, Effect::Written)
+        );
+        assert_eq!(
+            r.apply(1, 1, &ch[1], Dedup::EventId),
+            a(false, Effect::Skipped)
+        );
+        assert_eq!(
+            r.apply(1, 0, &ch[0], Dedup::EventId),
+            a(true, Effect::StaleOverwrite)
+        );
+        // none: a repeat is processed again.
+        let mut r = Replica::new(&l);
+        assert_eq!(r.apply(1, 1, &ch[1], Dedup::None), a(true, Effect::Written));
+        assert_eq!(
+            r.apply(1, 1, &ch[1], Dedup::None),
+            a(false, Effect::Written)
+        );
+        assert!(!r.received(1, 1) && r.received(1, 1));
     }
 }

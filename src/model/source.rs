@@ -8,7 +8,7 @@
 //! (deterministic, since request order is; one hot stream instead of a cold
 //! one per mailbox).
 
-use super::faults::Windows;
+use super::faults::{Window, Windows};
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, Logs};
 use crate::engine::rng::{Purpose, Streams};
@@ -71,6 +71,7 @@ pub struct Source {
     latency: Sampler,
     limiter: RateLimiter,
     outages: Windows,
+    squeeze: Vec<(Window, f64)>,
     /// Per mailbox: where the last answer ended and when the change there
     /// commits (`u64::MAX` if none): the server's index that answers "no
     /// news" without reading the message store, like IMAP's HIGHESTMODSEQ.
@@ -80,7 +81,13 @@ pub struct Source {
 
 impl Source {
     /// A source with the given logs (from [`super::traffic::generate`]).
-    pub fn new(spec: &SourceSpec, logs: Logs, outages: Windows, streams: &Streams) -> Self {
+    pub fn new(
+        spec: &SourceSpec,
+        logs: Logs,
+        outages: Windows,
+        squeeze: Vec<(Window, f64)>,
+        streams: &Streams,
+    ) -> Self {
         let n = spec.mailboxes.get();
         let rl = &spec.rate_limit;
         let pair = |rate: Option<crate::scenario::Positive>,
@@ -97,6 +104,7 @@ impl Source {
                 pair(rl.global_per_s, rl.global_burst),
             ),
             outages,
+            squeeze,
             next_at: vec![(0, 0); n as usize],
         }
     }
@@ -120,17 +128,8 @@ impl Source {
     #[inline]
     pub fn list(&mut self, now: SimTime, req: ListRequest) -> Answer<'_> {
         let latency = self.latency.sample();
-        if let Err(retry_after) = self.limiter.admit(req.mailbox, now) {
-            return Answer {
-                outcome: ListOutcome::RateLimited { retry_after },
-                latency,
-            };
-        }
-        if self.outages.contains(now) {
-            return Answer {
-                outcome: ListOutcome::Unavailable,
-                latency,
-            };
+        if let Err(outcome) = self.gate(req.mailbox, now) {
+            return Answer { outcome, latency };
         }
         let hint = &mut self.next_at[req.mailbox as usize];
         if hint.0 == req.cursor && hint.1 > now.0 {
@@ -166,6 +165,48 @@ impl Source {
     }
 }
 
+impl Source {
+    /// Rate limits (with any squeeze) then outages: `Err` is the answer.
+    #[inline]
+    fn gate(&mut self, mailbox: u32, now: SimTime) -> Result<(), ListOutcome<'static>> {
+        let factor = if self.squeeze.is_empty() {
+            1.0
+        } else {
+            self.squeeze
+                .iter()
+                .filter(|(w, _)| w.contains(now))
+                .map(|(_, f)| *f)
+                .product()
+        };
+        if let Err(retry_after) = self.limiter.admit(mailbox, now, factor) {
+            return Err(ListOutcome::RateLimited { retry_after });
+        }
+        if self.outages.contains(now) {
+            return Err(ListOutcome::Unavailable);
+        }
+        Ok(())
+    }
+
+    /// Fetches one message (a thin notification's follow-up) as of `now`:
+    /// the sequence number of the latest change to `msg` committed by then,
+    /// or the error the API answered. Subject to rate limits and outages.
+    pub fn fetch(
+        &mut self,
+        now: SimTime,
+        mailbox: u32,
+        msg: u32,
+    ) -> Result<u32, ListOutcome<'static>> {
+        self.gate(mailbox, now)?;
+        let log = self.logs.changes(mailbox);
+        let visible = log.partition_point(|c| c.at <= now);
+        let seq = log[..visible]
+            .iter()
+            .rposition(|c| c.msg == msg)
+            .expect("a notified message has a visible change");
+        Ok(seq as u32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,7 +221,7 @@ mod tests {
         let s = parse(&text, "t.toml", Format::Toml).unwrap();
         let streams = Streams::new(s.seed);
         let logs = generate(&s.source, s.horizon.get(), &streams);
-        Source::new(&s.source, logs, outages, &streams)
+        Source::new(&s.source, logs, outages, Vec::new(), &streams)
     }
 
     #[test]

@@ -42,16 +42,23 @@ pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let q = &r.requests;
     let c = &r.changes;
+    let sim = &r.simulated;
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
     let _ = writeln!(
         out,
-        "scenario {}  seed {}  digest {}\n{} mailboxes, horizon {} + drain {} ({} days)\n",
-        r.scenario,
-        r.seed,
-        r.digest,
-        r.simulated.mailboxes,
-        r.simulated.horizon,
-        r.simulated.drain,
-        r.simulated.days
+        "scenario {}  seed {}  digest {}",
+        r.scenario, r.seed, r.digest
+    );
+    let _ = writeln!(
+        out,
+        "{} mailboxes, strategy {}, horizon {} + drain {} ({} days)\n",
+        sim.mailboxes, sim.strategy, sim.horizon, sim.drain, sim.days
     );
     let _ = writeln!(
         out,
@@ -66,17 +73,56 @@ pub fn render(r: &Report) -> String {
         "requests   total {:>14}  per mailbox-day {:>9.1}  peak {} rps",
         q.total, q.per_mailbox_day, q.peak_rps
     );
-    let _ =
-        writeln!(
+    if q.poll > 0 {
+        let _ = writeln!(
+            out,
+            "  poll {}  (cycles {}, {:.1} per mailbox-day; empty {:.1}%)",
+            q.poll,
+            q.poll_cycles,
+            q.poll_cycles_per_mailbox_day,
+            pct(q.poll_empty, q.poll)
+        );
+    }
+    if q.fetch > 0 {
+        let _ = writeln!(out, "  fetch {} (thin payloads)", q.fetch);
+    }
+    let _ = writeln!(
         out,
-        "  poll {}  (cycles {}, {:.1} per mailbox-day; empty {:.1}%)  rate-limited {}  errors {}",
-        q.poll,
-        q.poll_cycles,
-        q.poll_cycles_per_mailbox_day,
-        if q.poll == 0 { 0.0 } else { q.poll_empty as f64 * 100.0 / q.poll as f64 },
-        q.rate_limited,
-        q.errors
+        "  rate-limited {}  errors {}",
+        q.rate_limited, q.errors
     );
+    if let Some(w) = &r.webhooks {
+        let _ = writeln!(
+            out,
+            "webhooks   {}: {} notifications, {} attempts, delivered {}, failed attempts {}, abandoned {}, skipped while disabled {}",
+            w.preset, w.notifications, w.attempts, w.delivered, w.failed_attempts, w.abandoned, w.skipped_disabled
+        );
+        let _ = writeln!(
+            out,
+            "  duplicates {}  endpoint disabled {:.0}s  inbound {} (refused {}, 429 {}, peak {} rps)",
+            w.duplicates,
+            w.endpoint_disabled_for,
+            w.inbound_requests,
+            w.inbound_refused,
+            w.inbound_rate_limited,
+            w.inbound_peak_rps
+        );
+    }
+    if let Some(qu) = &r.queue {
+        let _ = writeln!(
+            out,
+            "queue      max depth {}  dead-lettered {}  lost in crash {}  processing failures {}",
+            qu.max_depth, qu.dead_lettered, qu.lost_in_crash, qu.processing_failures
+        );
+    }
+    let f = &r.faults;
+    if *f != Default::default() {
+        let _ = writeln!(
+            out,
+            "faults     outage hits {}  dropped requests {}  dropped responses {}  duplicated {}  reordered {}  crashes {}",
+            f.endpoint_outage_hits, f.dropped_requests, f.dropped_responses, f.duplicated, f.reordered, f.consumer_crashes
+        );
+    }
     let _ = writeln!(
         out,
         "\nlatency    {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
@@ -94,5 +140,48 @@ pub fn render(r: &Report) -> String {
         k.divergent_messages, k.divergent_mailboxes, k.stale_overwrites, k.applied_twice
     );
     let _ = writeln!(out, "engine       {} events", r.engine.events);
+    out
+}
+
+/// The webhook presets as a table: attempts, retry delays, span, timeout,
+/// payload, concurrency and health rule.
+pub fn presets() -> String {
+    use crate::model::presets::{preset, PRESETS};
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<8} {:>8}  {:<44} {:>10} {:>7}  {:<5} {:>9}  health",
+        "preset", "attempts", "retry delays", "span", "timeout", "body", "in flight"
+    );
+    for name in PRESETS {
+        let c = preset(name).expect("listed presets exist");
+        let delays: Vec<String> = c.retries.iter().map(|d| d.to_string()).collect();
+        let delays = if delays.is_empty() {
+            "none".to_string()
+        } else {
+            delays.join(" ")
+        };
+        let health = match c.health {
+            Some(h) => format!(
+                "failing at {:.0}% over {}, disabled after {}",
+                h.failing_ratio * 100.0,
+                h.window,
+                h.disable_after
+            ),
+            None => "never disabled".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<8} {:>8}  {:<44} {:>10} {:>7}  {:<5} {:>9}  {}",
+            name,
+            c.attempts(),
+            delays,
+            c.retry_span().to_string(),
+            c.timeout.to_string(),
+            format!("{:?}", c.payload).to_lowercase(),
+            c.max_in_flight,
+            health
+        );
+    }
     out
 }

@@ -2,9 +2,15 @@
 //! [`ScenarioError`] naming the file, line, column, key path and what is
 //! allowed.
 
+pub mod consumer;
+pub mod faults;
 pub mod spec;
+pub mod webhooks;
 
+pub use consumer::*;
+pub use faults::*;
 pub use spec::*;
+pub use webhooks::*;
 
 use std::path::Path;
 

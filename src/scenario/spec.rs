@@ -2,8 +2,11 @@
 //! can while deserializing (so the error carries the exact position);
 //! [`Scenario::validate`] checks what spans several keys.
 
+use super::consumer::ConsumerSpec;
+use super::faults::FaultSpec;
+use super::webhooks::WebhooksSpec;
 use crate::engine::sample::Delay;
-use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
+use crate::engine::time::{PositiveDuration, SimDuration};
 use serde::{de, Deserialize, Deserializer};
 use std::fmt;
 use std::num::NonZeroU32;
@@ -26,6 +29,9 @@ pub struct Scenario {
     pub drain: SimDuration,
     /// The mock mailbox provider.
     pub source: SourceSpec,
+    /// The webhook provider (`[webhooks]`), for the `webhook` strategy.
+    #[serde(default)]
+    pub webhooks: Option<WebhooksSpec>,
     /// The consumer strategy under test.
     pub consumer: ConsumerSpec,
     /// Injected faults.
@@ -494,88 +500,6 @@ pub struct RateLimitSpec {
     pub global_burst: Option<Positive>,
 }
 
-/// The consumer under test (`[consumer]`).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsumerSpec {
-    /// Which strategy.
-    pub strategy: Strategy,
-    /// Time between polls of one mailbox (strategy `poll`).
-    pub poll_interval: Option<PositiveDuration>,
-    /// Each poll moves by a uniform offset in `[-poll_jitter, +poll_jitter]`.
-    #[serde(default)]
-    pub poll_jitter: SimDuration,
-    /// Retry policy after 5xx answers.
-    #[serde(default)]
-    pub backoff: BackoffSpec,
-}
-
-/// The consumer strategies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// Poll every mailbox on a timer.
-    Poll,
-}
-
-/// Exponential backoff `min(max, base · 2^k)` after the k-th failure in a row.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackoffSpec {
-    /// First delay.
-    #[serde(default = "default_backoff_base")]
-    pub base: PositiveDuration,
-    /// Longest delay (default: the poll interval).
-    pub max: Option<PositiveDuration>,
-}
-
-fn default_backoff_base() -> PositiveDuration {
-    PositiveDuration(SimDuration::from_secs(1))
-}
-
-impl Default for BackoffSpec {
-    fn default() -> Self {
-        BackoffSpec {
-            base: default_backoff_base(),
-            max: None,
-        }
-    }
-}
-
-/// One injected fault (`[[faults]]`): a window (`at` + `for`, or repeating
-/// `every` + `for` from `at` until `until`).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSpec {
-    /// What fails.
-    pub kind: FaultKind,
-    /// Start of the (first) window.
-    pub at: Option<SimDuration>,
-    /// Length of each window.
-    #[serde(rename = "for")]
-    pub duration: Option<PositiveDuration>,
-    /// Repeat the window with this period.
-    pub every: Option<PositiveDuration>,
-    /// Stop repeating at this time (default: never).
-    pub until: Option<SimDuration>,
-}
-
-/// Fault kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// The mail API answers 503 to every request in the window.
-    SourceOutage,
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FaultKind::SourceOutage => "source_outage",
-        })
-    }
-}
-
 /// A problem that spans keys, found after parsing: the key path it is about
 /// and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -591,7 +515,8 @@ pub const MAX_CHANGES: f64 = 1e9;
 /// Most mailboxes one run may simulate.
 pub const MAX_MAILBOXES: u32 = 50_000_000;
 
-fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
+/// An [`Invalid`] at `path`.
+pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         path: path.into(),
         message: message.into(),
@@ -659,70 +584,12 @@ impl Scenario {
                 ));
             }
         }
-        let c = &self.consumer;
-        match c.strategy {
-            Strategy::Poll => {
-                let Some(interval) = c.poll_interval else {
-                    return Err(invalid(
-                        "consumer.poll_interval",
-                        format!("strategy \"poll\" needs poll_interval: {DURATION_HELP}"),
-                    ));
-                };
-                if c.poll_jitter >= interval.get() {
-                    return Err(invalid(
-                        "consumer.poll_jitter",
-                        format!(
-                            "jitter {} must be smaller than poll_interval {}",
-                            c.poll_jitter,
-                            interval.get()
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(max) = c.backoff.max {
-            if max < c.backoff.base {
-                return Err(invalid(
-                    "consumer.backoff.max",
-                    format!(
-                        "max {} is below base {}; expected max >= base",
-                        max.get(),
-                        c.backoff.base.get()
-                    ),
-                ));
-            }
+        self.consumer.validate(self.webhooks.as_ref())?;
+        if let Some(w) = &self.webhooks {
+            w.validate()?;
         }
         for (i, f) in self.faults.iter().enumerate() {
-            let at = |k: &str| format!("faults[{i}].{k}");
-            if f.duration.is_none() {
-                return Err(invalid(
-                    at("for"),
-                    format!("{} needs `for`: {DURATION_HELP}", f.kind),
-                ));
-            }
-            match (f.at, f.every) {
-                (None, None) => {
-                    return Err(invalid(
-                        at("at"),
-                        format!("{} needs `at` (or `every`): {DURATION_HELP}", f.kind),
-                    ))
-                }
-                (_, Some(every))
-                    if every.get() < f.duration.map_or(SimDuration::ZERO, |d| d.get()) =>
-                {
-                    return Err(invalid(
-                        at("every"),
-                        "windows overlap; expected every >= for",
-                    ))
-                }
-                _ => {}
-            }
-            if f.until.is_some() && f.every.is_none() {
-                return Err(invalid(
-                    at("until"),
-                    "`until` only applies to repeating faults (with `every`)",
-                ));
-            }
+            f.validate(i, self)?;
         }
         Ok(())
     }

@@ -1,0 +1,229 @@
+//! Real providers' webhook delivery rules (from ../shared/FACTS.md), as
+//! sender configurations. Every field can be overridden in `[webhooks]`.
+//!
+//! Retry delays are measured from the moment the previous attempt was seen
+//! to fail (a refused connection at once, a timeout after `timeout`).
+
+use crate::engine::sample::Delay;
+use crate::engine::time::SimDuration;
+
+/// Thin notifications carry ids only (the consumer fetches the message);
+/// full ones carry the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// Ids only: one fetch request per notification at the source.
+    Thin,
+    /// The whole change.
+    Full,
+}
+
+/// Endpoint health rules: when the provider stops sending.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HealthRule {
+    /// Failure share over `window` that marks the endpoint failing.
+    pub failing_ratio: f64,
+    /// The sliding window for `failing_ratio`.
+    pub window: SimDuration,
+    /// Failing continuously this long disables the endpoint.
+    pub disable_after: SimDuration,
+}
+
+/// Everything the sender needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SenderConfig {
+    /// Preset name (or "custom").
+    pub name: &'static str,
+    /// Time the sender waits for a 2xx.
+    pub timeout: SimDuration,
+    /// Delay before each retry; attempts = retries + 1.
+    pub retries: Vec<SimDuration>,
+    /// Thin or full.
+    pub payload: Payload,
+    /// Concurrent deliveries to the endpoint; more wait in order.
+    pub max_in_flight: u32,
+    /// One-way network time for a request or a response.
+    pub latency: Delay,
+    /// When sends stop (None: never).
+    pub health: Option<HealthRule>,
+    /// A disabled endpoint is re-enabled after this long (None: never).
+    pub reenable_after: Option<SimDuration>,
+}
+
+impl SenderConfig {
+    /// First attempt to last attempt, if every attempt fails at once.
+    pub fn retry_span(&self) -> SimDuration {
+        SimDuration(self.retries.iter().map(|d| d.0).sum())
+    }
+
+    /// Total attempts per notification.
+    pub fn attempts(&self) -> u32 {
+        self.retries.len() as u32 + 1
+    }
+}
+
+const fn s(x: u64) -> SimDuration {
+    SimDuration::from_secs(x)
+}
+const fn m(x: u64) -> SimDuration {
+    SimDuration::from_secs(60 * x)
+}
+const fn h(x: u64) -> SimDuration {
+    SimDuration::from_secs(3600 * x)
+}
+
+/// The names `preset` accepts.
+pub const PRESETS: [&str; 7] = [
+    "nylas", "svix", "stripe", "shopify", "github", "msgraph", "custom",
+];
+
+fn rule(disable_after: SimDuration) -> Option<HealthRule> {
+    Some(HealthRule {
+        failing_ratio: 0.95,
+        window: m(15),
+        disable_after,
+    })
+}
+
+/// The configuration of a named preset (`custom` gives a neutral base that
+/// validation requires to be filled in).
+pub fn preset(name: &str) -> Option<SenderConfig> {
+    let net = Delay::Fixed(SimDuration::from_millis(50));
+    Some(match name {
+        // 3 attempts over 20 min (at 0, +10, +20 min), then skipped; 10 s to
+        // answer; failing at >= 95% non-200 over 15 min, "failed" (no more
+        // sends) after 72 h failing.
+        "nylas" => SenderConfig {
+            name: "nylas",
+            timeout: s(10),
+            retries: vec![m(10), m(10)],
+            payload: Payload::Full,
+            max_in_flight: 20,
+            latency: net,
+            health: rule(h(72)),
+            reenable_after: None,
+        },
+        // Standard Webhooks: now, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+        // 10 h (8 attempts); 15 s timeout; disabled after 5 days failing.
+        "svix" => SenderConfig {
+            name: "svix",
+            timeout: s(15),
+            retries: vec![s(5), m(5), m(30), h(2), h(5), h(10), h(10)],
+            payload: Payload::Full,
+            max_in_flight: 50,
+            latency: net,
+            health: rule(h(24 * 5)),
+            reenable_after: None,
+        },
+        // Exponential backoff for up to 3 days (these 12 retries span
+        // 2 d 23 h 36 min); a short timeout; disabled after days failing.
+        "stripe" => SenderConfig {
+            name: "stripe",
+            timeout: s(10),
+            retries: vec![
+                m(1),
+                m(5),
+                m(30),
+                h(1),
+                h(2),
+                h(4),
+                h(8),
+                h(8),
+                h(12),
+                h(12),
+                h(12),
+                h(12),
+            ],
+            payload: Payload::Full,
+            max_in_flight: 50,
+            latency: net,
+            health: rule(h(72)),
+            reenable_after: None,
+        },
+        // 8 retries over 4 hours (1+2+4+8+15+30+60+120 min); 5 s timeout;
+        // the subscription is removed after continued failure.
+        "shopify" => SenderConfig {
+            name: "shopify",
+            timeout: s(5),
+            retries: vec![m(1), m(2), m(4), m(8), m(15), m(30), m(60), m(120)],
+            payload: Payload::Full,
+            max_in_flight: 20,
+            latency: net,
+            health: rule(h(4)),
+            reenable_after: None,
+        },
+        // No automatic retries (manual redelivery only); 10 s timeout.
+        "github" => SenderConfig {
+            name: "github",
+            timeout: s(10),
+            retries: vec![],
+            payload: Payload::Full,
+            max_in_flight: 20,
+            latency: net,
+            health: None,
+            reenable_after: None,
+        },
+        // Thin notifications (ids only: the consumer fetches); ~3 s
+        // timeout; exponential retries for up to 4 h (1+2+4+8+16+32+60+60+57
+        // min = 240 min).
+        "msgraph" => SenderConfig {
+            name: "msgraph",
+            timeout: s(3),
+            retries: vec![m(1), m(2), m(4), m(8), m(16), m(32), m(60), m(60), m(57)],
+            payload: Payload::Thin,
+            max_in_flight: 20,
+            latency: net,
+            health: None,
+            reenable_after: None,
+        },
+        "custom" => SenderConfig {
+            name: "custom",
+            timeout: s(10),
+            retries: vec![],
+            payload: Payload::Full,
+            max_in_flight: 20,
+            latency: net,
+            health: None,
+            reenable_after: None,
+        },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preset_figures_match_facts() {
+        let nylas = preset("nylas").unwrap();
+        assert_eq!(
+            (nylas.attempts(), nylas.retry_span(), nylas.timeout),
+            (3, m(20), s(10))
+        );
+        let svix = preset("svix").unwrap();
+        assert_eq!(svix.attempts(), 8);
+        assert_eq!(svix.retry_span(), s(5) + m(5) + m(30) + h(27));
+        assert_eq!(svix.timeout, s(15));
+        let stripe = preset("stripe").unwrap();
+        assert!(
+            stripe.retry_span() <= h(72) && stripe.retry_span() >= h(70),
+            "{}",
+            stripe.retry_span()
+        );
+        let shopify = preset("shopify").unwrap();
+        assert_eq!(
+            (shopify.attempts(), shopify.retry_span(), shopify.timeout),
+            (9, h(4), s(5))
+        );
+        assert_eq!(preset("github").unwrap().attempts(), 1);
+        let graph = preset("msgraph").unwrap();
+        assert_eq!(
+            (graph.payload, graph.retry_span(), graph.timeout),
+            (Payload::Thin, h(4), s(3))
+        );
+        for name in PRESETS {
+            assert!(preset(name).is_some(), "{name}");
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The webhook sender: the provider's delivery system, sans-IO.
+//!
+//! One notification per source change. Each is attempted, and on failure
+//! retried after the preset's delays, then given up (skipped, as real
+//! providers do). At most `max_in_flight` attempts are outstanding; the rest
+//! wait in order, so with random network times deliveries overtake each
+//! other. Endpoint health: when at least `failing_ratio` of attempts failed
+//! over the sliding window the endpoint is failing; failing for
+//! `disable_after` disables it (no more sends) until `reenable_after`.
+//!
+//! The sender never sends by itself: methods take `now` and push
+//! [`SenderOut`]s that the driver turns into transmissions and timers.
+
+use super::presets::{HealthRule, SenderConfig};
+use crate::engine::time::{SimDuration, SimTime};
+use std::collections::VecDeque;
+
+/// Index of a notification in the sender's table.
+pub type NoteId = u32;
+
+/// One notification being delivered.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Note {
+    /// Mailbox of the change.
+    pub mailbox: u32,
+    /// Sequence number of the change in its mailbox (the event id).
+    pub seq: u32,
+    /// Attempts sent so far.
+    pub attempt: u16,
+    /// Bumped at every attempt; events carry it, so late ones are ignored.
+    pub gen: u32,
+    /// True while an attempt awaits its outcome.
+    pub in_flight: bool,
+    /// When the current attempt was sent.
+    pub sent_at: SimTime,
+}
+
+/// What the sender asks the driver to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SenderOut {
+    /// Transmit the current attempt of this notification now.
+    Send(NoteId),
+    /// Call [`Sender::retry_due`] for this notification at this time.
+    Retry(NoteId, SimTime),
+    /// Call [`Sender::reenable`] at this time.
+    Reenable(SimTime),
+    /// This change will not be delivered by webhook.
+    GaveUp {
+        /// Mailbox of the change.
+        mailbox: u32,
+        /// Sequence number of the change.
+        seq: u32,
+    },
+}
+
+/// Delivery counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SenderStats {
+    /// Notifications created (one per change).
+    pub notifications: u64,
+    /// Attempts sent.
+    pub attempts: u64,
+    /// Notifications acknowledged with a 2xx.
+    pub delivered: u64,
+    /// Attempts that failed (refused, error status, timeout).
+    pub failed_attempts: u64,
+    /// Notifications given up after their last attempt.
+    pub abandoned: u64,
+    /// Notifications never (or no longer) sent because the endpoint was disabled.
+    pub skipped_disabled: u64,
+    /// Times the endpoint was disabled.
+    pub disabled_times: u64,
+    /// Total time the endpoint spent disabled.
+    pub disabled_for: SimDuration,
+}
+
+/// Buckets in the health window.
+const HEALTH_BUCKETS: usize = 15;
+
+/// Sliding-window endpoint health.
+#[derive(Clone, Debug)]
+struct Health {
+    rule: Option<HealthRule>,
+    /// (bucket number, successes, failures).
+    buckets: [(u64, u32, u32); HEALTH_BUCKETS],
+    failing_since: Option<SimTime>,
+    disabled_since: Option<SimTime>,
+}
+
+impl Health {
+    fn bucket_len(rule: &HealthRule) -> u64 {
+        (rule.window.0 / HEALTH_BUCKETS as u64).max(1)
+    }
+
+    /// Records an outcome; returns true if this disabled the endpoint.
+    fn record(&mut self, now: SimTime, ok: bool) -> bool {
+        let Some(rule) = self.rule else { return false };
+        let n = now.0 / Self::bucket_len(&rule);
+        let b = &mut self.buckets[(n % HEALTH_BUCKETS as u64) as usize];
+        if b.0 != n {
+            *b = (n, 0, 0);
+        }
+        if ok {
+            b.1 += 1;
+        } else {
+            b.2 += 1;
+        }
+        let live = |b: &&(u64, u32, u32)| b.0 + (HEALTH_BUCKETS as u64) > n;
+        let (oks, fails) = self
+            .buckets
+            .iter()
+            .filter(live)
+            .fold((0u64, 0u64), |(o, f), b| (o + b.1 as u64, f + b.2 as u64));
+        if fails as f64 >= rule.failing_ratio * (oks + fails) as f64 && fails > 0 {
+            let since = *self.failing_since.get_or_insert(now);
+            if now.since(since) >= rule.disable_after && self.disabled_since.is_none() {
+                self.disabled_since = Some(now);
+                return true;
+            }
+        } else {
+            self.failing_since = None;
+        }
+        false
+    }
+}
+
+/// The provider's sender for one endpoint.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    cfg: SenderConfig,
+    notes: Vec<Note>,
+    free: Vec<NoteId>,
+    backlog: VecDeque<NoteId>,
+    in_flight: u32,
+    health: Health,
+    /// Counters.
+    pub stats: SenderStats,
+}
+
+impl Sender {
+    /// A sender with `cfg`.
+    pub fn new(cfg: SenderConfig) -> Self {
+        Sender {
+            health: Health {
+                rule: cfg.health,
+                buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
+                failing_since: None,
+                disabled_since: None,
+            },
+            cfg,
+            notes: Vec::new(),
+            free: Vec::new(),
+            backlog: VecDeque::new(),
+            in_flight: 0,
+            stats: SenderStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SenderConfig {
+        &self.cfg
+    }
+
+    /// A notification's state.
+    #[inline]
+    pub fn note(&self, id: NoteId) -> &Note {
+        &self.notes[id as usize]
+    }
+
+    /// True while the endpoint is disabled.
+    pub fn disabled(&self) -> bool {
+        self.health.disabled_since.is_some()
+    }
+
+    /// Notifications in the sender (waiting, in flight or awaiting a retry).
+    pub fn pending(&self) -> usize {
+        self.notes.len() - self.free.len()
+    }
+
+    /// A change was committed at `now`: create its notification.
+    pub fn notify(&mut self, now: SimTime, mailbox: u32, seq: u32, out: &mut Vec<SenderOut>) {
+        self.stats.notifications += 1;
+        if self.disabled() {
+            self.stats.skipped_disabled += 1;
+            out.push(SenderOut::GaveUp { mailbox, seq });
+            return;
+        }
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.notes.push(Note::default());
+                (self.notes.len() - 1) as NoteId
+            }
+        };
+        let gen = self.notes[id as usize].gen;
+        self.notes[id as usize] = Note {
+            mailbox,
+            seq,
+            attempt: 0,
+            gen,
+            in_flight: false,
+            sent_at: now,
+        };
+        self.dispatch(now, id, out);
+    }
+
+    /// A retry timer fired.
+    pub fn retry_due(&mut self, now: SimTime, id: NoteId, out: &mut Vec<SenderOut>) {
+        self.dispatch(now, id, out);
+    }
+
+    /// The outcome of attempt `gen` of `id` is known at `now` (a 2xx, or a
+    /// failure: refused, error status, timeout). Returns false for an
+    /// outcome that no longer matters (an earlier attempt's late answer).
+    pub fn on_result(
+        &mut self,
+        now: SimTime,
+        id: NoteId,
+        gen: u32,
+        ok: bool,
+        out: &mut Vec<SenderOut>,
+    ) -> bool {
+        let note = &mut self.notes[id as usize];
+        if note.gen != gen || !note.in_flight {
+            return false;
+        }
+        note.in_flight = false;
+        let note = *note;
+        self.in_flight -= 1;
+        if self.health.record(now, ok) {
+            self.stats.disabled_times += 1;
+            if let Some(after) = self.cfg.reenable_after {
+                out.push(SenderOut::Reenable(now + after));
+            }
+            while let Some(waiting) = self.backlog.pop_front() {
+                self.give_up(waiting, true, out);
+            }
+        }
+        if ok {
+            self.stats.delivered += 1;
+            self.release(id);
+        } else {
+            self.stats.failed_attempts += 1;
+            match self.cfg.retries.get(note.attempt as usize - 1) {
+                Some(delay) => out.push(SenderOut::Retry(id, now + *delay)),
+                None => self.give_up(id, false, out),
+            }
+        }
+        while self.in_flight < self.cfg.max_in_flight {
+            let Some(next) = self.backlog.pop_front() else {
+                break;
+            };
+            self.dispatch(now, next, out);
+        }
+        true
+    }
+
+    /// The endpoint is enabled again (an operator, after `reenable_after`).
+    pub fn reenable(&mut self, now: SimTime) {
+        if let Some(since) = self.health.disabled_since.take() {
+            self.stats.disabled_for = self.stats.disabled_for + now.since(since);
+        }
+        self.health.failing_since = None;
+        self.health.buckets = [(u64::MAX, 0, 0); HEALTH_BUCKETS];
+    }
+
+    /// Closes the books at the end of the run.
+    pub fn finish(&mut self, end: SimTime) {
+        if let Some(since) = self.health.disabled_since {
+            self.stats.disabled_for = self.stats.disabled_for + end.since(since);
+        }
+    }
+
+    fn dispatch(&mut self, now: SimTime, id: NoteId, out: &mut Vec<SenderOut>) {
+        if self.disabled() {
+            self.give_up(id, true, out);
+        } else if self.in_flight < self.cfg.max_in_flight {
+            self.in_flight += 1;
+            self.stats.attempts += 1;
+            let note = &mut self.notes[id as usize];
+            note.attempt += 1;
+            note.gen = note.gen.wrapping_add(1);
+            note.in_flight = true;
+            note.sent_at = now;
+            out.push(SenderOut::Send(id));
+        } else {
+            self.backlog.push_back(id);
+        }
+    }
+
+    fn give_up(&mut self, id: NoteId, disabled: bool, out: &mut Vec<SenderOut>) {
+        let note = self.notes[id as usize];
+        if disabled {
+            self.stats.skipped_disabled += 1;
+        } else {
+            self.stats.abandoned += 1;
+        }
+        out.push(SenderOut::GaveUp {
+            mailbox: note.mailbox,
+            seq: note.seq,
+        });
+        self.release(id);
+    }
+
+    fn release(&mut self, id: NoteId) {
+        self.notes[id as usize].gen = self.notes[id as usize].gen.wrapping_add(1);
+        self.free.push(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::presets::preset;
+
+    fn sends(out: &[SenderOut]) -> Vec<NoteId> {
+        out.iter()
+            .filter_map(|o| {
+                if let SenderOut::Send(id) = o {
+                    Some(*id)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nylas_retries_twice_then_gives_up() {
+        let mut s = Sender::new(preset("nylas").unwrap());
+        let mut out = vec![];
+        s.notify(SimTime(0), 3, 7, &mut out);
+        let id = sends(&out)[0];
+        let mut now = SimTime(0);
+        let mut retry_times = vec![];
+        for _ in 0..3 {
+            out.clear();
+            let gen = s.note(id).gen;
+            assert!(s.on_result(now, id, gen, false, &mut out));
+            match out[0] {
+                SenderOut::Retry(_, at) => {
+                    retry_times.push(at.since(now).as_secs_f64());
+                    now = at;
+                    out.clear();
+                    s.retry_due(now, id, &mut out);
+                    assert_eq!(sends(&out), vec![id]);
+                }
+                SenderOut::GaveUp { mailbox, seq } => assert_eq!((mailbox, seq), (3, 7)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(retry_times, vec![600.0, 600.0]);
+        assert_eq!(
+            (s.stats.attempts, s.stats.abandoned, s.stats.failed_attempts),
+            (3, 1, 3)
+        );
+        assert_eq!(s.pending(), 0);
+    }
+
+    #[test]
+    fn in_flight_limit_queues_in_order_and_late_answers_are_ignored() {
+        let mut cfg = preset("nylas").unwrap();
+        cfg.max_in_flight = 2;
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        for seq in 0..4 {
+            s.notify(SimTime(0), 0, seq, &mut out);
+        }
+        let first = sends(&out);
+        assert_eq!(first.len(), 2);
+        let gen = s.note(first[0]).gen;
+        out.clear();
+        assert!(s.on_result(SimTime(5), first[0], gen, true, &mut out));
+        let next = sends(&out);
+        assert_eq!(s.note(next[0]).seq, 2, "backlog is FIFO");
+        assert!(
+            !s.on_result(SimTime(6), first[0], gen, true, &mut out),
+            "stale outcome"
+        );
+        assert_eq!(s.stats.delivered, 1);
+    }
+
+    #[test]
+    fn failing_for_disable_after_disables_and_reenables() {
+        let mut cfg = preset("nylas").unwrap();
+        cfg.retries = vec![SimDuration::from_secs(60); 10_000];
+        cfg.health = Some(HealthRule {
+            failing_ratio: 0.95,
+            window: SimDuration::from_secs(900),
+            disable_after: SimDuration::from_secs(3600),
+        });
+        cfg.reenable_after = Some(SimDuration::from_secs(600));
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        s.notify(SimTime(0), 0, 0, &mut out);
+        let id = sends(&out)[0];
+        let mut now = SimTime(0);
+        let mut reenable_at = None;
+        for _ in 0..100 {
+            out.clear();
+            let gen = s.note(id).gen;
+            s.on_result(now, id, gen, false, &mut out);
+            if let Some(SenderOut::Reenable(at)) =
+                out.iter().find(|o| matches!(o, SenderOut::Reenable(_)))
+            {
+                reenable_at = Some(*at);
+            }
+            if s.disabled() {
+                break;
+            }
+            now = now + SimDuration::from_secs(60);
+            out.clear();
+            s.retry_due(now, id, &mut out);
+        }
+        // Failing from t = 0; disabled at the first failure >= 1 h later.
+        assert!(s.disabled());
+        assert_eq!(now, SimTime(3_600_000_000));
+        assert_eq!(reenable_at, Some(SimTime(4_200_000_000)));
+        out.clear();
+        s.notify(now, 0, 1, &mut out);
+        assert!(matches!(out[0], SenderOut::GaveUp { .. }));
+        s.reenable(SimTime(4_200_000_000));
+        assert!(!s.disabled());
+        assert_eq!(s.stats.disabled_for, SimDuration::from_secs(600));
+    }
+}

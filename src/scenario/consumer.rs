@@ -1,0 +1,192 @@
+//! `[consumer]`: the strategy under test and how the consumer behaves.
+
+use super::spec::{invalid, DelaySpec, Invalid, Positive, Probability};
+use super::webhooks::WebhooksSpec;
+use crate::engine::sample::Delay;
+use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
+use serde::Deserialize;
+use std::num::NonZeroU32;
+
+/// The consumer under test.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    /// Which strategy.
+    pub strategy: Strategy,
+    /// Time between polls of one mailbox (strategy `poll`).
+    pub poll_interval: Option<PositiveDuration>,
+    /// Each poll moves by a uniform offset in `[-poll_jitter, +poll_jitter]`.
+    #[serde(default)]
+    pub poll_jitter: SimDuration,
+    /// Retry policy after 5xx answers from the source.
+    #[serde(default)]
+    pub backoff: BackoffSpec,
+    /// Webhook receiver: answer first then process, or process then answer.
+    #[serde(default)]
+    pub ack: Ack,
+    /// Webhook receiver: what survives a crash.
+    #[serde(default)]
+    pub queue: QueueKind,
+    /// Webhook receiver: parallel handlers.
+    #[serde(default = "default_workers")]
+    pub workers: NonZeroU32,
+    /// Webhook receiver: time to process one notification.
+    #[serde(default = "default_handler_time")]
+    pub handler_time: DelaySpec,
+    /// Webhook receiver: inbound token bucket answering 429.
+    pub inbound_rate_limit: Option<InboundLimit>,
+    /// Webhook receiver: chance that processing one notification fails.
+    #[serde(default = "no_probability")]
+    pub processing_failure: Probability,
+    /// Webhook receiver: tries per notification before dead-lettering.
+    #[serde(default = "default_processing_attempts")]
+    pub processing_attempts: NonZeroU32,
+    /// How duplicates and out-of-order deliveries are handled.
+    #[serde(default)]
+    pub dedup: Dedup,
+}
+
+fn default_workers() -> NonZeroU32 {
+    NonZeroU32::new(4).expect("4 is not zero")
+}
+fn default_handler_time() -> DelaySpec {
+    DelaySpec(Delay::Fixed(SimDuration::from_millis(20)))
+}
+fn no_probability() -> Probability {
+    Probability(0.0)
+}
+fn default_processing_attempts() -> NonZeroU32 {
+    NonZeroU32::new(3).expect("3 is not zero")
+}
+
+/// The consumer strategies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Poll every mailbox on a timer.
+    Poll,
+    /// Receive webhook notifications only.
+    Webhook,
+}
+
+/// When the receiver answers a delivery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ack {
+    /// Enqueue, answer 200, process later.
+    #[default]
+    QueueFirst,
+    /// Process, then answer: a slow handler makes the sender time out.
+    Inline,
+}
+
+/// Where accepted notifications wait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// Survives a crash.
+    #[default]
+    Durable,
+    /// Lost on a crash, acknowledged or not.
+    Memory,
+}
+
+/// How the processor treats repeats and reordering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dedup {
+    /// Process everything; writes blindly.
+    None,
+    /// Skip events already processed; writes blindly.
+    #[default]
+    EventId,
+    /// Last writer wins by version: skip anything not newer.
+    Version,
+}
+
+/// Inbound rate limit of the webhook endpoint.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundLimit {
+    /// Sustained requests per second.
+    pub per_s: Positive,
+    /// Bucket size (default: one second's worth).
+    pub burst: Option<Positive>,
+}
+
+/// Exponential backoff `min(max, base · 2^k)` after the k-th failure in a row.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffSpec {
+    /// First delay.
+    #[serde(default = "default_backoff_base")]
+    pub base: PositiveDuration,
+    /// Longest delay (default: the poll interval).
+    pub max: Option<PositiveDuration>,
+}
+
+fn default_backoff_base() -> PositiveDuration {
+    PositiveDuration(SimDuration::from_secs(1))
+}
+
+impl Default for BackoffSpec {
+    fn default() -> Self {
+        BackoffSpec {
+            base: default_backoff_base(),
+            max: None,
+        }
+    }
+}
+
+impl ConsumerSpec {
+    /// Checks rules across the consumer's keys.
+    pub fn validate(&self, webhooks: Option<&WebhooksSpec>) -> Result<(), Invalid> {
+        match self.strategy {
+            Strategy::Poll => {
+                let Some(interval) = self.poll_interval else {
+                    return Err(invalid(
+                        "consumer.poll_interval",
+                        format!("strategy \"poll\" needs poll_interval: {DURATION_HELP}"),
+                    ));
+                };
+                if self.poll_jitter >= interval.get() {
+                    return Err(invalid(
+                        "consumer.poll_jitter",
+                        format!(
+                            "jitter {} must be smaller than poll_interval {}",
+                            self.poll_jitter,
+                            interval.get()
+                        ),
+                    ));
+                }
+            }
+            Strategy::Webhook => {
+                if webhooks.is_none() {
+                    return Err(invalid(
+                        "consumer.strategy",
+                        "strategy \"webhook\" needs a [webhooks] section (e.g. preset = \"svix\")",
+                    ));
+                }
+                if self.poll_interval.is_some() {
+                    return Err(invalid(
+                        "consumer.poll_interval",
+                        "strategy \"webhook\" does not poll; remove poll_interval",
+                    ));
+                }
+            }
+        }
+        if let Some(max) = self.backoff.max {
+            if max < self.backoff.base {
+                return Err(invalid(
+                    "consumer.backoff.max",
+                    format!(
+                        "max {} is below base {}; expected max >= base",
+                        max.get(),
+                        self.backoff.base.get()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,287 @@
+//! `[[faults]]`: what can go wrong, and when. Every fault has one trigger
+//! shape: a time window (`at` + `for`, or `every` + `for` from `at` until
+//! `until`) and/or a per-attempt `probability`, optionally limited to a
+//! share of mailboxes (`mailboxes = 0.2`). Which keys apply depends on the
+//! kind; a key that does not apply is an error.
+
+use super::spec::{invalid, Invalid, Positive, Probability, Scenario};
+use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
+use serde::Deserialize;
+use std::fmt;
+
+/// One injected fault.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// What fails.
+    pub kind: FaultKind,
+    /// Start of the (first) window.
+    pub at: Option<SimDuration>,
+    /// Length of each window (for `consumer_crash`: the downtime).
+    #[serde(rename = "for")]
+    pub duration: Option<PositiveDuration>,
+    /// Repeat the window with this period.
+    pub every: Option<PositiveDuration>,
+    /// Stop repeating at this time (default: never).
+    pub until: Option<SimDuration>,
+    /// Chance that one delivery attempt is hit (within the window, if any).
+    pub probability: Option<Probability>,
+    /// Share of mailboxes the fault applies to (default: all).
+    pub mailboxes: Option<Probability>,
+    /// `endpoint_outage`: how the endpoint fails.
+    pub mode: Option<OutageMode>,
+    /// `drop`: lose the request, or the response after processing.
+    pub what: Option<DropWhat>,
+    /// `reorder`: largest extra delay.
+    pub max_delay: Option<PositiveDuration>,
+    /// `rate_squeeze`: multiply the source's rate limits (0 < f < 1);
+    /// `slow_consumer`: multiply handler time (f > 1).
+    pub factor: Option<Positive>,
+    /// `bursty_loss`: chance per attempt of moving good → bad.
+    pub p_good_to_bad: Option<Probability>,
+    /// `bursty_loss`: chance per attempt of moving bad → good.
+    pub p_bad_to_good: Option<Probability>,
+    /// `bursty_loss`: loss chance in the good state (default 0).
+    pub loss_good: Option<Probability>,
+    /// `bursty_loss`: loss chance in the bad state (default 1).
+    pub loss_bad: Option<Probability>,
+}
+
+/// Fault kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The webhook endpoint fails (refused, 503, or hangs until the timeout).
+    EndpointOutage,
+    /// A delivery's request, or its response after processing, is lost.
+    Drop,
+    /// A delivery reaches the consumer twice.
+    Duplicate,
+    /// A delivery is held back by a random extra delay up to `max_delay`.
+    Reorder,
+    /// The consumer is down for `for`; a memory queue loses its contents.
+    ConsumerCrash,
+    /// The mail API answers 503 to every request in the window.
+    SourceOutage,
+    /// The mail API's rate limits are multiplied by `factor` in the window.
+    RateSqueeze,
+    /// The consumer's handler time is multiplied by `factor` in the window.
+    SlowConsumer,
+    /// Gilbert-Elliott loss of delivery requests: a good and a bad state.
+    BurstyLoss,
+}
+
+impl FaultKind {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::EndpointOutage => "endpoint_outage",
+            FaultKind::Drop => "drop",
+            FaultKind::Duplicate => "duplicate",
+            FaultKind::Reorder => "reorder",
+            FaultKind::ConsumerCrash => "consumer_crash",
+            FaultKind::SourceOutage => "source_outage",
+            FaultKind::RateSqueeze => "rate_squeeze",
+            FaultKind::SlowConsumer => "slow_consumer",
+            FaultKind::BurstyLoss => "bursty_loss",
+        }
+    }
+
+    /// True for faults decided per delivery attempt (they accept
+    /// `probability` and `mailboxes`); the others are windows in time.
+    pub fn per_attempt(self) -> bool {
+        matches!(
+            self,
+            FaultKind::EndpointOutage
+                | FaultKind::Drop
+                | FaultKind::Duplicate
+                | FaultKind::Reorder
+                | FaultKind::BurstyLoss
+        )
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How an endpoint outage fails a delivery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum OutageMode {
+    /// Connection refused: the sender knows at once.
+    #[default]
+    #[serde(rename = "refused")]
+    Refused,
+    /// The endpoint answers 503 at once.
+    #[serde(rename = "503")]
+    Status503,
+    /// The request hangs until the sender's timeout.
+    #[serde(rename = "hang")]
+    Hang,
+}
+
+/// What a `drop` fault loses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropWhat {
+    /// The request never reaches the consumer; the sender times out.
+    #[default]
+    Request,
+    /// The consumer processes the request but the response is lost; the
+    /// sender times out and retries: the classic duplicate.
+    Response,
+}
+
+impl FaultSpec {
+    /// True when the fault has a time window.
+    pub fn has_window(&self) -> bool {
+        self.at.is_some() || self.every.is_some()
+    }
+
+    /// Checks the keys that apply to this kind.
+    pub fn validate(&self, i: usize, scenario: &Scenario) -> Result<(), Invalid> {
+        let at = |k: &str| format!("faults[{i}].{k}");
+        let kind = self.kind;
+        let not_for = |k: &str, present: bool| -> Result<(), Invalid> {
+            if present {
+                Err(invalid(at(k), format!("`{k}` does not apply to {kind}")))
+            } else {
+                Ok(())
+            }
+        };
+        // Keys that belong to one kind only.
+        if kind != FaultKind::EndpointOutage {
+            not_for("mode", self.mode.is_some())?;
+        }
+        if kind != FaultKind::Drop {
+            not_for("what", self.what.is_some())?;
+        }
+        if kind != FaultKind::Reorder {
+            not_for("max_delay", self.max_delay.is_some())?;
+        }
+        if !matches!(kind, FaultKind::RateSqueeze | FaultKind::SlowConsumer) {
+            not_for("factor", self.factor.is_some())?;
+        }
+        if kind != FaultKind::BurstyLoss {
+            not_for("p_good_to_bad", self.p_good_to_bad.is_some())?;
+            not_for("p_bad_to_good", self.p_bad_to_good.is_some())?;
+            not_for("loss_good", self.loss_good.is_some())?;
+            not_for("loss_bad", self.loss_bad.is_some())?;
+        }
+        if !kind.per_attempt() {
+            not_for("probability", self.probability.is_some())?;
+            not_for("mailboxes", self.mailboxes.is_some())?;
+        }
+        // The window, if any, must be whole.
+        if self.has_window() && self.duration.is_none() {
+            return Err(invalid(
+                at("for"),
+                format!("{kind} needs `for` with `at` or `every`: {DURATION_HELP}"),
+            ));
+        }
+        if self.duration.is_some() && !self.has_window() {
+            return Err(invalid(
+                at("at"),
+                format!("{kind} has `for` but no `at` or `every`: {DURATION_HELP}"),
+            ));
+        }
+        if let (Some(every), Some(len)) = (self.every, self.duration) {
+            if every.get() < len.get() {
+                return Err(invalid(
+                    at("every"),
+                    "windows overlap; expected every >= for",
+                ));
+            }
+        }
+        if self.until.is_some() && self.every.is_none() {
+            return Err(invalid(
+                at("until"),
+                "`until` only applies to repeating faults (with `every`)",
+            ));
+        }
+        // What each kind needs.
+        match kind {
+            FaultKind::ConsumerCrash
+            | FaultKind::SourceOutage
+            | FaultKind::RateSqueeze
+            | FaultKind::SlowConsumer => {
+                if !self.has_window() {
+                    return Err(invalid(
+                        at("at"),
+                        format!("{kind} needs a window: `at` (or `every`) and `for`"),
+                    ));
+                }
+            }
+            FaultKind::EndpointOutage
+            | FaultKind::Drop
+            | FaultKind::Duplicate
+            | FaultKind::Reorder => {
+                if !self.has_window() && self.probability.is_none() {
+                    return Err(invalid(
+                        at("probability"),
+                        format!("{kind} needs a window (`at`/`every` + `for`), a `probability`, or both"),
+                    ));
+                }
+            }
+            FaultKind::BurstyLoss => {
+                if self.p_good_to_bad.is_none() || self.p_bad_to_good.is_none() {
+                    return Err(invalid(
+                        at("p_good_to_bad"),
+                        "bursty_loss needs p_good_to_bad and p_bad_to_good (probabilities per attempt)",
+                    ));
+                }
+            }
+        }
+        match kind {
+            FaultKind::Reorder if self.max_delay.is_none() => {
+                return Err(invalid(
+                    at("max_delay"),
+                    format!("reorder needs max_delay: {DURATION_HELP}"),
+                ));
+            }
+            FaultKind::RateSqueeze => {
+                match self.factor {
+                    None => return Err(invalid(
+                        at("factor"),
+                        "rate_squeeze needs factor: the share of the normal rate, 0 < factor < 1",
+                    )),
+                    Some(f) if f.0 >= 1.0 => {
+                        return Err(invalid(
+                            at("factor"),
+                            format!("factor {} does not squeeze; expected 0 < factor < 1", f.0),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            FaultKind::SlowConsumer => match self.factor {
+                None => {
+                    return Err(invalid(
+                        at("factor"),
+                        "slow_consumer needs factor: handler time multiplier > 1",
+                    ))
+                }
+                Some(f) if f.0 <= 1.0 => {
+                    return Err(invalid(
+                        at("factor"),
+                        format!("factor {} does not slow down; expected factor > 1", f.0),
+                    ))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        let webhook_fault = kind.per_attempt() || kind == FaultKind::SlowConsumer;
+        if webhook_fault && scenario.webhooks.is_none() {
+            return Err(invalid(
+                at("kind"),
+                format!(
+                    "{kind} affects webhook delivery, but the scenario has no [webhooks] section"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
