@@ -40,3 +40,39 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A webhook scenario: `mailboxes` × `per_day` over `horizon` + `drain`,
+/// with `webhooks` as the body of `[webhooks]`, `consumer` appended to
+/// `[consumer]`, and `rest` appended at the end (faults).
+pub fn hook(
+    mailboxes: u32,
+    per_day: f64,
+    horizon: &str,
+    drain: &str,
+    webhooks: &str,
+    consumer: &str,
+    rest: &str,
+) -> String {
+    format!(
+        "name = \"hook\"\nseed = 21\nhorizon = \"{horizon}\"\ndrain = \"{drain}\"\n\n[source]\nmailboxes = {mailboxes}\nmessages_per_day = {per_day}\n\n[webhooks]\n{webhooks}\n\n[consumer]\nstrategy = \"webhook\"\n{consumer}\n\n{rest}\n"
+    )
+}
+
+/// Commit times (µs) of every change the scenario generates: ground truth
+/// drawn from the same seeds as the run.
+pub fn commit_times(text: &str) -> Vec<u64> {
+    let s = scenario(text);
+    let logs = syncsim::model::traffic::generate(
+        &s.source,
+        s.horizon.get(),
+        &syncsim::engine::Streams::new(s.seed),
+    );
+    (0..logs.mailboxes())
+        .flat_map(|m| logs.changes(m).iter().map(|c| c.at.0).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Half-width of a binomial 99% interval for a share `p` of `n` trials.
+pub fn binomial_99(p: f64, n: u64) -> f64 {
+    2.576 * (p * (1.0 - p) / n as f64).sqrt()
+}

@@ -4,6 +4,8 @@
 mod bad_input;
 mod common;
 mod determinism;
+mod faults;
 mod outage;
 mod paging;
 mod poll_arithmetic;
+mod webhooks;
