@@ -63,6 +63,9 @@ pub struct EventQueue<E> {
     occupied: [u64; WORDS],
     /// Events at or beyond `win + SLOTS` when they were pushed.
     overflow: BinaryHeap<Entry<E>>,
+    /// Drained bucket vectors kept for reuse, so buckets do not regrow
+    /// from nothing on every pass of the ring.
+    spare: Vec<Vec<Entry<E>>>,
     /// The current bucket number (`time >> SHIFT`).
     win: u64,
     len: usize,
@@ -94,6 +97,7 @@ impl<E> EventQueue<E> {
             ring: (0..SLOTS).map(|_| Vec::new()).collect(),
             occupied: [0; WORDS],
             overflow: BinaryHeap::new(),
+            spare: Vec::new(),
             win: 0,
             len: 0,
             next_seq: 0,
@@ -133,7 +137,13 @@ impl<E> EventQueue<E> {
             self.current.insert(at, entry);
         } else if bucket - self.win < SLOTS as u64 {
             let slot = bucket as usize % SLOTS;
-            self.ring[slot].push(entry);
+            let v = &mut self.ring[slot];
+            if v.capacity() == 0 {
+                if let Some(reused) = self.spare.pop() {
+                    *v = reused;
+                }
+            }
+            v.push(entry);
             self.occupied[slot / 64] |= 1 << (slot % 64);
         } else {
             self.overflow.push(entry);
@@ -169,9 +179,14 @@ impl<E> EventQueue<E> {
         let slot = self.win as usize % SLOTS;
         if self.occupied[slot / 64] & (1 << (slot % 64)) != 0 && ring_next == Some(self.win) {
             self.occupied[slot / 64] &= !(1 << (slot % 64));
-            // The bucket's vector becomes `current`, and the slot starts
-            // empty: memory follows pending events, not the ring's size.
-            self.current = std::mem::take(&mut self.ring[slot]);
+            // The bucket's vector becomes `current`, the slot starts empty,
+            // and the drained vector goes to the spare pool: memory follows
+            // the busiest stretch of pending events, not the ring's size.
+            let drained =
+                std::mem::replace(&mut self.current, std::mem::take(&mut self.ring[slot]));
+            if drained.capacity() > 0 {
+                self.spare.push(drained);
+            }
             self.current.sort_unstable();
         }
         while self

@@ -70,6 +70,42 @@ const CASES: &[(&str, &str, usize, &str)] = &[
     ),
     ("unknown_key.json", "source.colour", 5, "unknown field"),
     ("too_big.toml", "source.messages_per_day", 7, "at most 1e9"),
+    (
+        "unknown_preset.toml",
+        "webhooks.preset",
+        9,
+        "expected one of nylas, svix",
+    ),
+    (
+        "custom_needs_retries.toml",
+        "webhooks.retries",
+        8,
+        "needs `retries`",
+    ),
+    (
+        "fault_key_not_for_kind.toml",
+        "faults[0].max_delay",
+        17,
+        "does not apply to drop",
+    ),
+    (
+        "webhook_without_section.toml",
+        "consumer.strategy",
+        9,
+        "needs a [webhooks] section",
+    ),
+    (
+        "squeeze_factor_too_big.toml",
+        "faults[0].factor",
+        18,
+        "0 < factor < 1",
+    ),
+    (
+        "bad_outage_mode.toml",
+        "faults[0].mode",
+        16,
+        "`refused`, `503`, `hang`",
+    ),
 ];
 
 fn check(file: &str, args: &[&str]) -> (i32, String) {

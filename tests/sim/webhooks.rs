@@ -267,3 +267,24 @@ fn presets_command_lists_the_facts() {
         assert!(line.contains(attempts) && line.contains(span), "{line}");
     }
 }
+
+#[test]
+fn bundled_nylas_scenario_loses_exactly_the_changes_its_45_minute_outage_covers() {
+    // scenarios/webhook-nylas-outage.toml: 503s answered after the default
+    // 50 ms network time, so attempts are at t, t + 10 min + 50 ms,
+    // t + 20 min + 100 ms. The 10-minute outage (4 h) loses nothing; the
+    // 45-minute one (12 h) loses the changes of its first ~25 minutes.
+    let path = format!(
+        "{}/scenarios/webhook-nylas-outage.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let nylas = offsets(&[600, 600], 50_000);
+    let times = commit_times(&text);
+    assert_eq!(fully_covered(&times, 240 * MIN, 250 * MIN, &nylas), 0);
+    let want = fully_covered(&times, 720 * MIN, 765 * MIN, &nylas);
+    let r = run(&text);
+    assert_eq!(r.changes.lost, want);
+    // 1,000 mailboxes × 50/day × 25 min ≈ 868, within Poisson noise.
+    assert!((780..960).contains(&want), "{want}");
+}
