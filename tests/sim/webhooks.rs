@@ -288,3 +288,37 @@ fn bundled_nylas_scenario_loses_exactly_the_changes_its_45_minute_outage_covers(
     // 1,000 mailboxes × 50/day × 25 min ≈ 868, within Poisson noise.
     assert!((780..960).contains(&want), "{want}");
 }
+
+#[test]
+fn endpoint_failing_for_disable_after_is_disabled_then_reenabled() {
+    // Failing from the outage start (5 h); the first failure >= 2 h later
+    // disables the endpoint; it is re-enabled 30 min later, still inside the
+    // 3 h outage, fails again, but the outage ends before another 2 h.
+    let text = hook(
+        500,
+        50.0,
+        "1d",
+        "6h",
+        "preset = \"svix\"\nlatency = \"0ms\"\ndisable_after = \"2h\"\nreenable_after = \"30m\"\nmax_in_flight = 1000",
+        "",
+        "[[faults]]\nkind = \"endpoint_outage\"\nmode = \"refused\"\nat = \"5h\"\nfor = \"3h\"",
+    );
+    let r = run(&text);
+    let w = r.webhooks.as_ref().unwrap();
+    // Attempts arrive every few seconds, so disabling happens within
+    // seconds of 7 h, and lasts exactly the 30 minutes.
+    assert!(
+        (w.endpoint_disabled_for - 1800.0).abs() < 1e-6,
+        "{}",
+        w.endpoint_disabled_for
+    );
+    // Everything committed while disabled is skipped (500 × 50/day × 30 min
+    // ≈ 521), plus every retry that came due in those 30 minutes.
+    let created_while_disabled = 500.0 * 50.0 / 1440.0 * 30.0;
+    assert!(
+        w.skipped_disabled as f64 > 0.8 * created_while_disabled,
+        "{}",
+        w.skipped_disabled
+    );
+    assert_eq!(r.changes.lost, w.skipped_disabled + w.abandoned);
+}
