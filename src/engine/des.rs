@@ -256,7 +256,10 @@ impl<'s> World<'s> {
         let (req, kind) = poller.request(m);
         self.metrics.source_request(now);
         let c = &mut self.metrics.counters;
-        c.poll += 1;
+        match kind {
+            RequestKind::Resync => c.resync += 1,
+            _ => c.poll += 1,
+        }
         c.poll_cycles += (kind == RequestKind::CycleStart) as u64;
         let answer = self.source.list(now, req);
         let arrive = now + answer.latency;
@@ -265,11 +268,9 @@ impl<'s> World<'s> {
         }
         let next = match answer.outcome {
             ListOutcome::Page(page) => {
-                c.poll_empty += page.changes.is_empty() as u64;
-                for (i, change) in page.changes.iter().enumerate() {
-                    let a =
-                        self.replica
-                            .apply(m, page.first_seq + i as u32, change, Dedup::Version);
+                c.poll_empty += page.items.is_empty() as u64;
+                for (seq, change) in page.items.iter() {
+                    let a = self.replica.apply(m, seq, change, Dedup::Version);
                     self.metrics
                         .record_apply(a, arrive.since(change.at), Path::Poll);
                 }
@@ -282,6 +283,28 @@ impl<'s> World<'s> {
             ListOutcome::Unavailable => {
                 c.errors += 1;
                 poller.on_error(m, arrive)
+            }
+            ListOutcome::Expired => {
+                c.expired += 1;
+                poller.on_expired(m, arrive)
+            }
+            ListOutcome::Snapshot {
+                page,
+                pages,
+                end_cursor,
+            } => {
+                if page + 1 == pages {
+                    c.resyncs += 1;
+                    resync(
+                        &self.source,
+                        &mut self.replica,
+                        &mut self.metrics,
+                        m,
+                        now,
+                        arrive,
+                    );
+                }
+                poller.on_snapshot(m, arrive, page, pages, end_cursor)
             }
         };
         self.queue.push(next, Event::Poll(m));
@@ -634,9 +657,11 @@ impl<'s> World<'s> {
                 first_seen_by: FirstSeenBy {
                     webhook: metrics.latency_webhook.count(),
                     poll: metrics.latency_poll.count(),
-                    ..FirstSeenBy::default()
+                    reconcile: metrics.latency_reconcile.count(),
+                    resync: c.first_by_resync,
                 },
                 recovery_rate: 0.0,
+                redelivered: c.redelivered,
             },
             requests: Requests {
                 total: c.requests,
@@ -646,6 +671,9 @@ impl<'s> World<'s> {
                 poll_cycles: c.poll_cycles,
                 poll_cycles_per_mailbox_day: per_mailbox_day(c.poll_cycles),
                 fetch: hooks.map_or(0, |h| h.fetches),
+                resync: c.resync,
+                resyncs: c.resyncs,
+                expired: c.expired,
                 rate_limited: c.rate_limited,
                 errors: c.errors,
                 peak_rps: metrics.source_rps.peak(),
@@ -689,6 +717,10 @@ pub enum Path {
     Poll,
     /// A webhook notification.
     Webhook,
+    /// A full resync after an expired cursor.
+    Resync,
+    /// The hybrid's reconciler.
+    Reconcile,
 }
 
 impl Metrics {
@@ -700,13 +732,37 @@ impl Metrics {
             match path {
                 Path::Poll => self.latency_poll.record(lag),
                 Path::Webhook => self.latency_webhook.record(lag),
+                Path::Resync => self.counters.first_by_resync += 1,
+                Path::Reconcile => self.latency_reconcile.record(lag),
             }
         } else if a.effect != Effect::Skipped {
             self.counters.applied_twice += 1;
+        } else if path == Path::Poll || path == Path::Reconcile {
+            self.counters.redelivered += 1;
         }
         if a.effect == Effect::StaleOverwrite {
             self.counters.stale_overwrites += 1;
         }
+    }
+}
+
+/// Applies a full resync of mailbox `m` taken at `at`, arriving at
+/// `arrive`: every change visible at `at` is applied (by version, so the
+/// replica ends at the snapshot's state); those not seen before count as
+/// first seen by resync.
+fn resync(
+    source: &Source,
+    replica: &mut Replica,
+    metrics: &mut Metrics,
+    m: u32,
+    at: SimTime,
+    arrive: SimTime,
+) {
+    let log = source.logs().changes(m);
+    let visible = log.partition_point(|c| c.at <= at);
+    for (seq, change) in log[..visible].iter().enumerate() {
+        let a = replica.apply(m, seq as u32, change, Dedup::Version);
+        metrics.record_apply(a, arrive.since(change.at), Path::Resync);
     }
 }
 

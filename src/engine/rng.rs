@@ -43,6 +43,10 @@ pub enum Purpose {
     HandlerTime = 11,
     /// Receiver processing failures (entity 0).
     ProcessingFailure = 12,
+    /// Commit delays of one mailbox's changes.
+    CommitDelay = 13,
+    /// A reconciler's initial phase.
+    ReconcilePhase = 14,
 }
 
 /// Derives independent streams from one scenario seed.

@@ -112,6 +112,16 @@ pub struct Counters {
     pub applied_twice: u64,
     /// Older versions written over newer ones.
     pub stale_overwrites: u64,
+    /// Resync (snapshot) page requests.
+    pub resync: u64,
+    /// Full resyncs completed.
+    pub resyncs: u64,
+    /// "Cursor expired" answers.
+    pub expired: u64,
+    /// Changes first applied by a resync.
+    pub first_by_resync: u64,
+    /// Poll or reconcile deliveries of changes already applied (skipped).
+    pub redelivered: u64,
 }
 
 /// Everything measured during a run.
@@ -127,6 +137,8 @@ pub struct Metrics {
     pub latency_poll: LatencyRecorder,
     /// Latency of changes first applied from a webhook.
     pub latency_webhook: LatencyRecorder,
+    /// Latency (time to detection) of changes first applied by reconciliation.
+    pub latency_reconcile: LatencyRecorder,
     /// Events the engine processed.
     pub events: u64,
 }

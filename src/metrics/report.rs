@@ -67,6 +67,9 @@ pub struct Changes {
     pub first_seen_by: FirstSeenBy,
     /// Share of applied changes first seen by reconciliation.
     pub recovery_rate: f64,
+    /// Changes listed again by polling or reconciliation after they were
+    /// applied (cost, not loss: e.g. ties under an inclusive cursor).
+    pub redelivered: u64,
 }
 
 /// Request cost at the source.
@@ -88,8 +91,12 @@ pub struct Requests {
     pub fetch: u64,
     /// Reconciler list requests.
     pub reconcile: u64,
-    /// Full-resync list requests.
+    /// Full-resync page requests.
     pub resync: u64,
+    /// Full resyncs completed.
+    pub resyncs: u64,
+    /// "Cursor expired" answers.
+    pub expired: u64,
     /// Conditional requests answered 304.
     pub not_modified: u64,
     /// 429 answers.

@@ -6,7 +6,7 @@
 //! 5xx and honours `Retry-After` on 429. Sans-IO: every method takes the
 //! time and returns when the poller next wants to send a request.
 
-use super::source::ListRequest;
+use super::source::{Cursor, ListRequest};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::below;
 use crate::engine::time::{SimDuration, SimTime};
@@ -26,13 +26,13 @@ pub struct PollerConfig {
     pub backoff_max: SimDuration,
 }
 
-/// Per-mailbox state: 16 bytes.
+/// Per-mailbox state: 32 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 struct MailboxPoll {
     /// Start of the current schedule slot (before jitter).
     slot: u64,
-    /// Changes consumed: the saved cursor.
-    cursor: u32,
+    /// The saved cursor (saved only after a page is applied).
+    cursor: Cursor,
     /// Errors in a row (for backoff); 0 when healthy.
     failures: u16,
     /// True while a cycle is in progress (paging or retrying).
@@ -51,6 +51,8 @@ pub enum RequestKind {
     NextPage,
     /// A retry after an error or 429.
     Retry,
+    /// A page of a full resync (after an expired cursor).
+    Resync,
 }
 
 /// The polling consumer for all mailboxes.
@@ -96,7 +98,7 @@ impl Poller {
     }
 
     /// The saved cursor of a mailbox.
-    pub fn cursor(&self, mailbox: u32) -> u32 {
+    pub fn cursor(&self, mailbox: u32) -> Cursor {
         self.state[mailbox as usize].cursor
     }
 
@@ -121,22 +123,57 @@ impl Poller {
     }
 
     /// A page was applied at `now`: save the cursor; returns when to send
-    /// the next request (now, for the next page).
+    /// the next request (now, for the next page). A full page that does not
+    /// move the cursor (more ties than a page, with an inclusive cursor)
+    /// would loop forever: the cycle ends there, as a real client's loop
+    /// guard would end it.
     #[inline]
     pub fn on_page_applied(
         &mut self,
         mailbox: u32,
         now: SimTime,
-        next_cursor: u32,
+        next_cursor: Cursor,
         has_more: bool,
     ) -> SimTime {
         let s = &mut self.state[mailbox as usize];
+        let stuck = has_more && next_cursor == s.cursor;
         s.cursor = next_cursor;
         s.failures = 0;
-        if has_more {
+        if has_more && !stuck {
             s.pending = RequestKind::NextPage;
             now
         } else {
+            s.in_cycle = false;
+            self.next_tick(mailbox, now)
+        }
+    }
+
+    /// The source said the cursor expired: resync from page 0 now.
+    pub fn on_expired(&mut self, mailbox: u32, now: SimTime) -> SimTime {
+        let s = &mut self.state[mailbox as usize];
+        s.cursor = Cursor::Resync(0);
+        s.pending = RequestKind::Resync;
+        now
+    }
+
+    /// Resync page `page` of `pages` arrived at `now` (and, if it was the
+    /// last, the snapshot was applied): continue, or save `end` and sleep.
+    pub fn on_snapshot(
+        &mut self,
+        mailbox: u32,
+        now: SimTime,
+        page: u32,
+        pages: u32,
+        end: Cursor,
+    ) -> SimTime {
+        let s = &mut self.state[mailbox as usize];
+        s.failures = 0;
+        if page + 1 < pages {
+            s.cursor = Cursor::Resync(page + 1);
+            s.pending = RequestKind::Resync;
+            now
+        } else {
+            s.cursor = end;
             s.in_cycle = false;
             self.next_tick(mailbox, now)
         }
@@ -158,7 +195,9 @@ impl Poller {
         let s = &mut self.state[mailbox as usize];
         let shift = s.failures.min(40) as u32;
         s.failures = s.failures.saturating_add(1);
-        s.pending = RequestKind::Retry;
+        if s.pending != RequestKind::Resync {
+            s.pending = RequestKind::Retry;
+        }
         let delay = self
             .cfg
             .backoff_base
@@ -216,7 +255,7 @@ mod tests {
         assert!(t0.0 < 300_000_000);
         let (_, kind) = p.request(0);
         assert_eq!(kind, RequestKind::CycleStart);
-        let next = p.on_page_applied(0, t0 + SimDuration::from_millis(100), 0, false);
+        let next = p.on_page_applied(0, t0 + SimDuration::from_millis(100), Cursor::Seq(0), false);
         assert_eq!(next.0, t0.0 + 300_000_000);
     }
 
@@ -243,8 +282,47 @@ mod tests {
         let (mut p, _) = Poller::new(cfg(), 1, &Streams::new(1));
         p.request(0);
         let now = SimTime(5);
-        assert_eq!(p.on_page_applied(0, now, 200, true), now);
+        assert_eq!(p.on_page_applied(0, now, Cursor::Seq(200), true), now);
         let (req, kind) = p.request(0);
-        assert_eq!((req.cursor, kind), (200, RequestKind::NextPage));
+        assert_eq!(
+            (req.cursor, kind),
+            (Cursor::Seq(200), RequestKind::NextPage)
+        );
+    }
+
+    #[test]
+    fn a_full_page_that_does_not_move_the_cursor_ends_the_cycle() {
+        let (mut p, _) = Poller::new(cfg(), 1, &Streams::new(1));
+        p.request(0);
+        let now = SimTime(5);
+        assert_eq!(p.on_page_applied(0, now, Cursor::Stamp(7), true), now);
+        p.request(0);
+        assert!(
+            p.on_page_applied(0, now, Cursor::Stamp(7), true) > now,
+            "stuck: wait for the next tick"
+        );
+    }
+
+    #[test]
+    fn expiry_resyncs_page_by_page_then_saves_the_end_cursor() {
+        let (mut p, _) = Poller::new(cfg(), 1, &Streams::new(1));
+        p.request(0);
+        let now = SimTime(9);
+        assert_eq!(p.on_expired(0, now), now);
+        assert_eq!(
+            p.request(0),
+            (
+                ListRequest {
+                    mailbox: 0,
+                    cursor: Cursor::Resync(0),
+                    limit: 200
+                },
+                RequestKind::Resync
+            )
+        );
+        assert_eq!(p.on_snapshot(0, now, 0, 2, Cursor::Seq(350)), now);
+        assert_eq!(p.request(0).0.cursor, Cursor::Resync(1));
+        assert!(p.on_snapshot(0, now, 1, 2, Cursor::Seq(350)) > now);
+        assert_eq!(p.cursor(0), Cursor::Seq(350));
     }
 }

@@ -14,28 +14,94 @@ use super::traffic::{Change, Logs};
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::sample::Sampler;
 use crate::engine::time::{SimDuration, SimTime};
-use crate::scenario::SourceSpec;
+use crate::scenario::{CursorKind, SourceSpec};
+
+/// Where a consumer stands in a mailbox's changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cursor {
+    /// Nothing consumed yet.
+    #[default]
+    Start,
+    /// `sequence`: the number of changes consumed.
+    Seq(u32),
+    /// `timestamp` / `timestamp_inclusive`: the last stamp consumed.
+    Stamp(u64),
+    /// `timestamp_id`: the last `(stamp, sequence)` consumed.
+    StampId(u64, u32),
+    /// A full resync is under way: the next snapshot page to fetch.
+    Resync(u32),
+}
 
 /// A list request: changes of `mailbox` after `cursor`, at most `limit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListRequest {
     /// Mailbox index.
     pub mailbox: u32,
-    /// Opaque `sequence` cursor: the number of changes already consumed.
-    pub cursor: u32,
+    /// Where to continue.
+    pub cursor: Cursor,
     /// Page size asked for.
     pub limit: u32,
+}
+
+/// The changes of one page, in the order the API returns them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Items<'a> {
+    /// A run of the log: sequence numbers `first_seq..`.
+    Run {
+        /// Sequence number of `changes[0]`.
+        first_seq: u32,
+        /// The changes.
+        changes: &'a [Change],
+    },
+    /// Changes picked by stamp order (timestamp cursors).
+    Picked {
+        /// Their sequence numbers, in `(stamp, sequence)` order.
+        seqs: &'a [u32],
+        /// The mailbox's whole log.
+        log: &'a [Change],
+    },
+}
+
+impl<'a> Items<'a> {
+    /// Number of changes.
+    pub fn len(&self) -> usize {
+        match self {
+            Items::Run { changes, .. } => changes.len(),
+            Items::Picked { seqs, .. } => seqs.len(),
+        }
+    }
+
+    /// True for an empty page.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(sequence, change)` pairs in page order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &'a Change)> + 'a {
+        let (run, picked) = match *self {
+            Items::Run { first_seq, changes } => (Some((first_seq, changes)), None),
+            Items::Picked { seqs, log } => (None, Some((seqs, log))),
+        };
+        let run = run.into_iter().flat_map(|(first, changes)| {
+            changes
+                .iter()
+                .enumerate()
+                .map(move |(i, c)| (first + i as u32, c))
+        });
+        let picked = picked
+            .into_iter()
+            .flat_map(|(seqs, log)| seqs.iter().map(move |&s| (s, &log[s as usize])));
+        run.chain(picked)
+    }
 }
 
 /// One page of changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Page<'a> {
-    /// Sequence number of `changes[0]`.
-    pub first_seq: u32,
-    /// The changes, oldest first.
-    pub changes: &'a [Change],
+    /// The changes.
+    pub items: Items<'a>,
     /// Cursor to send next.
-    pub next_cursor: u32,
+    pub next_cursor: Cursor,
     /// True when more changes were visible after this page at request time.
     pub has_more: bool,
 }
@@ -52,6 +118,17 @@ pub enum ListOutcome<'a> {
     },
     /// 503 during an outage.
     Unavailable,
+    /// The cursor is older than the log's retention: resync.
+    Expired,
+    /// One page of a full resync (the mailbox's live messages).
+    Snapshot {
+        /// This page's index.
+        page: u32,
+        /// Pages in the whole snapshot: `max(1, ceil(live / page_size))`.
+        pages: u32,
+        /// The cursor to continue from after the last page.
+        end_cursor: Cursor,
+    },
 }
 
 /// An answer and how long it took to arrive.
@@ -77,6 +154,12 @@ pub struct Source {
     /// news" without reading the message store, like IMAP's HIGHESTMODSEQ.
     /// 16 bytes per mailbox in one dense array.
     next_at: Vec<(u32, u64)>,
+    kind: CursorKind,
+    retention: Option<SimDuration>,
+    /// Scratch for timestamp-ordered pages: (stamp, sequence).
+    picked: Vec<(u64, u32)>,
+    /// Scratch: the sequence numbers of the page being answered.
+    picked_seqs: Vec<u32>,
 }
 
 impl Source {
@@ -106,6 +189,10 @@ impl Source {
             outages,
             squeeze,
             next_at: vec![(0, 0); n as usize],
+            kind: spec.cursor,
+            retention: spec.retention.map(|r| r.get()),
+            picked: Vec::new(),
+            picked_seqs: Vec::new(),
         }
     }
 
@@ -131,20 +218,37 @@ impl Source {
         if let Err(outcome) = self.gate(req.mailbox, now) {
             return Answer { outcome, latency };
         }
+        let outcome = match req.cursor {
+            Cursor::Resync(page) => self.snapshot(req.mailbox, now, page),
+            cursor if self.expired(req.mailbox, cursor, now) => ListOutcome::Expired,
+            Cursor::Start | Cursor::Seq(_) if !self.kind.by_time() => self.list_seq(now, req),
+            _ => self.list_by_time(now, req),
+        };
+        Answer { outcome, latency }
+    }
+}
+
+impl Source {
+    /// `sequence` cursors: a run of the log after the cursor.
+    #[inline]
+    fn list_seq(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+        let cursor = match req.cursor {
+            Cursor::Seq(c) => c,
+            _ => 0,
+        };
         let hint = &mut self.next_at[req.mailbox as usize];
-        if hint.0 == req.cursor && hint.1 > now.0 {
-            return Answer {
-                outcome: ListOutcome::Page(Page {
-                    first_seq: req.cursor,
+        if hint.0 == cursor && hint.1 > now.0 {
+            return ListOutcome::Page(Page {
+                items: Items::Run {
+                    first_seq: cursor,
                     changes: &[],
-                    next_cursor: req.cursor,
-                    has_more: false,
-                }),
-                latency,
-            };
+                },
+                next_cursor: Cursor::Seq(cursor),
+                has_more: false,
+            });
         }
         let log = self.logs.changes(req.mailbox);
-        let start = (req.cursor as usize).min(log.len());
+        let start = (cursor as usize).min(log.len());
         let after = &log[start..];
         let limit = req.limit.min(self.page_size) as usize;
         // Scan forward, not binary search: the log holds the whole future,
@@ -153,19 +257,116 @@ impl Source {
         let next = after.get(take).map_or(u64::MAX, |c| c.at.0);
         let has_more = take == limit && next <= now.0;
         *hint = ((start + take) as u32, next);
-        Answer {
-            outcome: ListOutcome::Page(Page {
+        ListOutcome::Page(Page {
+            items: Items::Run {
                 first_seq: start as u32,
                 changes: &after[..take],
-                next_cursor: (start + take) as u32,
-                has_more,
-            }),
-            latency,
+            },
+            next_cursor: Cursor::Seq((start + take) as u32),
+            has_more,
+        })
+    }
+
+    /// Timestamp cursors: visible changes after the cursor in
+    /// `(stamp, sequence)` order. A stamp is never after its commit, so
+    /// only changes committed after the cursor's stamp can match.
+    fn list_by_time(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+        let m = req.mailbox;
+        let log = self.logs.changes(m);
+        let kind = self.kind;
+        let lo = match req.cursor {
+            Cursor::Stamp(c) if kind == CursorKind::Timestamp => {
+                log.partition_point(|x| x.at.0 <= c)
+            }
+            Cursor::Stamp(c) | Cursor::StampId(c, _) => log.partition_point(|x| x.at.0 < c),
+            _ => 0,
+        };
+        self.picked.clear();
+        for (i, c) in log.iter().enumerate().skip(lo) {
+            if c.at > now {
+                break;
+            }
+            let st = self.logs.stamp(m, i as u32);
+            let seq = i as u32;
+            let after = match req.cursor {
+                Cursor::Stamp(cs) if kind == CursorKind::Timestamp => st > cs,
+                Cursor::Stamp(cs) => st >= cs,
+                Cursor::StampId(cs, ci) => (st, seq) > (cs, ci),
+                _ => true,
+            };
+            if after {
+                self.picked.push((st, seq));
+            }
+        }
+        self.picked.sort_unstable();
+        let limit = req.limit.min(self.page_size) as usize;
+        let take = self.picked.len().min(limit);
+        let next_cursor = match self.picked[..take].last() {
+            None => req.cursor,
+            Some(&(st, seq)) if kind == CursorKind::TimestampId => Cursor::StampId(st, seq),
+            Some(&(st, _)) => Cursor::Stamp(st),
+        };
+        self.picked_seqs.clear();
+        self.picked_seqs
+            .extend(self.picked[..take].iter().map(|p| p.1));
+        ListOutcome::Page(Page {
+            items: Items::Picked {
+                seqs: &self.picked_seqs,
+                log,
+            },
+            next_cursor,
+            has_more: self.picked.len() > take,
+        })
+    }
+
+    /// True when `cursor` has unconsumed changes older than the retention.
+    fn expired(&self, m: u32, cursor: Cursor, now: SimTime) -> bool {
+        let Some(keep) = self.retention else {
+            return false;
+        };
+        let Some(oldest) = now.0.checked_sub(keep.0) else {
+            return false;
+        };
+        let log = self.logs.changes(m);
+        let next = match cursor {
+            Cursor::Start => 0,
+            Cursor::Seq(c) => c as usize,
+            Cursor::Stamp(c) | Cursor::StampId(c, _) => log.partition_point(|x| x.at.0 <= c),
+            Cursor::Resync(_) => return false,
+        };
+        log.get(next).is_some_and(|c| c.at.0 < oldest)
+    }
+
+    /// Page `page` of a full resync as of `now`: the mailbox's live
+    /// messages, `page_size` at a time.
+    fn snapshot(&self, m: u32, now: SimTime, page: u32) -> ListOutcome<'static> {
+        let log = self.logs.changes(m);
+        let visible = log.partition_point(|c| c.at <= now);
+        let mut live = std::collections::BTreeMap::new();
+        for c in &log[..visible] {
+            live.insert(c.msg, c.version & super::traffic::DELETED == 0);
+        }
+        let live = live.values().filter(|alive| **alive).count() as u32;
+        ListOutcome::Snapshot {
+            page,
+            pages: live.div_ceil(self.page_size).max(1),
+            end_cursor: self.end_cursor(m, now),
         }
     }
-}
 
-impl Source {
+    /// The cursor that stands after every change visible at `now`.
+    pub fn end_cursor(&self, m: u32, now: SimTime) -> Cursor {
+        let log = self.logs.changes(m);
+        let visible = log.partition_point(|c| c.at <= now) as u32;
+        let last = (0..visible).map(|i| (self.logs.stamp(m, i), i)).max();
+        match (self.kind, last) {
+            (CursorKind::Sequence, _) => Cursor::Seq(visible),
+            (_, None) => Cursor::Start,
+            (CursorKind::TimestampId, Some((st, i))) => Cursor::StampId(st, i),
+            (_, Some((st, _))) => Cursor::Stamp(st),
+        }
+    }
+
     /// Rate limits (with any squeeze) then outages: `Err` is the answer.
     #[inline]
     fn gate(&mut self, mailbox: u32, now: SimTime) -> Result<(), ListOutcome<'static>> {
@@ -214,9 +415,11 @@ mod tests {
     use crate::model::traffic::generate;
     use crate::scenario::{parse, Format};
 
+    /// One mailbox, no Poisson traffic, a burst of 450 at 1 h (all with the
+    /// same stamp when the granularity is coarse).
     fn source(extra: &str, outages: Windows) -> Source {
         let text = format!(
-            "name='t'\nseed=3\nhorizon='1d'\n[source]\nmailboxes=1\nmessages_per_day=0\npage_size=200\napi_latency='50ms'\n{extra}\n[[source.bursts]]\nat='1h'\nmailboxes=1\nmessages=450\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n"
+            "name='t'\nseed=3\nhorizon='1d'\n[source]\nmailboxes=1\nmessages_per_day=0\npage_size=200\napi_latency='50ms'\n{extra}\n[[source.bursts]]\nat='1h'\nmailboxes=1\nmessages=450\nover='10s'\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n"
         );
         let s = parse(&text, "t.toml", Format::Toml).unwrap();
         let streams = Streams::new(s.seed);
@@ -224,33 +427,101 @@ mod tests {
         Source::new(&s.source, logs, outages, Vec::new(), &streams)
     }
 
-    #[test]
-    fn pages_until_has_more_is_false() {
-        let mut src = source("", Windows::default());
-        let hour = SimTime(3_600_000_000);
-        let req = |cursor| ListRequest {
+    fn req(cursor: Cursor) -> ListRequest {
+        ListRequest {
             mailbox: 0,
             cursor,
             limit: 200,
-        };
-        assert!(
-            matches!(src.list(SimTime(0), req(0)).outcome, ListOutcome::Page(p) if p.changes.is_empty() && !p.has_more)
-        );
-        let mut cursor = 0;
+        }
+    }
+
+    /// Pages from `Start` until `has_more` is false; returns page sizes and
+    /// the distinct sequence numbers delivered.
+    fn drain(src: &mut Source, now: SimTime) -> (Vec<usize>, std::collections::BTreeSet<u32>) {
+        let mut cursor = Cursor::Start;
         let mut sizes = vec![];
+        let mut seen = std::collections::BTreeSet::new();
         loop {
-            let a = src.list(hour, req(cursor));
-            assert_eq!(a.latency, SimDuration::from_millis(50));
-            let ListOutcome::Page(p) = a.outcome else {
+            let ListOutcome::Page(p) = src.list(now, req(cursor)).outcome else {
                 panic!("expected a page")
             };
-            sizes.push(p.changes.len());
+            sizes.push(p.items.len());
+            seen.extend(p.items.iter().map(|(s, _)| s));
+            let stuck = p.next_cursor == cursor;
             cursor = p.next_cursor;
-            if !p.has_more {
+            if !p.has_more || stuck {
                 break;
             }
         }
+        (sizes, seen)
+    }
+
+    #[test]
+    fn sequence_pages_until_has_more_is_false() {
+        let mut src = source("", Windows::default());
+        assert!(
+            matches!(src.list(SimTime(0), req(Cursor::Start)).outcome, ListOutcome::Page(p) if p.items.is_empty() && !p.has_more)
+        );
+        let (sizes, seen) = drain(&mut src, SimTime(3_700_000_000));
         assert_eq!(sizes, vec![200, 200, 50]);
+        assert_eq!(seen.len(), 450);
+    }
+
+    #[test]
+    fn cursor_kinds_on_tied_stamps() {
+        // Granularity 1 min: all 450 changes (10 s apart at most) share one
+        // or two stamps, so pages end inside a run of ties.
+        let now = SimTime(3_700_000_000);
+        let mut strict = source(
+            "cursor='timestamp'\ntimestamp_granularity='1m'",
+            Windows::default(),
+        );
+        let (_, seen) = drain(&mut strict, now);
+        assert!(
+            seen.len() < 450,
+            "strict > skips the rest of a tie at a page boundary: {}",
+            seen.len()
+        );
+        let mut inclusive = source(
+            "cursor='timestamp_inclusive'\ntimestamp_granularity='1m'",
+            Windows::default(),
+        );
+        let (sizes, _) = drain(&mut inclusive, now);
+        assert_eq!(
+            sizes,
+            vec![200, 200],
+            "a full page of ties does not move >=: stuck"
+        );
+        let mut keyset = source(
+            "cursor='timestamp_id'\ntimestamp_granularity='1m'",
+            Windows::default(),
+        );
+        let (sizes, seen) = drain(&mut keyset, now);
+        assert_eq!((sizes, seen.len()), (vec![200, 200, 50], 450));
+    }
+
+    #[test]
+    fn expired_cursor_and_snapshot_pages() {
+        let mut src = source("retention='2h'", Windows::default());
+        let late = SimTime(4 * 3_600_000_000);
+        // Start has unconsumed changes committed at 1 h: older than 2 h at 4 h.
+        assert_eq!(
+            src.list(late, req(Cursor::Start)).outcome,
+            ListOutcome::Expired
+        );
+        assert!(matches!(
+            src.list(SimTime(7_000_000_000), req(Cursor::Start)).outcome,
+            ListOutcome::Page(_)
+        ));
+        let snap = src.list(late, req(Cursor::Resync(0))).outcome;
+        assert_eq!(
+            snap,
+            ListOutcome::Snapshot {
+                page: 0,
+                pages: 3,
+                end_cursor: Cursor::Seq(450)
+            }
+        );
     }
 
     #[test]
@@ -260,14 +531,12 @@ mod tests {
             end: SimTime(20),
         }]);
         let mut src = source("rate_limit = { per_mailbox_per_s = 1 }", w);
-        let req = ListRequest {
-            mailbox: 0,
-            cursor: 0,
-            limit: 200,
-        };
-        assert_eq!(src.list(SimTime(15), req).outcome, ListOutcome::Unavailable);
+        assert_eq!(
+            src.list(SimTime(15), req(Cursor::Start)).outcome,
+            ListOutcome::Unavailable
+        );
         assert!(
-            matches!(src.list(SimTime(16), req).outcome, ListOutcome::RateLimited { retry_after } if retry_after.0 > 0)
+            matches!(src.list(SimTime(16), req(Cursor::Start)).outcome, ListOutcome::RateLimited { retry_after } if retry_after.0 > 0)
         );
     }
 }

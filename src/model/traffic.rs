@@ -69,6 +69,10 @@ pub struct Logs {
     final_state: Vec<u32>,
     /// `final_state[msg_start[m]..msg_start[m + 1]]` is mailbox `m`'s.
     msg_start: Vec<usize>,
+    /// Per change, how far its stamp (`updated_at`) lies before its commit
+    /// (`at`), in µs: commit delay plus granularity truncation. Empty when
+    /// stamps equal commit times.
+    stamp_lag: Vec<u32>,
 }
 
 impl Logs {
@@ -86,6 +90,19 @@ impl Logs {
     /// Final state of mailbox `m`'s messages, by message index.
     pub fn final_state(&self, m: u32) -> &[u32] {
         &self.final_state[self.msg_start[m as usize]..self.msg_start[m as usize + 1]]
+    }
+
+    /// The stamp (`updated_at`) of change `seq` of mailbox `m`: never after
+    /// its commit time.
+    #[inline]
+    pub fn stamp(&self, m: u32, seq: u32) -> u64 {
+        let i = self.change_start[m as usize] + seq as usize;
+        self.changes[i].at.0 - self.stamp_lag.get(i).copied().unwrap_or(0) as u64
+    }
+
+    /// True when some stamp differs from its commit time.
+    pub fn has_stamps(&self) -> bool {
+        !self.stamp_lag.is_empty()
     }
 
     /// Changes across all mailboxes.
@@ -125,6 +142,7 @@ impl Logs {
             change_start: vec![0],
             final_state: Vec::new(),
             msg_start: vec![0],
+            stamp_lag: Vec::new(),
         }
     }
 
@@ -259,7 +277,35 @@ pub fn generate(spec: &SourceSpec, horizon: SimDuration, streams: &Streams) -> L
     }
     logs.changes.shrink_to_fit();
     logs.final_state.shrink_to_fit();
+    stamp(spec, &mut logs, streams);
     logs
+}
+
+/// Gives every change its stamp: commit time minus a commit delay, then
+/// truncated to the granularity. A commit delay keeps the commit (and so
+/// the log order and the visibility) where it is and moves the stamp back,
+/// which is what a database does to a long transaction.
+fn stamp(spec: &SourceSpec, logs: &mut Logs, streams: &Streams) {
+    let g = spec.timestamp_granularity.0;
+    let delay = spec.commit_delay.map(|d| d.0);
+    if g <= 1 && delay.is_none() {
+        return;
+    }
+    logs.stamp_lag = Vec::with_capacity(logs.changes.len());
+    for m in 0..logs.mailboxes() {
+        let mut rng = delay.map(|_| streams.stream(Purpose::CommitDelay, m as u64));
+        let range = logs.change_start[m as usize]..logs.change_start[m as usize + 1];
+        for c in &logs.changes[range] {
+            let d = match (&delay, &mut rng) {
+                (Some(d), Some(rng)) => d.sample(rng).0.min(u32::MAX as u64 / 2),
+                _ => 0,
+            };
+            let raw = c.at.0.saturating_sub(d);
+            let stamp = if g > 1 { raw / g * g } else { raw };
+            logs.stamp_lag
+                .push((c.at.0 - stamp).min(u32::MAX as u64) as u32);
+        }
+    }
 }
 
 /// Merges Poisson and burst times (Poisson first on ties), assigns each
@@ -393,6 +439,32 @@ mod tests {
             counts[199],
             counts[100]
         );
+    }
+
+    #[test]
+    fn stamps_truncate_and_lag_commits() {
+        let s = spec("timestamp_granularity = '1s'\ncommit_delay = '3s'");
+        let logs = generate(&s.source, s.horizon.get(), &Streams::new(s.seed));
+        assert!(logs.has_stamps());
+        for m in 0..5 {
+            for (i, c) in logs.changes(m).iter().enumerate() {
+                let st = logs.stamp(m, i as u32);
+                assert_eq!(st % 1_000_000, 0);
+                assert!(
+                    st <= c.at.0 - 3_000_000 && st > c.at.0 - 4_000_000,
+                    "{st} {}",
+                    c.at.0
+                );
+            }
+        }
+        let plain = spec("");
+        let logs = generate(
+            &plain.source,
+            plain.horizon.get(),
+            &Streams::new(plain.seed),
+        );
+        assert!(!logs.has_stamps());
+        assert_eq!(logs.stamp(0, 0), logs.changes(0)[0].at.0);
     }
 
     #[test]

@@ -66,6 +66,15 @@ pub struct SourceSpec {
     /// Cursor kind of the list API.
     #[serde(default)]
     pub cursor: CursorKind,
+    /// Stamps (`updated_at`) are truncated to this (ties happen); 0 = exact.
+    #[serde(default)]
+    pub timestamp_granularity: SimDuration,
+    /// A change stamped `t` becomes visible at `t + d`, `d` from this
+    /// distribution (at most ~71 minutes).
+    pub commit_delay: Option<DelaySpec>,
+    /// The change log keeps this long; an older cursor gets "expired" and
+    /// the consumer must resync the whole mailbox.
+    pub retention: Option<PositiveDuration>,
     /// Time from sending a request to receiving its answer.
     #[serde(default = "default_api_latency")]
     pub api_latency: DelaySpec,
@@ -398,6 +407,19 @@ pub enum CursorKind {
     /// An opaque position in the change log: exact, never skips or repeats.
     #[default]
     Sequence,
+    /// `updated_at > cursor`: skips ties at page boundaries and late commits.
+    Timestamp,
+    /// `updated_at >= cursor`: re-delivers ties (cost, not loss), skips late commits.
+    TimestampInclusive,
+    /// Keyset on `(updated_at, id) > cursor`: exact for ties, skips late commits.
+    TimestampId,
+}
+
+impl CursorKind {
+    /// True for the kinds that page by `updated_at`.
+    pub fn by_time(self) -> bool {
+        self != CursorKind::Sequence
+    }
 }
 
 /// A delay distribution as written in a scenario: a bare duration
@@ -556,6 +578,14 @@ impl Scenario {
                     changes * 25.0 / 1e9
                 ),
             ));
+        }
+        if let Some(d) = self.source.commit_delay {
+            if d.0.mean_micros() > u32::MAX as f64 / 4.0 {
+                return Err(invalid(
+                    "source.commit_delay",
+                    "commit delays are seconds to minutes; expected a mean below ~15 minutes",
+                ));
+            }
         }
         if n > MAX_MAILBOXES {
             return Err(invalid(

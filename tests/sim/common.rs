@@ -76,3 +76,13 @@ pub fn commit_times(text: &str) -> Vec<u64> {
 pub fn binomial_99(p: f64, n: u64) -> f64 {
     2.576 * (p * (1.0 - p) / n as f64).sqrt()
 }
+
+/// The ground-truth logs a scenario generates.
+pub fn logs(text: &str) -> syncsim::model::traffic::Logs {
+    let s = scenario(text);
+    syncsim::model::traffic::generate(
+        &s.source,
+        s.horizon.get(),
+        &syncsim::engine::Streams::new(s.seed),
+    )
+}

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod common;
+mod cursors;
 mod determinism;
 mod faults;
 mod outage;
