@@ -26,12 +26,13 @@ use crate::model::faults::FaultPlan;
 use crate::model::poller::{Poller, PollerConfig, RequestKind};
 use crate::model::presets::Payload;
 use crate::model::receiver::{Done, Failure, Item, Receiver, ReceiverConfig, Reply, WorkerTimer};
-use crate::model::replica::{Effect, Replica};
+use crate::model::reconciler::{Lookback, Reconciler, ReconcilerConfig};
+use crate::model::replica::{Effect, Mark, Replica};
 use crate::model::sender::{NoteId, Sender, SenderOut};
-use crate::model::source::{ListOutcome, Source};
+use crate::model::source::{Cursor, ListOutcome, ListRequest, Source};
 use crate::model::traffic::Change;
 use crate::model::{faults::Window, traffic};
-use crate::scenario::{Ack, Dedup, OutageMode, Scenario, Strategy};
+use crate::scenario::{Ack, Dedup, LookbackSpec, OutageMode, Scenario, Strategy};
 use std::collections::BTreeMap;
 
 /// What can happen at an instant.
@@ -65,6 +66,10 @@ enum Event {
     Restart(u32),
     /// The provider re-enables a disabled endpoint.
     Reenable,
+    /// Mailbox `m`'s reconciler sends its next request.
+    Reconcile(u32),
+    /// The answer to mailbox `m`'s reconcile request arrives.
+    ReconcileAnswer(u32),
 }
 
 /// The webhook machinery of a run.
@@ -98,6 +103,10 @@ struct World<'s> {
     dedup: Dedup,
     poller: Option<Poller>,
     hooks: Option<Hooks>,
+    reconciler: Option<Reconciler>,
+    /// Per mailbox: the reconcile request in flight and when it was sent
+    /// (its answer is computed as of then, when it arrives).
+    reconcile_asked: Vec<(SimTime, ListRequest)>,
     crashes: u64,
 }
 
@@ -135,6 +144,8 @@ impl<'s> World<'s> {
             dedup: c.dedup,
             poller: None,
             hooks: None,
+            reconciler: None,
+            reconcile_asked: Vec::new(),
             crashes: 0,
         };
         match c.strategy {
@@ -155,7 +166,7 @@ impl<'s> World<'s> {
                 }
                 world.poller = Some(poller);
             }
-            Strategy::Webhook => {
+            Strategy::Webhook | Strategy::Hybrid => {
                 let cfg = scenario
                     .webhooks
                     .as_ref()
@@ -196,6 +207,31 @@ impl<'s> World<'s> {
                     fetches: 0,
                     gave_up: 0,
                 });
+                if c.strategy == Strategy::Hybrid {
+                    let every = c
+                        .reconcile_every
+                        .map_or(SimDuration::from_secs(1800), |d| d.get());
+                    let cfg = ReconcilerConfig {
+                        every,
+                        lookback: match c.lookback {
+                            Some(LookbackSpec::Window(l)) => Lookback::Window(l),
+                            _ => Lookback::Watermark,
+                        },
+                        page_size: world.source.page_size(),
+                        retry: c.backoff.base.get(),
+                    };
+                    let (rec, firsts) = Reconciler::new(cfg, n, &streams);
+                    for (m, t) in firsts.into_iter().enumerate() {
+                        world.queue.push(t, Event::Reconcile(m as u32));
+                    }
+                    world.reconciler = Some(rec);
+                    let idle = ListRequest {
+                        mailbox: 0,
+                        cursor: Cursor::Start,
+                        limit: 0,
+                    };
+                    world.reconcile_asked = vec![(SimTime::ZERO, idle); n as usize];
+                }
             }
         }
         for (i, w) in world.faults.consumer_crash.clone().iter().enumerate() {
@@ -233,6 +269,8 @@ impl<'s> World<'s> {
                 Event::Crash(i) => self.crash(now, i),
                 Event::Restart(i) => self.restart(now, i),
                 Event::Reenable => self.with_sender(now, |s, _| s.reenable(now)),
+                Event::Reconcile(m) => self.reconcile(now, m),
+                Event::ReconcileAnswer(m) => self.reconcile_answer(now, m),
             }
         }
         if let Some(h) = &mut self.hooks {
@@ -310,6 +348,70 @@ impl<'s> World<'s> {
         self.queue.push(next, Event::Poll(m));
     }
 
+    // ----- reconciliation ------------------------------------------------
+
+    /// Mailbox `m`'s reconciler sends a request (two events per request:
+    /// the webhook path may touch the replica before the answer arrives).
+    fn reconcile(&mut self, now: SimTime, m: u32) {
+        let rec = self
+            .reconciler
+            .as_mut()
+            .expect("reconcile events only with a reconciler");
+        if self.faults.consumer_down(now) {
+            let next = rec.skip(m, now);
+            self.queue.push(next, Event::Reconcile(m));
+            return;
+        }
+        let (req, _starts) = rec.request(m, now);
+        self.metrics.source_request(now);
+        self.metrics.counters.reconcile += 1;
+        let (admitted, latency) = self.source.admit(now, m);
+        let arrive = now + latency;
+        if arrive >= self.end {
+            return;
+        }
+        let next = match admitted {
+            Ok(()) => {
+                self.reconcile_asked[m as usize] = (now, req);
+                self.queue.push(arrive, Event::ReconcileAnswer(m));
+                return;
+            }
+            Err(ListOutcome::RateLimited { retry_after }) => {
+                self.metrics.counters.rate_limited += 1;
+                rec.on_error(m, arrive, retry_after)
+            }
+            Err(_) => {
+                self.metrics.counters.errors += 1;
+                rec.on_error(m, arrive, SimDuration::ZERO)
+            }
+        };
+        self.queue.push(next, Event::Reconcile(m));
+    }
+
+    /// The answer to a reconcile request arrives: apply what the replica
+    /// lacks (by version), then continue or end the run.
+    fn reconcile_answer(&mut self, now: SimTime, m: u32) {
+        let rec = self.reconciler.as_mut().expect("reconciler");
+        if self.faults.consumer_down(now) {
+            let next = rec.skip(m, now);
+            self.queue.push(next, Event::Reconcile(m));
+            return;
+        }
+        let (asked, req) = self.reconcile_asked[m as usize];
+        let next = match self.source.answer(asked, req) {
+            ListOutcome::Page(page) => {
+                for (seq, change) in page.items.iter() {
+                    let a = self.replica.apply(m, seq, change, Dedup::Version);
+                    self.metrics
+                        .record_apply(a, now.since(change.at), Path::Reconcile);
+                }
+                rec.on_page(m, now, page.next_cursor, page.has_more)
+            }
+            _ => rec.skip(m, now),
+        };
+        self.queue.push(next, Event::Reconcile(m));
+    }
+
     // ----- webhooks ------------------------------------------------------
 
     fn hooks(&mut self) -> &mut Hooks {
@@ -342,7 +444,19 @@ impl<'s> World<'s> {
                 SenderOut::Send(note) => self.transmit(now, note),
                 SenderOut::Retry(note, at) => self.queue.push(at, Event::SendDue(note)),
                 SenderOut::Reenable(at) => self.queue.push(at, Event::Reenable),
-                SenderOut::GaveUp { .. } => self.hooks().gave_up += 1,
+                SenderOut::GaveUp {
+                    mailbox,
+                    seq,
+                    disabled,
+                } => {
+                    self.hooks().gave_up += 1;
+                    let mark = if disabled {
+                        Mark::Disabled
+                    } else {
+                        Mark::GaveUp
+                    };
+                    self.replica.mark(mailbox, seq, mark);
+                }
             }
         }
         self.hooks().sender_out = out;
@@ -538,6 +652,10 @@ impl<'s> World<'s> {
     /// An inline failure answers 500; other failures were requeued or
     /// dead-lettered by the receiver.
     fn settle_failure(&mut self, now: SimTime, item: Item, failure: Failure) {
+        if failure == Failure::DeadLettered {
+            self.replica
+                .mark(item.mailbox, item.seq, Mark::DeadLettered);
+        }
         if let (Failure::Answered500, Some((note, gen)), false) =
             (failure, item.reply_to, item.mute)
         {
@@ -574,7 +692,9 @@ impl<'s> World<'s> {
             self.queue.push(next, Event::Crash(i));
         }
         if let Some(h) = &mut self.hooks {
-            h.receiver.crash();
+            for item in h.receiver.crash() {
+                self.replica.mark(item.mailbox, item.seq, Mark::Crashed);
+            }
         }
     }
 
@@ -592,6 +712,48 @@ impl<'s> World<'s> {
     }
 
     // ----- the report ----------------------------------------------------
+
+    /// Splits the changes never applied by the first cause recorded for
+    /// them, else by what the end state shows.
+    fn lost_by_cause(&self) -> LostByCause {
+        let logs = self.source.logs();
+        let mut out = LostByCause::default();
+        for m in 0..logs.mailboxes() {
+            for seq in 0..logs.changes(m).len() as u32 {
+                if self.replica.has_applied(m, seq) {
+                    continue;
+                }
+                let marks = self.replica.marks(m, seq);
+                let has = |k: Mark| marks & k as u8 != 0;
+                if has(Mark::Crashed) {
+                    out.crash += 1;
+                } else if has(Mark::DeadLettered) {
+                    out.dead_lettered += 1;
+                } else if has(Mark::Disabled) {
+                    out.endpoint_disabled += 1;
+                } else if has(Mark::GaveUp) {
+                    out.webhook_gave_up += 1;
+                } else if self.cursor_passed(m, seq) {
+                    out.cursor_skip += 1;
+                } else {
+                    out.undelivered += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// True when mailbox `m`'s poller cursor has moved past change `seq`
+    /// without delivering it (timestamp cursors only).
+    fn cursor_passed(&self, m: u32, seq: u32) -> bool {
+        let Some(p) = &self.poller else { return false };
+        let stamp = self.source.logs().stamp(m, seq);
+        match p.cursor(m) {
+            Cursor::Stamp(c) => stamp <= c,
+            Cursor::StampId(c, s) => (stamp, seq) <= (c, s),
+            _ => false,
+        }
+    }
 
     /// Compares ground truth with the replica and assembles the report.
     fn report(&self) -> Report {
@@ -660,8 +822,13 @@ impl<'s> World<'s> {
                     reconcile: metrics.latency_reconcile.count(),
                     resync: c.first_by_resync,
                 },
-                recovery_rate: 0.0,
+                recovery_rate: if generated == 0 {
+                    0.0
+                } else {
+                    metrics.latency_reconcile.count() as f64 / generated as f64
+                },
                 redelivered: c.redelivered,
+                lost_by_cause: self.lost_by_cause(),
             },
             requests: Requests {
                 total: c.requests,
@@ -671,6 +838,7 @@ impl<'s> World<'s> {
                 poll_cycles: c.poll_cycles,
                 poll_cycles_per_mailbox_day: per_mailbox_day(c.poll_cycles),
                 fetch: hooks.map_or(0, |h| h.fetches),
+                reconcile: c.reconcile,
                 resync: c.resync,
                 resyncs: c.resyncs,
                 expired: c.expired,
@@ -685,7 +853,7 @@ impl<'s> World<'s> {
                 all: metrics.latency_all.stats(),
                 webhook: metrics.latency_webhook.stats(),
                 poll: metrics.latency_poll.stats(),
-                ..LatencyByPath::default()
+                reconcile: metrics.latency_reconcile.stats(),
             },
             consistency: Consistency {
                 divergent_messages,

@@ -122,6 +122,8 @@ pub struct Counters {
     pub first_by_resync: u64,
     /// Poll or reconcile deliveries of changes already applied (skipped).
     pub redelivered: u64,
+    /// Reconciler list requests.
+    pub reconcile: u64,
 }
 
 /// Everything measured during a run.

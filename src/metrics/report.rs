@@ -70,6 +70,25 @@ pub struct Changes {
     /// Changes listed again by polling or reconciliation after they were
     /// applied (cost, not loss: e.g. ties under an inclusive cursor).
     pub redelivered: u64,
+    /// Lost changes split by cause.
+    pub lost_by_cause: LostByCause,
+}
+
+/// Why lost changes were lost (the first cause recorded for each).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LostByCause {
+    /// The webhook sender gave up after its last attempt.
+    pub webhook_gave_up: u64,
+    /// The sender skipped them: endpoint disabled.
+    pub endpoint_disabled: u64,
+    /// Dead-lettered after failed processing.
+    pub dead_lettered: u64,
+    /// Lost with a memory queue in a consumer crash.
+    pub crash: u64,
+    /// A timestamp cursor moved past them (ties, late commits).
+    pub cursor_skip: u64,
+    /// Not delivered by the end (in flight, or no path reached them).
+    pub undelivered: u64,
 }
 
 /// Request cost at the source.

@@ -7,6 +7,7 @@ pub mod poller;
 pub mod presets;
 pub mod ratelimit;
 pub mod receiver;
+pub mod reconciler;
 pub mod replica;
 pub mod sender;
 pub mod source;

@@ -29,6 +29,20 @@ pub enum Effect {
 const APPLIED: u8 = 1;
 const RECEIVED: u8 = 2;
 
+/// Why a change may have been lost, recorded as it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mark {
+    /// The sender gave up after its last attempt.
+    GaveUp = 4,
+    /// The sender skipped it: endpoint disabled.
+    Disabled = 8,
+    /// Dead-lettered after failed processing.
+    DeadLettered = 16,
+    /// Lost with a memory queue in a crash.
+    Crashed = 32,
+}
+
 /// The replica of all mailboxes, flat like [`Logs`]: per-mailbox offsets
 /// into one array of message versions and one of change flags.
 #[derive(Clone, Debug)]
@@ -90,6 +104,17 @@ impl Replica {
         let again = *flag & RECEIVED != 0;
         *flag |= RECEIVED;
         again
+    }
+
+    /// Records a possible cause of loss for change `seq`.
+    #[inline]
+    pub fn mark(&mut self, mailbox: u32, seq: u32, mark: Mark) {
+        self.flags[self.change_start[mailbox as usize] + seq as usize] |= mark as u8;
+    }
+
+    /// The recorded causes of change `seq` (a bit set of [`Mark`]s).
+    pub fn marks(&self, mailbox: u32, seq: u32) -> u8 {
+        self.flags[self.change_start[mailbox as usize] + seq as usize] & !(APPLIED | RECEIVED)
     }
 
     /// True when change `seq` of `mailbox` has been applied.

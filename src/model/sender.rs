@@ -50,6 +50,9 @@ pub enum SenderOut {
         mailbox: u32,
         /// Sequence number of the change.
         seq: u32,
+        /// True when skipped because the endpoint was disabled (not after
+        /// its last attempt).
+        disabled: bool,
     },
 }
 
@@ -182,7 +185,11 @@ impl Sender {
         self.stats.notifications += 1;
         if self.disabled() {
             self.stats.skipped_disabled += 1;
-            out.push(SenderOut::GaveUp { mailbox, seq });
+            out.push(SenderOut::GaveUp {
+                mailbox,
+                seq,
+                disabled: true,
+            });
             return;
         }
         let id = match self.free.pop() {
@@ -298,6 +305,7 @@ impl Sender {
         out.push(SenderOut::GaveUp {
             mailbox: note.mailbox,
             seq: note.seq,
+            disabled,
         });
         self.release(id);
     }
@@ -345,7 +353,11 @@ mod tests {
                     s.retry_due(now, id, &mut out);
                     assert_eq!(sends(&out), vec![id]);
                 }
-                SenderOut::GaveUp { mailbox, seq } => assert_eq!((mailbox, seq), (3, 7)),
+                SenderOut::GaveUp {
+                    mailbox,
+                    seq,
+                    disabled,
+                } => assert_eq!((mailbox, seq, disabled), (3, 7, false)),
                 other => panic!("{other:?}"),
             }
         }

@@ -30,6 +30,10 @@ pub enum Cursor {
     StampId(u64, u32),
     /// A full resync is under way: the next snapshot page to fetch.
     Resync(u32),
+    /// The first page of a window query: changes stamped at or after this.
+    /// Later pages continue with exact keyset tokens on a `sequence` API,
+    /// or with the API's own timestamp cursor otherwise.
+    Since(u64),
 }
 
 /// A list request: changes of `mailbox` after `cursor`, at most `limit`.
@@ -218,13 +222,31 @@ impl Source {
         if let Err(outcome) = self.gate(req.mailbox, now) {
             return Answer { outcome, latency };
         }
-        let outcome = match req.cursor {
+        let outcome = self.answer(now, req);
+        Answer { outcome, latency }
+    }
+
+    /// Admits a request from `mailbox` at `now` (rate limits, outages) and
+    /// draws its latency; `Ok` means [`Source::answer`] will answer it.
+    pub fn admit(
+        &mut self,
+        now: SimTime,
+        mailbox: u32,
+    ) -> (Result<(), ListOutcome<'static>>, SimDuration) {
+        let latency = self.latency.sample();
+        (self.gate(mailbox, now), latency)
+    }
+
+    /// The answer to an admitted request as of `as_of`: a pure function of
+    /// the log, so it may be computed when the answer arrives.
+    pub fn answer(&mut self, as_of: SimTime, req: ListRequest) -> ListOutcome<'_> {
+        let now = as_of;
+        match req.cursor {
             Cursor::Resync(page) => self.snapshot(req.mailbox, now, page),
             cursor if self.expired(req.mailbox, cursor, now) => ListOutcome::Expired,
             Cursor::Start | Cursor::Seq(_) if !self.kind.by_time() => self.list_seq(now, req),
             _ => self.list_by_time(now, req),
-        };
-        Answer { outcome, latency }
+        }
     }
 }
 
@@ -292,6 +314,7 @@ impl Source {
                 Cursor::Stamp(cs) if kind == CursorKind::Timestamp => st > cs,
                 Cursor::Stamp(cs) => st >= cs,
                 Cursor::StampId(cs, ci) => (st, seq) > (cs, ci),
+                Cursor::Since(cs) => st >= cs,
                 _ => true,
             };
             if after {
@@ -303,7 +326,9 @@ impl Source {
         let take = self.picked.len().min(limit);
         let next_cursor = match self.picked[..take].last() {
             None => req.cursor,
-            Some(&(st, seq)) if kind == CursorKind::TimestampId => Cursor::StampId(st, seq),
+            Some(&(st, seq)) if matches!(kind, CursorKind::TimestampId | CursorKind::Sequence) => {
+                Cursor::StampId(st, seq)
+            }
             Some(&(st, _)) => Cursor::Stamp(st),
         };
         self.picked_seqs.clear();
@@ -332,7 +357,7 @@ impl Source {
             Cursor::Start => 0,
             Cursor::Seq(c) => c as usize,
             Cursor::Stamp(c) | Cursor::StampId(c, _) => log.partition_point(|x| x.at.0 <= c),
-            Cursor::Resync(_) => return false,
+            Cursor::Resync(_) | Cursor::Since(_) => return false,
         };
         log.get(next).is_some_and(|c| c.at.0 < oldest)
     }

@@ -44,6 +44,35 @@ pub struct ConsumerSpec {
     /// How duplicates and out-of-order deliveries are handled.
     #[serde(default)]
     pub dedup: Dedup,
+    /// Hybrid: time between reconciliation runs of one mailbox.
+    pub reconcile_every: Option<PositiveDuration>,
+    /// Hybrid: how far back a run lists (a duration, or "watermark": since
+    /// the previous run began).
+    pub lookback: Option<LookbackSpec>,
+}
+
+/// `lookback`: a duration, or `"watermark"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookbackSpec {
+    /// Changes stamped within this span before each run.
+    Window(SimDuration),
+    /// Changes stamped since the previous run began.
+    Watermark,
+}
+
+impl<'de> Deserialize<'de> for LookbackSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "watermark" {
+            return Ok(LookbackSpec::Watermark);
+        }
+        match crate::engine::time::parse_duration(&text) {
+            Ok(v) if !v.is_zero() => Ok(LookbackSpec::Window(v)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not a lookback; expected \"watermark\" or {DURATION_HELP}"
+            ))),
+        }
+    }
 }
 
 fn default_workers() -> NonZeroU32 {
@@ -67,6 +96,8 @@ pub enum Strategy {
     Poll,
     /// Receive webhook notifications only.
     Webhook,
+    /// Webhooks plus a periodic reconciliation poll.
+    Hybrid,
 }
 
 /// When the receiver answers a delivery.
@@ -160,17 +191,35 @@ impl ConsumerSpec {
                     ));
                 }
             }
-            Strategy::Webhook => {
+            Strategy::Webhook | Strategy::Hybrid => {
+                let name = if self.strategy == Strategy::Hybrid {
+                    "hybrid"
+                } else {
+                    "webhook"
+                };
                 if webhooks.is_none() {
                     return Err(invalid(
                         "consumer.strategy",
-                        "strategy \"webhook\" needs a [webhooks] section (e.g. preset = \"svix\")",
+                        format!("strategy \"{name}\" needs a [webhooks] section (e.g. preset = \"svix\")"),
                     ));
                 }
                 if self.poll_interval.is_some() {
                     return Err(invalid(
                         "consumer.poll_interval",
                         "strategy \"webhook\" does not poll; remove poll_interval",
+                    ));
+                }
+            }
+        }
+        if self.strategy != Strategy::Hybrid {
+            for (key, present) in [
+                ("reconcile_every", self.reconcile_every.is_some()),
+                ("lookback", self.lookback.is_some()),
+            ] {
+                if present {
+                    return Err(invalid(
+                        format!("consumer.{key}"),
+                        format!("`{key}` only applies to strategy \"hybrid\""),
                     ));
                 }
             }

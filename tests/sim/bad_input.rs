@@ -21,7 +21,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         "unknown_strategy.toml",
         "consumer.strategy",
         10,
-        "expected `poll`",
+        "expected one of `poll`, `webhook`, `hybrid`",
     ),
     ("mix_sum.toml", "source.mix", 8, "sum to 1"),
     (

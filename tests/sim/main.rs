@@ -6,6 +6,7 @@ mod common;
 mod cursors;
 mod determinism;
 mod faults;
+mod hybrid;
 mod outage;
 mod paging;
 mod poll_arithmetic;
