@@ -23,7 +23,7 @@ use super::time::{SimDuration, SimTime};
 use crate::metrics::report::*;
 use crate::metrics::{round3, Metrics};
 use crate::model::faults::FaultPlan;
-use crate::model::poller::{Poller, PollerConfig, RequestKind};
+use crate::model::poller::{Pace, Poller, PollerConfig, RequestKind};
 use crate::model::presets::Payload;
 use crate::model::receiver::{Done, Failure, Item, Receiver, ReceiverConfig, Reply, WorkerTimer};
 use crate::model::reconciler::{Lookback, Reconciler, ReconcilerConfig};
@@ -107,6 +107,8 @@ struct World<'s> {
     /// Per mailbox: the reconcile request in flight and when it was sent
     /// (its answer is computed as of then, when it arrives).
     reconcile_asked: Vec<(SimTime, ListRequest)>,
+    /// Long polling: how long the source holds a request.
+    long_poll: Option<SimDuration>,
     crashes: u64,
 }
 
@@ -146,19 +148,35 @@ impl<'s> World<'s> {
             hooks: None,
             reconciler: None,
             reconcile_asked: Vec::new(),
+            long_poll: None,
             crashes: 0,
         };
         match c.strategy {
             Strategy::Poll => {
-                let interval = c
-                    .poll_interval
-                    .map_or(SimDuration::from_secs(300), |d| d.get());
+                let interval = match (c.poll_interval, c.adaptive, c.long_poll) {
+                    (Some(i), _, _) => i.get(),
+                    (_, Some(a), _) => a.max.get(),
+                    (_, _, Some(h)) => h.get(),
+                    _ => SimDuration::from_secs(300),
+                };
+                let pace = match (c.adaptive, c.long_poll) {
+                    (Some(a), _) => Pace::Adaptive {
+                        min: a.min.get(),
+                        max: a.max.get(),
+                        factor: a.factor.0,
+                    },
+                    (_, Some(_)) => Pace::Long,
+                    _ => Pace::Fixed,
+                };
+                world.long_poll = c.long_poll.map(|h| h.get());
                 let cfg = PollerConfig {
                     interval,
                     jitter: c.poll_jitter,
                     page_size: world.source.page_size(),
                     backoff_base: c.backoff.base.get(),
                     backoff_max: c.backoff.max.map_or(interval, |d| d.get()),
+                    pace,
+                    conditional: c.if_none_match,
                 };
                 let (poller, firsts) = Poller::new(cfg, n, &streams);
                 for (m, t) in firsts.into_iter().enumerate() {
@@ -229,6 +247,7 @@ impl<'s> World<'s> {
                         mailbox: 0,
                         cursor: Cursor::Start,
                         limit: 0,
+                        conditional: false,
                     };
                     world.reconcile_asked = vec![(SimTime::ZERO, idle); n as usize];
                 }
@@ -300,11 +319,31 @@ impl<'s> World<'s> {
         }
         c.poll_cycles += (kind == RequestKind::CycleStart) as u64;
         let answer = self.source.list(now, req);
-        let arrive = now + answer.latency;
+        let latency = answer.latency;
+        let empty = match answer.outcome {
+            ListOutcome::Page(p) => p.items.is_empty(),
+            ListOutcome::NotModified => true,
+            _ => false,
+        };
+        // Long polling: an empty answer is held until the next commit or
+        // the hold timeout, and answered as of then.
+        let (answered, outcome) = match self.long_poll {
+            Some(hold) if empty => match self.source.next_commit(m, req.cursor) {
+                Some(v) if v <= now + hold => (v, self.source.answer(v, req)),
+                _ => (now + hold, self.source.answer(now, req)),
+            },
+            _ => (now, answer.outcome),
+        };
+        let arrive = answered + latency;
         if arrive >= self.end {
             return;
         }
-        let next = match answer.outcome {
+        let next = match outcome {
+            ListOutcome::NotModified => {
+                c.not_modified += 1;
+                let cursor = req.cursor;
+                poller.on_page_applied(m, arrive, cursor, false)
+            }
             ListOutcome::Page(page) => {
                 c.poll_empty += page.items.is_empty() as u64;
                 for (seq, change) in page.items.iter() {
@@ -839,6 +878,7 @@ impl<'s> World<'s> {
                 poll_cycles_per_mailbox_day: per_mailbox_day(c.poll_cycles),
                 fetch: hooks.map_or(0, |h| h.fetches),
                 reconcile: c.reconcile,
+                not_modified: c.not_modified,
                 resync: c.resync,
                 resyncs: c.resyncs,
                 expired: c.expired,

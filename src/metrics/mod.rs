@@ -124,6 +124,8 @@ pub struct Counters {
     pub redelivered: u64,
     /// Reconciler list requests.
     pub reconcile: u64,
+    /// 304 answers to conditional polls.
+    pub not_modified: u64,
 }
 
 /// Everything measured during a run.

@@ -12,7 +12,7 @@ use crate::engine::sample::below;
 use crate::engine::time::{SimDuration, SimTime};
 
 /// Poller settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PollerConfig {
     /// Time between poll cycles of a mailbox.
     pub interval: SimDuration,
@@ -24,6 +24,30 @@ pub struct PollerConfig {
     pub backoff_base: SimDuration,
     /// Longest backoff.
     pub backoff_max: SimDuration,
+    /// How the next cycle is timed.
+    pub pace: Pace,
+    /// Send `If-None-Match` (304 when nothing changed).
+    pub conditional: bool,
+}
+
+/// How a poller times its cycles.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pace {
+    /// Every `interval`, on a fixed-rate schedule.
+    Fixed,
+    /// `min` after a cycle that found changes, else the last interval
+    /// times `factor`, up to `max`; measured from the cycle's end.
+    Adaptive {
+        /// Shortest interval.
+        min: SimDuration,
+        /// Longest interval.
+        max: SimDuration,
+        /// Growth per empty cycle.
+        factor: f64,
+    },
+    /// Long polling: the source holds each request; the next is sent as
+    /// soon as the answer arrives.
+    Long,
 }
 
 /// Per-mailbox state: 32 bytes.
@@ -39,6 +63,10 @@ struct MailboxPoll {
     in_cycle: bool,
     /// What the next request of the cycle is.
     pending: RequestKind,
+    /// True when the current cycle found changes (adaptive pace).
+    saw_changes: bool,
+    /// The current adaptive interval, µs.
+    interval: u64,
 }
 
 /// What kind of request the poller is about to send.
@@ -86,6 +114,7 @@ impl Poller {
                     cfg.interval.0,
                 );
                 poller.state[m as usize].slot = phase;
+                poller.state[m as usize].interval = cfg.interval.0;
                 poller.tick_time(m, SimTime::ZERO)
             })
             .collect();
@@ -117,6 +146,7 @@ impl Poller {
                 mailbox,
                 cursor: s.cursor,
                 limit: self.cfg.page_size,
+                conditional: self.cfg.conditional,
             },
             kind,
         )
@@ -137,6 +167,10 @@ impl Poller {
     ) -> SimTime {
         let s = &mut self.state[mailbox as usize];
         let stuck = has_more && next_cursor == s.cursor;
+        // Moving from "nothing yet" to "position 0" is no news.
+        let moved = next_cursor != s.cursor
+            && !(s.cursor == Cursor::Start && next_cursor == Cursor::Seq(0));
+        s.saw_changes |= moved;
         s.cursor = next_cursor;
         s.failures = 0;
         if has_more && !stuck {
@@ -220,8 +254,26 @@ impl Poller {
         SimTime(t.max(floor.0))
     }
 
-    /// Advances to the first schedule slot after `now` and returns its time.
+    /// Ends a cycle at `now` and returns when the next one starts.
     fn next_tick(&mut self, mailbox: u32, now: SimTime) -> SimTime {
+        match self.cfg.pace {
+            Pace::Fixed => self.next_slot(mailbox, now),
+            Pace::Long => now,
+            Pace::Adaptive { min, max, factor } => {
+                let s = &mut self.state[mailbox as usize];
+                s.interval = if s.saw_changes {
+                    min.0
+                } else {
+                    ((s.interval.max(min.0) as f64 * factor) as u64).min(max.0)
+                };
+                s.saw_changes = false;
+                now + SimDuration(s.interval)
+            }
+        }
+    }
+
+    /// Advances to the first schedule slot after `now` and returns its time.
+    fn next_slot(&mut self, mailbox: u32, now: SimTime) -> SimTime {
         let interval = self.cfg.interval.0;
         let s = &mut self.state[mailbox as usize];
         s.slot += interval;
@@ -245,6 +297,8 @@ mod tests {
             page_size: 200,
             backoff_base: SimDuration::from_secs(1),
             backoff_max: SimDuration::from_secs(300),
+            pace: Pace::Fixed,
+            conditional: false,
         }
     }
 
@@ -257,6 +311,31 @@ mod tests {
         assert_eq!(kind, RequestKind::CycleStart);
         let next = p.on_page_applied(0, t0 + SimDuration::from_millis(100), Cursor::Seq(0), false);
         assert_eq!(next.0, t0.0 + 300_000_000);
+    }
+
+    #[test]
+    fn adaptive_pace_drops_to_min_then_grows_to_max() {
+        let mut c = cfg();
+        c.pace = Pace::Adaptive {
+            min: SimDuration::from_secs(10),
+            max: SimDuration::from_secs(600),
+            factor: 2.0,
+        };
+        c.interval = SimDuration::from_secs(600);
+        let (mut p, _) = Poller::new(c, 1, &Streams::new(1));
+        let mut now = SimTime(0);
+        let mut gaps = vec![];
+        // The first cycle moves the cursor (a change); the rest find nothing.
+        for _ in 0..8 {
+            p.request(0);
+            let next = p.on_page_applied(0, now, Cursor::Seq(1), false);
+            gaps.push(next.since(now).as_secs_f64());
+            now = next;
+        }
+        assert_eq!(
+            gaps,
+            vec![10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 600.0, 600.0]
+        );
     }
 
     #[test]
@@ -315,7 +394,8 @@ mod tests {
                 ListRequest {
                     mailbox: 0,
                     cursor: Cursor::Resync(0),
-                    limit: 200
+                    limit: 200,
+                    conditional: false,
                 },
                 RequestKind::Resync
             )

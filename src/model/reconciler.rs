@@ -95,6 +95,7 @@ impl Reconciler {
                 mailbox,
                 cursor: s.cursor,
                 limit: self.cfg.page_size,
+                conditional: false,
             },
             starts,
         )

@@ -45,6 +45,8 @@ pub struct ListRequest {
     pub cursor: Cursor,
     /// Page size asked for.
     pub limit: u32,
+    /// `If-None-Match`: answer 304 instead of an empty page.
+    pub conditional: bool,
 }
 
 /// The changes of one page, in the order the API returns them.
@@ -124,6 +126,8 @@ pub enum ListOutcome<'a> {
     Unavailable,
     /// The cursor is older than the log's retention: resync.
     Expired,
+    /// 304: nothing new after the cursor (conditional requests).
+    NotModified,
     /// One page of a full resync (the mailbox's live messages).
     Snapshot {
         /// This page's index.
@@ -237,10 +241,30 @@ impl Source {
         (self.gate(mailbox, now), latency)
     }
 
+    /// When the next change after a `sequence` cursor commits (for a held
+    /// long-poll request), if any.
+    pub fn next_commit(&self, mailbox: u32, cursor: Cursor) -> Option<SimTime> {
+        let c = match cursor {
+            Cursor::Seq(c) => c as usize,
+            _ => 0,
+        };
+        self.logs.changes(mailbox).get(c).map(|x| x.at)
+    }
+
     /// The answer to an admitted request as of `as_of`: a pure function of
     /// the log, so it may be computed when the answer arrives.
     pub fn answer(&mut self, as_of: SimTime, req: ListRequest) -> ListOutcome<'_> {
         let now = as_of;
+        let outcome = self.answer_page(now, req);
+        match outcome {
+            ListOutcome::Page(p) if req.conditional && p.items.is_empty() => {
+                ListOutcome::NotModified
+            }
+            other => other,
+        }
+    }
+
+    fn answer_page(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
         match req.cursor {
             Cursor::Resync(page) => self.snapshot(req.mailbox, now, page),
             cursor if self.expired(req.mailbox, cursor, now) => ListOutcome::Expired,
@@ -457,6 +481,7 @@ mod tests {
             mailbox: 0,
             cursor,
             limit: 200,
+            conditional: false,
         }
     }
 

@@ -21,6 +21,14 @@ pub struct ConsumerSpec {
     /// Retry policy after 5xx answers from the source.
     #[serde(default)]
     pub backoff: BackoffSpec,
+    /// Conditional polls: an unchanged mailbox answers 304 (a cheap request).
+    #[serde(default)]
+    pub if_none_match: bool,
+    /// Adaptive polling: `min` after a change, times `factor` per empty
+    /// poll, up to `max` (replaces `poll_interval`).
+    pub adaptive: Option<AdaptiveSpec>,
+    /// Long polling: each request is held until a change or this timeout.
+    pub long_poll: Option<PositiveDuration>,
     /// Webhook receiver: answer first then process, or process then answer.
     #[serde(default)]
     pub ack: Ack,
@@ -135,6 +143,23 @@ pub enum Dedup {
     Version,
 }
 
+/// Adaptive polling intervals.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveSpec {
+    /// Interval right after a poll that found changes.
+    pub min: PositiveDuration,
+    /// Longest interval, reached when idle.
+    pub max: PositiveDuration,
+    /// Growth per empty poll.
+    #[serde(default = "two")]
+    pub factor: Positive,
+}
+
+fn two() -> Positive {
+    Positive(2.0)
+}
+
 /// Inbound rate limit of the webhook endpoint.
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +198,33 @@ impl ConsumerSpec {
     /// Checks rules across the consumer's keys.
     pub fn validate(&self, webhooks: Option<&WebhooksSpec>) -> Result<(), Invalid> {
         match self.strategy {
+            Strategy::Poll if self.adaptive.is_some() || self.long_poll.is_some() => {
+                if self.adaptive.is_some() && self.long_poll.is_some() {
+                    return Err(invalid(
+                        "consumer.long_poll",
+                        "choose one of adaptive and long_poll",
+                    ));
+                }
+                if self.poll_interval.is_some() {
+                    let by = if self.adaptive.is_some() {
+                        "adaptive"
+                    } else {
+                        "long_poll"
+                    };
+                    return Err(invalid(
+                        "consumer.poll_interval",
+                        format!("{by} sets the pace; remove poll_interval"),
+                    ));
+                }
+                if let Some(a) = self.adaptive {
+                    if a.max < a.min || a.factor.0 <= 1.0 {
+                        return Err(invalid(
+                            "consumer.adaptive",
+                            "expected min <= max and factor > 1",
+                        ));
+                    }
+                }
+            }
             Strategy::Poll => {
                 let Some(interval) = self.poll_interval else {
                     return Err(invalid(
@@ -207,6 +259,20 @@ impl ConsumerSpec {
                     return Err(invalid(
                         "consumer.poll_interval",
                         "strategy \"webhook\" does not poll; remove poll_interval",
+                    ));
+                }
+            }
+        }
+        if self.strategy != Strategy::Poll {
+            for (key, present) in [
+                ("adaptive", self.adaptive.is_some()),
+                ("long_poll", self.long_poll.is_some()),
+                ("if_none_match", self.if_none_match),
+            ] {
+                if present {
+                    return Err(invalid(
+                        format!("consumer.{key}"),
+                        format!("`{key}` only applies to strategy \"poll\""),
                     ));
                 }
             }

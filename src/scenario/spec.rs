@@ -615,6 +615,12 @@ impl Scenario {
             }
         }
         self.consumer.validate(self.webhooks.as_ref())?;
+        if self.consumer.long_poll.is_some() && self.source.cursor != CursorKind::Sequence {
+            return Err(invalid(
+                "consumer.long_poll",
+                "long polling needs cursor = \"sequence\"",
+            ));
+        }
         if let Some(w) = &self.webhooks {
             w.validate()?;
         }

@@ -10,4 +10,5 @@ mod hybrid;
 mod outage;
 mod paging;
 mod poll_arithmetic;
+mod styles;
 mod webhooks;
