@@ -885,7 +885,6 @@ impl<'s> World<'s> {
                 rate_limited: c.rate_limited,
                 errors: c.errors,
                 peak_rps: metrics.source_rps.peak(),
-                ..Requests::default()
             },
             webhooks,
             queue,
