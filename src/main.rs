@@ -77,8 +77,12 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             }
+            let checks = report.check(&scenario.thresholds);
             match format {
-                OutputFormat::Table => print!("{}", table::render(&report)),
+                OutputFormat::Table => {
+                    print!("{}", table::render(&report));
+                    print!("{}", table::checks(&checks));
+                }
                 OutputFormat::Json => print!("{}", report.to_json()),
             }
             eprintln!(
@@ -86,6 +90,16 @@ fn main() -> ExitCode {
                 wall,
                 report.engine.events as f64 / wall.max(1e-9) / 1e6
             );
+            let failed = checks.iter().filter(|c| !c.pass).count();
+            if failed > 0 {
+                eprintln!(
+                    "{failed} of {} thresholds failed; reproduce with: syncsim run {} --seed {}",
+                    checks.len(),
+                    file.display(),
+                    scenario.seed
+                );
+                return ExitCode::from(1);
+            }
             ExitCode::SUCCESS
         }
         Command::Presets => {

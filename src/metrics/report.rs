@@ -267,6 +267,91 @@ impl Report {
         self.digest = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
     }
 
+    /// Every numeric leaf path a report can have (with webhook sections),
+    /// e.g. `changes.lost`, `latency_ms.all.p99`.
+    pub fn numeric_paths() -> std::collections::BTreeSet<String> {
+        let full = LatencyStats {
+            count: 0,
+            mean: Some(0.0),
+            p50: Some(0.0),
+            p90: Some(0.0),
+            p99: Some(0.0),
+            p999: Some(0.0),
+            max: Some(0.0),
+        };
+        let sample = Report {
+            scenario: String::new(),
+            seed: 0,
+            point: BTreeMap::new(),
+            digest: String::new(),
+            simulated: Simulated {
+                mailboxes: 0,
+                horizon: String::new(),
+                drain: String::new(),
+                days: 0.0,
+                strategy: String::new(),
+            },
+            changes: Changes::default(),
+            requests: Requests::default(),
+            webhooks: Some(Webhooks::default()),
+            queue: Some(Queue::default()),
+            latency_ms: LatencyByPath {
+                all: full.clone(),
+                webhook: full.clone(),
+                poll: full.clone(),
+                reconcile: full,
+            },
+            consistency: Consistency::default(),
+            faults: Faults::default(),
+            engine: Engine::default(),
+        };
+        let mut out = std::collections::BTreeSet::new();
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        let p = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&p, v, out);
+                    }
+                }
+                serde_json::Value::Number(_) => {
+                    out.insert(prefix.to_string());
+                }
+                _ => {}
+            }
+        }
+        walk(
+            "",
+            &serde_json::to_value(&sample).expect("a report serializes"),
+            &mut out,
+        );
+        out
+    }
+
+    /// Checks `thresholds` against this report.
+    pub fn check(
+        &self,
+        thresholds: &crate::scenario::Thresholds,
+    ) -> Vec<crate::scenario::CheckResult> {
+        let mut out = Vec::new();
+        for (path, conditions) in thresholds {
+            let got = self.value(path);
+            for c in &conditions.0 {
+                out.push(crate::scenario::CheckResult {
+                    path: path.clone(),
+                    condition: *c,
+                    got,
+                    pass: got.is_some_and(|g| c.op.holds(g, c.value)),
+                });
+            }
+        }
+        out
+    }
+
     /// Looks up a numeric value by dotted path (`latency_ms.all.p99`).
     pub fn value(&self, path: &str) -> Option<f64> {
         let v = serde_json::to_value(self).ok()?;

@@ -185,3 +185,23 @@ pub fn presets() -> String {
     }
     out
 }
+
+/// Threshold results, one line each (empty when there are none).
+pub fn checks(results: &[crate::scenario::CheckResult]) -> String {
+    if results.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nthresholds\n");
+    for r in results {
+        let got = r.got.map_or("no value".to_string(), |g| format!("{g}"));
+        let _ = writeln!(
+            out,
+            "  {}  {} {}  (got {})",
+            if r.pass { "pass" } else { "FAIL" },
+            r.path,
+            r.condition,
+            got
+        );
+    }
+    out
+}

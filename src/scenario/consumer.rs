@@ -258,8 +258,22 @@ impl ConsumerSpec {
                 if self.poll_interval.is_some() {
                     return Err(invalid(
                         "consumer.poll_interval",
-                        "strategy \"webhook\" does not poll; remove poll_interval",
+                        format!("strategy \"{name}\" does not poll; remove poll_interval (the hybrid uses reconcile_every)"),
                     ));
+                }
+                if self.strategy == Strategy::Hybrid {
+                    if self.reconcile_every.is_none() {
+                        return Err(invalid(
+                            "consumer.reconcile_every",
+                            format!("strategy \"hybrid\" needs reconcile_every: {DURATION_HELP}"),
+                        ));
+                    }
+                    if self.lookback.is_none() {
+                        return Err(invalid(
+                            "consumer.lookback",
+                            format!("strategy \"hybrid\" needs lookback: \"watermark\" or {DURATION_HELP}"),
+                        ));
+                    }
                 }
             }
         }

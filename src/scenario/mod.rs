@@ -5,11 +5,13 @@
 pub mod consumer;
 pub mod faults;
 pub mod spec;
+pub mod thresholds;
 pub mod webhooks;
 
 pub use consumer::*;
 pub use faults::*;
 pub use spec::*;
+pub use thresholds::*;
 pub use webhooks::*;
 
 use std::path::Path;
@@ -205,13 +207,24 @@ fn path_segments(path: &str) -> Vec<Result<&str, usize>> {
 fn locate_toml(text: &str, path: &str) -> Option<usize> {
     let doc = toml::de::DeTable::parse(text).ok()?;
     let mut best = None;
-    let mut table = doc.get_ref();
+    let table = doc.get_ref();
     let mut value: Option<&toml::Spanned<toml::de::DeValue>> = None;
-    for seg in path_segments(path) {
+    let segments = path_segments(path);
+    for (i, seg) in segments.iter().enumerate() {
+        let lookup = |key: &str| match value {
+            None => table.get(key),
+            Some(v) => v.get_ref().get(key),
+        };
         let next = match (seg, value) {
-            (Ok(key), None) => table.get(key),
-            (Ok(key), Some(v)) => v.get_ref().get(key),
-            (Err(i), Some(v)) => v.get_ref().get(i),
+            (Ok(key), _) => lookup(key).or_else(|| {
+                // A quoted key with dots in it (`"changes.lost" = ...`):
+                // try the rest of the path as one key.
+                let rest: Vec<&str> = segments[i..].iter().filter_map(|s| s.ok()).collect();
+                (rest.len() == segments.len() - i)
+                    .then(|| lookup(&rest.join(".")))
+                    .flatten()
+            }),
+            (Err(n), Some(v)) => v.get_ref().get(*n),
             (Err(_), None) => None,
         };
         match next {
@@ -222,7 +235,6 @@ fn locate_toml(text: &str, path: &str) -> Option<usize> {
             None => break,
         }
     }
-    let _ = &mut table;
     best
 }
 

@@ -37,6 +37,9 @@ pub struct Scenario {
     /// Injected faults.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Assertions on report paths, checked after the run.
+    #[serde(default)]
+    pub thresholds: super::thresholds::Thresholds,
 }
 
 /// The mock mailbox source (`[source]`).
@@ -626,6 +629,38 @@ impl Scenario {
         }
         for (i, f) in self.faults.iter().enumerate() {
             f.validate(i, self)?;
+        }
+        let known = crate::metrics::Report::numeric_paths();
+        for path in self.thresholds.keys() {
+            if !known.contains(path) {
+                let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+                let leaf = path.rsplit('.').next().unwrap_or("");
+                let close: Vec<&String> = known
+                    .iter()
+                    .filter(|k| {
+                        k.rsplit('.').next() == Some(leaf)
+                            || (!parent.is_empty()
+                                && k.rsplit_once('.').map(|(p, _)| p) == Some(parent))
+                    })
+                    .take(6)
+                    .collect();
+                let hint = if close.is_empty() {
+                    "see the Report section of the README for the paths".to_string()
+                } else {
+                    format!(
+                        "did you mean {}?",
+                        close
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                return Err(invalid(
+                    format!("thresholds.{path}"),
+                    format!("`{path}` is not a numeric report path; {hint}"),
+                ));
+            }
         }
         Ok(())
     }

@@ -106,6 +106,24 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         16,
         "`refused`, `503`, `hang`",
     ),
+    (
+        "threshold_unknown_path.toml",
+        "thresholds.changes.lostt",
+        14,
+        "did you mean",
+    ),
+    (
+        "threshold_bad_condition.toml",
+        "thresholds.changes.lost",
+        14,
+        "has no comparison",
+    ),
+    (
+        "hybrid_without_lookback.toml",
+        "consumer.lookback",
+        12,
+        "needs lookback",
+    ),
 ];
 
 fn check(file: &str, args: &[&str]) -> (i32, String) {

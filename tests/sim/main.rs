@@ -10,5 +10,6 @@ mod hybrid;
 mod outage;
 mod paging;
 mod poll_arithmetic;
+mod seeds;
 mod styles;
 mod webhooks;
