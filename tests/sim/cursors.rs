@@ -43,6 +43,10 @@ fn ties_at_page_boundaries_by_cursor_kind() {
     // Strict `>`: exactly the tied changes past the boundary are lost.
     let strict = run(&ties("timestamp"));
     assert_eq!(strict.changes.lost, skipped);
+    assert_eq!(
+        strict.changes.lost_by_cause.cursor_skip, skipped,
+        "the cursor moved past them"
+    );
     // Inclusive `>=`: nothing lost; the boundary's ties are listed again,
     // and so is the last stamp's group at every later poll: the burst is
     // seen by the first poll after 3 h, and 37 or 38 polls follow before

@@ -244,6 +244,7 @@ fn thin_fetches_during_a_source_outage_fail_and_dead_letter() {
     // ≈ 300 × 50/day × 20 min = 208.
     assert!((150..270).contains(&q.dead_lettered), "{}", q.dead_lettered);
     assert_eq!(r.changes.lost, q.dead_lettered);
+    assert_eq!(r.changes.lost_by_cause.dead_lettered, q.dead_lettered);
     assert_eq!(q.processing_failures, 3 * q.dead_lettered);
 }
 
