@@ -7,7 +7,9 @@ use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
 use serde::Deserialize;
 use std::num::NonZeroU32;
 
-/// The consumer under test.
+/// The consumer under test. Settings of other strategies are accepted and
+/// ignored (so one file can sweep `consumer.strategy`); `adaptive` and
+/// `long_poll` take precedence over `poll_interval`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
@@ -205,17 +207,6 @@ impl ConsumerSpec {
                         "choose one of adaptive and long_poll",
                     ));
                 }
-                if self.poll_interval.is_some() {
-                    let by = if self.adaptive.is_some() {
-                        "adaptive"
-                    } else {
-                        "long_poll"
-                    };
-                    return Err(invalid(
-                        "consumer.poll_interval",
-                        format!("{by} sets the pace; remove poll_interval"),
-                    ));
-                }
                 if let Some(a) = self.adaptive {
                     if a.max < a.min || a.factor.0 <= 1.0 {
                         return Err(invalid(
@@ -255,12 +246,6 @@ impl ConsumerSpec {
                         format!("strategy \"{name}\" needs a [webhooks] section (e.g. preset = \"svix\")"),
                     ));
                 }
-                if self.poll_interval.is_some() {
-                    return Err(invalid(
-                        "consumer.poll_interval",
-                        format!("strategy \"{name}\" does not poll; remove poll_interval (the hybrid uses reconcile_every)"),
-                    ));
-                }
                 if self.strategy == Strategy::Hybrid {
                     if self.reconcile_every.is_none() {
                         return Err(invalid(
@@ -274,33 +259,6 @@ impl ConsumerSpec {
                             format!("strategy \"hybrid\" needs lookback: \"watermark\" or {DURATION_HELP}"),
                         ));
                     }
-                }
-            }
-        }
-        if self.strategy != Strategy::Poll {
-            for (key, present) in [
-                ("adaptive", self.adaptive.is_some()),
-                ("long_poll", self.long_poll.is_some()),
-                ("if_none_match", self.if_none_match),
-            ] {
-                if present {
-                    return Err(invalid(
-                        format!("consumer.{key}"),
-                        format!("`{key}` only applies to strategy \"poll\""),
-                    ));
-                }
-            }
-        }
-        if self.strategy != Strategy::Hybrid {
-            for (key, present) in [
-                ("reconcile_every", self.reconcile_every.is_some()),
-                ("lookback", self.lookback.is_some()),
-            ] {
-                if present {
-                    return Err(invalid(
-                        format!("consumer.{key}"),
-                        format!("`{key}` only applies to strategy \"hybrid\""),
-                    ));
                 }
             }
         }
