@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod scenario;
+pub mod sweep;
 
 pub use engine::des::run;
 pub use metrics::Report;

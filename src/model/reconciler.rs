@@ -33,7 +33,8 @@ pub struct ReconcilerConfig {
     pub lookback: Lookback,
     /// Page size to ask for.
     pub page_size: u32,
-    /// Backoff after an error or 429 within a run.
+    /// First backoff after an error within a run; it doubles per failure
+    /// in a row, up to `every`.
     pub retry: SimDuration,
 }
 
@@ -47,6 +48,8 @@ struct MailboxRun {
     cursor: Cursor,
     /// True while a run is in progress.
     running: bool,
+    /// Errors in a row (for backoff).
+    failures: u16,
 }
 
 /// The reconciler for all mailboxes.
@@ -105,6 +108,7 @@ impl Reconciler {
     /// until the next slot.
     pub fn on_page(&mut self, mailbox: u32, now: SimTime, next: Cursor, has_more: bool) -> SimTime {
         let s = &mut self.state[mailbox as usize];
+        s.failures = 0;
         if has_more && next != s.cursor {
             s.cursor = next;
             now
@@ -114,9 +118,20 @@ impl Reconciler {
         }
     }
 
-    /// The request failed (5xx or 429): retry within the run.
-    pub fn on_error(&mut self, _mailbox: u32, now: SimTime, wait: SimDuration) -> SimTime {
-        now + wait.max(self.cfg.retry)
+    /// The request failed (5xx, or 429 with `wait` = Retry-After): retry
+    /// within the run after an exponential backoff (capped at the period),
+    /// or the Retry-After if longer.
+    pub fn on_error(&mut self, mailbox: u32, now: SimTime, wait: SimDuration) -> SimTime {
+        let s = &mut self.state[mailbox as usize];
+        let shift = s.failures.min(40) as u32;
+        s.failures = s.failures.saturating_add(1);
+        let backoff = self
+            .cfg
+            .retry
+            .0
+            .saturating_mul(1 << shift)
+            .min(self.cfg.every.0);
+        now + SimDuration(backoff).max(wait)
     }
 
     /// The consumer is down at the run's time: skip it.
@@ -172,6 +187,20 @@ mod tests {
         assert_eq!(w.request(0, SimTime(100)).0.cursor, Cursor::Since(0));
         w.on_page(0, SimTime(100), Cursor::Start, false);
         assert_eq!(w.request(0, SimTime(5000)).0.cursor, Cursor::Since(100));
+    }
+
+    #[test]
+    fn errors_back_off_exponentially_up_to_the_period() {
+        let (mut r, _) = Reconciler::new(cfg(Lookback::Watermark), 1, &Streams::new(3));
+        let mut now = SimTime(0);
+        let mut gaps = vec![];
+        for _ in 0..13 {
+            let next = r.on_error(0, now, SimDuration::ZERO);
+            gaps.push(next.since(now).as_secs_f64());
+            now = next;
+        }
+        assert_eq!(gaps[..4], [1.0, 2.0, 4.0, 8.0]);
+        assert_eq!(gaps[11..], [1800.0, 1800.0]);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct Scenario {
     /// Assertions on report paths, checked after the run.
     #[serde(default)]
     pub thresholds: super::thresholds::Thresholds,
+    /// A sweep (expanded by `syncsim sweep`; `run` runs the base scenario).
+    #[serde(default)]
+    pub sweep: Option<toml::Value>,
 }
 
 /// The mock mailbox source (`[source]`).
