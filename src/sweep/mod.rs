@@ -52,6 +52,9 @@ pub struct Sweep {
     pub keys: Vec<String>,
 }
 
+/// A named set of overrides (`[[sweep.variants]]`).
+type Variant = (Option<String>, Vec<(String, toml::Value)>);
+
 fn err(file: &str, path: &str, message: impl Into<String>) -> ScenarioError {
     ScenarioError::Invalid {
         file: file.to_string(),
@@ -105,7 +108,7 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
         }
     };
     // Variants: named override sets (default: one, empty).
-    let mut variants: Vec<(Option<String>, Vec<(String, toml::Value)>)> = Vec::new();
+    let mut variants: Vec<Variant> = Vec::new();
     match sweep.get("variants") {
         None => variants.push((None, Vec::new())),
         Some(toml::Value::Array(list)) if !list.is_empty() => {
@@ -293,38 +296,6 @@ pub fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Resu
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn set_path_creates_and_indexes() {
-        let mut t: toml::Table =
-            toml::from_str("[consumer]\nstrategy = 'poll'\n[[faults]]\nkind = 'drop'\n").unwrap();
-        set_path(
-            &mut t,
-            "consumer.poll_interval",
-            toml::Value::String("1m".into()),
-        )
-        .unwrap();
-        set_path(&mut t, "faults[0].probability", toml::Value::Float(0.5)).unwrap();
-        set_path(
-            &mut t,
-            "source.rate_limit.global_per_s",
-            toml::Value::Integer(5),
-        )
-        .unwrap();
-        let text = toml::to_string(&t).unwrap();
-        assert!(
-            text.contains("poll_interval = \"1m\"")
-                && text.contains("probability = 0.5")
-                && text.contains("global_per_s = 5"),
-            "{text}"
-        );
-        assert!(set_path(&mut t, "faults[3].x", toml::Value::Integer(1)).is_err());
-    }
-}
-
 /// Parses `text` as a TOML value (`5`, `"1m"`, `true`, `[1, 2]`), or takes
 /// it as a plain string (`1m`, `hybrid`).
 pub fn parse_value(text: &str) -> toml::Value {
@@ -360,4 +331,36 @@ pub fn load_with(path: &Path, sets: &[(String, String)]) -> Result<Scenario, Sce
         &format!("{file} [{}]", label.join(", ")),
         Format::Toml,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_path_creates_and_indexes() {
+        let mut t: toml::Table =
+            toml::from_str("[consumer]\nstrategy = 'poll'\n[[faults]]\nkind = 'drop'\n").unwrap();
+        set_path(
+            &mut t,
+            "consumer.poll_interval",
+            toml::Value::String("1m".into()),
+        )
+        .unwrap();
+        set_path(&mut t, "faults[0].probability", toml::Value::Float(0.5)).unwrap();
+        set_path(
+            &mut t,
+            "source.rate_limit.global_per_s",
+            toml::Value::Integer(5),
+        )
+        .unwrap();
+        let text = toml::to_string(&t).unwrap();
+        assert!(
+            text.contains("poll_interval = \"1m\"")
+                && text.contains("probability = 0.5")
+                && text.contains("global_per_s = 5"),
+            "{text}"
+        );
+        assert!(set_path(&mut t, "faults[3].x", toml::Value::Integer(1)).is_err());
+    }
 }
