@@ -108,7 +108,12 @@ fn main() -> ExitCode {
                 scenario.seed = seed;
             }
             let started = Instant::now(); // wall clock: stderr only
-            let report = syncsim::run(&scenario);
+            let mut report = syncsim::run(&scenario);
+            if !sets.is_empty() {
+                // The same point identity a sweep gives this run.
+                report.point = sets.iter().cloned().collect();
+                report.seal();
+            }
             let wall = started.elapsed().as_secs_f64();
             if let Some(path) = &out {
                 if let Err(e) = write_atomic(path, report.to_json().as_bytes()) {

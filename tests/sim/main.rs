@@ -12,4 +12,5 @@ mod paging;
 mod poll_arithmetic;
 mod seeds;
 mod styles;
+mod sweep;
 mod webhooks;
