@@ -8,6 +8,7 @@
 //! for byte.
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod engine;
 pub mod metrics;
 pub mod model;

@@ -55,6 +55,19 @@ enum Command {
         #[arg(long)]
         no_progress: bool,
     },
+    /// CI mode: run scenarios and sweeps (files or folders) against their
+    /// [thresholds]. Exit 0 when all hold, 1 when one breaks, 2 on bad input.
+    Check {
+        /// Scenario files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Parallel runs (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Join sweep folders (e.g. shards) into one and write its outputs.
     Merge {
         /// Sweep folders.
@@ -246,6 +259,30 @@ fn main() -> ExitCode {
                 );
             }
             finish(&out, &meta)
+        }
+        Command::Check { paths, junit, jobs } => {
+            if let Some(p) = paths.iter().find(|p| syncsim::check::missing(p)) {
+                eprintln!("error: {}: no such file or folder", p.display());
+                return ExitCode::from(BAD_INPUT);
+            }
+            let files = match syncsim::check::collect(&paths) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(BAD_INPUT);
+                }
+            };
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let outcome = syncsim::check::check(&files, jobs);
+            print!("{}", syncsim::check::render(&outcome));
+            if let Some(path) = junit {
+                if let Err(e) = write_atomic(&path, syncsim::check::junit(&outcome).as_bytes()) {
+                    eprintln!("syncsim: cannot write {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+            ExitCode::from(outcome.exit_code())
         }
         Command::Report { dir } => match read_meta(&dir) {
             Ok(meta) => finish(&dir, &meta),
