@@ -845,6 +845,19 @@ impl<'s> World<'s> {
                 drain: scenario.drain.to_string(),
                 days: round3(days),
                 strategy: format!("{:?}", scenario.consumer.strategy).to_lowercase(),
+                poll_interval_min: match (
+                    &self.poller,
+                    scenario.consumer.adaptive,
+                    scenario.consumer.long_poll,
+                ) {
+                    (Some(p), None, None) => Some(round3(p.config().interval.as_secs_f64() / 60.0)),
+                    _ => None,
+                },
+                reconcile_every_min: scenario
+                    .consumer
+                    .reconcile_every
+                    .filter(|_| self.reconciler.is_some())
+                    .map(|d| round3(d.get().as_secs_f64() / 60.0)),
             },
             changes: Changes {
                 generated,

@@ -37,6 +37,10 @@ pub struct Simulated {
     pub days: f64,
     /// The consumer strategy.
     pub strategy: String,
+    /// Poll interval in minutes (fixed-interval polling only).
+    pub poll_interval_min: Option<f64>,
+    /// Reconciliation period in minutes (hybrid only).
+    pub reconcile_every_min: Option<f64>,
 }
 
 /// Which path first delivered each change.
@@ -290,6 +294,8 @@ impl Report {
                 drain: String::new(),
                 days: 0.0,
                 strategy: String::new(),
+                poll_interval_min: Some(0.0),
+                reconcile_every_min: Some(0.0),
             },
             changes: Changes::default(),
             requests: Requests::default(),

@@ -1,5 +1,6 @@
 //! Writing results: the human table and atomic file writes.
 
+pub mod plots;
 pub mod table;
 
 use std::io::Write;

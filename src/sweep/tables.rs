@@ -6,6 +6,7 @@
 
 use super::exec::Stored;
 use super::stats::{summarize, Summary};
+use crate::output::plots::{self, PlotPoint};
 use crate::output::table::fmt_ms;
 use crate::output::write_atomic;
 use crate::scenario::{CheckResult, Thresholds};
@@ -138,7 +139,45 @@ pub fn write_all(dir: &Path, meta: &Meta, results: &[Stored]) -> std::io::Result
         &dir.join("report.md"),
         markdown(meta, &points, results.len()).as_bytes(),
     )?;
+    let plot_points = plot_points(&points);
+    for (name, svg) in [
+        ("frontier.svg", plots::frontier(&plot_points)),
+        ("loss_vs_cadence.svg", plots::loss_vs_cadence(&plot_points)),
+        ("latency.svg", plots::latency(&plot_points)),
+    ] {
+        let svg = svg.map_err(std::io::Error::other)?;
+        write_atomic(&dir.join(name), svg.as_bytes())?;
+    }
     Ok(())
+}
+
+/// Means over seeds, in the shape the plots take.
+pub fn plot_points(points: &[PointSummary]) -> Vec<PlotPoint> {
+    let mean = |p: &PointSummary, path: &str| metric(p, path).map(|s| s.mean);
+    points
+        .iter()
+        .map(|p| {
+            let report = &p.runs[0].report;
+            PlotPoint {
+                label: p.runs[0].label.clone(),
+                strategy: report["simulated"]["strategy"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                cost: mean(p, "requests.per_mailbox_day").unwrap_or(0.0),
+                latency: [
+                    mean(p, "latency_ms.all.p50"),
+                    mean(p, "latency_ms.all.p90"),
+                    mean(p, "latency_ms.all.p99"),
+                    mean(p, "latency_ms.all.p999"),
+                    mean(p, "latency_ms.all.max"),
+                ],
+                loss: mean(p, "changes.loss_rate").unwrap_or(0.0),
+                recovery: mean(p, "changes.recovery_rate").unwrap_or(0.0),
+                reconcile_every_min: report["simulated"]["reconcile_every_min"].as_f64(),
+            }
+        })
+        .collect()
 }
 
 fn results_csv(meta: &Meta, results: &[Stored]) -> std::io::Result<Vec<u8>> {
@@ -307,6 +346,13 @@ fn markdown(meta: &Meta, points: &[PointSummary], runs: usize) -> String {
         }
         let _ = writeln!(out);
     }
+    let _ = writeln!(out, "## Plots\n");
+    let _ = writeln!(out, "![cost vs freshness](frontier.svg)\n");
+    let _ = writeln!(
+        out,
+        "![loss vs reconciliation cadence](loss_vs_cadence.svg)\n"
+    );
+    let _ = writeln!(out, "![latency distribution](latency.svg)\n");
     let _ = writeln!(out, "## Recommendation\n");
     match recommendation(points) {
         Some(p) => {

@@ -194,3 +194,118 @@ fn an_interrupted_sweep_resumes_without_recomputing() {
         read(&fresh.join("results.csv"))
     );
 }
+
+#[test]
+fn plots_are_well_formed_svg_with_the_expected_series() {
+    let dir = temp_dir("sweep-plots");
+    let file = dir.join("strategies.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "strategies"
+seed = 2
+horizon = "6h"
+drain = "1h"
+
+[source]
+mailboxes = 50
+
+[webhooks]
+preset = "nylas"
+
+[consumer]
+strategy = "poll"
+poll_interval = "5m"
+lookback = "2h"
+
+[[faults]]
+kind = "endpoint_outage"
+at = "2h"
+for = "45m"
+
+[sweep]
+seeds = 2
+
+[[sweep.variants]]
+name = "poll 5m"
+
+[[sweep.variants]]
+name = "webhook"
+"consumer.strategy" = "webhook"
+
+[[sweep.variants]]
+name = "hybrid 30m"
+"consumer.strategy" = "hybrid"
+"consumer.reconcile_every" = "30m"
+
+[[sweep.variants]]
+name = "hybrid 60m"
+"consumer.strategy" = "hybrid"
+"consumer.reconcile_every" = "60m"
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    sweep(&file, &out, &[]);
+    let labels = ["poll 5m", "webhook", "hybrid 30m", "hybrid 60m"];
+    let parse = |name: &str| read(&out.join(name));
+    let frontier = parse("frontier.svg");
+    let doc = roxmltree::Document::parse(&frontier).expect("frontier.svg is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    // One filled point per configuration (r = 6), plus a legend entry per strategy (r = 5).
+    let circles = |r: &str| {
+        doc.descendants()
+            .filter(|n| n.has_tag_name("circle") && n.attribute("r") == Some(r))
+            .count()
+    };
+    assert_eq!(circles("6"), 4);
+    assert_eq!(circles("5"), 3, "legend: poll, webhook, hybrid");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect();
+    for l in labels.iter().chain(&["poll", "webhook", "hybrid"]) {
+        assert!(
+            texts.iter().any(|t| t == l),
+            "frontier has no label {l}: {texts:?}"
+        );
+    }
+    // Points are coloured by strategy.
+    let fills: std::collections::BTreeSet<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle") && n.attribute("r") == Some("6"))
+        .filter_map(|n| n.attribute("fill"))
+        .collect();
+    assert_eq!(fills.len(), 3);
+    // The latency plot has a line per configuration; the cadence plot has
+    // the two hybrid points on its loss line and the webhook reference.
+    let latency = parse("latency.svg");
+    let doc = roxmltree::Document::parse(&latency).expect("latency.svg is well-formed XML");
+    assert!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .count()
+            >= 4
+    );
+    let cadence = parse("loss_vs_cadence.svg");
+    let doc = roxmltree::Document::parse(&cadence).expect("loss_vs_cadence.svg is well-formed XML");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("circle") && n.attribute("r") == Some("5"))
+            .count(),
+        2
+    );
+    let legend: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect();
+    assert!(
+        legend.iter().any(|t| t == "webhooks alone: lost"),
+        "{legend:?}"
+    );
+    assert!(read(&out.join("report.md")).contains("![cost vs freshness](frontier.svg)"));
+}
