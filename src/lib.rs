@@ -16,6 +16,6 @@ pub mod output;
 pub mod scenario;
 pub mod sweep;
 
-pub use engine::des::run;
+pub use engine::des::{run, run_traced};
 pub use metrics::Report;
 pub use scenario::{load, Scenario, ScenarioError};

@@ -82,6 +82,27 @@ enum Command {
         /// Sweep folder.
         dir: PathBuf,
     },
+    /// Trace one mailbox or one message through a run: every commit,
+    /// request, page, delivery attempt and its fate, retry, and apply.
+    Trace {
+        /// Scenario file.
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Trace this mailbox.
+        #[arg(long, conflicts_with = "message", required_unless_present = "message")]
+        mailbox: Option<u32>,
+        /// Trace this message, as MAILBOX:MESSAGE (e.g. 17:3).
+        #[arg(long, value_parser = syncsim::engine::trace::Filter::parse_message)]
+        message: Option<syncsim::engine::trace::Filter>,
+        /// Override a key (repeatable), as for `run`.
+        #[arg(long = "set", value_parser = parse_set)]
+        sets: Vec<(String, String)>,
+        /// `text` (one line per event) or `jsonl`.
+        #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+        format: TraceFormat,
+    },
     /// List the webhook provider presets and their delivery rules.
     Presets,
     /// Check a scenario file without running it.
@@ -90,6 +111,14 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TraceFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line.
+    Jsonl,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -288,6 +317,47 @@ fn main() -> ExitCode {
             Ok(meta) => finish(&dir, &meta),
             Err(code) => code,
         },
+        Command::Trace {
+            file,
+            seed,
+            mailbox,
+            message,
+            sets,
+            format,
+        } => {
+            let mut scenario = match syncsim::sweep::load_with(&file, &sets) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            if let Some(seed) = seed {
+                scenario.seed = seed;
+            }
+            let filter = match (mailbox, message) {
+                (Some(m), _) => syncsim::engine::trace::Filter::Mailbox(m),
+                (None, Some(f)) => f,
+                (None, None) => unreachable!("clap requires one"),
+            };
+            if filter.mailbox() >= scenario.source.mailboxes.get() {
+                eprintln!(
+                    "error: mailbox {} does not exist; the scenario has {} (0..{})",
+                    filter.mailbox(),
+                    scenario.source.mailboxes,
+                    scenario.source.mailboxes
+                );
+                return ExitCode::from(BAD_INPUT);
+            }
+            let (report, records) = syncsim::run_traced(&scenario, filter);
+            match format {
+                TraceFormat::Jsonl => print!("{}", syncsim::engine::trace::Trace::jsonl(&records)),
+                TraceFormat::Text => {
+                    for r in &records {
+                        println!("{}", r.render());
+                    }
+                    println!("{} events; run digest {}", records.len(), report.digest);
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Command::Presets => {
             print!("{}", table::presets());
             ExitCode::SUCCESS

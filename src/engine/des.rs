@@ -20,6 +20,8 @@ use super::queue::EventQueue;
 use super::rng::{Purpose, Streams};
 use super::sample::Sampler;
 use super::time::{SimDuration, SimTime};
+use super::trace::{Filter, Record, Trace};
+use crate::detail;
 use crate::metrics::report::*;
 use crate::metrics::{round3, Metrics};
 use crate::model::faults::FaultPlan;
@@ -109,6 +111,8 @@ struct World<'s> {
     reconcile_asked: Vec<(SimTime, ListRequest)>,
     /// Long polling: how long the source holds a request.
     long_poll: Option<SimDuration>,
+    /// The trace being collected, if any.
+    trace: Option<Trace>,
     crashes: u64,
 }
 
@@ -117,6 +121,88 @@ pub fn run(scenario: &Scenario) -> Report {
     let mut world = World::new(scenario);
     world.run();
     world.report()
+}
+
+/// Runs `scenario` and also returns the timeline of everything that
+/// touched what `filter` names, in time order (commits included).
+pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) {
+    let mut world = World::new(scenario);
+    world.trace = Some(Trace::new(filter));
+    world.run();
+    let report = world.report();
+    let mut records = world.trace.take().map(|t| t.records).unwrap_or_default();
+    let m = filter.mailbox();
+    if m < world.source.mailboxes() {
+        let mut commits: Vec<Record> = Vec::new();
+        for (seq, c) in world.source.logs().changes(m).iter().enumerate() {
+            if let Filter::Message(_, msg) = filter {
+                if c.msg != msg {
+                    continue;
+                }
+            }
+            let stamp = world.source.logs().stamp(m, seq as u32);
+            commits.push(Record {
+                at: c.at,
+                mailbox: m,
+                change: Some((seq as u32, c.msg, c.version)),
+                event: "commit",
+                detail: detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => stamp),
+            });
+        }
+        commits.extend(records);
+        records = commits;
+        records.sort_by_key(|r| r.at); // stable: commits first at equal times
+    }
+    (report, records)
+}
+
+/// Records a trace event (the cold path: only called while tracing).
+#[cold]
+#[inline(never)]
+fn emit(
+    trace: &mut Option<Trace>,
+    at: SimTime,
+    m: u32,
+    change: Option<(u32, u32, u32)>,
+    event: &'static str,
+    detail: serde_json::Map<String, serde_json::Value>,
+) {
+    if let Some(t) = trace {
+        let keep = match t.filter {
+            Filter::Mailbox(fm) => fm == m,
+            Filter::Message(fm, msg) => {
+                fm == m
+                    && (change.map(|c| c.1) == Some(msg)
+                        || (change.is_none() && event == "consumer_crash"))
+            }
+        };
+        if keep {
+            t.records.push(Record {
+                at,
+                mailbox: m,
+                change,
+                event,
+                detail,
+            });
+        }
+    }
+}
+
+/// `trace!(self.trace, at, mailbox, change, "event", "key" => value, ...)`:
+/// one branch when tracing is off; builds the record only when on.
+macro_rules! trace {
+    ($tr:expr, $at:expr, $m:expr, $change:expr, $event:literal $(, $k:literal => $v:expr)* $(,)?) => {
+        if $tr.is_some() {
+            emit(&mut $tr, $at, $m, $change, $event, detail!($($k => $v),*));
+        }
+    };
+}
+
+/// `(seq, message, version)` of change `seq` of mailbox `m`.
+fn change_of(logs: &crate::model::traffic::Logs, m: u32, seq: u32) -> Option<(u32, u32, u32)> {
+    logs.changes(m)
+        .get(seq as usize)
+        .map(|c| (seq, c.msg, c.version))
 }
 
 impl<'s> World<'s> {
@@ -149,6 +235,7 @@ impl<'s> World<'s> {
             reconciler: None,
             reconcile_asked: Vec::new(),
             long_poll: None,
+            trace: None,
             crashes: 0,
         };
         match c.strategy {
@@ -278,12 +365,23 @@ impl<'s> World<'s> {
                     seq,
                     mute,
                 } => self.arrive(now, note, gen, mailbox, seq, mute),
-                Event::Answer { note, gen, ok } => self.with_sender(now, |s, out| {
-                    s.on_result(now, note, gen, ok, out);
-                }),
-                Event::Timeout { note, gen } => self.with_sender(now, |s, out| {
-                    s.on_result(now, note, gen, false, out);
-                }),
+                Event::Answer { note, gen, ok } => {
+                    self.trace_outcome(
+                        now,
+                        note,
+                        gen,
+                        if ok { "answer_ok" } else { "answer_failed" },
+                    );
+                    self.with_sender(now, |s, out| {
+                        s.on_result(now, note, gen, ok, out);
+                    })
+                }
+                Event::Timeout { note, gen } => {
+                    self.trace_outcome(now, note, gen, "timeout");
+                    self.with_sender(now, |s, out| {
+                        s.on_result(now, note, gen, false, out);
+                    })
+                }
                 Event::WorkerDone { worker, gen } => self.worker_done(now, worker, gen),
                 Event::Crash(i) => self.crash(now, i),
                 Event::Restart(i) => self.restart(now, i),
@@ -338,6 +436,23 @@ impl<'s> World<'s> {
         if arrive >= self.end {
             return;
         }
+        if self.trace.is_some() {
+            let answer = match &outcome {
+                ListOutcome::Page(p) => {
+                    format!("page of {} (has_more {})", p.items.len(), p.has_more)
+                }
+                ListOutcome::NotModified => "304".into(),
+                ListOutcome::RateLimited { retry_after } => {
+                    format!("429, retry after {retry_after}")
+                }
+                ListOutcome::Unavailable => "503".into(),
+                ListOutcome::Expired => "cursor expired".into(),
+                ListOutcome::Snapshot { page, pages, .. } => {
+                    format!("resync page {} of {pages}", page + 1)
+                }
+            };
+            trace!(self.trace, now, m, None, "poll", "cursor" => format!("{:?}", req.cursor), "answer" => answer, "arrives_us" => arrive.0);
+        }
         let next = match outcome {
             ListOutcome::NotModified => {
                 c.not_modified += 1;
@@ -350,6 +465,7 @@ impl<'s> World<'s> {
                     let a = self.replica.apply(m, seq, change, Dedup::Version);
                     self.metrics
                         .record_apply(a, arrive.since(change.at), Path::Poll);
+                    trace!(self.trace, arrive, m, Some((seq, change.msg, change.version)), "apply", "path" => "poll", "first" => a.first, "effect" => format!("{:?}", a.effect));
                 }
                 poller.on_page_applied(m, arrive, page.next_cursor, page.has_more)
             }
@@ -402,6 +518,7 @@ impl<'s> World<'s> {
             return;
         }
         let (req, _starts) = rec.request(m, now);
+        trace!(self.trace, now, m, None, "reconcile_request", "cursor" => format!("{:?}", req.cursor));
         self.metrics.source_request(now);
         self.metrics.counters.reconcile += 1;
         let (admitted, latency) = self.source.admit(now, m);
@@ -439,10 +556,12 @@ impl<'s> World<'s> {
         let (asked, req) = self.reconcile_asked[m as usize];
         let next = match self.source.answer(asked, req) {
             ListOutcome::Page(page) => {
+                trace!(self.trace, now, m, None, "reconcile_page", "changes" => page.items.len(), "has_more" => page.has_more);
                 for (seq, change) in page.items.iter() {
                     let a = self.replica.apply(m, seq, change, Dedup::Version);
                     self.metrics
                         .record_apply(a, now.since(change.at), Path::Reconcile);
+                    trace!(self.trace, now, m, Some((seq, change.msg, change.version)), "apply", "path" => "reconcile", "first" => a.first, "effect" => format!("{:?}", a.effect));
                 }
                 rec.on_page(m, now, page.next_cursor, page.has_more)
             }
@@ -470,6 +589,13 @@ impl<'s> World<'s> {
         if let Some(next) = self.source.logs().changes(m).get(seq as usize + 1) {
             self.queue.push(next.at, Event::Commit(m));
         }
+        trace!(
+            self.trace,
+            now,
+            m,
+            change_of(self.source.logs(), m, seq),
+            "notify"
+        );
         self.with_sender(now, |s, out| s.notify(now, m, seq, out));
     }
 
@@ -481,7 +607,14 @@ impl<'s> World<'s> {
         for o in out.drain(..) {
             match o {
                 SenderOut::Send(note) => self.transmit(now, note),
-                SenderOut::Retry(note, at) => self.queue.push(at, Event::SendDue(note)),
+                SenderOut::Retry(note, at) => {
+                    if self.trace.is_some() {
+                        let n = *self.hooks().sender.note(note);
+                        let ch = change_of(self.source.logs(), n.mailbox, n.seq);
+                        trace!(self.trace, now, n.mailbox, ch, "retry_scheduled", "attempt" => n.attempt + 1, "at_us" => at.0, "at" => SimDuration(at.0).to_string());
+                    }
+                    self.queue.push(at, Event::SendDue(note))
+                }
                 SenderOut::Reenable(at) => self.queue.push(at, Event::Reenable),
                 SenderOut::GaveUp {
                     mailbox,
@@ -489,6 +622,7 @@ impl<'s> World<'s> {
                     disabled,
                 } => {
                     self.hooks().gave_up += 1;
+                    trace!(self.trace, now, mailbox, change_of(self.source.logs(), mailbox, seq), "gave_up", "endpoint_disabled" => disabled);
                     let mark = if disabled {
                         Mark::Disabled
                     } else {
@@ -499,6 +633,25 @@ impl<'s> World<'s> {
             }
         }
         self.hooks().sender_out = out;
+    }
+
+    /// Traces the outcome of an attempt, if it is still the current one.
+    fn trace_outcome(&mut self, now: SimTime, note: NoteId, gen: u32, event: &'static str) {
+        if self.trace.is_none() {
+            return;
+        }
+        let n = *self.hooks().sender.note(note);
+        if n.gen == gen && n.in_flight {
+            let ch = change_of(self.source.logs(), n.mailbox, n.seq);
+            emit(
+                &mut self.trace,
+                now,
+                n.mailbox,
+                ch,
+                event,
+                detail!("attempt" => n.attempt),
+            );
+        }
     }
 
     /// Sends the current attempt of `note` through the faults and network.
@@ -513,6 +666,17 @@ impl<'s> World<'s> {
             Default::default()
         };
         let inline = h.receiver.config().ack == Ack::Inline;
+        if self.trace.is_some() {
+            let what = match (fate.outage, fate.drop_request) {
+                (Some(mode), _) => format!("endpoint outage ({mode:?})"),
+                (None, true) => "request lost".into(),
+                _ => "sent".into(),
+            };
+            let ch = change_of(self.source.logs(), n.mailbox, n.seq);
+            trace!(self.trace, now, n.mailbox, ch, "attempt", "attempt" => n.attempt, "fate" => what,
+                "response_lost" => fate.drop_response, "duplicated" => fate.duplicate, "extra_delay_ms" => fate.extra_delay.as_millis_f64());
+        }
+        let h = self.hooks.as_mut().expect("webhooks");
         match fate.outage {
             Some(OutageMode::Refused) | Some(OutageMode::Status503) => {
                 let back = now + h.net.sample();
@@ -591,6 +755,11 @@ impl<'s> World<'s> {
         let reply = h.receiver.on_request(now, item, slow, &mut timers);
         let deadline = n.sent_at + h.timeout;
         let back = now + h.net.sample();
+        if self.trace.is_some() {
+            let ch = change_of(self.source.logs(), mailbox, seq);
+            trace!(self.trace, now, mailbox, ch, "arrive", "reply" => format!("{reply:?}"), "late_copy" => !current, "response_lost" => mute);
+        }
+        let h = self.hooks.as_mut().expect("webhooks");
         if matches!(reply, Reply::Accepted | Reply::Pending) && self.replica.received(mailbox, seq)
         {
             h.duplicates += 1;
@@ -675,6 +844,8 @@ impl<'s> World<'s> {
             .apply(item.mailbox, item.seq, &data, self.dedup);
         self.metrics
             .record_apply(a, now.since(change.at), Path::Webhook);
+        trace!(self.trace, now, item.mailbox, Some((item.seq, change.msg, change.version)), "apply",
+            "path" => "webhook", "first" => a.first, "effect" => format!("{:?}", a.effect), "written_version" => data.number());
         if let (Some((note, gen)), false) = (item.reply_to, item.mute) {
             let back = now + self.hooks().net.sample();
             self.queue.push(
@@ -691,6 +862,10 @@ impl<'s> World<'s> {
     /// An inline failure answers 500; other failures were requeued or
     /// dead-lettered by the receiver.
     fn settle_failure(&mut self, now: SimTime, item: Item, failure: Failure) {
+        if self.trace.is_some() {
+            let ch = change_of(self.source.logs(), item.mailbox, item.seq);
+            trace!(self.trace, now, item.mailbox, ch, "processing_failed", "then" => format!("{failure:?}"), "tries" => item.tries + 1);
+        }
         if failure == Failure::DeadLettered {
             self.replica
                 .mark(item.mailbox, item.seq, Mark::DeadLettered);
@@ -722,6 +897,19 @@ impl<'s> World<'s> {
     }
 
     fn crash(&mut self, now: SimTime, i: u32) {
+        if let Some(m) = self.trace.as_ref().map(|t| t.filter.mailbox()) {
+            let until = self.faults.consumer_crash[i as usize]
+                .end_after(now)
+                .map_or(0, |t| t.0);
+            emit(
+                &mut self.trace,
+                now,
+                m,
+                None,
+                "consumer_crash",
+                detail!("until_us" => until),
+            );
+        }
         let w = self.faults.consumer_crash[i as usize];
         self.crashes += 1;
         if let Some(end) = w.end_after(now) {
@@ -733,6 +921,17 @@ impl<'s> World<'s> {
         if let Some(h) = &mut self.hooks {
             for item in h.receiver.crash() {
                 self.replica.mark(item.mailbox, item.seq, Mark::Crashed);
+                if self.trace.is_some() {
+                    let ch = change_of(self.source.logs(), item.mailbox, item.seq);
+                    emit(
+                        &mut self.trace,
+                        now,
+                        item.mailbox,
+                        ch,
+                        "lost_in_crash",
+                        detail!(),
+                    );
+                }
             }
         }
     }

@@ -14,4 +14,5 @@ mod poll_arithmetic;
 mod seeds;
 mod styles;
 mod sweep;
+mod trace;
 mod webhooks;
