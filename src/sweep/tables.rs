@@ -346,6 +346,31 @@ fn markdown(meta: &Meta, points: &[PointSummary], runs: usize) -> String {
         }
         let _ = writeln!(out);
     }
+    let _ = writeln!(out, "## Winners\n");
+    for (what, path, pct) in [
+        ("cheapest", "requests.per_mailbox_day", false),
+        ("freshest (p99 lag)", "latency_ms.all.p99", false),
+        ("least loss", "changes.loss_rate", true),
+    ] {
+        let best = points
+            .iter()
+            .filter_map(|p| metric(p, path).map(|s| (p, s.mean)))
+            .min_by(|a, b| {
+                a.1.total_cmp(&b.1)
+                    .then(a.0.runs[0].point.cmp(&b.0.runs[0].point))
+            });
+        if let Some((p, v)) = best {
+            let shown = if pct {
+                format!("{:.3}%", v * 100.0)
+            } else if path.starts_with("latency") {
+                fmt_ms(v)
+            } else {
+                format!("{v:.1}")
+            };
+            let _ = writeln!(out, "- {what}: **{}** ({shown})", p.runs[0].label);
+        }
+    }
+    let _ = writeln!(out);
     let _ = writeln!(out, "## Plots\n");
     let _ = writeln!(out, "![cost vs freshness](frontier.svg)\n");
     let _ = writeln!(

@@ -309,3 +309,23 @@ name = "hybrid 60m"
     );
     assert!(read(&out.join("report.md")).contains("![cost vs freshness](frontier.svg)"));
 }
+
+#[test]
+fn the_committed_reference_report_is_current() {
+    // reports/capacity-10k was generated from scenarios/capacity-10k.toml;
+    // recompute one stored run (the cheapest) and compare digests. If this
+    // fails, the simulator's behaviour changed: regenerate the report with
+    // the command in the scenario file.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sweep = syncsim::sweep::expand(&root.join("scenarios/capacity-10k.toml")).unwrap();
+    let run = sweep.runs.iter().find(|r| r.label == "hybrid 60m").unwrap();
+    let stored = syncsim::sweep::exec::load(&syncsim::sweep::exec::point_file(
+        &root.join("reports/capacity-10k"),
+        &run.hash,
+    ))
+    .expect("the reference report holds this run (same scenario text and seed)");
+    let mut report = syncsim::run(&run.scenario);
+    report.point = run.overrides.iter().cloned().collect();
+    report.seal();
+    assert_eq!(stored.report["digest"], report.digest.as_str());
+}
