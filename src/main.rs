@@ -142,13 +142,10 @@ fn main() -> ExitCode {
             format,
             sets,
         } => {
-            let mut scenario = match syncsim::sweep::load_with(&file, &sets) {
+            let scenario = match load(&file, &sets, seed) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
-            if let Some(seed) = seed {
-                scenario.seed = seed;
-            }
             let started = Instant::now(); // wall clock: stderr only
             let mut report = syncsim::run(&scenario);
             if !sets.is_empty() {
@@ -325,13 +322,10 @@ fn main() -> ExitCode {
             sets,
             format,
         } => {
-            let mut scenario = match syncsim::sweep::load_with(&file, &sets) {
+            let scenario = match load(&file, &sets, seed) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
-            if let Some(seed) = seed {
-                scenario.seed = seed;
-            }
             let filter = match (mailbox, message) {
                 (Some(m), _) => syncsim::engine::trace::Filter::Mailbox(m),
                 (None, Some(f)) => f,
@@ -380,6 +374,19 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Loads a scenario with `--set` overrides and an optional `--seed`.
+fn load(
+    file: &std::path::Path,
+    sets: &[(String, String)],
+    seed: Option<u64>,
+) -> Result<syncsim::Scenario, syncsim::ScenarioError> {
+    let mut scenario = syncsim::sweep::load_with(file, sets)?;
+    if let Some(seed) = seed {
+        scenario.seed = seed;
+    }
+    Ok(scenario)
 }
 
 /// Writes a sweep folder's outputs from its stored results and prints the

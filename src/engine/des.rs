@@ -198,6 +198,25 @@ macro_rules! trace {
     };
 }
 
+/// Applies a listed page (poll or reconcile) at `at`, by version: the
+/// source's data is authoritative, so nothing older is ever written.
+fn apply_page(
+    replica: &mut Replica,
+    metrics: &mut Metrics,
+    trace: &mut Option<Trace>,
+    m: u32,
+    items: crate::model::source::Items<'_>,
+    at: SimTime,
+    path: Path,
+) {
+    for (seq, change) in items.iter() {
+        let a = replica.apply(m, seq, change, Dedup::Version);
+        metrics.record_apply(a, at.since(change.at), path);
+        trace!(*trace, at, m, Some((seq, change.msg, change.version)), "apply",
+            "path" => format!("{path:?}").to_lowercase(), "first" => a.first, "effect" => format!("{:?}", a.effect));
+    }
+}
+
 /// `(seq, message, version)` of change `seq` of mailbox `m`.
 fn change_of(logs: &crate::model::traffic::Logs, m: u32, seq: u32) -> Option<(u32, u32, u32)> {
     logs.changes(m)
@@ -461,12 +480,15 @@ impl<'s> World<'s> {
             }
             ListOutcome::Page(page) => {
                 c.poll_empty += page.items.is_empty() as u64;
-                for (seq, change) in page.items.iter() {
-                    let a = self.replica.apply(m, seq, change, Dedup::Version);
-                    self.metrics
-                        .record_apply(a, arrive.since(change.at), Path::Poll);
-                    trace!(self.trace, arrive, m, Some((seq, change.msg, change.version)), "apply", "path" => "poll", "first" => a.first, "effect" => format!("{:?}", a.effect));
-                }
+                apply_page(
+                    &mut self.replica,
+                    &mut self.metrics,
+                    &mut self.trace,
+                    m,
+                    page.items,
+                    arrive,
+                    Path::Poll,
+                );
                 poller.on_page_applied(m, arrive, page.next_cursor, page.has_more)
             }
             ListOutcome::RateLimited { retry_after } => {
@@ -557,12 +579,15 @@ impl<'s> World<'s> {
         let next = match self.source.answer(asked, req) {
             ListOutcome::Page(page) => {
                 trace!(self.trace, now, m, None, "reconcile_page", "changes" => page.items.len(), "has_more" => page.has_more);
-                for (seq, change) in page.items.iter() {
-                    let a = self.replica.apply(m, seq, change, Dedup::Version);
-                    self.metrics
-                        .record_apply(a, now.since(change.at), Path::Reconcile);
-                    trace!(self.trace, now, m, Some((seq, change.msg, change.version)), "apply", "path" => "reconcile", "first" => a.first, "effect" => format!("{:?}", a.effect));
-                }
+                apply_page(
+                    &mut self.replica,
+                    &mut self.metrics,
+                    &mut self.trace,
+                    m,
+                    page.items,
+                    now,
+                    Path::Reconcile,
+                );
                 rec.on_page(m, now, page.next_cursor, page.has_more)
             }
             _ => rec.skip(m, now),

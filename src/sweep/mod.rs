@@ -52,6 +52,20 @@ pub struct Sweep {
     pub keys: Vec<String>,
 }
 
+/// The file at `path` as a TOML table (JSON files too), for overrides.
+fn read_table(path: &Path) -> Result<(String, toml::Table), ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let table = match Format::of(path) {
+        Format::Toml => toml::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
+        Format::Json => serde_json::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
+    };
+    Ok((file, table))
+}
+
 /// A named set of overrides (`[[sweep.variants]]`).
 type Variant = (Option<String>, Vec<(String, toml::Value)>);
 
@@ -69,15 +83,7 @@ fn err(file: &str, path: &str, message: impl Into<String>) -> ScenarioError {
 /// point with its own seed.
 pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
     let base = crate::scenario::load(path)?;
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let mut table: toml::Table = match Format::of(path) {
-        Format::Toml => toml::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
-        Format::Json => serde_json::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
-    };
+    let (file, mut table) = read_table(path)?;
     let sweep = match table.remove("sweep") {
         None => toml::Table::new(),
         Some(toml::Value::Table(t)) => t,
@@ -312,15 +318,7 @@ pub fn load_with(path: &Path, sets: &[(String, String)]) -> Result<Scenario, Sce
         return crate::scenario::load(path);
     }
     crate::scenario::load(path)?; // the file itself must be valid
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let mut table: toml::Table = match Format::of(path) {
-        Format::Toml => toml::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
-        Format::Json => serde_json::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
-    };
+    let (file, mut table) = read_table(path)?;
     for (k, v) in sets {
         set_path(&mut table, k, parse_value(v)).map_err(|m| err(&file, k, m))?;
     }
