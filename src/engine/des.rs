@@ -49,11 +49,12 @@ enum Event {
     /// A delivery request for change `seq` of `mailbox` reaches the
     /// endpoint (it names the change itself: a late copy may arrive after
     /// the note's slot was reused).
+    /// (`change` is its global index, see `Logs::global`; `mute` means the
+    /// response will be lost).
     Arrive {
         note: NoteId,
         gen: u32,
-        mailbox: u32,
-        seq: u32,
+        change: u32,
         mute: bool,
     },
     /// A delivery's outcome reaches the sender.
@@ -380,10 +381,12 @@ impl<'s> World<'s> {
                 Event::Arrive {
                     note,
                     gen,
-                    mailbox,
-                    seq,
+                    change,
                     mute,
-                } => self.arrive(now, note, gen, mailbox, seq, mute),
+                } => {
+                    let (mailbox, seq) = self.source.logs().locate(change);
+                    self.arrive(now, note, gen, mailbox, seq, mute)
+                }
                 Event::Answer { note, gen, ok } => {
                     self.trace_outcome(
                         now,
@@ -719,15 +722,15 @@ impl<'s> World<'s> {
             return;
         }
         let arrive = now + h.net.sample() + fate.extra_delay;
-        let (mailbox, seq) = (n.mailbox, n.seq);
+        let change = self.source.logs().global(n.mailbox, n.seq);
         let mute = fate.drop_response;
+        let h = self.hooks.as_mut().expect("webhooks");
         self.queue.push(
             arrive,
             Event::Arrive {
                 note,
                 gen,
-                mailbox,
-                seq,
+                change,
                 mute,
             },
         );
@@ -738,8 +741,7 @@ impl<'s> World<'s> {
                 Event::Arrive {
                     note,
                     gen,
-                    mailbox,
-                    seq,
+                    change,
                     mute: true,
                 },
             );
@@ -1215,5 +1217,19 @@ fn first_start(w: &Window) -> Option<SimTime> {
     match *w {
         Window::Once { start, .. } => Some(start),
         Window::Every { start, until, .. } => (start < until).then_some(start),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn events_stay_small() {
+        // Queue entries are (time, seq, event): keep the event at 16 bytes
+        // so an entry is 32 (it sits in the hottest memory of a run).
+        assert!(
+            std::mem::size_of::<super::Event>() <= 16,
+            "{}",
+            std::mem::size_of::<super::Event>()
+        );
     }
 }

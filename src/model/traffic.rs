@@ -100,6 +100,19 @@ impl Logs {
         self.changes[i].at.0 - self.stamp_lag.get(i).copied().unwrap_or(0) as u64
     }
 
+    /// The global index of change `seq` of mailbox `m` (below 2^32: the
+    /// scenario validator caps changes at 10^9).
+    #[inline]
+    pub fn global(&self, m: u32, seq: u32) -> u32 {
+        (self.change_start[m as usize] + seq as usize) as u32
+    }
+
+    /// The `(mailbox, seq)` of a global change index.
+    pub fn locate(&self, global: u32) -> (u32, u32) {
+        let m = self.change_start.partition_point(|&s| s <= global as usize) - 1;
+        (m as u32, global - self.change_start[m] as u32)
+    }
+
     /// True when some stamp differs from its commit time.
     pub fn has_stamps(&self) -> bool {
         !self.stamp_lag.is_empty()
