@@ -201,6 +201,7 @@ macro_rules! trace {
 
 /// Applies a listed page (poll or reconcile) at `at`, by version: the
 /// source's data is authoritative, so nothing older is ever written.
+#[inline]
 fn apply_page(
     replica: &mut Replica,
     metrics: &mut Metrics,
@@ -210,6 +211,10 @@ fn apply_page(
     at: SimTime,
     path: Path,
 ) {
+    // Most pages are empty: leave before any iterator is built.
+    if items.is_empty() {
+        return;
+    }
     for (seq, change) in items.iter() {
         let a = replica.apply(m, seq, change, Dedup::Version);
         metrics.record_apply(a, at.since(change.at), path);
