@@ -540,6 +540,9 @@ pub struct Invalid {
 
 /// Most changes one run may generate (~25 GB of state).
 pub const MAX_CHANGES: f64 = 1e9;
+/// Most requests a polling or reconciling run may plan (~20 minutes of run
+/// time at a few million events per second).
+pub const MAX_REQUESTS: f64 = 5e9;
 /// Most mailboxes one run may simulate.
 pub const MAX_MAILBOXES: u32 = 50_000_000;
 
@@ -590,6 +593,41 @@ impl Scenario {
                 return Err(invalid(
                     "source.commit_delay",
                     "commit delays are seconds to minutes; expected a mean below ~15 minutes",
+                ));
+            }
+        }
+        // Polling cost is known up front: refuse runs that could not finish.
+        let pace = match (
+            self.consumer.strategy,
+            self.consumer.adaptive,
+            self.consumer.long_poll,
+            self.consumer.poll_interval,
+        ) {
+            (super::consumer::Strategy::Poll, Some(a), _, _) => {
+                Some(("consumer.adaptive", a.min.get()))
+            }
+            (super::consumer::Strategy::Poll, None, Some(h), _) => {
+                Some(("consumer.long_poll", h.get()))
+            }
+            (super::consumer::Strategy::Poll, None, None, Some(i)) => {
+                Some(("consumer.poll_interval", i.get()))
+            }
+            (super::consumer::Strategy::Hybrid, _, _, _) => self
+                .consumer
+                .reconcile_every
+                .map(|r| ("consumer.reconcile_every", r.get())),
+            _ => None,
+        };
+        if let Some((key, every)) = pace {
+            let polls = n as f64 * self.end().as_secs_f64() / every.as_secs_f64().max(1e-6);
+            if polls > MAX_REQUESTS {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "{} every {every} for {n} mailboxes over {} is ~{polls:.2e} requests; at most {MAX_REQUESTS:.0e} are supported (hours of run time): use a longer interval, fewer mailboxes or a shorter horizon",
+                        if key == "consumer.reconcile_every" { "reconciling" } else { "polling" },
+                        self.end()
+                    ),
                 ));
             }
         }

@@ -124,6 +124,12 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         12,
         "needs lookback",
     ),
+    (
+        "poll_too_often.toml",
+        "consumer.poll_interval",
+        11,
+        "at most 5e9",
+    ),
 ];
 
 fn check(file: &str, args: &[&str]) -> (i32, String) {
