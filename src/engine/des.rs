@@ -878,16 +878,15 @@ impl<'s> World<'s> {
             .record_apply(a, now.since(change.at), Path::Webhook);
         trace!(self.trace, now, item.mailbox, Some((item.seq, change.msg, change.version)), "apply",
             "path" => "webhook", "first" => a.first, "effect" => format!("{:?}", a.effect), "written_version" => data.number());
+        self.answer_inline(now, item, true);
+    }
+
+    /// `inline` only: the endpoint's answer to the request that carried
+    /// `item` travels back to the sender (unless the response is lost).
+    fn answer_inline(&mut self, now: SimTime, item: Item, ok: bool) {
         if let (Some((note, gen)), false) = (item.reply_to, item.mute) {
             let back = now + self.hooks().net.sample();
-            self.queue.push(
-                back,
-                Event::Answer {
-                    note,
-                    gen,
-                    ok: true,
-                },
-            );
+            self.queue.push(back, Event::Answer { note, gen, ok });
         }
     }
 
@@ -902,18 +901,8 @@ impl<'s> World<'s> {
             self.replica
                 .mark(item.mailbox, item.seq, Mark::DeadLettered);
         }
-        if let (Failure::Answered500, Some((note, gen)), false) =
-            (failure, item.reply_to, item.mute)
-        {
-            let back = now + self.hooks().net.sample();
-            self.queue.push(
-                back,
-                Event::Answer {
-                    note,
-                    gen,
-                    ok: false,
-                },
-            );
+        if failure == Failure::Answered500 {
+            self.answer_inline(now, item, false);
         }
     }
 

@@ -85,41 +85,45 @@ fn rule(disable_after: SimDuration) -> Option<HealthRule> {
     })
 }
 
-/// The configuration of a named preset (`custom` gives a neutral base that
-/// validation requires to be filled in).
+/// What every preset starts from: one attempt, 10 s timeout, full
+/// payloads, 20 deliveries in flight, 50 ms each way, never disabled.
+fn base(name: &'static str) -> SenderConfig {
+    SenderConfig {
+        name,
+        timeout: s(10),
+        retries: vec![],
+        payload: Payload::Full,
+        max_in_flight: 20,
+        latency: Delay::Fixed(SimDuration::from_millis(50)),
+        health: None,
+        reenable_after: None,
+    }
+}
+
+/// The configuration of a named preset (`custom` gives the neutral base,
+/// which validation requires to be filled in).
 pub fn preset(name: &str) -> Option<SenderConfig> {
-    let net = Delay::Fixed(SimDuration::from_millis(50));
     Some(match name {
         // 3 attempts over 20 min (at 0, +10, +20 min), then skipped; 10 s to
         // answer; failing at >= 95% non-200 over 15 min, "failed" (no more
         // sends) after 72 h failing.
         "nylas" => SenderConfig {
-            name: "nylas",
-            timeout: s(10),
             retries: vec![m(10), m(10)],
-            payload: Payload::Full,
-            max_in_flight: 20,
-            latency: net,
             health: rule(h(72)),
-            reenable_after: None,
+            ..base("nylas")
         },
         // Standard Webhooks: now, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
         // 10 h (8 attempts); 15 s timeout; disabled after 5 days failing.
         "svix" => SenderConfig {
-            name: "svix",
             timeout: s(15),
             retries: vec![s(5), m(5), m(30), h(2), h(5), h(10), h(10)],
-            payload: Payload::Full,
             max_in_flight: 50,
-            latency: net,
             health: rule(h(24 * 5)),
-            reenable_after: None,
+            ..base("svix")
         },
         // Exponential backoff for up to 3 days (these 12 retries span
         // 2 d 23 h 36 min); a short timeout; disabled after days failing.
         "stripe" => SenderConfig {
-            name: "stripe",
-            timeout: s(10),
             retries: vec![
                 m(1),
                 m(5),
@@ -134,58 +138,30 @@ pub fn preset(name: &str) -> Option<SenderConfig> {
                 h(12),
                 h(12),
             ],
-            payload: Payload::Full,
             max_in_flight: 50,
-            latency: net,
             health: rule(h(72)),
-            reenable_after: None,
+            ..base("stripe")
         },
         // 8 retries over 4 hours (1+2+4+8+15+30+60+120 min); 5 s timeout;
         // the subscription is removed after continued failure.
         "shopify" => SenderConfig {
-            name: "shopify",
             timeout: s(5),
             retries: vec![m(1), m(2), m(4), m(8), m(15), m(30), m(60), m(120)],
-            payload: Payload::Full,
-            max_in_flight: 20,
-            latency: net,
             health: rule(h(4)),
-            reenable_after: None,
+            ..base("shopify")
         },
         // No automatic retries (manual redelivery only); 10 s timeout.
-        "github" => SenderConfig {
-            name: "github",
-            timeout: s(10),
-            retries: vec![],
-            payload: Payload::Full,
-            max_in_flight: 20,
-            latency: net,
-            health: None,
-            reenable_after: None,
-        },
+        "github" => base("github"),
         // Thin notifications (ids only: the consumer fetches); ~3 s
         // timeout; exponential retries for up to 4 h (1+2+4+8+16+32+60+60+57
         // min = 240 min).
         "msgraph" => SenderConfig {
-            name: "msgraph",
             timeout: s(3),
             retries: vec![m(1), m(2), m(4), m(8), m(16), m(32), m(60), m(60), m(57)],
             payload: Payload::Thin,
-            max_in_flight: 20,
-            latency: net,
-            health: None,
-            reenable_after: None,
+            ..base("msgraph")
         },
-        "custom" => SenderConfig {
-            name: "custom",
-            timeout: s(10),
-            retries: vec![],
-            payload: Payload::Full,
-            max_in_flight: 20,
-            latency: net,
-            health: None,
-            reenable_after: None,
-        },
+        "custom" => base("custom"),
         _ => return None,
     })
 }
