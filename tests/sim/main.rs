@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod cursors;
 mod determinism;
+mod digests;
 mod faults;
 mod hybrid;
 mod outage;

@@ -1,0 +1,84 @@
+//! Every bundled scenario's report digest, for every run of its sweep,
+//! against a fixture: a refactor keeps them all; a deliberate model change
+//! updates `tests/fixtures/digests.txt` in its own commit that says why.
+//!
+//! Regenerate with `SYNCSIM_BLESS=1 cargo test --profile ci digests`.
+
+use std::path::{Path, PathBuf};
+
+const FIXTURE: &str = "tests/fixtures/digests.txt";
+
+/// Every scenario file under `scenarios/`, sorted.
+fn bundled() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "toml" || x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("scenarios"), &mut out);
+    out.sort();
+    out
+}
+
+/// One line per run: `file | label | seed | digest`.
+fn lines() -> Vec<String> {
+    let mut jobs = Vec::new();
+    for file in bundled() {
+        let sweep = syncsim::sweep::expand(&file).unwrap_or_else(|e| panic!("{e}"));
+        for run in sweep.runs {
+            jobs.push((file.display().to_string(), run));
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<String>> = vec![None; jobs.len()];
+    let slots: Vec<std::sync::Mutex<&mut Option<String>>> =
+        out.iter_mut().map(std::sync::Mutex::new).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((file, run)) = jobs.get(i) else { break };
+                let report = syncsim::run(&run.scenario);
+                **slots[i].lock().unwrap() = Some(format!(
+                    "{file} | {} | {} | {}",
+                    run.label, run.seed, report.digest
+                ));
+            });
+        }
+    });
+    drop(slots);
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+#[test]
+fn every_bundled_scenario_keeps_its_digest() {
+    let got = lines();
+    if std::env::var_os("SYNCSIM_BLESS").is_some() {
+        std::fs::write(FIXTURE, got.join("\n") + "\n").unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(FIXTURE).expect("fixture: run with SYNCSIM_BLESS=1");
+    let want: Vec<&str> = want.lines().collect();
+    let changed: Vec<String> = got
+        .iter()
+        .zip(&want)
+        .filter(|(g, w)| g != w)
+        .map(|(g, w)| format!("  want {w}\n  got  {g}"))
+        .collect();
+    assert!(
+        changed.is_empty() && got.len() == want.len(),
+        "{} of {} digests changed ({} runs now, {} in the fixture):\n{}",
+        changed.len(),
+        want.len(),
+        got.len(),
+        want.len(),
+        changed.join("\n")
+    );
+}
