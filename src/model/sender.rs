@@ -108,7 +108,8 @@ impl Health {
         } else {
             b.2 += 1;
         }
-        let live = |b: &&(u64, u32, u32)| b.0 + (HEALTH_BUCKETS as u64) > n;
+        // Unused buckets hold `u64::MAX` (in the future): never live.
+        let live = |b: &&(u64, u32, u32)| b.0 <= n && n - b.0 < HEALTH_BUCKETS as u64;
         let (oks, fails) = self
             .buckets
             .iter()
@@ -331,6 +332,34 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// Regression: unused health buckets start at `u64::MAX`; counting them
+    /// overflowed (debug builds panicked, release wrapped). Every preset
+    /// with a health rule records outcomes from time zero on.
+    #[test]
+    fn health_window_counts_from_time_zero_without_overflow() {
+        let rule = HealthRule {
+            failing_ratio: 0.5,
+            window: SimDuration::from_secs(900),
+            disable_after: SimDuration::from_secs(60),
+        };
+        let mut h = Health {
+            rule: Some(rule),
+            buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
+            failing_since: None,
+            disabled_since: None,
+        };
+        // Failing from t = 0: disabled once 60 s of failure have passed.
+        assert!(!h.record(SimTime(0), false));
+        assert!(!h.record(SimTime(59 * 1_000_000), false));
+        assert!(h.record(SimTime(60 * 1_000_000), false));
+        // A fresh window 20 min later only counts what happened since.
+        let mut h2 = h.clone();
+        h2.disabled_since = None;
+        h2.failing_since = None;
+        assert!(!h2.record(SimTime(1_300 * 1_000_000), true));
+        assert_eq!(h2.failing_since, None);
     }
 
     #[test]

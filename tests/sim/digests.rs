@@ -44,7 +44,9 @@ fn lines() -> Vec<String> {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((file, run)) = jobs.get(i) else { break };
+                let Some((file, run)) = jobs.get(i) else {
+                    break;
+                };
                 let report = syncsim::run(&run.scenario);
                 **slots[i].lock().unwrap() = Some(format!(
                     "{file} | {} | {} | {}",
