@@ -155,6 +155,7 @@ impl<E> EventQueue<E> {
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         loop {
             if let Some(e) = self.current.pop() {
+                debug_assert!(e.time >= self.now, "queue popped out of order");
                 self.len -= 1;
                 self.now = e.time;
                 return Some((SimTime(e.time), e.event));
@@ -187,8 +188,10 @@ impl<E> EventQueue<E> {
             if drained.capacity() > 0 {
                 self.spare.push(drained);
             }
-            self.current.sort_unstable();
         }
+        // Overflow events of this bucket join before sorting: an event
+        // pushed long ago (to the overflow) and one pushed recently (to the
+        // ring) can share a bucket, and only `(time, seq)` may order them.
         while self
             .overflow
             .peek()
@@ -197,6 +200,7 @@ impl<E> EventQueue<E> {
             let e = self.overflow.pop().expect("peeked");
             self.current.push(e);
         }
+        self.current.sort_unstable();
     }
 
     /// Distance (1..SLOTS) from `win` to the next occupied ring bucket.
@@ -299,6 +303,22 @@ mod tests {
             }
             assert_eq!(q.len(), model.len());
         }
+    }
+
+    /// Regression: an event that went to the overflow (scheduled more than
+    /// a ring ahead) and a later-pushed ring event in the same bucket must
+    /// still pop in time order. The overflow event used to pop first.
+    #[test]
+    fn overflow_and_ring_events_of_one_bucket_pop_in_time_order() {
+        let mut q = EventQueue::new();
+        let far = (SLOTS as u64 + 10) << SHIFT;
+        q.push(SimTime(far + 900), 'o'); // beyond the ring: overflow
+        q.push(SimTime(far - (100 << SHIFT)), 'a'); // ring
+        assert_eq!(q.pop(), Some((SimTime(far - (100 << SHIFT)), 'a')));
+        q.push(SimTime(far + 5), 'r'); // now within the ring, same bucket
+        assert_eq!(q.pop(), Some((SimTime(far + 5), 'r')));
+        assert_eq!(q.pop(), Some((SimTime(far + 900), 'o')));
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -16,4 +16,5 @@ mod seeds;
 mod styles;
 mod sweep;
 mod trace;
+mod trust;
 mod webhooks;
