@@ -478,7 +478,11 @@ impl Source {
         let seq = log[..visible]
             .iter()
             .rposition(|c| c.msg == msg)
-            .expect("a notified message has a visible change");
+            // Invariant: a notification is processed after its change
+            // commits (the event queue pops in time order).
+            .unwrap_or_else(|| {
+                panic!("invariant broken at {now:?}: mailbox {mailbox} message {msg} notified before any change to it committed")
+            });
         Ok(seq as u32)
     }
 }

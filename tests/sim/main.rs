@@ -12,6 +12,7 @@ mod hybrid;
 mod outage;
 mod paging;
 mod poll_arithmetic;
+mod props;
 mod seeds;
 mod styles;
 mod sweep;
