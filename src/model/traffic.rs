@@ -182,6 +182,36 @@ fn multiplier(spread: Spread, rng: &mut SimRng) -> f64 {
 
 const HOUR_US: u64 = 3_600_000_000;
 
+/// The mean number of changes [`generate`] makes for `spec` over `horizon`
+/// with these streams. With a spread, each mailbox's activity multiplier
+/// is drawn exactly as `generate` draws it and summed (a heavy tail can put
+/// far more than the nominal mean into one mailbox); nothing is stored.
+/// Counting stops once the total passes `stop_above`.
+pub fn expected_changes(
+    spec: &SourceSpec,
+    horizon: SimDuration,
+    streams: &Streams,
+    stop_above: f64,
+) -> f64 {
+    let n = spec.mailboxes.get();
+    let per_mailbox = spec.messages_per_day.0 * horizon.as_secs_f64() / 86_400.0;
+    let mut total: f64 = spec.bursts.iter().map(|b| b.changes()).sum();
+    if spec.spread == Spread::Even || per_mailbox == 0.0 {
+        return total + per_mailbox * n as f64;
+    }
+    for m in 0..n {
+        let mult = multiplier(
+            spec.spread,
+            &mut streams.stream(Purpose::MailboxRate, m as u64),
+        );
+        total += per_mailbox * mult;
+        if total > stop_above {
+            break;
+        }
+    }
+    total
+}
+
 /// Poisson arrival times in `[0, horizon)` at `per_day` mean per day,
 /// shaped by hourly `weights` (mean 1): exponential gaps in "operational
 /// time" mapped through the cumulative rate, hour by hour.
@@ -230,7 +260,7 @@ pub fn generate(spec: &SourceSpec, horizon: SimDuration, streams: &Streams) -> L
     // Burst messages per mailbox, in scenario order.
     let mut burst_of: Vec<Vec<(SimDuration, u32, SimDuration)>> = vec![Vec::new(); n as usize];
     for b in &spec.bursts {
-        for m in b.mailboxes.indices() {
+        for m in b.mailboxes.iter() {
             burst_of[m as usize].push((b.at, b.messages.get(), b.over));
         }
     }
@@ -243,7 +273,7 @@ pub fn generate(spec: &SourceSpec, horizon: SimDuration, streams: &Streams) -> L
     let bursts_total: u64 = spec
         .bursts
         .iter()
-        .map(|b| b.messages.get() as u64 * b.mailboxes.indices().len() as u64)
+        .map(|b| b.messages.get() as u64 * b.mailboxes.count())
         .sum();
     let reserve = (expected + 6.0 * expected.sqrt()) as usize + bursts_total as usize;
     logs.changes.reserve_exact(reserve);

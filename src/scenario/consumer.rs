@@ -79,7 +79,8 @@ impl<'de> Deserialize<'de> for LookbackSpec {
         match crate::engine::time::parse_duration(&text) {
             Ok(v) if !v.is_zero() => Ok(LookbackSpec::Window(v)),
             _ => Err(serde::de::Error::custom(format!(
-                "`{text}` is not a lookback; expected \"watermark\" or {DURATION_HELP}"
+                "`{}` is not a lookback; expected \"watermark\" or {DURATION_HELP}",
+                super::echo(&text)
             ))),
         }
     }

@@ -140,6 +140,24 @@ impl FaultSpec {
         self.at.is_some() || self.every.is_some()
     }
 
+    /// How many windows start before `end` (counted, not listed): one for
+    /// `at` + `for`, `(min(until, end) - at) / every` rounded up for a
+    /// repeating fault, none without a window.
+    pub fn windows_before(&self, end: SimDuration) -> f64 {
+        let start = self.at.unwrap_or(SimDuration::ZERO);
+        match self.every {
+            None => f64::from(u8::from(self.has_window())),
+            Some(every) => {
+                let stop = self.until.map_or(end, |u| u.min(end));
+                if start >= stop {
+                    0.0
+                } else {
+                    ((stop.0 - start.0) as f64 / every.get().0 as f64).ceil()
+                }
+            }
+        }
+    }
+
     /// Checks the keys that apply to this kind.
     pub fn validate(&self, i: usize, scenario: &Scenario) -> Result<(), Invalid> {
         let at = |k: &str| format!("faults[{i}].{k}");

@@ -29,7 +29,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file was read but is not a valid scenario.
-    #[error("{file}:{line}:{column}: {}{message}", if path.is_empty() { String::new() } else { format!("`{path}`: ") })]
+    #[error("{file}:{line}:{column}: {}{}", if path.is_empty() { String::new() } else { format!("`{}`: ", shorten_message(path)) }, shorten_message(message))]
     Invalid {
         /// The path as given.
         file: String,
@@ -42,6 +42,85 @@ pub enum ScenarioError {
         /// What is wrong and what is allowed.
         message: String,
     },
+}
+
+/// Longest echo of a user value in an error message, in characters.
+pub const ECHO_MAX: usize = 80;
+/// A value up to `ECHO_MAX + ECHO_SLACK` characters is echoed whole (so a
+/// shortened echo is never shortened again).
+const ECHO_SLACK: usize = 20;
+/// Longest error message, in characters, after values are shortened.
+pub const MESSAGE_MAX: usize = 1000;
+
+/// `value` for an error message: whole when short, else its first
+/// [`ECHO_MAX`] characters, `…` and the original length in characters.
+pub fn echo(value: &str) -> String {
+    let chars: Vec<char> = value.chars().take(ECHO_MAX + ECHO_SLACK + 1).collect();
+    if chars.len() <= ECHO_MAX + ECHO_SLACK {
+        return value.to_string();
+    }
+    let head: String = chars[..ECHO_MAX].iter().collect();
+    format!("{head}… ({} chars)", value.chars().count())
+}
+
+/// An error message with every echoed value shortened: each quoted span
+/// (`` `…` `` or `"…"`) and each unquoted word longer than about
+/// [`ECHO_MAX`] characters is cut to `ECHO_MAX` with `…` and its length,
+/// then the whole message to about [`MESSAGE_MAX`]. Messages from serde and
+/// toml quote the offending value, so this covers text we do not format
+/// ourselves. Shortening twice changes nothing.
+pub fn shorten_message(msg: &str) -> String {
+    let chars: Vec<char> = msg.chars().collect();
+    let mut out = String::with_capacity(msg.len().min(MESSAGE_MAX + 64));
+    let mut i = 0;
+    let span = |out: &mut String, inner: &[char]| {
+        if inner.len() <= ECHO_MAX + ECHO_SLACK {
+            out.extend(inner);
+            None
+        } else {
+            out.extend(&inner[..ECHO_MAX]);
+            out.push('…');
+            Some(inner.len())
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if c == '`' || c == '"' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != c {
+                j += if c == '"' && chars[j] == '\\' { 2 } else { 1 };
+            }
+            if j < chars.len() {
+                out.push(c);
+                let cut = span(&mut out, &chars[i + 1..j]);
+                out.push(c);
+                if let Some(len) = cut {
+                    out.push_str(&format!(" ({len} chars)"));
+                }
+                i = j + 1;
+                continue;
+            }
+        }
+        let mut j = i;
+        while j < chars.len() && !chars[j].is_whitespace() {
+            j += 1;
+        }
+        if let Some(len) = span(&mut out, &chars[i..j]) {
+            out.push_str(&format!(" ({len} chars)"));
+        }
+        i = j;
+    }
+    let total = out.chars().count();
+    if total > MESSAGE_MAX + 200 {
+        let head: String = out.chars().take(MESSAGE_MAX).collect();
+        return format!("{head}… (message of {total} chars)");
+    }
+    out
 }
 
 /// The two accepted file formats.
@@ -81,8 +160,8 @@ pub fn parse(text: &str, file: &str, format: Format) -> Result<Scenario, Scenari
             file: file.to_string(),
             line,
             column,
-            path,
-            message,
+            path: shorten_message(&path),
+            message: shorten_message(&message),
         }
     };
     let scenario: Scenario = match format {
@@ -115,8 +194,8 @@ pub fn parse(text: &str, file: &str, format: Format) -> Result<Scenario, Scenari
                     file: file.to_string(),
                     line,
                     column,
-                    path,
-                    message: strip_json_position(&inner.to_string()),
+                    path: shorten_message(&path),
+                    message: shorten_message(&strip_json_position(&inner.to_string())),
                 }
             })?;
             de.end().map_err(|e| err(0, String::new(), e.to_string()))?;

@@ -252,14 +252,26 @@ impl<'de> Deserialize<'de> for Diurnal {
                     "flat" => Ok(Diurnal(None)),
                     "office" => Diurnal::from_weights(&OFFICE_DAY),
                     other => Err(E::custom(format!(
-                        "unknown profile `{other}`; expected \"flat\", \"office\" or 24 hourly weights"
+                        "unknown profile `{}`; expected \"flat\", \"office\" or 24 hourly weights",
+                        super::echo(other)
                     ))),
                 }
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Diurnal, A::Error> {
+                // Keep at most 24 weights; only count the rest, so a long
+                // list costs no memory.
                 let mut w = Vec::with_capacity(24);
+                let mut len = 0usize;
                 while let Some(x) = seq.next_element::<f64>()? {
-                    w.push(x);
+                    if w.len() < 24 {
+                        w.push(x);
+                    }
+                    len += 1;
+                }
+                if len != 24 {
+                    return Err(de::Error::custom(format!(
+                        "expected 24 hourly weights, got {len}"
+                    )));
                 }
                 Diurnal::from_weights(&w)
             }
@@ -339,26 +351,44 @@ pub struct Burst {
     pub over: SimDuration,
 }
 
+impl Burst {
+    /// New messages the burst adds across its mailboxes (counted, not built).
+    pub fn changes(&self) -> f64 {
+        self.messages.get() as f64 * self.mailboxes.count() as f64
+    }
+}
+
 /// A set of mailboxes: the first N, or explicit indices.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MailboxSet {
     /// Mailboxes `0..n`.
     First(u32),
-    /// These mailbox indices.
+    /// These mailbox indices, ascending and without repeats (the
+    /// deserializer sorts and dedups what the file lists).
     List(Vec<u32>),
 }
 
 impl MailboxSet {
-    /// The indices, in ascending order.
+    /// The indices, in ascending order, without building them: sizing a
+    /// set (validation) must not allocate in proportion to it.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let (range, list) = match self {
+            MailboxSet::First(n) => (0..*n, &[][..]),
+            MailboxSet::List(v) => (0..0, &v[..]),
+        };
+        range.chain(list.iter().copied())
+    }
+
+    /// The indices, in ascending order (allocates; prefer [`Self::iter`]).
     pub fn indices(&self) -> Vec<u32> {
+        self.iter().collect()
+    }
+
+    /// How many mailboxes the set names, computed without materialising it.
+    pub fn count(&self) -> u64 {
         match self {
-            MailboxSet::First(n) => (0..*n).collect(),
-            MailboxSet::List(v) => {
-                let mut v = v.clone();
-                v.sort_unstable();
-                v.dedup();
-                v
-            }
+            MailboxSet::First(n) => *n as u64,
+            MailboxSet::List(v) => v.len() as u64,
         }
     }
 
@@ -399,6 +429,8 @@ impl<'de> Deserialize<'de> for MailboxSet {
                         "empty list; expected at least one mailbox index",
                     ));
                 }
+                v.sort_unstable();
+                v.dedup();
                 Ok(MailboxSet::List(v))
             }
         }
@@ -543,8 +575,36 @@ pub const MAX_CHANGES: f64 = 1e9;
 /// Most requests a polling or reconciling run may plan (~20 minutes of run
 /// time at a few million events per second).
 pub const MAX_REQUESTS: f64 = 5e9;
-/// Most mailboxes one run may simulate.
+/// Most mailboxes one run may simulate (~100-200 bytes of state each:
+/// a few GB at the bound).
 pub const MAX_MAILBOXES: u32 = 50_000_000;
+/// Longest simulated span (`horizon + drain`): 10 years of 365 days. Keeps
+/// every instant far from the `u64` microsecond limit.
+pub const MAX_SPAN: SimDuration = SimDuration::from_secs(3650 * 86_400);
+/// Most mailbox-hours of traffic generation (`mailboxes × horizon in
+/// hours`, when `messages_per_day > 0`): the generator steps through every
+/// hour of every mailbox, ~6 ns each, so this is about a minute.
+pub const MAX_MAILBOX_HOURS: f64 = 1e10;
+/// Most webhook workers (`consumer.workers`): each is a slot in memory and
+/// a crash visits them all; far above any real consumer's pool.
+pub const MAX_WORKERS: u32 = 100_000;
+/// Most processing tries per notification (`consumer.processing_attempts`;
+/// the receiver counts tries in 16 bits).
+pub const MAX_PROCESSING_ATTEMPTS: u32 = 1000;
+/// Most webhook retries (`webhooks.retries`; the sender counts attempts in
+/// 16 bits, and real providers retry about ten times).
+pub const MAX_RETRIES: usize = 1000;
+/// Most `[[faults]]` entries: every event checks every fault.
+pub const MAX_FAULTS: usize = 1000;
+/// Most crash windows one run may schedule (each `consumer_crash` window is
+/// two events and visits every worker).
+pub const MAX_CRASH_WINDOWS: f64 = 1e6;
+/// Most crash-window × worker visits one run may make (~a second).
+pub const MAX_CRASH_WORK: f64 = 1e9;
+/// Most per-mailbox membership draws for faults limited to a share of
+/// mailboxes (`faults[i].mailboxes`: one draw and one bit per mailbox and
+/// fault).
+pub const MAX_FAULT_MEMBERSHIP: f64 = 1e9;
 
 /// An [`Invalid`] at `path`.
 pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
@@ -564,30 +624,180 @@ impl Scenario {
     pub fn expected_changes(&self) -> f64 {
         let days = self.horizon.get().as_secs_f64() / 86_400.0;
         let poisson = self.source.messages_per_day.0 * self.source.mailboxes.get() as f64 * days;
-        let bursts: f64 = self
-            .source
-            .bursts
-            .iter()
-            .map(|b| b.messages.get() as f64 * b.mailboxes.indices().len() as f64)
-            .sum();
+        let bursts: f64 = self.source.bursts.iter().map(Burst::changes).sum();
         poisson + bursts
     }
 
-    /// Checks rules that span several keys.
-    pub fn validate(&self) -> Result<(), Invalid> {
+    /// Checks that the run fits in memory and time: every key that sizes an
+    /// allocation or a loop is bounded here, by counting, never by building
+    /// what it counts (so a hostile file is refused fast and small).
+    fn validate_cost(&self) -> Result<(), Invalid> {
         let n = self.source.mailboxes.get();
+        if n > MAX_MAILBOXES {
+            return Err(invalid(
+                "source.mailboxes",
+                format!("{n} mailboxes; at most {MAX_MAILBOXES} are supported"),
+            ));
+        }
+        let horizon = self.horizon.get();
+        if horizon > MAX_SPAN {
+            return Err(invalid(
+                "horizon",
+                format!("horizon {horizon} is longer than the {MAX_SPAN} (10 years) supported"),
+            ));
+        }
+        if self.end() > MAX_SPAN {
+            return Err(invalid(
+                "drain",
+                format!(
+                    "horizon + drain = {} is longer than the {MAX_SPAN} (10 years) supported",
+                    self.end()
+                ),
+            ));
+        }
+        // Bursts name mailboxes of the source: check before counting them.
+        for (i, b) in self.source.bursts.iter().enumerate() {
+            if b.mailboxes.bound() > n {
+                return Err(invalid(
+                    format!("source.bursts[{i}].mailboxes"),
+                    format!(
+                        "names mailbox {} but the source has {n} (indices 0..{n})",
+                        b.mailboxes.bound() - 1
+                    ),
+                ));
+            }
+        }
         // Memory is ~25 bytes per change and ~100 per mailbox; refuse what
         // cannot fit rather than abort on allocation.
         let changes = self.expected_changes();
         if changes > MAX_CHANGES {
+            let poisson = changes - self.source.bursts.iter().map(Burst::changes).sum::<f64>();
+            let key = match self
+                .source
+                .bursts
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.changes().total_cmp(&b.1.changes()))
+            {
+                Some((i, b)) if b.changes() > poisson => format!("source.bursts[{i}].messages"),
+                _ => "source.messages_per_day".to_string(),
+            };
             return Err(invalid(
-                "source.messages_per_day",
+                key,
                 format!(
                     "this scenario would generate ~{changes:.3e} changes (~{:.0} GB); at most {MAX_CHANGES:.0e} are supported: lower messages_per_day, mailboxes, bursts or horizon",
                     changes * 25.0 / 1e9
                 ),
             ));
         }
+        // A heavy-tailed spread can give one mailbox many times the mean:
+        // count with the multipliers this seed draws.
+        if self.source.spread != Spread::Even {
+            let drawn = crate::model::traffic::expected_changes(
+                &self.source,
+                horizon,
+                &crate::engine::rng::Streams::new(self.seed),
+                MAX_CHANGES,
+            );
+            if drawn > MAX_CHANGES {
+                return Err(invalid(
+                    "source.spread",
+                    format!(
+                        "with seed {} this spread gives the busiest mailboxes so much mail that the run would generate over {drawn:.3e} changes (nominal mean ~{changes:.3e}); at most {MAX_CHANGES:.0e} are supported: use a lighter tail (smaller sigma, larger alpha), fewer messages or another seed",
+                        self.seed
+                    ),
+                ));
+            }
+        }
+        let hours = n as f64 * horizon.as_secs_f64() / 3600.0;
+        if self.source.messages_per_day.0 > 0.0 && hours > MAX_MAILBOX_HOURS {
+            return Err(invalid(
+                "horizon",
+                format!(
+                    "{n} mailboxes over {horizon} is ~{hours:.2e} mailbox-hours of traffic to generate; at most {MAX_MAILBOX_HOURS:.0e} are supported: use fewer mailboxes or a shorter horizon"
+                ),
+            ));
+        }
+        let c = &self.consumer;
+        if c.workers.get() > MAX_WORKERS {
+            return Err(invalid(
+                "consumer.workers",
+                format!(
+                    "{} workers; at most {MAX_WORKERS} are supported",
+                    c.workers.get()
+                ),
+            ));
+        }
+        if c.processing_attempts.get() > MAX_PROCESSING_ATTEMPTS {
+            return Err(invalid(
+                "consumer.processing_attempts",
+                format!(
+                    "{} attempts; at most {MAX_PROCESSING_ATTEMPTS} are supported",
+                    c.processing_attempts.get()
+                ),
+            ));
+        }
+        if let Some(r) = self.webhooks.as_ref().and_then(|w| w.retries.as_ref()) {
+            if r.len() > MAX_RETRIES {
+                return Err(invalid(
+                    "webhooks.retries",
+                    format!("{} retries; at most {MAX_RETRIES} are supported", r.len()),
+                ));
+            }
+        }
+        if self.faults.len() > MAX_FAULTS {
+            return Err(invalid(
+                format!("faults[{MAX_FAULTS}]"),
+                format!(
+                    "{} faults; at most {MAX_FAULTS} are supported",
+                    self.faults.len()
+                ),
+            ));
+        }
+        let mut crash_windows = 0.0;
+        let mut membership = 0.0;
+        for (i, f) in self.faults.iter().enumerate() {
+            if f.kind == super::faults::FaultKind::ConsumerCrash {
+                let w = f.windows_before(self.end());
+                crash_windows += w;
+                if w > MAX_CRASH_WINDOWS || crash_windows > MAX_CRASH_WINDOWS {
+                    return Err(invalid(
+                        format!("faults[{i}].every"),
+                        format!(
+                            "consumer crashes would repeat ~{crash_windows:.2e} times in this run; at most {MAX_CRASH_WINDOWS:.0e} are supported: use a longer `every` or set `until`"
+                        ),
+                    ));
+                }
+                let work = crash_windows * c.workers.get() as f64;
+                if work > MAX_CRASH_WORK {
+                    return Err(invalid(
+                        format!("faults[{i}].every"),
+                        format!(
+                            "~{crash_windows:.2e} crashes × {} workers is ~{work:.2e} worker visits; at most {MAX_CRASH_WORK:.0e} are supported: fewer crashes or fewer workers",
+                            c.workers.get()
+                        ),
+                    ));
+                }
+            }
+            if f.mailboxes.is_some() {
+                membership += n as f64;
+                if membership > MAX_FAULT_MEMBERSHIP {
+                    return Err(invalid(
+                        format!("faults[{i}].mailboxes"),
+                        format!(
+                            "faults limited to a share of {n} mailboxes need ~{membership:.2e} membership draws; at most {MAX_FAULT_MEMBERSHIP:.0e} are supported: fewer such faults or fewer mailboxes"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks rules that span several keys.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let n = self.source.mailboxes.get();
+        self.validate_cost()?;
         if let Some(d) = self.source.commit_delay {
             if d.0.mean_micros() > u32::MAX as f64 / 4.0 {
                 return Err(invalid(
@@ -631,12 +841,6 @@ impl Scenario {
                 ));
             }
         }
-        if n > MAX_MAILBOXES {
-            return Err(invalid(
-                "source.mailboxes",
-                format!("{n} mailboxes; at most {MAX_MAILBOXES} are supported"),
-            ));
-        }
         for (i, b) in self.source.bursts.iter().enumerate() {
             if b.at >= self.horizon.get() {
                 return Err(invalid(
@@ -645,15 +849,6 @@ impl Scenario {
                         "burst at {} is not inside the horizon {}; expected at < horizon",
                         b.at,
                         self.horizon.get()
-                    ),
-                ));
-            }
-            if b.mailboxes.bound() > n {
-                return Err(invalid(
-                    format!("source.bursts[{i}].mailboxes"),
-                    format!(
-                        "names mailbox {} but the source has {n} (indices 0..{n})",
-                        b.mailboxes.bound() - 1
                     ),
                 ));
             }
@@ -699,10 +894,116 @@ impl Scenario {
                 };
                 return Err(invalid(
                     format!("thresholds.{path}"),
-                    format!("`{path}` is not a numeric report path; {hint}"),
+                    format!(
+                        "`{}` is not a numeric report path; {hint}",
+                        super::echo(path)
+                    ),
                 ));
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{parse, Format, ScenarioError};
+
+    const HEAD: &str = "name = \"t\"\nseed = 1\nhorizon = \"30d\"\n";
+
+    fn check(text: &str) -> Result<Scenario, ScenarioError> {
+        parse(text, "t.toml", Format::Toml)
+    }
+
+    fn refused(text: &str, key: &str, words: &str) {
+        let started = std::time::Instant::now();
+        let err = check(text).expect_err("should be refused").to_string();
+        assert!(started.elapsed().as_secs_f64() < 1.0, "slow: {err}");
+        assert!(err.contains(&format!("`{key}`")), "want {key}: {err}");
+        assert!(err.contains(words), "want {words:?}: {err}");
+    }
+
+    #[test]
+    fn mailbox_sets_count_without_building() {
+        let all = MailboxSet::First(u32::MAX);
+        assert_eq!(all.count(), u32::MAX as u64);
+        assert_eq!(all.bound(), u32::MAX);
+        assert_eq!(all.iter().take(3).collect::<Vec<_>>(), [0, 1, 2]);
+        let s: Burst =
+            toml::from_str("at = \"1h\"\nmailboxes = [7, 3, 7, 0]\nmessages = 2").unwrap();
+        assert_eq!(s.mailboxes, MailboxSet::List(vec![0, 3, 7]));
+        assert_eq!((s.mailboxes.count(), s.mailboxes.bound()), (3, 8));
+        assert_eq!(s.mailboxes.indices(), [0, 3, 7]);
+        assert_eq!(s.changes(), 6.0);
+    }
+
+    #[test]
+    fn real_sizes_validate() {
+        // 10,000 mailboxes for 30 days, webhooks with a share-limited
+        // fault, a busy burst, a lognormal spread and a 5-minute poll.
+        let text = format!(
+            "{HEAD}[source]\nmailboxes = 10000\nmessages_per_day = 200\nspread = {{ dist = \"lognormal\", sigma = 1.5 }}\ndiurnal = \"office\"\n[[source.bursts]]\nat = \"1d\"\nmailboxes = 10000\nmessages = 5000\n[webhooks]\npreset = \"svix\"\nretries = [\"5s\", \"5m\", \"30m\", \"2h\", \"5h\", \"10h\", \"10h\"]\n[consumer]\nstrategy = \"hybrid\"\nreconcile_every = \"5m\"\nlookback = \"watermark\"\nworkers = 512\n[[faults]]\nkind = \"drop\"\nprobability = 0.01\nmailboxes = 0.2\n[[faults]]\nkind = \"consumer_crash\"\nevery = \"1h\"\nfor = \"1m\"\n"
+        );
+        check(&text).unwrap_or_else(|e| panic!("{e}"));
+        // A million mailboxes for a year, polled every two hours.
+        let text = "name = \"t\"\nseed = 1\nhorizon = \"365d\"\n[source]\nmailboxes = 1000000\nmessages_per_day = 2\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"2h\"\n";
+        check(text).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn the_busiest_burst_is_named_when_bursts_are_too_big() {
+        let text = format!(
+            "{HEAD}[source]\nmailboxes = 1000\n[[source.bursts]]\nat = \"1h\"\nmailboxes = 10\nmessages = 5\n[[source.bursts]]\nat = \"2h\"\nmailboxes = 1000\nmessages = 4000000\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"1h\"\n"
+        );
+        refused(&text, "source.bursts[1].messages", "at most 1e9");
+    }
+
+    #[test]
+    fn too_many_faults_are_refused() {
+        let mut text = format!(
+            "{HEAD}[source]\nmailboxes = 10\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\n"
+        );
+        for _ in 0..=MAX_FAULTS {
+            text.push_str("[[faults]]\nkind = \"source_outage\"\nat = \"1h\"\nfor = \"1m\"\n");
+        }
+        refused(&text, "faults[1000]", "1001 faults; at most 1000");
+    }
+
+    #[test]
+    fn share_limited_faults_are_bounded_by_mailboxes() {
+        let mut text = format!(
+            "{HEAD}[source]\nmailboxes = 50000000\nmessages_per_day = 0\n[webhooks]\npreset = \"svix\"\n[consumer]\nstrategy = \"webhook\"\n"
+        );
+        for _ in 0..21 {
+            text.push_str("[[faults]]\nkind = \"drop\"\nprobability = 0.1\nmailboxes = 0.5\n");
+        }
+        refused(&text, "faults[20].mailboxes", "membership draws");
+    }
+
+    #[test]
+    fn crash_windows_times_workers_is_bounded() {
+        let text = format!(
+            "{HEAD}[source]\nmailboxes = 10\n[webhooks]\npreset = \"svix\"\n[consumer]\nstrategy = \"webhook\"\nworkers = 100000\n[[faults]]\nkind = \"consumer_crash\"\nevery = \"1m\"\nfor = \"10s\"\n"
+        );
+        refused(&text, "faults[0].every", "worker visits");
+        // `until` ends the repetition: few windows, accepted.
+        let text = text.replace("for = \"10s\"", "for = \"10s\"\nuntil = \"1h\"");
+        check(&text).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn long_diurnal_lists_are_counted_not_kept() {
+        let weights = vec!["1.0"; 1_000_000].join(",");
+        let text = format!(
+            "{HEAD}[source]\nmailboxes = 10\ndiurnal = [{weights}]\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\n"
+        );
+        refused(&text, "source.diurnal", "got 1000000");
+    }
+
+    #[test]
+    fn drain_past_the_span_is_named() {
+        let text = "name = \"t\"\nseed = 1\nhorizon = \"3000d\"\ndrain = \"1000d\"\n[source]\nmailboxes = 1\nmessages_per_day = 0\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"100d\"\n";
+        refused(text, "drain", "10 years");
     }
 }

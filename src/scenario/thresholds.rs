@@ -77,13 +77,16 @@ impl Condition {
         ]
         .iter()
         .find_map(|(s, op)| t.strip_prefix(s).map(|r| (*op, r)))
-        .ok_or_else(|| format!("`{text}` has no comparison; {HELP}"))?;
-        let value: f64 = rest
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}`: `{}` is not a number; {HELP}", rest.trim()))?;
+        .ok_or_else(|| format!("`{}` has no comparison; {HELP}", super::echo(text)))?;
+        let value: f64 = rest.trim().parse().map_err(|_| {
+            format!(
+                "`{}`: `{}` is not a number; {HELP}",
+                super::echo(text),
+                super::echo(rest.trim())
+            )
+        })?;
         if !value.is_finite() {
-            return Err(format!("`{text}`: the bound must be finite"));
+            return Err(format!("`{}`: the bound must be finite", super::echo(text)));
         }
         Ok(Condition { op, value })
     }

@@ -46,7 +46,7 @@ impl WebhooksSpec {
                 "webhooks.preset",
                 format!(
                     "unknown preset `{}`; expected one of {}",
-                    self.preset,
+                    super::echo(&self.preset),
                     PRESETS.join(", ")
                 ),
             ));
