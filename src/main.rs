@@ -349,6 +349,18 @@ fn check(paths: &[PathBuf], junit: Option<&Path>, jobs: Option<usize>) -> u8 {
             return exit::BAD_INPUT;
         }
     };
+    // The JUnit file's folder must exist (a mistyped path is an error, not
+    // a new folder), checked before anything runs.
+    if let Some(dir) = junit.and_then(Path::parent) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            eprintln!(
+                "syncsim: cannot write {}: no such folder {}",
+                junit.map_or(String::new(), |j| j.display().to_string()),
+                dir.display()
+            );
+            return exit::IO;
+        }
+    }
     let outcome = syncsim::check::check(&files, threads(jobs));
     print!("{}", syncsim::check::render(&outcome));
     if let Some(path) = junit {

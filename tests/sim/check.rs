@@ -200,6 +200,18 @@ fn an_unwritable_junit_file_is_an_io_error_not_a_breach() {
         out.contains(&format!("cannot write {}", junit.display())),
         "{out}"
     );
+    // A folder that does not exist is not created (root could).
+    let (code, out) = check(&[
+        good.as_os_str(),
+        "--junit".as_ref(),
+        "/nonexistent-dir/x.xml".as_ref(),
+    ]);
+    assert_eq!(code, i32::from(syncsim::exit::IO), "{out}");
+    assert!(
+        out.contains("cannot write /nonexistent-dir/x.xml: no such folder /nonexistent-dir"),
+        "{out}"
+    );
+    assert!(!std::path::Path::new("/nonexistent-dir").exists());
     // A breach plus an unwritable JUnit file: still the IO code (the
     // larger), so CI never reads a missing report as a mere breach.
     let breach = dir.join("breach.toml");
