@@ -1,15 +1,16 @@
 //! CI mode: run scenarios (and sweeps) against their `[thresholds]`.
 //!
 //! Every threshold condition of every run is one check; a run without
-//! thresholds is one check that it ran. Runs execute in parallel; results
-//! are kept in run order, so output and JUnit XML do not depend on timing.
+//! thresholds is one check that it ran. Runs execute in parallel, each
+//! isolated: a run that panics is reported (with its repro line) as an
+//! error of its own and the others finish. Results are kept in run order,
+//! so output and JUnit XML do not depend on timing.
 
+use crate::exit;
 use crate::scenario::{CheckResult, ScenarioError};
-use crate::sweep::{expand, Run};
+use crate::sweep::{expand, pool, Run};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// The checks of one run.
 #[derive(Clone, Debug)]
@@ -26,23 +27,21 @@ pub struct RunChecks {
     pub seed: u64,
     /// The report digest.
     pub digest: String,
-    /// One result per threshold condition.
+    /// One result per threshold condition (none when the run crashed).
     pub results: Vec<CheckResult>,
+    /// The panic message, when the run crashed (a syncsim bug).
+    pub crash: Option<String>,
 }
 
 impl RunChecks {
-    /// True when every condition holds.
+    /// True when the run finished and every condition holds.
     pub fn pass(&self) -> bool {
-        self.results.iter().all(|r| r.pass)
+        self.crash.is_none() && self.results.iter().all(|r| r.pass)
     }
 
-    /// The one-line command that reproduces this run.
+    /// The one-line, shell-quoted command that reproduces this run.
     pub fn repro(&self) -> String {
-        let mut cmd = format!("syncsim run {} --seed {}", self.file.display(), self.seed);
-        for (k, v) in &self.overrides {
-            let _ = write!(cmd, " --set '{k}={v}'");
-        }
-        cmd
+        crate::sweep::repro(&self.file, self.seed, &self.overrides)
     }
 }
 
@@ -56,14 +55,18 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// 0 when all holds, 1 when a threshold breaks, 2 on bad input.
+    /// [`exit::OK`] when all holds, else the largest that applies of
+    /// [`exit::THRESHOLD`] (a threshold breaks), [`exit::BAD_INPUT`] (a file
+    /// is not a valid scenario) and [`exit::CRASH`] (a run panicked).
     pub fn exit_code(&self) -> u8 {
-        if !self.bad.is_empty() {
-            2
+        if self.runs.iter().any(|r| r.crash.is_some()) {
+            exit::CRASH
+        } else if !self.bad.is_empty() {
+            exit::BAD_INPUT
         } else if self.runs.iter().any(|r| !r.pass()) {
-            1
+            exit::THRESHOLD
         } else {
-            0
+            exit::OK
         }
     }
 }
@@ -107,35 +110,22 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
             Err(e) => outcome.bad.push(e),
         }
     }
-    let slots: Vec<Mutex<Option<RunChecks>>> = runs.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((file, name, run)) = runs.get(i) else {
-                    break;
-                };
-                let mut report = crate::run(&run.scenario);
-                report.point = run.overrides.iter().cloned().collect();
-                report.seal();
-                let done = RunChecks {
-                    file: file.clone(),
-                    scenario: name.clone(),
-                    label: run.label.clone(),
-                    overrides: run.overrides.clone(),
-                    seed: run.seed,
-                    digest: report.digest.clone(),
-                    results: report.check(&run.scenario.thresholds),
-                };
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
-            });
+    outcome.runs = pool::par_map(&runs, jobs, |(file, name, run)| {
+        let (results, digest, crash) = match pool::isolated(run.seed, &run.label, || run.report()) {
+            Ok(report) => (report.check(&run.scenario.thresholds), report.digest, None),
+            Err(message) => (Vec::new(), String::new(), Some(message)),
+        };
+        RunChecks {
+            file: file.clone(),
+            scenario: name.clone(),
+            label: run.label.clone(),
+            overrides: run.overrides.clone(),
+            seed: run.seed,
+            digest,
+            results,
+            crash,
         }
     });
-    outcome.runs = slots
-        .into_iter()
-        .filter_map(|s| s.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect();
     outcome
 }
 
@@ -145,7 +135,17 @@ pub fn render(outcome: &Outcome) -> String {
     for e in &outcome.bad {
         let _ = writeln!(out, "error: {e}");
     }
-    for r in outcome.runs.iter().filter(|r| !r.pass()) {
+    for r in &outcome.runs {
+        if let Some(message) = &r.crash {
+            let _ = writeln!(
+                out,
+                "CRASH {} [{}] seed {}: {message}\n  reproduce: {}\n  (this is a syncsim bug; please report it with the line above)",
+                r.scenario,
+                r.label,
+                r.seed,
+                r.repro()
+            );
+        }
         for c in r.results.iter().filter(|c| !c.pass) {
             let got = c.got.map_or("no value".into(), |g| g.to_string());
             let _ = writeln!(
@@ -168,10 +168,11 @@ pub fn render(outcome: &Outcome) -> String {
         .iter()
         .map(|r| r.results.iter().filter(|c| !c.pass).count())
         .sum();
+    let crashed = outcome.runs.iter().filter(|r| r.crash.is_some()).count();
     let _ = writeln!(
         out,
-        "{} passed, {} failed ({} runs, {} bad files)",
-        checks - failed,
+        "{} passed, {} failed, {crashed} crashed ({} runs, {} bad files)",
+        checks - failed - crashed,
         failed,
         outcome.runs.len(),
         outcome.bad.len()
@@ -188,7 +189,7 @@ fn xml(s: &str) -> String {
 }
 
 /// JUnit XML: one testcase per condition (or per run without thresholds),
-/// one `<error>` testcase per bad file.
+/// one `<error>` testcase per bad file and per crashed run.
 pub fn junit(outcome: &Outcome) -> String {
     let mut cases = String::new();
     let (mut tests, mut failures, mut errors) = (0, 0, 0);
@@ -203,6 +204,18 @@ pub fn junit(outcome: &Outcome) -> String {
     }
     for r in &outcome.runs {
         let class = xml(&format!("{}.{}", r.scenario, r.label));
+        if let Some(message) = &r.crash {
+            tests += 1;
+            errors += 1;
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"{class}\" name=\"seed {} runs\"><error message=\"run crashed: {}\">{}</error></testcase>",
+                r.seed,
+                xml(message),
+                xml(&format!("a syncsim bug; reproduce: {}", r.repro()))
+            );
+            continue;
+        }
         if r.results.is_empty() {
             tests += 1;
             let _ = writeln!(

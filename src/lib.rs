@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod engine;
+pub mod exit;
 pub mod metrics;
 pub mod model;
 pub mod output;

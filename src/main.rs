@@ -2,11 +2,13 @@
 //! prints. Wall-clock time is measured here only, and only goes to stderr.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use syncsim::exit;
 use syncsim::output::{table, write_atomic};
-use syncsim::sweep::{exec, tables, tables::Meta};
+use syncsim::sweep::folder::{self, FolderError, Meta};
+use syncsim::sweep::{exec, tables};
 
 /// Deterministic simulation of polling, webhook and hybrid sync strategies.
 #[derive(Parser, Debug)]
@@ -54,9 +56,14 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Reuse an --out folder that holds another scenario's sweep (or
+        /// an unreadable one), discarding its stored runs.
+        #[arg(long)]
+        force: bool,
     },
     /// CI mode: run scenarios and sweeps (files or folders) against their
-    /// [thresholds]. Exit 0 when all hold, 1 when one breaks, 2 on bad input.
+    /// [thresholds]. Exit 0 when all hold, 1 when one breaks, 2 on bad
+    /// input, 3 when a run crashed, 4 when the JUnit file cannot be written.
     Check {
         /// Scenario files or folders of them.
         #[arg(required = true)]
@@ -129,191 +136,26 @@ enum OutputFormat {
     Json,
 }
 
-/// Exit code for bad input (scenario or arguments).
-const BAD_INPUT: u8 = 2;
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    let code = match Cli::parse().command {
         Command::Run {
             file,
             seed,
             out,
             format,
             sets,
-        } => {
-            let scenario = match load(&file, &sets, seed) {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let started = Instant::now(); // wall clock: stderr only
-            let mut report = syncsim::run(&scenario);
-            if !sets.is_empty() {
-                // The same point identity a sweep gives this run.
-                report.point = sets.iter().cloned().collect();
-                report.seal();
-            }
-            let wall = started.elapsed().as_secs_f64();
-            if let Some(path) = &out {
-                if let Err(e) = write_atomic(path, report.to_json().as_bytes()) {
-                    eprintln!("syncsim: cannot write {}: {e}", path.display());
-                    return ExitCode::from(1);
-                }
-            }
-            let checks = report.check(&scenario.thresholds);
-            match format {
-                OutputFormat::Table => {
-                    print!("{}", table::render(&report));
-                    print!("{}", table::checks(&checks));
-                }
-                OutputFormat::Json => print!("{}", report.to_json()),
-            }
-            eprintln!(
-                "wall time {:.3}s, {:.1} M events/s",
-                wall,
-                report.engine.events as f64 / wall.max(1e-9) / 1e6
-            );
-            let failed = checks.iter().filter(|c| !c.pass).count();
-            if failed > 0 {
-                eprintln!(
-                    "{failed} of {} thresholds failed; reproduce with: {}",
-                    checks.len(),
-                    repro(&file, scenario.seed, &sets)
-                );
-                return ExitCode::from(1);
-            }
-            ExitCode::SUCCESS
-        }
+        } => run(&file, seed, out.as_deref(), format, &sets),
         Command::Sweep {
             file,
             out,
             jobs,
             shard,
             no_progress,
-        } => {
-            let sweep = match syncsim::sweep::expand(&file) {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let base = match syncsim::load(&file) {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(&sweep.name));
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let meta = Meta {
-                name: sweep.name.clone(),
-                keys: sweep.keys.clone(),
-                thresholds: base
-                    .thresholds
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.0.iter().map(|c| c.to_string()).collect()))
-                    .collect(),
-                runs: sweep.runs.len(),
-            };
-            let started = Instant::now(); // wall clock: stderr only
-            let opts = exec::Options {
-                jobs,
-                shard,
-                out: out.clone(),
-                progress: !no_progress,
-            };
-            let write_meta = serde_json::to_string_pretty(&meta)
-                .map_err(std::io::Error::other)
-                .and_then(|t| {
-                    std::fs::create_dir_all(&out)?;
-                    write_atomic(&out.join("sweep.json"), t.as_bytes())
-                });
-            let outcome = match write_meta.and_then(|_| exec::execute(&sweep, &opts)) {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!("syncsim: sweep into {}: {e}", out.display());
-                    return ExitCode::from(1);
-                }
-            };
-            eprintln!(
-                "{} runs computed, {} reused from {}, in {:.1}s on {jobs} threads",
-                outcome.computed,
-                outcome.reused,
-                out.display(),
-                started.elapsed().as_secs_f64()
-            );
-            if let Some((k, n)) = shard {
-                eprintln!(
-                    "shard {k}/{n} done; join the shards with: syncsim merge DIR... --out DIR"
-                );
-                return ExitCode::SUCCESS;
-            }
-            finish(&out, &meta)
-        }
-        Command::Merge { dirs, out } => {
-            let meta = match read_meta(&dirs[0]) {
-                Ok(m) => m,
-                Err(code) => return code,
-            };
-            let results = match exec::gather(&dirs) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("syncsim: merge: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            let copy = (|| -> std::io::Result<()> {
-                std::fs::create_dir_all(out.join("points"))?;
-                write_atomic(
-                    &out.join("sweep.json"),
-                    serde_json::to_string_pretty(&meta)
-                        .map_err(std::io::Error::other)?
-                        .as_bytes(),
-                )?;
-                for r in &results {
-                    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-                    write_atomic(&exec::point_file(&out, &r.hash), text.as_bytes())?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = copy {
-                eprintln!("syncsim: merge into {}: {e}", out.display());
-                return ExitCode::from(1);
-            }
-            if results.len() < meta.runs {
-                eprintln!(
-                    "warning: {} of {} runs present; missing shards?",
-                    results.len(),
-                    meta.runs
-                );
-            }
-            finish(&out, &meta)
-        }
-        Command::Check { paths, junit, jobs } => {
-            if let Some(p) = paths.iter().find(|p| syncsim::check::missing(p)) {
-                eprintln!("error: {}: no such file or folder", p.display());
-                return ExitCode::from(BAD_INPUT);
-            }
-            let files = match syncsim::check::collect(&paths) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(BAD_INPUT);
-                }
-            };
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let outcome = syncsim::check::check(&files, jobs);
-            print!("{}", syncsim::check::render(&outcome));
-            if let Some(path) = junit {
-                if let Err(e) = write_atomic(&path, syncsim::check::junit(&outcome).as_bytes()) {
-                    eprintln!("syncsim: cannot write {}: {e}", path.display());
-                    return ExitCode::from(1);
-                }
-            }
-            ExitCode::from(outcome.exit_code())
-        }
-        Command::Report { dir } => match read_meta(&dir) {
-            Ok(meta) => finish(&dir, &meta),
-            Err(code) => code,
-        },
+            force,
+        } => sweep(&file, out, jobs, shard, !no_progress, force),
+        Command::Merge { dirs, out } => merge(&dirs, &out),
+        Command::Check { paths, junit, jobs } => check(&paths, junit.as_deref(), jobs),
+        Command::Report { dir } => report(&dir),
         Command::Trace {
             file,
             seed,
@@ -321,64 +163,278 @@ fn main() -> ExitCode {
             message,
             sets,
             format,
-        } => {
-            let scenario = match load(&file, &sets, seed) {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let filter = match (mailbox, message) {
-                (Some(m), _) => syncsim::engine::trace::Filter::Mailbox(m),
-                (None, Some(f)) => f,
-                (None, None) => unreachable!("clap requires one"),
-            };
-            if filter.mailbox() >= scenario.source.mailboxes.get() {
-                eprintln!(
-                    "error: mailbox {} does not exist; the scenario has {} (0..{})",
-                    filter.mailbox(),
-                    scenario.source.mailboxes,
-                    scenario.source.mailboxes
-                );
-                return ExitCode::from(BAD_INPUT);
-            }
-            let (report, records) = syncsim::run_traced(&scenario, filter);
-            match format {
-                TraceFormat::Jsonl => print!("{}", syncsim::engine::trace::Trace::jsonl(&records)),
-                TraceFormat::Text => {
-                    for r in &records {
-                        println!("{}", r.render());
-                    }
-                    println!("{} events; run digest {}", records.len(), report.digest);
-                }
-            }
-            ExitCode::SUCCESS
-        }
+        } => trace(&file, seed, mailbox, message, &sets, format),
         Command::Presets => {
             print!("{}", table::presets());
-            ExitCode::SUCCESS
+            exit::OK
         }
-        Command::Validate { files } => {
-            let mut bad = false;
-            for f in &files {
-                match syncsim::load(f) {
-                    Ok(s) => println!("{}: ok ({})", f.display(), s.name),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        bad = true;
-                    }
-                }
+        Command::Validate { files } => validate(&files),
+    };
+    ExitCode::from(code)
+}
+
+/// Threads to use: `jobs`, or every core.
+fn threads(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn run(
+    file: &Path,
+    seed: Option<u64>,
+    out: Option<&Path>,
+    format: OutputFormat,
+    sets: &[(String, String)],
+) -> u8 {
+    let scenario = match load(file, sets, seed) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let started = Instant::now(); // wall clock: stderr only
+                                  // The same point identity a sweep gives this run.
+    let report = syncsim::sweep::run_point(&scenario, sets);
+    let wall = started.elapsed().as_secs_f64();
+    if let Some(path) = out {
+        if let Err(e) = write_atomic(path, report.to_json().as_bytes()) {
+            eprintln!("syncsim: cannot write {}: {e}", path.display());
+            return exit::IO;
+        }
+    }
+    let checks = report.check(&scenario.thresholds);
+    match format {
+        OutputFormat::Table => {
+            print!("{}", table::render(&report));
+            print!("{}", table::checks(&checks));
+        }
+        OutputFormat::Json => print!("{}", report.to_json()),
+    }
+    eprintln!(
+        "wall time {:.3}s, {:.1} M events/s",
+        wall,
+        report.engine.events as f64 / wall.max(1e-9) / 1e6
+    );
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    if failed > 0 {
+        eprintln!(
+            "{failed} of {} thresholds failed; reproduce with: {}",
+            checks.len(),
+            syncsim::sweep::repro(file, scenario.seed, sets)
+        );
+        return exit::THRESHOLD;
+    }
+    exit::OK
+}
+
+fn sweep(
+    file: &Path,
+    out: Option<PathBuf>,
+    jobs: Option<usize>,
+    shard: Option<(usize, usize)>,
+    progress: bool,
+    force: bool,
+) -> u8 {
+    let sweep = match syncsim::sweep::expand(file) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(&sweep.name));
+    let jobs = threads(jobs);
+    let started = Instant::now(); // wall clock: stderr only
+    let opts = exec::Options {
+        jobs,
+        shard,
+        out: out.clone(),
+        progress,
+        force,
+    };
+    let outcome = match exec::execute(&sweep, &opts) {
+        Ok(o) => o,
+        Err(e) => return folder_fail(&format!("sweep into {}", out.display()), e),
+    };
+    for r in &outcome.repaired {
+        eprintln!("warning: {r}; computed again");
+    }
+    if outcome.pruned > 0 {
+        eprintln!(
+            "removed {} stored runs the sweep no longer has (renamed or dropped points or seeds)",
+            outcome.pruned
+        );
+    }
+    eprintln!(
+        "{} runs computed, {} reused from {}, in {:.1}s on {jobs} threads",
+        outcome.computed,
+        outcome.reused,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some((k, n)) = shard {
+        for c in &outcome.crashes {
+            eprintln!("{}", c.render());
+        }
+        eprintln!("shard {k}/{n} done; join the shards with: syncsim merge DIR... --out DIR");
+        return if outcome.crashes.is_empty() {
+            exit::OK
+        } else {
+            exit::CRASH
+        };
+    }
+    finish(&out, &Meta::new(&sweep))
+}
+
+fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
+    let mut metas: Vec<Meta> = Vec::new();
+    for d in dirs {
+        match Meta::require(d) {
+            Ok(m) => metas.push(m),
+            Err(e) => return folder_fail("merge", e),
+        }
+    }
+    let meta = metas[0].clone();
+    if let Some((d, m)) = dirs.iter().zip(&metas).find(|(_, m)| **m != meta) {
+        eprintln!(
+            "error: merge: {} is not a shard of the same sweep as {} (`{}` scenario {} expansion {}, against `{}` scenario {} expansion {}); merge only the shards of one sweep of one scenario file",
+            d.display(),
+            dirs[0].display(),
+            m.name,
+            m.scenario,
+            m.expanded,
+            meta.name,
+            meta.scenario,
+            meta.expanded
+        );
+        return exit::BAD_INPUT;
+    }
+    match Meta::read(out) {
+        Ok(Some(existing)) if existing != meta => {
+            eprintln!(
+                "error: merge: {} already holds another sweep; merge into a new folder",
+                out.display()
+            );
+            return exit::BAD_INPUT;
+        }
+        Err(e) => return folder_fail("merge", e),
+        _ => {}
+    }
+    let collected = match folder::collect(dirs, &meta) {
+        Ok(c) => c,
+        Err(e) => return folder_fail("merge", e),
+    };
+    if let Err(e) = collected.require_complete(&dirs[0], meta.run_count()) {
+        return folder_fail("merge", e);
+    }
+    let copy = (|| -> Result<(), FolderError> {
+        meta.write(out)?;
+        for r in &collected.results {
+            exec::write_stored(out, r)?;
+        }
+        for c in &collected.crashes {
+            exec::store_crash(out, c)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = copy {
+        return folder_fail(&format!("merge into {}", out.display()), e);
+    }
+    finish(out, &meta)
+}
+
+fn check(paths: &[PathBuf], junit: Option<&Path>, jobs: Option<usize>) -> u8 {
+    if let Some(p) = paths.iter().find(|p| syncsim::check::missing(p)) {
+        eprintln!("error: {}: no such file or folder", p.display());
+        return exit::BAD_INPUT;
+    }
+    let files = match syncsim::check::collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    // The JUnit file's folder must exist (a mistyped path is an error, not
+    // a new folder), checked before anything runs.
+    if let Some(dir) = junit.and_then(Path::parent) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            eprintln!(
+                "syncsim: cannot write {}: no such folder {}",
+                junit.map_or(String::new(), |j| j.display().to_string()),
+                dir.display()
+            );
+            return exit::IO;
+        }
+    }
+    let outcome = syncsim::check::check(&files, threads(jobs));
+    print!("{}", syncsim::check::render(&outcome));
+    if let Some(path) = junit {
+        if let Err(e) = write_atomic(path, syncsim::check::junit(&outcome).as_bytes()) {
+            eprintln!("syncsim: cannot write {}: {e}", path.display());
+            return exit::IO;
+        }
+    }
+    outcome.exit_code()
+}
+
+fn report(dir: &Path) -> u8 {
+    match Meta::require(dir) {
+        Ok(meta) => finish(dir, &meta),
+        Err(e) => folder_fail("report", e),
+    }
+}
+
+fn trace(
+    file: &Path,
+    seed: Option<u64>,
+    mailbox: Option<u32>,
+    message: Option<syncsim::engine::trace::Filter>,
+    sets: &[(String, String)],
+    format: TraceFormat,
+) -> u8 {
+    let scenario = match load(file, sets, seed) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let filter = match (mailbox, message) {
+        (Some(m), _) => syncsim::engine::trace::Filter::Mailbox(m),
+        (None, Some(f)) => f,
+        (None, None) => unreachable!("clap requires one"),
+    };
+    if filter.mailbox() >= scenario.source.mailboxes.get() {
+        eprintln!(
+            "error: mailbox {} does not exist; the scenario has {} (0..{})",
+            filter.mailbox(),
+            scenario.source.mailboxes,
+            scenario.source.mailboxes
+        );
+        return exit::BAD_INPUT;
+    }
+    let (report, records) = syncsim::run_traced(&scenario, filter);
+    match format {
+        TraceFormat::Jsonl => print!("{}", syncsim::engine::trace::Trace::jsonl(&records)),
+        TraceFormat::Text => {
+            for r in &records {
+                println!("{}", r.render());
             }
-            if bad {
-                ExitCode::from(BAD_INPUT)
-            } else {
-                ExitCode::SUCCESS
+            println!("{} events; run digest {}", records.len(), report.digest);
+        }
+    }
+    exit::OK
+}
+
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = exit::OK;
+    for f in files {
+        match syncsim::load(f).and_then(|s| syncsim::sweep::check_file(f).map(|()| s)) {
+            Ok(s) => println!("{}: ok ({})", f.display(), s.name),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = exit::BAD_INPUT;
             }
         }
     }
+    code
 }
 
 /// Loads a scenario with `--set` overrides and an optional `--seed`.
 fn load(
-    file: &std::path::Path,
+    file: &Path,
     sets: &[(String, String)],
     seed: Option<u64>,
 ) -> Result<syncsim::Scenario, syncsim::ScenarioError> {
@@ -389,53 +445,53 @@ fn load(
     Ok(scenario)
 }
 
-/// Writes a sweep folder's outputs from its stored results and prints the
-/// comparison.
-fn finish(dir: &std::path::Path, meta: &Meta) -> ExitCode {
-    let results = match exec::gather(&[dir.to_path_buf()]) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("syncsim: {e}");
-            return ExitCode::from(1);
-        }
+/// Writes a sweep folder's outputs from its stored results (verified
+/// against `meta`; every run must be there, finished or crashed), prints
+/// the comparison and any crashes.
+fn finish(dir: &Path, meta: &Meta) -> u8 {
+    let collected = match folder::collect(&[dir.to_path_buf()], meta)
+        .and_then(|c| c.require_complete(dir, meta.run_count()).map(|()| c))
+    {
+        Ok(c) => c,
+        Err(e) => return folder_fail("report", e),
     };
-    if let Err(e) = tables::write_all(dir, meta, &results) {
+    if let Err(e) = tables::write_all(dir, meta, &collected) {
         eprintln!("syncsim: writing {}: {e}", dir.display());
-        return ExitCode::from(1);
+        return exit::IO;
     }
-    let points = tables::by_point(&results, &meta.thresholds());
+    let points = tables::by_point(meta, &collected);
     print!("{}", tables::comparison(&points));
     if let Some(best) = tables::recommendation(&points) {
         println!(
             "\nrecommended: {} (cheapest meeting the thresholds)",
-            best.runs[0].label
+            best.label
         );
     }
     println!(
         "\nwrote {}/results.csv, summary.csv, report.md",
         dir.display()
     );
-    ExitCode::SUCCESS
-}
-
-fn read_meta(dir: &std::path::Path) -> Result<Meta, ExitCode> {
-    let path = dir.join("sweep.json");
-    std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        .map_err(|e| {
-            eprintln!("error: {}: not a sweep folder ({e})", path.display());
-            ExitCode::from(BAD_INPUT)
-        })
-}
-
-/// The one-line command that reproduces a run.
-fn repro(file: &std::path::Path, seed: u64, sets: &[(String, String)]) -> String {
-    let mut cmd = format!("syncsim run {} --seed {seed}", file.display());
-    for (k, v) in sets {
-        cmd.push_str(&format!(" --set '{k}={v}'"));
+    if collected.crashes.is_empty() {
+        return exit::OK;
     }
-    cmd
+    for c in &collected.crashes {
+        eprintln!("{}", c.render());
+    }
+    eprintln!(
+        "{} of {} runs crashed; the others are written; a rerun of the sweep retries the crashed ones",
+        collected.crashes.len(),
+        meta.run_count()
+    );
+    exit::CRASH
+}
+
+/// Prints a sweep folder error; its exit code.
+fn folder_fail(what: &str, e: FolderError) -> u8 {
+    eprintln!("error: {what}: {e}");
+    match e {
+        FolderError::Bad(_) => exit::BAD_INPUT,
+        FolderError::Io { .. } => exit::IO,
+    }
 }
 
 fn parse_set(text: &str) -> Result<(String, String), String> {
@@ -458,7 +514,7 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-fn fail(e: syncsim::ScenarioError) -> ExitCode {
+fn fail(e: syncsim::ScenarioError) -> u8 {
     eprintln!("error: {e}");
-    ExitCode::from(BAD_INPUT)
+    exit::BAD_INPUT
 }

@@ -1,12 +1,13 @@
 //! The report: stable field names (scripts rely on them), a canonical JSON
 //! form, and a `digest` of that form for "same seed, same result".
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Latency summary of one path, in milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LatencyStats {
     /// Number of changes measured.
     pub count: u64,
@@ -25,7 +26,8 @@ pub struct LatencyStats {
 }
 
 /// The simulated world's size.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Simulated {
     /// Mailboxes.
     pub mailboxes: u32,
@@ -44,7 +46,8 @@ pub struct Simulated {
 }
 
 /// Which path first delivered each change.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FirstSeenBy {
     /// Webhook notifications.
     pub webhook: u64,
@@ -57,7 +60,8 @@ pub struct FirstSeenBy {
 }
 
 /// Ground truth against the replica.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Changes {
     /// Changes the source committed during the horizon.
     pub generated: u64,
@@ -79,7 +83,8 @@ pub struct Changes {
 }
 
 /// Why lost changes were lost (the first cause recorded for each).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LostByCause {
     /// The webhook sender gave up after its last attempt.
     pub webhook_gave_up: u64,
@@ -96,7 +101,8 @@ pub struct LostByCause {
 }
 
 /// Request cost at the source.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Requests {
     /// Every request the source received.
     pub total: u64,
@@ -131,7 +137,8 @@ pub struct Requests {
 }
 
 /// Latency per delivery path.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LatencyByPath {
     /// Every change, whichever path delivered it first.
     pub all: LatencyStats,
@@ -144,7 +151,8 @@ pub struct LatencyByPath {
 }
 
 /// Webhook delivery, from the provider's side and the endpoint's.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Webhooks {
     /// Preset name.
     pub preset: String,
@@ -175,7 +183,8 @@ pub struct Webhooks {
 }
 
 /// The consumer's queue.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Queue {
     /// Most items waiting at once.
     pub max_depth: u64,
@@ -188,7 +197,8 @@ pub struct Queue {
 }
 
 /// What the injected faults did.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Faults {
     /// Delivery attempts that hit an endpoint outage.
     pub endpoint_outage_hits: u64,
@@ -205,7 +215,8 @@ pub struct Faults {
 }
 
 /// End-state consistency.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Consistency {
     /// Messages whose replica state differs from the source after the drain.
     pub divergent_messages: u64,
@@ -218,14 +229,16 @@ pub struct Consistency {
 }
 
 /// Engine figures (wall time never appears here).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Engine {
     /// Events processed.
     pub events: u64,
 }
 
 /// One run's report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Report {
     /// Scenario name.
     pub scenario: String,

@@ -1,23 +1,27 @@
-//! Running a sweep: runs execute on `jobs` threads, each finished run is
-//! stored at once (atomically) as `points/<hash>.json`, and a rerun skips
-//! every run whose file is already there: an interrupted sweep loses
-//! nothing it finished. Results are gathered in run order, so outputs do
-//! not depend on `jobs` or on thread timing.
+//! Running a sweep: runs execute on `jobs` threads, each isolated (a panic
+//! is recorded as a crash of that run, the others go on), each finished
+//! run is stored at once (atomically) as `points/<id>.json`, and a rerun
+//! skips every run whose stored file is there and verifies (a damaged or
+//! edited one is recomputed): an interrupted sweep loses nothing it
+//! finished. Results are gathered in run order, so outputs do not depend
+//! on `jobs` or on thread timing.
 
-use super::{Run, Sweep};
+use super::folder::{crash_file, Crash, FolderError, Meta};
+use super::{pool, Run, Sweep};
 use crate::metrics::Report;
 use crate::output::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// One stored result: the run's identity and its report.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Stored {
-    /// Hash of the point's scenario text and seed.
+    /// The run id.
     pub hash: String,
-    /// Position of the point in the sweep.
+    /// Position of the point in the sweep (when stored; `sweep.json` has
+    /// the current order).
     pub point: usize,
     /// Human label of the point.
     pub label: String,
@@ -41,15 +45,25 @@ pub struct Options {
     pub out: PathBuf,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Discard whatever the folder holds (another scenario's runs too).
+    pub force: bool,
 }
 
 /// What a sweep run did.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    /// Runs computed now.
+    /// Runs computed now (crashed ones included).
     pub computed: usize,
-    /// Runs found already stored (resumed).
+    /// Runs found already stored and verified (resumed).
     pub reused: usize,
+    /// Stored runs found damaged or edited and computed again, each with
+    /// the file and why.
+    pub repaired: Vec<String>,
+    /// Stored files removed because the sweep no longer has their run
+    /// (a variant renamed, a value or seed dropped).
+    pub pruned: usize,
+    /// Runs that panicked now, in run order.
+    pub crashes: Vec<Crash>,
 }
 
 /// The stored file of a run.
@@ -57,9 +71,106 @@ pub fn point_file(out: &Path, hash: &str) -> PathBuf {
     out.join("points").join(format!("{hash}.json"))
 }
 
+/// Makes `opts.out` the folder of `sweep`: refuses a folder of another
+/// scenario (unless `force`), writes `sweep.json`, removes leftover
+/// temporary files and stored runs the sweep no longer has.
+fn prepare(sweep: &Sweep, meta: &Meta, opts: &Options) -> Result<usize, FolderError> {
+    let out = &opts.out;
+    if opts.force {
+        for sub in ["points", "crashed"] {
+            match std::fs::remove_dir_all(out.join(sub)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(FolderError::io(&out.join(sub))(e))
+                }
+                _ => {}
+            }
+        }
+    } else {
+        let old = Meta::read(out).map_err(|e| match e {
+            FolderError::Bad(m) => FolderError::Bad(format!(
+                "{m} (or, to sweep into this folder anyway and discard what it holds, add --force)"
+            )),
+            io => io,
+        })?;
+        match old {
+            Some(old) if old.scenario != meta.scenario => {
+                return Err(FolderError::Bad(format!(
+                    "{} holds a sweep of another scenario (`{}` from {}, scenario hash {}; {} is `{}`, hash {}): the file was edited, or this is another scenario's folder; sweep into a new --out folder, or add --force to discard the stored runs",
+                    out.display(),
+                    super::spec::echo(&old.name),
+                    super::spec::echo(&old.file),
+                    old.scenario,
+                    sweep.file.display(),
+                    super::spec::echo(&meta.name),
+                    meta.scenario
+                )))
+            }
+            Some(_) => {}
+            None => {
+                let points = out.join("points");
+                let nonempty = std::fs::read_dir(&points).is_ok_and(|mut d| d.next().is_some());
+                if nonempty {
+                    return Err(FolderError::Bad(format!(
+                        "{} has stored runs but no sweep.json, so they cannot be checked; sweep into a new --out folder, or add --force to discard them",
+                        out.display()
+                    )));
+                }
+            }
+        }
+    }
+    for sub in ["points", "crashed"] {
+        let dir = out.join(sub);
+        std::fs::create_dir_all(&dir).map_err(FolderError::io(&dir))?;
+    }
+    meta.write(out)?;
+    let expected: std::collections::HashSet<&str> =
+        meta.planned().map(|(_, _, r)| r.id.as_str()).collect();
+    let mut pruned = 0;
+    for dir in [out.clone(), out.join("points"), out.join("crashed")] {
+        let entries = std::fs::read_dir(&dir).map_err(FolderError::io(&dir))?;
+        for e in entries {
+            let path = e.map_err(FolderError::io(&dir))?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stale = if let Some(pid) = tmp_owner(&name) {
+                pid != std::process::id() && !alive(pid)
+            } else if dir != *out && path.extension().is_some_and(|x| x == "json") {
+                let id = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let gone = id.is_some_and(|id| !expected.contains(id.as_str()));
+                pruned += usize::from(gone && dir.ends_with("points"));
+                gone
+            } else {
+                false
+            };
+            if stale {
+                std::fs::remove_file(&path).map_err(FolderError::io(&path))?;
+            }
+        }
+    }
+    Ok(pruned)
+}
+
+/// The process id in a `write_atomic` temporary name (`.NAME.tmp.PID`).
+fn tmp_owner(name: &str) -> Option<u32> {
+    let (_, pid) = name.strip_prefix('.')?.rsplit_once(".tmp.")?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` still runs (so its temporary file may still be
+/// renamed into place). Without `/proc`, every other process counts as gone.
+fn alive(pid: u32) -> bool {
+    Path::new("/proc/self").exists() && Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// Runs `sweep` (or its shard) into `opts.out`.
-pub fn execute(sweep: &Sweep, opts: &Options) -> std::io::Result<Outcome> {
-    std::fs::create_dir_all(opts.out.join("points"))?;
+pub fn execute(sweep: &Sweep, opts: &Options) -> Result<Outcome, FolderError> {
+    let meta = Meta::new(sweep);
+    let mut outcome = Outcome {
+        pruned: prepare(sweep, &meta, opts)?,
+        ..Outcome::default()
+    };
     let mine: Vec<&Run> = sweep
         .runs
         .iter()
@@ -67,15 +178,25 @@ pub fn execute(sweep: &Sweep, opts: &Options) -> std::io::Result<Outcome> {
         .filter(|(i, _)| opts.shard.is_none_or(|(k, n)| i % n == k - 1))
         .map(|(_, r)| r)
         .collect();
-    let todo: Vec<&Run> = mine
-        .iter()
-        .copied()
-        .filter(|r| load(&point_file(&opts.out, &r.hash)).is_none())
-        .collect();
-    let outcome = Outcome {
-        computed: todo.len(),
-        reused: mine.len() - todo.len(),
-    };
+    let mut todo: Vec<&Run> = Vec::new();
+    for run in mine {
+        let path = point_file(&opts.out, &run.hash);
+        let point = &meta.points[run.point];
+        let planned = super::folder::PlannedRun {
+            seed: run.seed,
+            id: run.hash.clone(),
+        };
+        match super::folder::verify(&path, point, &planned) {
+            Ok(_) => outcome.reused += 1,
+            Err(why) => {
+                if path.exists() {
+                    outcome.repaired.push(format!("{}: {why}", path.display()));
+                }
+                todo.push(run);
+            }
+        }
+    }
+    outcome.computed = todo.len();
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new(todo.len() as u64);
         b.set_style(
@@ -88,74 +209,83 @@ pub fn execute(sweep: &Sweep, opts: &Options) -> std::io::Result<Outcome> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<std::io::Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(run) = todo.get(i) else { break };
-                let mut report = crate::run(&run.scenario);
-                report.point = run.overrides.iter().cloned().collect();
-                report.seal();
-                if let Err(e) = store(&opts.out, run, &report) {
-                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    break;
-                }
-                bar.inc(1);
-            });
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<FolderError>> = Mutex::new(None);
+    let crashes = pool::par_map(&todo, opts.jobs, |run| {
+        if stop.load(Ordering::Relaxed) {
+            return None;
         }
+        let result = pool::isolated(run.seed, &run.label, || run.report());
+        let (stored, crash) = match result {
+            Ok(report) => (store(&opts.out, run, &report), None),
+            Err(message) => {
+                let crash = Crash {
+                    id: run.hash.clone(),
+                    file: sweep.file.display().to_string(),
+                    label: run.label.clone(),
+                    overrides: run.overrides.clone(),
+                    seed: run.seed,
+                    repro: super::repro(&sweep.file, run.seed, &run.overrides),
+                    message,
+                };
+                (store_crash(&opts.out, &crash), Some(crash))
+            }
+        };
+        if let Err(e) = stored {
+            stop.store(true, Ordering::Relaxed);
+            failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+        bar.inc(1);
+        crash
     });
     bar.finish_and_clear();
     if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
+    outcome.crashes = crashes.into_iter().flatten().collect();
     Ok(outcome)
 }
 
-fn store(out: &Path, run: &Run, report: &Report) -> std::io::Result<()> {
+fn store(out: &Path, run: &Run, report: &Report) -> Result<(), FolderError> {
     let stored = Stored {
         hash: run.hash.clone(),
         point: run.point,
         label: run.label.clone(),
         overrides: run.overrides.clone(),
         seed: run.seed,
-        report: serde_json::to_value(report).map_err(std::io::Error::other)?,
+        report: serde_json::to_value(report).unwrap_or_default(),
     };
-    let text = serde_json::to_string_pretty(&stored).map_err(std::io::Error::other)?;
-    write_atomic(&point_file(out, &run.hash), text.as_bytes())
+    write_stored(out, &stored)?;
+    // A run that crashed before and now finished is no longer a crash.
+    let crash = crash_file(out, &run.hash);
+    match std::fs::remove_file(&crash) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(FolderError::io(&crash)(e)),
+        _ => Ok(()),
+    }
 }
 
-/// A stored result, if the file exists and is whole.
+/// Writes a stored result as `points/<id>.json` in `out`, atomically.
+pub fn write_stored(out: &Path, stored: &Stored) -> Result<(), FolderError> {
+    let path = point_file(out, &stored.hash);
+    let text = serde_json::to_string_pretty(stored)
+        .map_err(|e| FolderError::io(&path)(std::io::Error::other(e)))?;
+    write_atomic(&path, text.as_bytes()).map_err(FolderError::io(&path))
+}
+
+/// Writes a crash record as `crashed/<id>.json` in `out`, atomically.
+pub fn store_crash(out: &Path, crash: &Crash) -> Result<(), FolderError> {
+    let path = crash_file(out, &crash.id);
+    let text = serde_json::to_string_pretty(crash)
+        .map_err(|e| FolderError::io(&path)(std::io::Error::other(e)))?;
+    write_atomic(&path, text.as_bytes()).map_err(FolderError::io(&path))
+}
+
+/// A stored result, if the file exists and is whole (not verified: see
+/// [`super::folder::verify`]).
 pub fn load(path: &Path) -> Option<Stored> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
-}
-
-/// Every stored result under the given folders, de-duplicated by hash and
-/// sorted by (point, seed): the order of the sweep.
-pub fn gather(dirs: &[PathBuf]) -> std::io::Result<Vec<Stored>> {
-    let mut all = std::collections::BTreeMap::new();
-    for dir in dirs {
-        let points = dir.join("points");
-        let entries = match std::fs::read_dir(&points) {
-            Ok(e) => e,
-            Err(e) => {
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", points.display()),
-                ))
-            }
-        };
-        for e in entries {
-            let path = e?.path();
-            if path.extension().and_then(|x| x.to_str()) != Some("json") {
-                continue;
-            }
-            if let Some(s) = load(&path) {
-                all.insert((s.point, s.seed, s.hash.clone()), s);
-            }
-        }
-    }
-    Ok(all.into_values().collect())
 }

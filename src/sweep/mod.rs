@@ -13,16 +13,22 @@
 //!
 //! Points are variants × grid (the last axis varies fastest), in file
 //! order; every point is the base file with its overrides applied and
-//! validated like any scenario. A point's identity is a hash of its
-//! scenario text and seed, so stored results can be trusted on resume.
+//! validated like any scenario. A run's identity (its id) is a hash of its
+//! point's scenario text, overrides, label and seed, so stored results can
+//! be trusted on resume; a sweep of more than [`spec::MAX_RUNS`] runs is
+//! refused before anything is expanded.
 
 pub mod exec;
+pub mod folder;
+pub mod pool;
+pub mod spec;
 pub mod stats;
 pub mod tables;
 
 use crate::scenario::{parse, Format, Scenario, ScenarioError};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use spec::{Seg, Source};
+use std::path::{Path, PathBuf};
 
 /// One run of a sweep: a point and a seed.
 #[derive(Clone, Debug)]
@@ -37,178 +43,199 @@ pub struct Run {
     pub seed: u64,
     /// The scenario to run (seed already set).
     pub scenario: Scenario,
-    /// Hash of the point's scenario text and seed.
+    /// The run's id: a hash of the point's scenario text, its overrides,
+    /// its label and the seed (the name of its stored file).
     pub hash: String,
+}
+
+impl Run {
+    /// Runs the simulation and seals the report with the point's overrides.
+    pub fn report(&self) -> crate::Report {
+        run_point(&self.scenario, &self.overrides)
+    }
 }
 
 /// A whole sweep: the runs in order (point-major, then seed).
 #[derive(Clone, Debug)]
 pub struct Sweep {
+    /// The file it was expanded from.
+    pub file: PathBuf,
     /// The base scenario's name.
     pub name: String,
+    /// The base scenario (the file without its `[sweep]`).
+    pub base: Scenario,
     /// Every run.
     pub runs: Vec<Run>,
     /// The override keys, in column order.
     pub keys: Vec<String>,
+    /// Hash of the base scenario (the file without `[sweep]`, canonical
+    /// form): a folder of another base scenario is another sweep.
+    pub scenario_hash: String,
+    /// Hash of the expansion: every run id, in order.
+    pub expanded_hash: String,
 }
 
-/// The file at `path` as a TOML table (JSON files too), for overrides.
-fn read_table(path: &Path) -> Result<(String, toml::Table), ScenarioError> {
+/// Runs `scenario` and seals its report with the point's `overrides` (the
+/// identity a sweep, `check` and `run --set` all give the run).
+pub fn run_point(scenario: &Scenario, overrides: &[(String, String)]) -> crate::Report {
+    let mut report = crate::run(scenario);
+    if !overrides.is_empty() {
+        report.point = overrides.iter().cloned().collect();
+        report.seal();
+    }
+    report
+}
+
+/// First 16 hex digits of the SHA-256 of `parts` (each length-prefixed, so
+/// no two lists of parts hash alike by concatenation).
+pub fn short_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A word as a POSIX shell reads it back: as is when it holds only safe
+/// characters, otherwise in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The one-line, shell-quoted command that reproduces a run:
+/// `syncsim run FILE --seed N --set k=v ...`.
+pub fn repro(file: &Path, seed: u64, overrides: &[(String, String)]) -> String {
+    let mut cmd = format!(
+        "syncsim run {} --seed {seed}",
+        shell_quote(&file.display().to_string())
+    );
+    for (k, v) in overrides {
+        cmd.push_str(" --set ");
+        cmd.push_str(&shell_quote(&format!("{k}={v}")));
+    }
+    cmd
+}
+
+/// The file at `path`: its text, and its content as a TOML table (JSON
+/// files too), for overrides.
+fn read_table(path: &Path) -> Result<(Source, toml::Table), ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
         file: file.clone(),
         source,
     })?;
-    let table = match Format::of(path) {
-        Format::Toml => toml::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
-        Format::Json => serde_json::from_str(&text).map_err(|e| err(&file, "", e.to_string()))?,
+    let format = Format::of(path);
+    let src = Source { file, text, format };
+    let table = match format {
+        Format::Toml => toml::from_str(&src.text).map_err(|e| src.err(&[], "", e.to_string()))?,
+        Format::Json => {
+            serde_json::from_str(&src.text).map_err(|e| src.err(&[], "", e.to_string()))?
+        }
     };
-    Ok((file, table))
+    Ok((src, table))
 }
 
-/// A named set of overrides (`[[sweep.variants]]`).
-type Variant = (Option<String>, Vec<(String, toml::Value)>);
-
-fn err(file: &str, path: &str, message: impl Into<String>) -> ScenarioError {
-    ScenarioError::Invalid {
-        file: file.to_string(),
-        line: 1,
-        column: 1,
-        path: path.to_string(),
-        message: message.into(),
-    }
+/// Checks the file, its `[sweep]` table and every point of the sweep
+/// (each a valid scenario, at most [`spec::MAX_RUNS`] runs) without running
+/// anything: what `validate`, `run` and `check` report for a bad `[sweep]`,
+/// with the line and column in the file of the key or value at fault.
+pub fn check_file(path: &Path) -> Result<(), ScenarioError> {
+    expand(path).map(drop)
 }
 
 /// Expands the sweep in the file at `path`. A file without `[sweep]` is one
 /// point with its own seed.
 pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
     let base = crate::scenario::load(path)?;
-    let (file, mut table) = read_table(path)?;
-    let sweep = match table.remove("sweep") {
-        None => toml::Table::new(),
-        Some(toml::Value::Table(t)) => t,
-        Some(_) => return Err(err(&file, "sweep", "expected a table")),
+    let (src, mut table) = read_table(path)?;
+    let spec = match table.remove("sweep") {
+        None => spec::Spec::single(base.seed),
+        Some(sweep) => spec::Spec::parse(&src, &sweep, base.seed)?,
     };
-    let seeds: Vec<u64> = match sweep.get("seeds") {
-        None => vec![base.seed],
-        Some(toml::Value::Integer(n)) if *n > 0 && *n <= 10_000 => {
-            (0..*n as u64).map(|i| base.seed + i).collect()
-        }
-        Some(toml::Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .map(|v| v.as_integer().filter(|i| *i >= 0).map(|i| i as u64))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                err(
-                    &file,
-                    "sweep.seeds",
-                    "expected a list of seeds (integers >= 0)",
-                )
-            })?,
-        Some(_) => {
-            return Err(err(
-                &file,
-                "sweep.seeds",
-                "expected a count (1 to 10000) or a list of seeds",
-            ))
-        }
-    };
-    // Variants: named override sets (default: one, empty).
-    let mut variants: Vec<Variant> = Vec::new();
-    match sweep.get("variants") {
-        None => variants.push((None, Vec::new())),
-        Some(toml::Value::Array(list)) if !list.is_empty() => {
-            for (i, v) in list.iter().enumerate() {
-                let toml::Value::Table(t) = v else {
-                    return Err(err(
-                        &file,
-                        &format!("sweep.variants[{i}]"),
-                        "expected a table of overrides",
-                    ));
-                };
-                let name = t.get("name").and_then(|n| n.as_str()).map(str::to_string);
-                let sets = t
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "name")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                variants.push((name, sets));
-            }
-        }
-        Some(_) => {
-            return Err(err(
-                &file,
-                "sweep.variants",
-                "expected [[sweep.variants]] tables",
-            ))
-        }
-    }
-    // Grid axes: every other key, a non-empty list of values.
-    let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
-    for (k, v) in &sweep {
-        if k == "seeds" || k == "variants" {
-            continue;
-        }
-        match v {
-            toml::Value::Array(values) if !values.is_empty() => {
-                axes.push((k.clone(), values.clone()))
-            }
-            _ => {
-                return Err(err(
-                    &file,
-                    &format!("sweep.{k}"),
-                    "expected a non-empty list of values to sweep",
-                ))
-            }
-        }
-    }
+    let base_text = toml::to_string(&table).map_err(|e| src.err(&[], "", e.to_string()))?;
+    let scenario_hash = short_hash([base_text.as_bytes()]);
     let mut keys: Vec<String> = Vec::new();
-    for (_, sets) in &variants {
-        for (k, _) in sets {
+    for v in &spec.variants {
+        for (k, _) in &v.sets {
             if !keys.contains(k) {
                 keys.push(k.clone());
             }
         }
     }
-    keys.extend(axes.iter().map(|(k, _)| k.clone()));
-    let mut combos: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
-    for (k, values) in &axes {
+    keys.extend(spec.axes.iter().map(|a| a.key.clone()));
+    // Every combination of axis values, as indices (the last varies fastest).
+    let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
+    for axis in &spec.axes {
         combos = combos
             .into_iter()
             .flat_map(|c| {
-                values.iter().map(move |v| {
+                (0..axis.values.len()).map(move |j| {
                     let mut c = c.clone();
-                    c.push((k.clone(), v.clone()));
+                    c.push(j);
                     c
                 })
             })
             .collect();
     }
     let mut runs = Vec::new();
+    let mut labels: std::collections::HashMap<String, usize> = Default::default();
     let mut point = 0;
-    for (name, sets) in &variants {
+    for v in &spec.variants {
         for combo in &combos {
             let mut t = table.clone();
             let mut overrides = Vec::new();
-            for (k, v) in sets.iter().chain(combo) {
-                set_path(&mut t, k, v.clone()).map_err(|m| err(&file, &format!("sweep.{k}"), m))?;
-                overrides.push((k.clone(), show(v)));
+            // Where each override was written in the file, for messages.
+            let mut places: Vec<(String, Vec<Seg>)> = Vec::new();
+            for (k, value) in &v.sets {
+                let at = v.place(k);
+                set_path(&mut t, k, value.clone()).map_err(|m| src.err(&at, k, m))?;
+                overrides.push((k.clone(), show(value)));
+                places.push((k.clone(), at));
             }
-            let label = label(name.as_deref(), &overrides, sets.len());
-            let point_text = toml::to_string(&t).map_err(|e| err(&file, "sweep", e.to_string()))?;
-            let scenario = parse(&point_text, &format!("{file} [{label}]"), Format::Toml)?;
-            for &seed in &seeds {
+            for (axis, &j) in spec.axes.iter().zip(combo) {
+                let at = axis.place(j);
+                set_path(&mut t, &axis.key, axis.values[j].clone())
+                    .map_err(|m| src.err(&at, &axis.key, m))?;
+                overrides.push((axis.key.clone(), show(&axis.values[j])));
+                places.push((axis.key.clone(), at));
+            }
+            let label = label(v.name.as_deref(), &overrides, v.sets.len());
+            if let Some(first) = labels.insert(label.clone(), point) {
+                return Err(src.err(
+                    &v.place_self(),
+                    "sweep.variants",
+                    format!(
+                        "points {first} and {point} are both labelled `{}`: give the variants different names",
+                        spec::echo(&label)
+                    ),
+                ));
+            }
+            let point_text = toml::to_string(&t).map_err(|e| src.err(&[], "", e.to_string()))?;
+            let scenario = parse(&point_text, &src.file, Format::Toml)
+                .map_err(|e| src.point_error(e, &label, &places))?;
+            for &seed in &spec.seeds {
                 let mut s = scenario.clone();
                 s.seed = seed;
-                let mut h = Sha256::new();
-                h.update(point_text.as_bytes());
-                h.update(seed.to_le_bytes());
-                let hash = h
-                    .finalize()
-                    .iter()
-                    .take(8)
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let mut parts: Vec<Vec<u8>> = vec![
+                    point_text.as_bytes().to_vec(),
+                    seed.to_le_bytes().to_vec(),
+                    label.as_bytes().to_vec(),
+                ];
+                for (k, v) in &overrides {
+                    parts.push(k.as_bytes().to_vec());
+                    parts.push(v.as_bytes().to_vec());
+                }
+                let hash = short_hash(parts.iter().map(Vec::as_slice));
                 runs.push(Run {
                     point,
                     label: label.clone(),
@@ -221,10 +248,17 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
             point += 1;
         }
     }
+    let expanded_hash = short_hash(
+        std::iter::once(scenario_hash.as_bytes()).chain(runs.iter().map(|r| r.hash.as_bytes())),
+    );
     Ok(Sweep {
-        name: base.name,
+        file: path.to_path_buf(),
+        name: base.name.clone(),
+        base,
         runs,
         keys,
+        scenario_hash,
+        expanded_hash,
     })
 }
 
@@ -314,21 +348,18 @@ pub fn parse_value(text: &str) -> toml::Value {
 /// Loads a scenario with `path=value` overrides applied (for `run --set`,
 /// which reproduces one point of a sweep).
 pub fn load_with(path: &Path, sets: &[(String, String)]) -> Result<Scenario, ScenarioError> {
+    check_file(path)?; // the file itself, `[sweep]` included, must be valid
     if sets.is_empty() {
         return crate::scenario::load(path);
     }
-    crate::scenario::load(path)?; // the file itself must be valid
-    let (file, mut table) = read_table(path)?;
+    let (src, mut table) = read_table(path)?;
     for (k, v) in sets {
-        set_path(&mut table, k, parse_value(v)).map_err(|m| err(&file, k, m))?;
+        set_path(&mut table, k, parse_value(v)).map_err(|m| src.err(&[], k, m))?;
     }
-    let point_text = toml::to_string(&table).map_err(|e| err(&file, "", e.to_string()))?;
+    let point_text = toml::to_string(&table).map_err(|e| src.err(&[], "", e.to_string()))?;
     let label: Vec<String> = sets.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    parse(
-        &point_text,
-        &format!("{file} [{}]", label.join(", ")),
-        Format::Toml,
-    )
+    parse(&point_text, &src.file, Format::Toml)
+        .map_err(|e| src.point_error(e, &label.join(", "), &[]))
 }
 
 #[cfg(test)]

@@ -5,12 +5,12 @@
 //! `syncsim report`.
 
 use super::exec::Stored;
+use super::folder::{Collected, Meta};
 use super::stats::{summarize, Summary};
 use crate::output::plots::{self, PlotPoint};
 use crate::output::table::fmt_ms;
 use crate::output::write_atomic;
 use crate::scenario::{CheckResult, Thresholds};
-use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -32,35 +32,6 @@ pub const METRICS: [(&str, &str); 14] = [
     ("consistency.stale_overwrites", "stale_overwrites"),
 ];
 
-/// What a sweep folder says about itself (`sweep.json`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Meta {
-    /// The base scenario's name.
-    pub name: String,
-    /// The override keys, in column order.
-    pub keys: Vec<String>,
-    /// The scenario's thresholds, as `path -> ["op value", ...]`.
-    pub thresholds: std::collections::BTreeMap<String, Vec<String>>,
-    /// Runs in the whole sweep (all shards).
-    pub runs: usize,
-}
-
-impl Meta {
-    /// The thresholds, parsed back.
-    pub fn thresholds(&self) -> Thresholds {
-        self.thresholds
-            .iter()
-            .map(|(k, v)| {
-                let cs = v
-                    .iter()
-                    .filter_map(|c| crate::scenario::Condition::parse(c).ok())
-                    .collect();
-                (k.clone(), crate::scenario::Conditions(cs))
-            })
-            .collect()
-    }
-}
-
 fn value(report: &serde_json::Value, path: &str) -> Option<f64> {
     path.split('.').try_fold(report, |v, k| v.get(k))?.as_f64()
 }
@@ -71,25 +42,47 @@ fn cell(x: Option<f64>) -> String {
 
 /// One point's results across its seeds.
 pub struct PointSummary<'a> {
-    /// The runs (one per seed).
+    /// Position of the point in the sweep.
+    pub point: usize,
+    /// The point's label.
+    pub label: String,
+    /// The point's overrides.
+    pub overrides: Vec<(String, String)>,
+    /// The finished runs (one per seed that did not crash).
     pub runs: Vec<&'a Stored>,
+    /// Seeds whose run crashed.
+    pub crashed: Vec<u64>,
     /// Per metric of [`METRICS`].
     pub metrics: Vec<Option<Summary>>,
-    /// True when every seed meets every threshold (vacuously without thresholds).
+    /// True when every seed ran and meets every threshold (vacuously
+    /// without thresholds).
     pub meets: bool,
 }
 
-/// Groups stored runs by point and summarises them.
-pub fn by_point<'a>(results: &'a [Stored], thresholds: &Thresholds) -> Vec<PointSummary<'a>> {
-    let mut points: Vec<PointSummary> = Vec::new();
-    for r in results {
-        match points.last_mut() {
-            Some(p) if p.runs[0].point == r.point => p.runs.push(r),
-            _ => points.push(PointSummary {
-                runs: vec![r],
-                metrics: Vec::new(),
-                meets: true,
-            }),
+/// Groups a folder's runs by the points of `meta` (every point, in order,
+/// even one whose every run crashed) and summarises them.
+pub fn by_point<'a>(meta: &Meta, collected: &'a Collected) -> Vec<PointSummary<'a>> {
+    let thresholds = meta.thresholds();
+    let mut points: Vec<PointSummary> = meta
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PointSummary {
+            point: i,
+            label: p.label.clone(),
+            overrides: p.overrides.clone(),
+            runs: Vec::new(),
+            crashed: Vec::new(),
+            metrics: Vec::new(),
+            meets: true,
+        })
+        .collect();
+    for r in &collected.results {
+        points[r.point].runs.push(r);
+    }
+    for c in &collected.crashes {
+        if let Some(p) = points.iter_mut().find(|p| p.label == c.label) {
+            p.crashed.push(c.seed);
         }
     }
     for p in &mut points {
@@ -104,10 +97,11 @@ pub fn by_point<'a>(results: &'a [Stored], thresholds: &Thresholds) -> Vec<Point
                 )
             })
             .collect();
-        p.meets = p
-            .runs
-            .iter()
-            .all(|r| checks(&r.report, thresholds).iter().all(|c| c.pass));
+        p.meets = p.crashed.is_empty()
+            && !p.runs.is_empty()
+            && p.runs
+                .iter()
+                .all(|r| checks(&r.report, &thresholds).iter().all(|c| c.pass));
     }
     points
 }
@@ -129,15 +123,17 @@ pub fn checks(report: &serde_json::Value, thresholds: &Thresholds) -> Vec<CheckR
     out
 }
 
-/// Writes `results.csv`, `summary.csv` and `report.md` into `dir`.
-pub fn write_all(dir: &Path, meta: &Meta, results: &[Stored]) -> std::io::Result<()> {
-    let thresholds = meta.thresholds();
-    let points = by_point(results, &thresholds);
+/// Writes `results.csv`, `summary.csv`, `report.md` and the plots into
+/// `dir`. Crashed runs have no row in `results.csv`; `summary.csv` counts
+/// them per point and `report.md` lists them with their repro lines.
+pub fn write_all(dir: &Path, meta: &Meta, collected: &Collected) -> std::io::Result<()> {
+    let results = &collected.results;
+    let points = by_point(meta, collected);
     write_atomic(&dir.join("results.csv"), &results_csv(meta, results)?)?;
     write_atomic(&dir.join("summary.csv"), &summary_csv(meta, &points)?)?;
     write_atomic(
         &dir.join("report.md"),
-        markdown(meta, &points, results.len()).as_bytes(),
+        markdown(meta, &points, collected).as_bytes(),
     )?;
     let plot_points = plot_points(&points);
     for (name, svg) in [
@@ -156,10 +152,11 @@ pub fn plot_points(points: &[PointSummary]) -> Vec<PlotPoint> {
     let mean = |p: &PointSummary, path: &str| metric(p, path).map(|s| s.mean);
     points
         .iter()
+        .filter(|p| !p.runs.is_empty())
         .map(|p| {
             let report = &p.runs[0].report;
             PlotPoint {
-                label: p.runs[0].label.clone(),
+                label: p.label.clone(),
                 strategy: report["simulated"]["strategy"]
                     .as_str()
                     .unwrap_or("")
@@ -214,22 +211,25 @@ fn summary_csv(meta: &Meta, points: &[PointSummary]) -> std::io::Result<Vec<u8>>
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["point".to_string(), "label".into()];
     header.extend(meta.keys.iter().cloned());
-    header.extend(["seeds".to_string(), "meets_thresholds".into()]);
+    header.extend([
+        "seeds".to_string(),
+        "crashed".into(),
+        "meets_thresholds".into(),
+    ]);
     for (_, n) in METRICS {
         header.extend([format!("{n}_mean"), format!("{n}_sd"), format!("{n}_ci95")]);
     }
     w.write_record(&header)?;
     for p in points {
-        let first = p.runs[0];
-        let mut row = vec![first.point.to_string(), first.label.clone()];
+        let mut row = vec![p.point.to_string(), p.label.clone()];
         row.extend(meta.keys.iter().map(|k| {
-            first
-                .overrides
+            p.overrides
                 .iter()
                 .find(|(o, _)| o == k)
                 .map_or(String::new(), |(_, v)| v.clone())
         }));
         row.push(p.runs.len().to_string());
+        row.push(p.crashed.len().to_string());
         row.push(p.meets.to_string());
         for m in &p.metrics {
             row.extend([
@@ -256,7 +256,7 @@ pub fn comparison(points: &[PointSummary]) -> String {
     let mut out = String::new();
     let w = points
         .iter()
-        .map(|p| p.runs[0].label.len())
+        .map(|p| p.label.len())
         .max()
         .unwrap_or(5)
         .max(5);
@@ -280,8 +280,8 @@ pub fn comparison(points: &[PointSummary]) -> String {
         let _ = writeln!(
             out,
             "{:<w$}  {:>5}  {:>11}  {:>8}  {:>8}  {:>8}  {:>8}  {:>9}  {:>9}",
-            p.runs[0].label,
-            p.runs.len(),
+            p.label,
+            seeds(p),
             cost,
             ms("latency_ms.all.mean"),
             ms("latency_ms.all.p50"),
@@ -301,16 +301,27 @@ pub fn recommendation<'a>(points: &'a [PointSummary<'a>]) -> Option<&'a PointSum
         let cost = |p: &PointSummary| {
             metric(p, "requests.per_mailbox_day").map_or(f64::INFINITY, |s| s.mean)
         };
-        cost(a)
-            .total_cmp(&cost(b))
-            .then(a.runs[0].point.cmp(&b.runs[0].point))
+        cost(a).total_cmp(&cost(b)).then(a.point.cmp(&b.point))
     })
 }
 
-fn markdown(meta: &Meta, points: &[PointSummary], runs: usize) -> String {
+/// The seeds column: finished runs, and crashed ones if any.
+fn seeds(p: &PointSummary) -> String {
+    if p.crashed.is_empty() {
+        p.runs.len().to_string()
+    } else {
+        format!("{} ({} crashed)", p.runs.len(), p.crashed.len())
+    }
+}
+
+fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> String {
     let mut out = String::new();
+    let runs = collected.results.len();
     let _ = writeln!(out, "# Sweep: {}\n", meta.name);
     let _ = writeln!(out, "{} points, {runs} runs (points × seeds). Values are means over seeds; ± is the 95% confidence interval.\n", points.len());
+    if !collected.crashes.is_empty() {
+        let _ = writeln!(out, "**{} runs crashed** (a syncsim bug; their points do not count as meeting the thresholds): see [Crashed runs](#crashed-runs).\n", collected.crashes.len());
+    }
     let _ = writeln!(out, "| point | seeds | requests / mailbox-day | mean lag | p99 lag | max lag | loss | recovered by reconciliation | meets thresholds |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|:---:|");
     for p in points {
@@ -327,8 +338,8 @@ fn markdown(meta: &Meta, points: &[PointSummary], runs: usize) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            p.runs[0].label,
-            p.runs.len(),
+            p.label,
+            seeds(p),
             cost,
             ms("latency_ms.all.mean"),
             ms("latency_ms.all.p99"),
@@ -355,10 +366,7 @@ fn markdown(meta: &Meta, points: &[PointSummary], runs: usize) -> String {
         let best = points
             .iter()
             .filter_map(|p| metric(p, path).map(|s| (p, s.mean)))
-            .min_by(|a, b| {
-                a.1.total_cmp(&b.1)
-                    .then(a.0.runs[0].point.cmp(&b.0.runs[0].point))
-            });
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.point.cmp(&b.0.point)));
         if let Some((p, v)) = best {
             let shown = if pct {
                 format!("{:.3}%", v * 100.0)
@@ -367,7 +375,7 @@ fn markdown(meta: &Meta, points: &[PointSummary], runs: usize) -> String {
             } else {
                 format!("{v:.1}")
             };
-            let _ = writeln!(out, "- {what}: **{}** ({shown})", p.runs[0].label);
+            let _ = writeln!(out, "- {what}: **{}** ({shown})", p.label);
         }
     }
     let _ = writeln!(out);
@@ -385,13 +393,24 @@ fn markdown(meta: &Meta, points: &[PointSummary], runs: usize) -> String {
             let _ = writeln!(
                 out,
                 "**{}**: the cheapest configuration that meets {} on every seed, at {:.1} requests per mailbox-day.",
-                p.runs[0].label,
+                p.label,
                 if meta.thresholds.is_empty() { "the (empty) thresholds" } else { "every threshold" },
                 cost
             );
         }
         None => {
             let _ = writeln!(out, "No configuration meets every threshold on every seed.");
+        }
+    }
+    if !collected.crashes.is_empty() {
+        let _ = writeln!(out, "\n## Crashed runs\n");
+        let _ = writeln!(out, "These runs panicked (a syncsim bug; please report it). Reproduce each with its command:\n");
+        for c in &collected.crashes {
+            let _ = writeln!(
+                out,
+                "- **{}**, seed {}: {}\n  `{}`",
+                c.label, c.seed, c.message, c.repro
+            );
         }
     }
     out

@@ -106,3 +106,120 @@ fn the_ci_regression_suite_holds() {
         syncsim::check::render(&outcome)
     );
 }
+
+fn check_env(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> (i32, String) {
+    let mut c = Command::new(bin());
+    c.arg("check")
+        .args(args)
+        .env_remove(syncsim::sweep::pool::TEST_PANIC_VAR);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+#[test]
+fn a_crashing_run_is_an_error_case_and_the_others_still_run() {
+    let dir = temp_dir("check-crash");
+    // Two points × two seeds (3 and 4); the run of seed 4 at `fast` panics.
+    let file = dir.join("sweep.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{PASSING}\n[sweep]\nseeds = 2\n\n[[sweep.variants]]\nname = \"slow\"\n\n[[sweep.variants]]\nname = \"fast\"\n\"consumer.poll_interval\" = \"1m\"\n"
+        ),
+    )
+    .unwrap();
+    let junit = dir.join("junit.xml");
+    let (code, out) = check_env(
+        &[file.as_os_str(), "--junit".as_ref(), junit.as_os_str()],
+        &[(syncsim::sweep::pool::TEST_PANIC_VAR, "4:fast")],
+    );
+    assert_eq!(code, i32::from(syncsim::exit::CRASH), "{out}");
+    assert!(
+        out.contains("CRASH ok [fast] seed 4: ")
+            && out.contains(&format!(
+                "reproduce: syncsim run {} --seed 4 --set consumer.poll_interval=1m",
+                file.display()
+            )),
+        "{out}"
+    );
+    assert!(!out.contains("panicked at"), "{out}");
+    // The other three runs were checked: slow passes both conditions on
+    // both seeds (4 checks); fast (1440 requests) passes `>= 287` and fails
+    // `<= 289` on seed 3.
+    assert!(
+        out.contains("5 passed, 1 failed, 1 crashed (4 runs, 0 bad files)"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("JUnit XML parses");
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(
+        (
+            suite.attribute("tests"),
+            suite.attribute("failures"),
+            suite.attribute("errors")
+        ),
+        (Some("7"), Some("1"), Some("1"))
+    );
+    let error = doc.descendants().find(|n| n.has_tag_name("error")).unwrap();
+    let case = error.parent().unwrap();
+    assert_eq!(case.attribute("classname"), Some("ok.fast"));
+    assert_eq!(case.attribute("name"), Some("seed 4 runs"));
+    assert!(error
+        .attribute("message")
+        .unwrap()
+        .starts_with("run crashed: SYNCSIM_TEST_PANIC hook: forced panic"));
+    assert!(error
+        .text()
+        .unwrap()
+        .contains("--seed 4 --set consumer.poll_interval=1m"));
+}
+
+#[test]
+fn an_unwritable_junit_file_is_an_io_error_not_a_breach() {
+    let dir = temp_dir("check-junit-io");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, PASSING).unwrap();
+    // A regular file where a folder should be: not writable, even by root
+    // (who could create /nonexistent-dir).
+    let blocker = dir.join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let junit = blocker.join("x.xml");
+    let (code, out) = check(&[good.as_os_str(), "--junit".as_ref(), junit.as_os_str()]);
+    assert_eq!(code, i32::from(syncsim::exit::IO), "{out}");
+    assert!(
+        out.contains(&format!("cannot write {}", junit.display())),
+        "{out}"
+    );
+    // A folder that does not exist is not created (root could).
+    let (code, out) = check(&[
+        good.as_os_str(),
+        "--junit".as_ref(),
+        "/nonexistent-dir/x.xml".as_ref(),
+    ]);
+    assert_eq!(code, i32::from(syncsim::exit::IO), "{out}");
+    assert!(
+        out.contains("cannot write /nonexistent-dir/x.xml: no such folder /nonexistent-dir"),
+        "{out}"
+    );
+    assert!(!std::path::Path::new("/nonexistent-dir").exists());
+    // A breach plus an unwritable JUnit file: still the IO code (the
+    // larger), so CI never reads a missing report as a mere breach.
+    let breach = dir.join("breach.toml");
+    std::fs::write(
+        &breach,
+        PASSING.replace("[\">= 287\", \"<= 289\"]", "\"< 200\""),
+    )
+    .unwrap();
+    let (code, out) = check(&[breach.as_os_str(), "--junit".as_ref(), junit.as_os_str()]);
+    assert_eq!(code, i32::from(syncsim::exit::IO), "{out}");
+}

@@ -329,3 +329,609 @@ fn the_committed_reference_report_is_current() {
     report.seal();
     assert_eq!(stored.report["digest"], report.digest.as_str());
 }
+
+/// Runs `syncsim ARGS` with `env` set: (exit code, stdout, stderr).
+fn syncsim(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(bin());
+    c.args(args)
+        .env_remove(syncsim::sweep::pool::TEST_PANIC_VAR);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+/// Data rows of a CSV file.
+fn rows(p: &Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(p)
+        .unwrap()
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn json_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The label of the grid point poll 5m × 50 mailboxes in [`SWEEP`].
+const CRASH_LABEL: &str = "consumer.poll_interval=5m, source.mailboxes=50";
+
+#[test]
+fn a_crashing_run_is_isolated_reported_and_retried() {
+    let dir = temp_dir("sweep-crash");
+    let file = dir.join("grid.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let out = dir.join("out");
+    let hook = format!("6:{CRASH_LABEL}");
+    let (code, stdout, stderr) = syncsim(
+        &[
+            os("sweep"),
+            file.as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+            os("--no-progress"),
+            os("--jobs"),
+            os("2"),
+        ],
+        &[(syncsim::sweep::pool::TEST_PANIC_VAR, &hook)],
+    );
+    assert_eq!(code, i32::from(syncsim::exit::CRASH), "{stdout}{stderr}");
+    // The crash names file, point, seed, the panic and a repro line.
+    let repro = format!(
+        "reproduce: syncsim run {} --seed 6 --set consumer.poll_interval=5m --set source.mailboxes=50",
+        file.display()
+    );
+    assert!(
+        stderr.contains(&format!(
+            "CRASH {} [{CRASH_LABEL}] seed 6: ",
+            file.display()
+        )) && stderr.contains("forced panic")
+            && stderr.contains(&repro),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked at"),
+        "the default hook is silenced: {stderr}"
+    );
+    // Every other run is stored and written: 4 points × 3 seeds - 1.
+    assert_eq!(json_files(&out.join("points")).len(), 11);
+    assert_eq!(json_files(&out.join("crashed")).len(), 1);
+    let results = rows(&out.join("results.csv"));
+    assert_eq!(results.len(), 11);
+    assert!(!results
+        .iter()
+        .any(|r| &r[1] == CRASH_LABEL && &r[r.len() - 15] == "6"));
+    let summary = rows(&out.join("summary.csv"));
+    let header = csv::Reader::from_path(out.join("summary.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let crashed_row = summary.iter().find(|r| &r[1] == CRASH_LABEL).unwrap();
+    assert_eq!(
+        (
+            &crashed_row[col("seeds")],
+            &crashed_row[col("crashed")],
+            &crashed_row[col("meets_thresholds")]
+        ),
+        ("2", "1", "false")
+    );
+    assert!(summary
+        .iter()
+        .filter(|r| &r[1] != CRASH_LABEL)
+        .all(|r| &r[col("crashed")] == "0" && &r[col("seeds")] == "3"));
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains("## Crashed runs") && md.contains(&repro["reproduce: ".len()..]),
+        "{md}"
+    );
+    // `report` of the folder says the same and exits with the crash code.
+    let (code, _, stderr) = syncsim(&[os("report"), out.as_os_str()], &[]);
+    assert_eq!(code, i32::from(syncsim::exit::CRASH), "{stderr}");
+    assert!(stderr.contains(&repro), "{stderr}");
+    // The repro line runs the point (the hook is the sweep runner's only).
+    let args: Vec<&str> = repro["reproduce: syncsim ".len()..]
+        .split_whitespace()
+        .collect();
+    let (code, stdout, stderr) = syncsim(
+        &args
+            .iter()
+            .map(|a| os(a))
+            .chain([os("--format"), os("json")])
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    // 1: the point breaches the file's p99 threshold, as in the sweep.
+    assert_eq!(code, 1, "{stderr}");
+    let digest = serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A rerun without the hook retries the crashed run only.
+    let (code, _, stderr) = syncsim(
+        &[
+            os("sweep"),
+            file.as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+            os("--no-progress"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1 runs computed, 11 reused"), "{stderr}");
+    assert!(json_files(&out.join("crashed")).is_empty());
+    let results = rows(&out.join("results.csv"));
+    assert_eq!(results.len(), 12);
+    assert!(results
+        .iter()
+        .any(|r| &r[1] == CRASH_LABEL && r.iter().any(|c| c == digest)));
+    sweep(&file, &dir.join("fresh"), &[]);
+    assert_eq!(
+        read(&out.join("results.csv")),
+        read(&dir.join("fresh/results.csv"))
+    );
+}
+
+/// A finished sweep of [`SWEEP`] in `dir/out`; returns (file, out).
+fn finished(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let file = dir.join("grid.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let out = dir.join("out");
+    sweep(&file, &out, &["--jobs", "2"]);
+    (file, out)
+}
+
+fn report(out: &Path) -> (i32, String) {
+    let (code, stdout, stderr) = syncsim(&[os("report"), out.as_os_str()], &[]);
+    (code, stdout + &stderr)
+}
+
+fn resume(file: &Path, out: &Path) -> String {
+    let o = sweep(file, out, &["--jobs", "2"]);
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_truncated_or_missing_stored_run_is_refused_then_recomputed() {
+    let (file, out) = finished("sweep-truncated");
+    let want = read(&out.join("results.csv"));
+    let victim = json_files(&out.join("points"))[4].clone();
+    let text = read(&victim);
+    std::fs::write(&victim, &text[..text.len() / 2]).unwrap();
+    let (code, msg) = report(&out);
+    assert_eq!(code, 2, "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "{}: damaged, not a whole result",
+            victim.display()
+        )),
+        "{msg}"
+    );
+    let stderr = resume(&file, &out);
+    assert!(
+        stderr.contains(&victim.display().to_string())
+            && stderr.contains("1 runs computed, 11 reused"),
+        "{stderr}"
+    );
+    assert_eq!(read(&out.join("results.csv")), want);
+    // A missing run: `report` refuses and names it; a resume recomputes it.
+    std::fs::remove_file(&victim).unwrap();
+    let (code, msg) = report(&out);
+    assert_eq!(code, 2, "{msg}");
+    assert!(
+        msg.contains("1 of 12 runs missing") && msg.contains(&victim.display().to_string()),
+        "{msg}"
+    );
+    assert!(resume(&file, &out).contains("1 runs computed, 11 reused"));
+    assert_eq!(read(&out.join("results.csv")), want);
+}
+
+#[test]
+fn an_edited_stored_run_fails_its_digest() {
+    let (file, out) = finished("sweep-edited");
+    let want = read(&out.join("results.csv"));
+    let victim = json_files(&out.join("points"))[2].clone();
+    let mut v: serde_json::Value = serde_json::from_str(&read(&victim)).unwrap();
+    let lost = v["report"]["changes"]["lost"].as_u64().unwrap();
+    v["report"]["changes"]["lost"] = (lost + 1).into();
+    std::fs::write(&victim, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let (code, msg) = report(&out);
+    assert_eq!(code, 2, "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "{}: its values do not match its digest",
+            victim.display()
+        )),
+        "{msg}"
+    );
+    // The unedited file passes (the check is not just "any file fails").
+    v["report"]["changes"]["lost"] = lost.into();
+    std::fs::write(&victim, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    assert_eq!(report(&out).0, 0);
+    // Edited again: a resume recomputes it, with a warning naming it.
+    v["report"]["requests"]["total"] = 1.into();
+    std::fs::write(&victim, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let stderr = resume(&file, &out);
+    assert!(
+        stderr.contains(&format!(
+            "warning: {}: its values do not match",
+            victim.display()
+        )) && stderr.contains("1 runs computed, 11 reused"),
+        "{stderr}"
+    );
+    assert_eq!(read(&out.join("results.csv")), want);
+}
+
+#[test]
+fn a_folder_of_another_scenario_is_refused() {
+    let (file, out) = finished("sweep-foreign");
+    // The scenario edited, swept into the same folder: refused, unchanged.
+    std::fs::write(
+        &file,
+        SWEEP.replace("messages_per_day = 80", "messages_per_day = 90"),
+    )
+    .unwrap();
+    let before = read(&out.join("results.csv"));
+    let (code, _, stderr) = syncsim(
+        &[
+            os("sweep"),
+            file.as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+            os("--no-progress"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} holds a sweep of another scenario",
+            out.display()
+        )) && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(read(&out.join("results.csv")), before);
+    // With --force: a fresh sweep, 12 rows, not 24.
+    let o = sweep(&file, &out, &["--force"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("12 runs computed, 0 reused"));
+    assert_eq!(rows(&out.join("results.csv")).len(), 12);
+    assert_eq!(json_files(&out.join("points")).len(), 12);
+    // Shards of two scenarios do not merge.
+    let dir = out.parent().unwrap();
+    let other = dir.join("other.toml");
+    std::fs::write(&other, SWEEP).unwrap();
+    sweep(&file, &dir.join("s1"), &["--shard", "1/2"]);
+    sweep(&other, &dir.join("s2"), &["--shard", "2/2"]);
+    let (code, _, stderr) = syncsim(
+        &[
+            os("merge"),
+            dir.join("s1").as_os_str(),
+            dir.join("s2").as_os_str(),
+            os("--out"),
+            dir.join("merged").as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} is not a shard of the same sweep",
+            dir.join("s2").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.join("merged/results.csv").exists());
+    // A foreign run copied into a folder is named, not mixed in.
+    let stray = json_files(&dir.join("s2/points"))[0].clone();
+    let target = out.join("points").join(stray.file_name().unwrap());
+    std::fs::copy(&stray, &target).unwrap();
+    let (code, msg) = report(&out);
+    assert_eq!(code, 2, "{msg}");
+    assert!(
+        msg.contains(&format!("{}: not a run of this sweep", target.display())),
+        "{msg}"
+    );
+    // A merge of one sweep's shards with one missing is refused.
+    let (code, _, stderr) = syncsim(
+        &[
+            os("merge"),
+            dir.join("s1").as_os_str(),
+            os("--out"),
+            dir.join("merged").as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("6 of 12 runs missing"), "{stderr}");
+}
+
+const VARIANTS: &str = r#"
+name = "variants"
+seed = 9
+horizon = "6h"
+drain = "10m"
+
+[source]
+mailboxes = 60
+
+[consumer]
+strategy = "poll"
+poll_interval = "5m"
+
+[sweep]
+seeds = 2
+
+[[sweep.variants]]
+name = "poll 5m"
+
+[[sweep.variants]]
+name = "poll 1m"
+"consumer.poll_interval" = "1m"
+
+[[sweep.variants]]
+name = "poll 15m"
+"consumer.poll_interval" = "15m"
+"#;
+
+fn labels(p: &Path) -> Vec<String> {
+    rows(p).iter().map(|r| r[1].to_string()).collect()
+}
+
+#[test]
+fn variants_take_labels_and_order_from_the_current_file() {
+    let dir = temp_dir("sweep-variants");
+    let file = dir.join("v.toml");
+    std::fs::write(&file, VARIANTS).unwrap();
+    let out = dir.join("out");
+    sweep(&file, &out, &[]);
+    assert_eq!(
+        labels(&out.join("summary.csv")),
+        ["poll 5m", "poll 1m", "poll 15m"]
+    );
+    // Reordered: nothing is recomputed; the order is the file's.
+    let reordered = VARIANTS.replace(
+        "[[sweep.variants]]\nname = \"poll 1m\"\n\"consumer.poll_interval\" = \"1m\"\n\n[[sweep.variants]]\nname = \"poll 15m\"\n\"consumer.poll_interval\" = \"15m\"\n",
+        "[[sweep.variants]]\nname = \"poll 15m\"\n\"consumer.poll_interval\" = \"15m\"\n\n[[sweep.variants]]\nname = \"poll 1m\"\n\"consumer.poll_interval\" = \"1m\"\n",
+    );
+    assert_ne!(reordered, VARIANTS);
+    std::fs::write(&file, &reordered).unwrap();
+    assert!(resume(&file, &out).contains("0 runs computed, 6 reused"));
+    assert_eq!(
+        labels(&out.join("summary.csv")),
+        ["poll 5m", "poll 15m", "poll 1m"]
+    );
+    sweep(&file, &dir.join("fresh"), &[]);
+    assert_eq!(
+        read(&out.join("results.csv")),
+        read(&dir.join("fresh/results.csv"))
+    );
+    assert_eq!(
+        read(&out.join("summary.csv")),
+        read(&dir.join("fresh/summary.csv"))
+    );
+    // Renamed: the renamed point is a new run (its label is part of its
+    // identity); the old label is gone from every output.
+    std::fs::write(&file, reordered.replace("\"poll 1m\"", "\"fast poll\"")).unwrap();
+    let stderr = resume(&file, &out);
+    assert!(
+        stderr.contains("2 runs computed, 4 reused") && stderr.contains("removed 2 stored runs"),
+        "{stderr}"
+    );
+    assert_eq!(
+        labels(&out.join("summary.csv")),
+        ["poll 5m", "poll 15m", "fast poll"]
+    );
+    assert!(!read(&out.join("results.csv")).contains("poll 1m"));
+    assert!(!read(&out.join("report.md")).contains("poll 1m"));
+    assert_eq!(json_files(&out.join("points")).len(), 6);
+}
+
+#[test]
+fn duplicate_variants_are_refused_and_same_overrides_with_two_names_are_two_points() {
+    let dir = temp_dir("sweep-duplicate");
+    let file = dir.join("dup.toml");
+    let dup = format!(
+        "{VARIANTS}\n[[sweep.variants]]\nname = \"poll 1m\"\n\"consumer.poll_interval\" = \"1m\"\n"
+    );
+    std::fs::write(&file, &dup).unwrap();
+    // The fourth [[sweep.variants]] is on line 28.
+    let line = dup
+        .lines()
+        .collect::<Vec<_>>()
+        .iter()
+        .rposition(|l| *l == "[[sweep.variants]]")
+        .unwrap()
+        + 1;
+    assert_eq!(line, 28);
+    let (code, _, stderr) = syncsim(&[os("validate"), file.as_os_str()], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:28:1: ", file.display()))
+            && stderr.contains("`sweep.variants[3]`: duplicate variant")
+            && stderr.contains("sweep.variants[1]"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = syncsim(
+        &[
+            os("sweep"),
+            file.as_os_str(),
+            os("--out"),
+            dir.join("o").as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        (code, stderr.contains("duplicate variant")),
+        (2, true),
+        "{stderr}"
+    );
+    // Same overrides, another name: a point of its own, computed.
+    std::fs::write(
+        &file,
+        dup.replacen("name = \"poll 1m\"", "name = \"one minute\"", 1),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = sweep(&file, &out, &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("8 runs computed"));
+    assert_eq!(
+        labels(&out.join("summary.csv")),
+        ["poll 5m", "one minute", "poll 15m", "poll 1m"]
+    );
+    let results = rows(&out.join("results.csv"));
+    let digests = |label: &str| -> Vec<String> {
+        results
+            .iter()
+            .filter(|r| &r[1] == label)
+            .map(|r| r[5].to_string())
+            .collect()
+    };
+    assert_eq!(
+        digests("one minute"),
+        digests("poll 1m"),
+        "same overrides, same reports"
+    );
+}
+
+#[test]
+fn leftover_temporary_files_are_cleaned_up() {
+    let (file, out) = finished("sweep-tmp");
+    // A write interrupted by a crash leaves `.NAME.tmp.PID`; PID 4294967 is
+    // above any Linux pid_max, so no live process owns these.
+    let stale = [
+        out.join(".sweep.json.tmp.4294967"),
+        out.join("points/.0123456789abcdef.json.tmp.4294967"),
+    ];
+    for s in &stale {
+        std::fs::write(s, "{").unwrap();
+    }
+    assert_eq!(report(&out).0, 0, "report ignores them");
+    resume(&file, &out);
+    for s in &stale {
+        assert!(!s.exists(), "{} left behind", s.display());
+    }
+}
+
+#[test]
+fn a_sweep_too_large_is_refused_before_expanding() {
+    let dir = temp_dir("sweep-bomb");
+    let file = dir.join("bomb.toml");
+    let ten = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]";
+    let text = format!(
+        "name = \"bomb\"\nseed = 1\nhorizon = \"1h\"\n\n[source]\nmailboxes = 10\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\n\n[sweep]\nseeds = 10000\n\"source.mailboxes\" = {ten}\n\"source.messages_per_day\" = {ten}\n\"source.page_size\" = {ten}\n\"consumer.workers\" = {ten}\n"
+    );
+    assert!(text.len() < 400, "{}", text.len());
+    std::fs::write(&file, &text).unwrap();
+    for cmd in ["validate", "sweep", "check", "run"] {
+        let started = std::time::Instant::now();
+        let (code, stdout, stderr) = syncsim(&[os(cmd), file.as_os_str()], &[]);
+        let took = started.elapsed();
+        let stderr = stdout + &stderr;
+        assert_eq!(code, 2, "{cmd}: {stderr}");
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{cmd} took {took:?}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "{}:12:1: `sweep`: 100000000 runs (4 grid axes",
+                file.display()
+            )) && stderr.contains("× 1 variants × 10000 seeds")
+                && stderr.contains("at most 100000"),
+            "{cmd}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn sweep_errors_point_at_the_users_lines() {
+    let dir = temp_dir("sweep-lines");
+    let file = dir.join("lines.toml");
+    // [sweep] is on line 18 of SWEEP; seeds on 19, the axes on 20 and 21.
+    let lines: Vec<&str> = SWEEP.lines().collect();
+    assert_eq!((lines[17], lines[18]), ("[sweep]", "seeds = 3"));
+    // (replace, by, line, the text the column points at, message)
+    let cases = [
+        (
+            "seeds = 3",
+            "seeds = \"three\"",
+            19,
+            "\"three\"",
+            "`sweep.seeds`: expected a count",
+        ),
+        (
+            "seeds = 3",
+            "seeds = [4, 5, 4]",
+            19,
+            "4]",
+            "`sweep.seeds`: seed 4 is listed twice",
+        ),
+        (
+            "[\"1m\", \"5m\"]",
+            "[\"1m\", \"soon\"]",
+            20,
+            "\"soon\"",
+            "`consumer.poll_interval`: ",
+        ),
+        ("[50, 100]", "[50, 0]", 21, "0]", "`source.mailboxes`: "),
+        (
+            "[50, 100]",
+            "[50, 50]",
+            21,
+            "50]",
+            "`sweep.source.mailboxes`: value 50 is listed twice",
+        ),
+        (
+            "[50, 100]",
+            "[]",
+            21,
+            "[]",
+            "`sweep.source.mailboxes`: expected a non-empty list",
+        ),
+    ];
+    for (from, to, line, at, want) in cases {
+        let text = SWEEP.replace(from, to);
+        assert_ne!(text, SWEEP);
+        let column = text.lines().nth(line - 1).unwrap().rfind(at).unwrap() + 1;
+        let want = format!("{}:{line}:{column}: {want}", file.display());
+        std::fs::write(&file, &text).unwrap();
+        for cmd in ["validate", "sweep", "run", "check"] {
+            let (code, stdout, stderr) = syncsim(&[os(cmd), file.as_os_str()], &[]);
+            let all = stdout + &stderr;
+            assert_eq!(code, 2, "{cmd} {to}: {all}");
+            assert!(all.contains(&want), "{cmd} {to}: want {want} in {all}");
+        }
+    }
+    // A bad value of a point names the point too.
+    std::fs::write(
+        &file,
+        SWEEP.replace("[\"1m\", \"5m\"]", "[\"1m\", \"soon\"]"),
+    )
+    .unwrap();
+    let (_, _, stderr) = syncsim(&[os("validate"), file.as_os_str()], &[]);
+    assert!(
+        stderr.contains("(in the sweep point `consumer.poll_interval=soon, source.mailboxes=50`)"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,388 @@
+//! A sweep folder checks itself. `sweep.json` ([`Meta`]) names the base
+//! scenario (a hash), the expansion (a hash) and every run it expects, by
+//! id; `points/<id>.json` holds a finished run ([`Stored`]) whose report
+//! carries its own digest; `crashed/<id>.json` a run that panicked
+//! ([`Crash`]). Reading a folder ([`collect`]) verifies every stored run
+//! against `sweep.json` and its digest, and refuses (naming the file) a
+//! damaged, edited, foreign or missing run instead of dropping or mixing it.
+
+use super::exec::{point_file, Stored};
+use super::Sweep;
+use crate::output::write_atomic;
+use crate::scenario::Thresholds;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The version of the folder layout this syncsim reads and writes.
+pub const FORMAT: u32 = 2;
+
+/// Why a sweep folder cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    /// The folder fails its checks (bad input: exit 2).
+    #[error("{0}")]
+    Bad(String),
+    /// Reading or writing failed (exit 4).
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl FolderError {
+    /// An IO error about `path`.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
+        move |source| FolderError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// One run a sweep expects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedRun {
+    /// The seed.
+    pub seed: u64,
+    /// The run id (its stored file's name).
+    pub id: String,
+}
+
+/// One point a sweep expects, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedPoint {
+    /// Its label.
+    pub label: String,
+    /// Its overrides.
+    pub overrides: Vec<(String, String)>,
+    /// Its runs, one per seed.
+    pub runs: Vec<PlannedRun>,
+}
+
+/// What a sweep folder says about itself (`sweep.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Folder layout version ([`FORMAT`]).
+    pub format: u32,
+    /// The base scenario's name.
+    pub name: String,
+    /// The scenario file the sweep was run from, as given.
+    pub file: String,
+    /// The override keys, in column order.
+    pub keys: Vec<String>,
+    /// The scenario's thresholds, as `path -> ["op value", ...]`.
+    pub thresholds: BTreeMap<String, Vec<String>>,
+    /// Hash of the base scenario (the file without `[sweep]`).
+    pub scenario: String,
+    /// Hash of the expansion (every run id, in order).
+    pub expanded: String,
+    /// Every point, in order, with its runs.
+    pub points: Vec<PlannedPoint>,
+}
+
+impl Meta {
+    /// The meta of an expanded sweep.
+    pub fn new(sweep: &Sweep) -> Meta {
+        let mut points: Vec<PlannedPoint> = Vec::new();
+        for r in &sweep.runs {
+            if points.len() <= r.point {
+                points.push(PlannedPoint {
+                    label: r.label.clone(),
+                    overrides: r.overrides.clone(),
+                    runs: Vec::new(),
+                });
+            }
+            points[r.point].runs.push(PlannedRun {
+                seed: r.seed,
+                id: r.hash.clone(),
+            });
+        }
+        Meta {
+            format: FORMAT,
+            name: sweep.name.clone(),
+            file: sweep.file.display().to_string(),
+            keys: sweep.keys.clone(),
+            thresholds: sweep
+                .base
+                .thresholds
+                .iter()
+                .map(|(k, v)| (k.clone(), v.0.iter().map(|c| c.to_string()).collect()))
+                .collect(),
+            scenario: sweep.scenario_hash.clone(),
+            expanded: sweep.expanded_hash.clone(),
+            points,
+        }
+    }
+
+    /// The thresholds, parsed back.
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+            .iter()
+            .map(|(k, v)| {
+                let cs = v
+                    .iter()
+                    .filter_map(|c| crate::scenario::Condition::parse(c).ok())
+                    .collect();
+                (k.clone(), crate::scenario::Conditions(cs))
+            })
+            .collect()
+    }
+
+    /// Runs in the whole sweep (all shards).
+    pub fn run_count(&self) -> usize {
+        self.points.iter().map(|p| p.runs.len()).sum()
+    }
+
+    /// Every planned run with its point index, in order.
+    pub fn planned(&self) -> impl Iterator<Item = (usize, &PlannedPoint, &PlannedRun)> {
+        self.points
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.runs.iter().map(move |r| (i, p, r)))
+    }
+
+    /// The path of `sweep.json` in `dir`.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("sweep.json")
+    }
+
+    /// Reads `dir/sweep.json`; `Ok(None)` when there is none.
+    pub fn read(dir: &Path) -> Result<Option<Meta>, FolderError> {
+        let path = Meta::path(dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(FolderError::io(&path)(e)),
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            FolderError::Bad(format!(
+                "{}: damaged, not a sweep description ({e})",
+                path.display()
+            ))
+        })?;
+        if value.get("format").and_then(|f| f.as_u64()) != Some(u64::from(FORMAT)) {
+            return Err(FolderError::Bad(format!(
+                "{}: written by another version of syncsim (layout {}, this one reads {FORMAT}); run the sweep again into a new folder",
+                path.display(),
+                value.get("format").map_or("1".into(), |f| f.to_string())
+            )));
+        }
+        let meta: Meta = serde_json::from_value(value).map_err(|e| {
+            FolderError::Bad(format!(
+                "{}: damaged, not a sweep description ({e})",
+                path.display()
+            ))
+        })?;
+        let ids = meta.planned().map(|(_, _, r)| r.id.as_bytes());
+        if super::short_hash(std::iter::once(meta.scenario.as_bytes()).chain(ids)) != meta.expanded
+        {
+            return Err(FolderError::Bad(format!(
+                "{}: its run list does not match its own hash (edited?); run the sweep again",
+                path.display()
+            )));
+        }
+        Ok(Some(meta))
+    }
+
+    /// Reads `dir/sweep.json`, which must exist.
+    pub fn require(dir: &Path) -> Result<Meta, FolderError> {
+        Meta::read(dir)?.ok_or_else(|| {
+            FolderError::Bad(format!(
+                "{}: not a sweep folder (no sweep.json)",
+                dir.display()
+            ))
+        })
+    }
+
+    /// Writes `dir/sweep.json` atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), FolderError> {
+        let path = Meta::path(dir);
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| FolderError::io(&path)(std::io::Error::other(e)))?;
+        write_atomic(&path, text.as_bytes()).map_err(FolderError::io(&path))
+    }
+}
+
+/// A run that panicked: a syncsim bug, reported with what reproduces it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Crash {
+    /// The run id.
+    pub id: String,
+    /// The scenario file, as given.
+    pub file: String,
+    /// The point's label.
+    pub label: String,
+    /// The point's overrides.
+    pub overrides: Vec<(String, String)>,
+    /// The seed.
+    pub seed: u64,
+    /// The panic message and where it happened.
+    pub message: String,
+    /// The shell command that reproduces the run.
+    pub repro: String,
+}
+
+impl Crash {
+    /// One line for a terminal, then the repro line.
+    pub fn render(&self) -> String {
+        format!(
+            "CRASH {} [{}] seed {}: {}\n  reproduce: {}\n  (this is a syncsim bug; please report it with the line above)",
+            self.file, self.label, self.seed, self.message, self.repro
+        )
+    }
+}
+
+/// The stored crash record of run `id`.
+pub fn crash_file(out: &Path, id: &str) -> PathBuf {
+    out.join("crashed").join(format!("{id}.json"))
+}
+
+/// Why the stored result at `path` is not the run `planned` of `point`, or
+/// the result itself.
+pub fn verify(path: &Path, point: &PlannedPoint, planned: &PlannedRun) -> Result<Stored, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let stored: Stored =
+        serde_json::from_str(&text).map_err(|e| format!("damaged, not a whole result ({e})"))?;
+    if stored.hash != planned.id {
+        return Err(format!(
+            "holds run {}, not run {}",
+            super::spec::echo(&stored.hash),
+            planned.id
+        ));
+    }
+    let mut report: crate::Report = serde_json::from_value(stored.report.clone())
+        .map_err(|e| format!("damaged, not a whole report ({e})"))?;
+    let digest = std::mem::take(&mut report.digest);
+    report.seal();
+    if report.digest != digest {
+        return Err(format!(
+            "its values do not match its digest {} (edited?)",
+            super::spec::echo(&digest)
+        ));
+    }
+    let overrides: BTreeMap<String, String> = point.overrides.iter().cloned().collect();
+    if report.seed != planned.seed || report.point != overrides {
+        return Err(format!(
+            "its report is of seed {} at {:?}, not seed {} at the point `{}`",
+            report.seed, report.point, planned.seed, point.label
+        ));
+    }
+    Ok(stored)
+}
+
+/// What a sweep folder holds, verified against its `sweep.json`.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Verified results, in sweep order, labelled as `sweep.json` says.
+    pub results: Vec<Stored>,
+    /// Runs that crashed, in sweep order.
+    pub crashes: Vec<Crash>,
+    /// Runs with neither a result nor a crash record: (point label, seed,
+    /// expected file).
+    pub missing: Vec<(String, u64, PathBuf)>,
+}
+
+impl Collected {
+    /// An error naming the missing runs, if any.
+    pub fn require_complete(&self, dir: &Path, total: usize) -> Result<(), FolderError> {
+        let Some((label, seed, path)) = self.missing.first() else {
+            return Ok(());
+        };
+        Err(FolderError::Bad(format!(
+            "{}: {} of {total} runs missing, e.g. point `{}` seed {seed} ({}); finish the sweep with `syncsim sweep FILE --out {}`, or merge every shard",
+            dir.display(),
+            self.missing.len(),
+            super::spec::echo(label),
+            path.display(),
+            dir.display()
+        )))
+    }
+}
+
+/// Reads every run `meta` expects from the folders `dirs` (one, or the
+/// shards of a merge), verifying each; refuses a damaged or edited result,
+/// and any result or crash file that is not a run of this sweep.
+pub fn collect(dirs: &[PathBuf], meta: &Meta) -> Result<Collected, FolderError> {
+    let expected: HashMap<&str, (&PlannedPoint, &PlannedRun)> = meta
+        .planned()
+        .map(|(_, p, r)| (r.id.as_str(), (p, r)))
+        .collect();
+    let mut found: HashMap<String, Stored> = HashMap::new();
+    let mut crashed: HashMap<String, Crash> = HashMap::new();
+    for dir in dirs {
+        for (sub, is_crash) in [("points", false), ("crashed", true)] {
+            let folder = dir.join(sub);
+            let entries = match std::fs::read_dir(&folder) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_crash => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(FolderError::Bad(format!(
+                        "{}: not a sweep folder (no points/)",
+                        dir.display()
+                    )))
+                }
+                Err(e) => return Err(FolderError::io(&folder)(e)),
+            };
+            for e in entries {
+                let path = e.map_err(FolderError::io(&folder))?.path();
+                if path.extension().and_then(|x| x.to_str()) != Some("json") {
+                    continue; // e.g. a `.tmp.PID` file of an interrupted write
+                }
+                let id = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let Some((point, planned)) = expected.get(id.as_str()) else {
+                    return Err(FolderError::Bad(format!(
+                        "{}: not a run of this sweep ({} does not list it): a run of another scenario or of an edited file; remove it, or run the sweep again",
+                        path.display(),
+                        Meta::path(dir).display()
+                    )));
+                };
+                if is_crash {
+                    let crash = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<Crash>(&t).ok())
+                        .filter(|c| c.id == id)
+                        .ok_or_else(|| {
+                            FolderError::Bad(format!("{}: damaged crash record", path.display()))
+                        })?;
+                    crashed.insert(id, crash);
+                } else {
+                    let stored = verify(&path, point, planned).map_err(|why| {
+                        FolderError::Bad(format!(
+                            "{}: {why}; run the sweep again to recompute it",
+                            path.display()
+                        ))
+                    })?;
+                    found.insert(id, stored);
+                }
+            }
+        }
+    }
+    let mut out = Collected::default();
+    for (i, point, planned) in meta.planned() {
+        if let Some(mut s) = found.remove(&planned.id) {
+            s.point = i;
+            s.label = point.label.clone();
+            s.overrides = point.overrides.clone();
+            out.results.push(s);
+        } else if let Some(c) = crashed.remove(&planned.id) {
+            out.crashes.push(Crash {
+                label: point.label.clone(),
+                ..c
+            });
+        } else {
+            out.missing.push((
+                point.label.clone(),
+                planned.seed,
+                point_file(&dirs[0], &planned.id),
+            ));
+        }
+    }
+    Ok(out)
+}
