@@ -438,11 +438,11 @@ fn load(
     sets: &[(String, String)],
     seed: Option<u64>,
 ) -> Result<syncsim::Scenario, syncsim::ScenarioError> {
-    let mut scenario = syncsim::sweep::load_with(file, sets)?;
-    if let Some(seed) = seed {
-        scenario.seed = seed;
+    let scenario = syncsim::sweep::load_with(file, sets)?;
+    match seed {
+        Some(seed) => syncsim::scenario::reseed(scenario, seed, &file.display().to_string()),
+        None => Ok(scenario),
     }
-    Ok(scenario)
 }
 
 /// Writes a sweep folder's outputs from its stored results (verified

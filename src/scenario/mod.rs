@@ -152,6 +152,21 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(&text, &file, Format::of(path))
 }
 
+/// `scenario` with another seed, validated again: some checks depend on
+/// the seed (a heavy-tailed spread's real size), so `--seed` and sweep
+/// seeds cannot skip them. `file` is only used in messages.
+pub fn reseed(mut scenario: Scenario, seed: u64, file: &str) -> Result<Scenario, ScenarioError> {
+    scenario.seed = seed;
+    scenario.validate().map_err(|inv| ScenarioError::Invalid {
+        file: file.to_string(),
+        line: 1,
+        column: 1,
+        path: shorten_message(&inv.path),
+        message: shorten_message(&format!("with seed {seed}: {}", inv.message)),
+    })?;
+    Ok(scenario)
+}
+
 /// Parses and validates scenario text; `file` is only used in messages.
 pub fn parse(text: &str, file: &str, format: Format) -> Result<Scenario, ScenarioError> {
     let err = |offset: usize, path: String, message: String| {

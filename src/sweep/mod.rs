@@ -224,8 +224,7 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
             let scenario = parse(&point_text, &src.file, Format::Toml)
                 .map_err(|e| src.point_error(e, &label, &places))?;
             for &seed in &spec.seeds {
-                let mut s = scenario.clone();
-                s.seed = seed;
+                let s = crate::scenario::reseed(scenario.clone(), seed, &src.file)?;
                 let mut parts: Vec<Vec<u8>> = vec![
                     point_text.as_bytes().to_vec(),
                     seed.to_le_bytes().to_vec(),

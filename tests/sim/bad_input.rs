@@ -445,7 +445,7 @@ fn out_refuses_directories_and_devices() {
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{}: {err}", target.display());
+        assert_eq!(out.status.code(), Some(4), "{}: {err}", target.display());
         assert!(
             err.contains(&format!("{what}, not a regular file")),
             "{err}"
@@ -465,4 +465,83 @@ fn out_refuses_directories_and_devices() {
         .collect();
     assert!(stale.is_empty(), "{stale:?}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The heavy-tail check depends on the seed, so a seed given on the
+/// command line or by a sweep is checked too: the file's own seed (1) is
+/// harmless, seed 51542 draws a mailbox of ~1.7e10 changes.
+#[test]
+fn a_seed_from_the_command_line_or_a_sweep_is_validated_too() {
+    let dir = crate::common::temp_dir("reseed");
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/bad/spread_tail.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("seed = 51542", "seed = 1")
+    .replace("horizon = \"1000d\"", "horizon = \"1d\"");
+    let file = dir.join("tail.toml");
+    std::fs::write(&file, &text).unwrap();
+    let ok = Command::new(bin())
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // One day at seed 51542 is ~1.7e10 / 1000 = 1.7e7 changes: fine.
+    // A thousand days is not: refused, naming the seed.
+    std::fs::write(
+        &file,
+        text.replace("horizon = \"1d\"", "horizon = \"1000d\""),
+    )
+    .unwrap();
+    let ok = Command::new(bin())
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let t0 = std::time::Instant::now();
+    let out = Command::new(bin())
+        .args(["run", "--seed", "51542"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("with seed 51542") && err.contains("source.spread"),
+        "{err}"
+    );
+    assert!(t0.elapsed().as_secs_f64() < 5.0);
+    std::fs::write(
+        &file,
+        text.replace("horizon = \"1d\"", "horizon = \"1000d\"") + "\n[sweep]\nseeds = [1, 51542]\n",
+    )
+    .unwrap();
+    for cmd in ["validate", "sweep"] {
+        let out = Command::new(bin())
+            .arg(cmd)
+            .arg(&file)
+            .args(if cmd == "sweep" {
+                vec!["--out".to_string(), dir.join("s").display().to_string()]
+            } else {
+                vec![]
+            })
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("with seed 51542"), "{cmd}: {err}");
+    }
 }
