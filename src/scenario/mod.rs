@@ -272,8 +272,8 @@ impl FloorCharBoundary for str {
     }
 }
 
-/// Splits `a.b[2].c` into keys and indices.
-fn path_segments(path: &str) -> Vec<Result<&str, usize>> {
+/// Splits `a.b[2].c` into keys (`Ok`) and indices (`Err`).
+pub(crate) fn path_segments(path: &str) -> Vec<Result<&str, usize>> {
     let mut out = Vec::new();
     for part in path.split('.') {
         let mut rest = part;

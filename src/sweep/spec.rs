@@ -143,26 +143,13 @@ impl Source {
 
 /// `a.b[2].c` as segments.
 fn path_segs(path: &str) -> Vec<Seg> {
-    let mut out = Vec::new();
-    for part in path.split('.') {
-        let mut rest = part;
-        if let Some(i) = rest.find('[') {
-            if i > 0 {
-                out.push(key(&rest[..i]));
-            }
-            rest = &rest[i..];
-            while let Some(stripped) = rest.strip_prefix('[') {
-                let close = stripped.find(']').unwrap_or(stripped.len());
-                if let Ok(n) = stripped[..close].parse() {
-                    out.push(Seg::Index(n));
-                }
-                rest = stripped.get(close + 1..).unwrap_or("");
-            }
-        } else if !rest.is_empty() {
-            out.push(key(rest));
-        }
-    }
-    out
+    crate::scenario::path_segments(path)
+        .into_iter()
+        .map(|s| match s {
+            Ok(k) => key(k),
+            Err(i) => Seg::Index(i),
+        })
+        .collect()
 }
 
 /// A named set of overrides (`[[sweep.variants]]`).
