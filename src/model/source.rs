@@ -350,7 +350,13 @@ impl Source {
             Cursor::Stamp(c) if kind == CursorKind::Timestamp => {
                 log.partition_point(|x| x.at.0 <= c)
             }
-            Cursor::Stamp(c) | Cursor::StampId(c, _) => log.partition_point(|x| x.at.0 < c),
+            // A window query (`since`) starts at the first change committed
+            // at or after its stamp, not at the start of the history: a
+            // lookback costs the window, not the log. (Stamps never follow
+            // their commit, so nothing stamped later committed earlier.)
+            Cursor::Stamp(c) | Cursor::StampId(c, _) | Cursor::Since(c) => {
+                log.partition_point(|x| x.at.0 < c)
+            }
             _ => 0,
         };
         self.picked.clear();
