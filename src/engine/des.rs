@@ -24,17 +24,18 @@ use super::trace::{Filter, Record, Trace};
 use crate::detail;
 use crate::metrics::report::*;
 use crate::metrics::{round3, Metrics};
+use crate::model::config::{Ack, ConsumerConfig, Dedup, OutageMode, RunConfig};
 use crate::model::faults::FaultPlan;
-use crate::model::poller::{Pace, Poller, PollerConfig, RequestKind};
+use crate::model::poller::{Poller, RequestKind};
 use crate::model::presets::Payload;
-use crate::model::receiver::{Done, Failure, Item, Receiver, ReceiverConfig, Reply, WorkerTimer};
-use crate::model::reconciler::{Lookback, Reconciler, ReconcilerConfig};
+use crate::model::receiver::{Done, Failure, Item, Receiver, Reply, WorkerTimer};
+use crate::model::reconciler::Reconciler;
 use crate::model::replica::{Effect, Mark, Replica};
 use crate::model::sender::{NoteId, Sender, SenderOut};
 use crate::model::source::{Cursor, ListOutcome, ListRequest, Source};
 use crate::model::traffic::Change;
 use crate::model::{faults::Window, traffic};
-use crate::scenario::{Ack, Dedup, LookbackSpec, OutageMode, Scenario, Strategy};
+use crate::scenario::Scenario;
 use std::collections::BTreeMap;
 
 /// What can happen at an instant.
@@ -95,8 +96,8 @@ struct Hooks {
 }
 
 /// Everything a run holds.
-struct World<'s> {
-    scenario: &'s Scenario,
+struct World {
+    cfg: RunConfig,
     end: SimTime,
     queue: EventQueue<Event>,
     source: Source,
@@ -119,7 +120,13 @@ struct World<'s> {
 
 /// Runs `scenario` to the end of its drain and returns the sealed report.
 pub fn run(scenario: &Scenario) -> Report {
-    let mut world = World::new(scenario);
+    run_config(scenario.config())
+}
+
+/// Runs one run's configs to the end of the drain and returns the sealed
+/// report.
+pub fn run_config(cfg: RunConfig) -> Report {
+    let mut world = World::new(cfg);
     world.run();
     world.report()
 }
@@ -127,7 +134,7 @@ pub fn run(scenario: &Scenario) -> Report {
 /// Runs `scenario` and also returns the timeline of everything that
 /// touched what `filter` names, in time order (commits included).
 pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) {
-    let mut world = World::new(scenario);
+    let mut world = World::new(scenario.config());
     world.trace = Some(Trace::new(filter));
     world.run();
     let report = world.report();
@@ -230,31 +237,31 @@ fn change_of(logs: &crate::model::traffic::Logs, m: u32, seq: u32) -> Option<(u3
         .map(|c| (seq, c.msg, c.version))
 }
 
-impl<'s> World<'s> {
-    fn new(scenario: &'s Scenario) -> Self {
-        let streams = Streams::new(scenario.seed);
-        let end = SimTime(scenario.end().0);
-        let logs = traffic::generate(&scenario.source, scenario.horizon.get(), &streams);
+impl World {
+    fn new(cfg: RunConfig) -> Self {
+        let streams = Streams::new(cfg.seed);
+        let end = SimTime(cfg.end().0);
+        let logs = traffic::generate(&cfg.source, cfg.horizon, &streams);
         let n = logs.mailboxes();
-        let faults = FaultPlan::new(&scenario.faults, n, &streams);
+        let faults = FaultPlan::new(&cfg.faults, n, &streams);
         let source = Source::new(
-            &scenario.source,
+            &cfg.source,
             logs,
             faults.source_outage.clone(),
             faults.rate_squeeze.clone(),
             &streams,
         );
         let replica = Replica::new(source.logs());
-        let c = &scenario.consumer;
+        let consumer = cfg.consumer.clone();
         let mut world = World {
-            scenario,
+            cfg,
             end,
             queue: EventQueue::new(),
             source,
             replica,
             metrics: Metrics::default(),
             faults,
-            dedup: c.dedup,
+            dedup: Dedup::default(),
             poller: None,
             hooks: None,
             reconciler: None,
@@ -263,107 +270,59 @@ impl<'s> World<'s> {
             trace: None,
             crashes: 0,
         };
-        match c.strategy {
-            Strategy::Poll => {
-                let interval = match (c.poll_interval, c.adaptive, c.long_poll) {
-                    (Some(i), _, _) => i.get(),
-                    (_, Some(a), _) => a.max.get(),
-                    (_, _, Some(h)) => h.get(),
-                    _ => SimDuration::from_secs(300),
-                };
-                let pace = match (c.adaptive, c.long_poll) {
-                    (Some(a), _) => Pace::Adaptive {
-                        min: a.min.get(),
-                        max: a.max.get(),
-                        factor: a.factor.0,
-                    },
-                    (_, Some(_)) => Pace::Long,
-                    _ => Pace::Fixed,
-                };
-                world.long_poll = c.long_poll.map(|h| h.get());
-                let cfg = PollerConfig {
-                    interval,
-                    jitter: c.poll_jitter,
-                    page_size: world.source.page_size(),
-                    backoff_base: c.backoff.base.get(),
-                    backoff_max: c.backoff.max.map_or(interval, |d| d.get()),
-                    pace,
-                    conditional: c.if_none_match,
-                };
-                let (poller, firsts) = Poller::new(cfg, n, &streams);
+        let (hook_cfg, reconciler) = match consumer {
+            ConsumerConfig::Poll(p) => {
+                world.long_poll = p.long_poll;
+                let (poller, firsts) = Poller::new(p.poller, n, &streams);
                 for (m, t) in firsts.into_iter().enumerate() {
                     world.queue.push(t, Event::Poll(m as u32));
                 }
                 world.poller = Some(poller);
+                (None, None)
             }
-            Strategy::Webhook | Strategy::Hybrid => {
-                let cfg = scenario
-                    .webhooks
-                    .as_ref()
-                    .map(|w| w.resolve())
-                    .unwrap_or_else(|| {
-                        crate::model::presets::preset("custom").expect("custom preset exists")
-                    });
-                let receiver = Receiver::new(
-                    ReceiverConfig {
-                        ack: c.ack,
-                        queue: c.queue,
-                        workers: c.workers.get(),
-                        handler_time: c.handler_time.0,
-                        failure: c.processing_failure.0,
-                        attempts: c.processing_attempts.get().min(u16::MAX as u32) as u16,
-                        inbound: c
-                            .inbound_rate_limit
-                            .map(|l| (l.per_s.0, l.burst.map_or(l.per_s.0, |b| b.0))),
-                    },
-                    streams.stream(Purpose::HandlerTime, 0),
-                    streams.stream(Purpose::ProcessingFailure, 0),
-                );
-                for m in 0..n {
-                    if let Some(first) = world.source.logs().changes(m).first() {
-                        world.queue.push(first.at, Event::Commit(m));
-                    }
-                }
-                world.hooks = Some(Hooks {
-                    net: Sampler::new(cfg.latency, streams.stream(Purpose::WebhookLatency, 0)),
-                    payload: cfg.payload,
-                    timeout: cfg.timeout,
-                    sender: Sender::new(cfg),
-                    receiver,
-                    next_commit: vec![0; n as usize],
-                    sender_out: Vec::new(),
-                    worker_out: Vec::new(),
-                    duplicates: 0,
-                    fetches: 0,
-                    gave_up: 0,
-                });
-                if c.strategy == Strategy::Hybrid {
-                    let every = c
-                        .reconcile_every
-                        .map_or(SimDuration::from_secs(1800), |d| d.get());
-                    let cfg = ReconcilerConfig {
-                        every,
-                        lookback: match c.lookback {
-                            Some(LookbackSpec::Window(l)) => Lookback::Window(l),
-                            _ => Lookback::Watermark,
-                        },
-                        page_size: world.source.page_size(),
-                        retry: c.backoff.base.get(),
-                    };
-                    let (rec, firsts) = Reconciler::new(cfg, n, &streams);
-                    for (m, t) in firsts.into_iter().enumerate() {
-                        world.queue.push(t, Event::Reconcile(m as u32));
-                    }
-                    world.reconciler = Some(rec);
-                    let idle = ListRequest {
-                        mailbox: 0,
-                        cursor: Cursor::Start,
-                        limit: 0,
-                        conditional: false,
-                    };
-                    world.reconcile_asked = vec![(SimTime::ZERO, idle); n as usize];
+            ConsumerConfig::Webhook(h) => (Some(h), None),
+            ConsumerConfig::Hybrid(h, r) => (Some(h), Some(r)),
+        };
+        if let Some(h) = hook_cfg {
+            let receiver = Receiver::new(
+                h.receiver,
+                streams.stream(Purpose::HandlerTime, 0),
+                streams.stream(Purpose::ProcessingFailure, 0),
+            );
+            for m in 0..n {
+                if let Some(first) = world.source.logs().changes(m).first() {
+                    world.queue.push(first.at, Event::Commit(m));
                 }
             }
+            world.dedup = h.dedup;
+            let cfg = h.sender;
+            world.hooks = Some(Hooks {
+                net: Sampler::new(cfg.latency, streams.stream(Purpose::WebhookLatency, 0)),
+                payload: cfg.payload,
+                timeout: cfg.timeout,
+                sender: Sender::new(cfg),
+                receiver,
+                next_commit: vec![0; n as usize],
+                sender_out: Vec::new(),
+                worker_out: Vec::new(),
+                duplicates: 0,
+                fetches: 0,
+                gave_up: 0,
+            });
+        }
+        if let Some(cfg) = reconciler {
+            let (rec, firsts) = Reconciler::new(cfg, n, &streams);
+            for (m, t) in firsts.into_iter().enumerate() {
+                world.queue.push(t, Event::Reconcile(m as u32));
+            }
+            world.reconciler = Some(rec);
+            let idle = ListRequest {
+                mailbox: 0,
+                cursor: Cursor::Start,
+                limit: 0,
+                conditional: false,
+            };
+            world.reconcile_asked = vec![(SimTime::ZERO, idle); n as usize];
         }
         for (i, w) in world.faults.consumer_crash.clone().iter().enumerate() {
             if let Some(start) = first_start(w) {
@@ -1016,14 +975,14 @@ impl<'s> World<'s> {
 
     /// Compares ground truth with the replica and assembles the report.
     fn report(&self) -> Report {
-        let scenario = self.scenario;
+        let cfg = &self.cfg;
         let metrics = &self.metrics;
         let logs = self.source.logs();
         let generated = logs.total_changes();
         let applied = metrics.latency_all.count();
         let lost = generated - applied;
         let mailboxes = self.source.mailboxes();
-        let days = scenario.end().as_secs_f64() / 86_400.0;
+        let days = cfg.end().as_secs_f64() / 86_400.0;
         let per_mailbox_day = |x: u64| round3(x as f64 / mailboxes as f64 / days);
         let c = &metrics.counters;
         let (divergent_messages, divergent_mailboxes) = self.replica.divergence(logs);
@@ -1055,29 +1014,25 @@ impl<'s> World<'s> {
         });
         let hits = &self.faults.hits;
         let mut report = Report {
-            scenario: scenario.name.clone(),
-            seed: scenario.seed,
+            scenario: cfg.name.clone(),
+            seed: cfg.seed,
             point: BTreeMap::new(),
             digest: String::new(),
             simulated: Simulated {
                 mailboxes,
-                horizon: scenario.horizon.get().to_string(),
-                drain: scenario.drain.to_string(),
+                horizon: cfg.horizon.to_string(),
+                drain: cfg.drain.to_string(),
                 days: round3(days),
-                strategy: format!("{:?}", scenario.consumer.strategy).to_lowercase(),
-                poll_interval_min: match (
-                    &self.poller,
-                    scenario.consumer.adaptive,
-                    scenario.consumer.long_poll,
-                ) {
-                    (Some(p), None, None) => Some(round3(p.config().interval.as_secs_f64() / 60.0)),
+                strategy: cfg.consumer.name().to_string(),
+                poll_interval_min: match &self.poller {
+                    Some(p) if cfg.fixed_poll_interval => {
+                        Some(round3(p.config().interval.as_secs_f64() / 60.0))
+                    }
                     _ => None,
                 },
-                reconcile_every_min: scenario
-                    .consumer
-                    .reconcile_every
-                    .filter(|_| self.reconciler.is_some())
-                    .map(|d| round3(d.get().as_secs_f64() / 60.0)),
+                reconcile_every_min: cfg
+                    .reconcile_every_given
+                    .map(|d| round3(d.as_secs_f64() / 60.0)),
             },
             changes: Changes {
                 generated,

@@ -2,10 +2,10 @@
 //! per-attempt triggers for webhook deliveries, each drawing from its own
 //! seeded stream.
 
+use super::config::{DropWhat, FaultConfig, FaultEffect, OutageMode};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{below, unit};
 use crate::engine::time::{SimDuration, SimTime};
-use crate::scenario::{DropWhat, FaultKind, FaultSpec, OutageMode};
 
 /// One fault window, once or repeating.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,24 +32,6 @@ pub enum Window {
 }
 
 impl Window {
-    /// Builds the window a fault spec describes (validated beforehand).
-    pub fn from_spec(f: &FaultSpec) -> Window {
-        let len = f.duration.map_or(SimDuration::ZERO, |d| d.get());
-        let start = SimTime(f.at.unwrap_or(SimDuration::ZERO).0);
-        match f.every {
-            None => Window::Once {
-                start,
-                end: start + len,
-            },
-            Some(period) => Window::Every {
-                start,
-                period: period.get(),
-                len,
-                until: f.until.map_or(SimTime::MAX, |u| SimTime(u.0)),
-            },
-        }
-    }
-
     /// True when `t` is inside the window.
     #[inline]
     pub fn contains(&self, t: SimTime) -> bool {
@@ -136,20 +118,20 @@ pub struct Trigger {
 }
 
 impl Trigger {
-    fn new(f: &FaultSpec, index: usize, mailboxes: u32, streams: &Streams) -> Self {
-        let members = f.mailboxes.map(|share| {
+    fn new(f: &FaultConfig, index: usize, mailboxes: u32, streams: &Streams) -> Self {
+        let members = f.share.map(|share| {
             let mut rng = streams.stream(Purpose::FaultMembers, index as u64);
             let mut bits = vec![0u64; (mailboxes as usize).div_ceil(64)];
             for m in 0..mailboxes as usize {
-                if unit(&mut rng) < share.0 {
+                if unit(&mut rng) < share {
                     bits[m / 64] |= 1 << (m % 64);
                 }
             }
             bits
         });
         Trigger {
-            window: f.has_window().then(|| Window::from_spec(f)),
-            probability: f.probability.map(|p| p.0),
+            window: f.window,
+            probability: f.probability,
             members,
             rng: streams.stream(Purpose::Fault, index as u64),
         }
@@ -264,32 +246,38 @@ pub struct FaultPlan {
 
 impl FaultPlan {
     /// The plan for a scenario's `[[faults]]` over `mailboxes`.
-    pub fn new(faults: &[FaultSpec], mailboxes: u32, streams: &Streams) -> Self {
+    pub fn new(faults: &[FaultConfig], mailboxes: u32, streams: &Streams) -> Self {
         let mut plan = FaultPlan::default();
         for (i, f) in faults.iter().enumerate() {
-            let window = || Window::from_spec(f);
+            // A windowless fault of a windowed kind cannot pass validation;
+            // `always` keeps this total anyway.
+            let window = || {
+                f.window.unwrap_or(Window::Once {
+                    start: SimTime::ZERO,
+                    end: SimTime::MAX,
+                })
+            };
             let trigger = || Trigger::new(f, i, mailboxes, streams);
-            let factor = f.factor.map_or(1.0, |x| x.0);
-            match f.kind {
-                FaultKind::SourceOutage => plan.source_outage.0.push(window()),
-                FaultKind::RateSqueeze => plan.rate_squeeze.push((window(), factor)),
-                FaultKind::ConsumerCrash => plan.consumer_crash.push(window()),
-                FaultKind::SlowConsumer => plan.slow_consumer.push((window(), factor)),
-                FaultKind::EndpointOutage => plan
-                    .endpoint_outage
-                    .push((trigger(), f.mode.unwrap_or_default())),
-                FaultKind::Drop => plan.drop.push((trigger(), f.what.unwrap_or_default())),
-                FaultKind::Duplicate => plan.duplicate.push(trigger()),
-                FaultKind::Reorder => plan.reorder.push((
-                    trigger(),
-                    f.max_delay.map_or(SimDuration::ZERO, |d| d.get()),
-                )),
-                FaultKind::BurstyLoss => plan.bursty.push(GilbertElliott {
+            match f.effect {
+                FaultEffect::SourceOutage => plan.source_outage.0.push(window()),
+                FaultEffect::RateSqueeze(factor) => plan.rate_squeeze.push((window(), factor)),
+                FaultEffect::ConsumerCrash => plan.consumer_crash.push(window()),
+                FaultEffect::SlowConsumer(factor) => plan.slow_consumer.push((window(), factor)),
+                FaultEffect::EndpointOutage(mode) => plan.endpoint_outage.push((trigger(), mode)),
+                FaultEffect::Drop(what) => plan.drop.push((trigger(), what)),
+                FaultEffect::Duplicate => plan.duplicate.push(trigger()),
+                FaultEffect::Reorder(max) => plan.reorder.push((trigger(), max)),
+                FaultEffect::BurstyLoss {
+                    p_good_to_bad,
+                    p_bad_to_good,
+                    loss_good,
+                    loss_bad,
+                } => plan.bursty.push(GilbertElliott {
                     trigger: trigger(),
-                    p_gb: f.p_good_to_bad.map_or(0.0, |p| p.0),
-                    p_bg: f.p_bad_to_good.map_or(1.0, |p| p.0),
-                    loss_good: f.loss_good.map_or(0.0, |p| p.0),
-                    loss_bad: f.loss_bad.map_or(1.0, |p| p.0),
+                    p_gb: p_good_to_bad,
+                    p_bg: p_bad_to_good,
+                    loss_good,
+                    loss_bad,
                     bad: false,
                 }),
             }
@@ -355,15 +343,6 @@ impl FaultPlan {
     /// Handler-time multiplier at `t`.
     pub fn slow_factor(&self, t: SimTime) -> f64 {
         self.slow_consumer
-            .iter()
-            .filter(|(w, _)| w.contains(t))
-            .map(|(_, f)| *f)
-            .product()
-    }
-
-    /// Source rate-limit multiplier at `t`.
-    pub fn squeeze_factor(&self, t: SimTime) -> f64 {
-        self.rate_squeeze
             .iter()
             .filter(|(w, _)| w.contains(t))
             .map(|(_, f)| *f)

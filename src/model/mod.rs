@@ -2,6 +2,7 @@
 //! `now` and inputs and return outputs and timers; they never read a clock,
 //! sleep or do IO. Drivers (see `engine::des`) own time.
 
+pub mod config;
 pub mod faults;
 pub mod poller;
 pub mod presets;

@@ -9,13 +9,13 @@
 //! not); a `durable` one keeps it, and items being processed go back to the
 //! front. An optional inbound token bucket answers 429.
 
+use super::config::{Ack, QueueKind};
 use super::ratelimit::{Bucket, BucketParams};
 use super::sender::NoteId;
 use crate::engine::rng::SimRng;
 use crate::engine::sample::{unit, Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::metrics::PeakRate;
-use crate::scenario::{Ack, QueueKind};
 use std::collections::VecDeque;
 
 /// One notification inside the consumer.

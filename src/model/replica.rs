@@ -4,7 +4,7 @@
 
 use super::traffic::{Change, Logs, DELETED};
 
-use crate::scenario::Dedup;
+use super::config::Dedup;
 
 /// What applying one delivery did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,13 +8,13 @@
 //! (deterministic, since request order is; one hot stream instead of a cold
 //! one per mailbox).
 
+use super::config::{CursorKind, SourceConfig};
 use super::faults::{Window, Windows};
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, Logs};
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::sample::Sampler;
 use crate::engine::time::{SimDuration, SimTime};
-use crate::scenario::{CursorKind, SourceSpec};
 
 /// Where a consumer stands in a mailbox's changes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -185,32 +185,24 @@ pub struct Source {
 impl Source {
     /// A source with the given logs (from [`super::traffic::generate`]).
     pub fn new(
-        spec: &SourceSpec,
+        spec: &SourceConfig,
         logs: Logs,
         outages: Windows,
         squeeze: Vec<(Window, f64)>,
         streams: &Streams,
     ) -> Self {
-        let n = spec.mailboxes.get();
-        let rl = &spec.rate_limit;
-        let pair = |rate: Option<crate::scenario::Positive>,
-                    burst: Option<crate::scenario::Positive>| {
-            rate.map(|r| (r.0, burst.map_or(r.0, |b| b.0)))
-        };
+        let n = spec.mailboxes;
+        let pair = |b: Option<super::config::BucketConfig>| b.map(|b| (b.per_s, b.burst));
         Source {
             logs,
-            page_size: spec.page_size.get(),
-            latency: Sampler::new(spec.api_latency.0, streams.stream(Purpose::ApiLatency, 0)),
-            limiter: RateLimiter::new(
-                n,
-                pair(rl.per_mailbox_per_s, rl.per_mailbox_burst),
-                pair(rl.global_per_s, rl.global_burst),
-            ),
+            page_size: spec.page_size,
+            latency: Sampler::new(spec.api_latency, streams.stream(Purpose::ApiLatency, 0)),
+            limiter: RateLimiter::new(n, pair(spec.per_mailbox_limit), pair(spec.global_limit)),
             outages,
             squeeze,
             next_at: vec![(0, 0); n as usize],
             kind: spec.cursor,
-            retention: spec.retention.map(|r| r.get()),
+            retention: spec.retention,
             picked: Vec::new(),
             picked_seqs: Vec::new(),
         }
@@ -508,8 +500,8 @@ mod tests {
         );
         let s = parse(&text, "t.toml", Format::Toml).unwrap();
         let streams = Streams::new(s.seed);
-        let logs = generate(&s.source, s.horizon.get(), &streams);
-        Source::new(&s.source, logs, outages, Vec::new(), &streams)
+        let logs = generate(&s.source.config(), s.horizon.get(), &streams);
+        Source::new(&s.source.config(), logs, outages, Vec::new(), &streams)
     }
 
     fn req(cursor: Cursor) -> ListRequest {

@@ -6,10 +6,10 @@
 //! without an event per arrival. Mailbox `m` draws only from its own
 //! streams, so its traffic is the same whatever the strategy.
 
+use super::config::{SourceConfig, Spread};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{below, exponential, standard_normal, unit};
 use crate::engine::time::{SimDuration, SimTime};
-use crate::scenario::{SourceSpec, Spread};
 
 /// Bit set in a version for a deletion.
 pub const DELETED: u32 = 1 << 31;
@@ -188,13 +188,13 @@ const HOUR_US: u64 = 3_600_000_000;
 /// far more than the nominal mean into one mailbox); nothing is stored.
 /// Counting stops once the total passes `stop_above`.
 pub fn expected_changes(
-    spec: &SourceSpec,
+    spec: &SourceConfig,
     horizon: SimDuration,
     streams: &Streams,
     stop_above: f64,
 ) -> f64 {
-    let n = spec.mailboxes.get();
-    let per_mailbox = spec.messages_per_day.0 * horizon.as_secs_f64() / 86_400.0;
+    let n = spec.mailboxes;
+    let per_mailbox = spec.messages_per_day * horizon.as_secs_f64() / 86_400.0;
     let mut total: f64 = spec.bursts.iter().map(|b| b.changes()).sum();
     if spec.spread == Spread::Even || per_mailbox == 0.0 {
         return total + per_mailbox * n as f64;
@@ -254,14 +254,14 @@ fn arrival_times(
 }
 
 /// Generates every mailbox's log for `spec` over `horizon`.
-pub fn generate(spec: &SourceSpec, horizon: SimDuration, streams: &Streams) -> Logs {
-    let n = spec.mailboxes.get();
-    let weights = spec.diurnal.0.unwrap_or([1.0; 24]);
+pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) -> Logs {
+    let n = spec.mailboxes;
+    let weights = spec.diurnal;
     // Burst messages per mailbox, in scenario order.
     let mut burst_of: Vec<Vec<(SimDuration, u32, SimDuration)>> = vec![Vec::new(); n as usize];
     for b in &spec.bursts {
         for m in b.mailboxes.iter() {
-            burst_of[m as usize].push((b.at, b.messages.get(), b.over));
+            burst_of[m as usize].push((b.at, b.messages, b.over));
         }
     }
     let mut times = Vec::new();
@@ -269,11 +269,11 @@ pub fn generate(spec: &SourceSpec, horizon: SimDuration, streams: &Streams) -> L
     let mut logs = Logs::empty();
     // Reserve the expected count (mean + 6 sd, plus bursts) so the flat
     // arrays do not double past it; shrink_to_fit below trims in place.
-    let expected = spec.messages_per_day.0 * n as f64 * horizon.as_secs_f64() / 86_400.0;
+    let expected = spec.messages_per_day * n as f64 * horizon.as_secs_f64() / 86_400.0;
     let bursts_total: u64 = spec
         .bursts
         .iter()
-        .map(|b| b.messages.get() as u64 * b.mailboxes.count())
+        .map(|b| b.messages as u64 * b.mailboxes.count())
         .sum();
     let reserve = (expected + 6.0 * expected.sqrt()) as usize + bursts_total as usize;
     logs.changes.reserve_exact(reserve);
@@ -287,7 +287,7 @@ pub fn generate(spec: &SourceSpec, horizon: SimDuration, streams: &Streams) -> L
             );
             times.clear();
             arrival_times(
-                spec.messages_per_day.0 * mult,
+                spec.messages_per_day * mult,
                 &weights,
                 horizon,
                 &mut streams.stream(Purpose::Arrivals, m as u64),
@@ -328,9 +328,9 @@ pub fn generate(spec: &SourceSpec, horizon: SimDuration, streams: &Streams) -> L
 /// truncated to the granularity. A commit delay keeps the commit (and so
 /// the log order and the visibility) where it is and moves the stamp back,
 /// which is what a database does to a long transaction.
-fn stamp(spec: &SourceSpec, logs: &mut Logs, streams: &Streams) {
+fn stamp(spec: &SourceConfig, logs: &mut Logs, streams: &Streams) {
     let g = spec.timestamp_granularity.0;
-    let delay = spec.commit_delay.map(|d| d.0);
+    let delay = spec.commit_delay;
     if g <= 1 && delay.is_none() {
         return;
     }
@@ -354,7 +354,7 @@ fn stamp(spec: &SourceSpec, logs: &mut Logs, streams: &Streams) {
 /// Merges Poisson and burst times (Poisson first on ties), assigns each
 /// change its operation and target, and appends the mailbox to `logs`.
 fn build_log(
-    spec: &SourceSpec,
+    spec: &SourceConfig,
     times: &[u64],
     bursts: &[u64],
     rng: &mut SimRng,
@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn poisson_count_matches_rate() {
         let s = spec("");
-        let logs = generate(&s.source, s.horizon.get(), &Streams::new(s.seed));
+        let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let total = logs.total_changes();
         // Expected 200 × 40 × 10 = 80,000; Poisson sd = 283: 1% is 2.8 sd.
         assert!((total as f64 / 80_000.0 - 1.0).abs() < 0.01, "{total}");
@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn mix_shares_hold() {
         let s = spec("");
-        let logs = generate(&s.source, s.horizon.get(), &Streams::new(s.seed));
+        let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let (mut c, mut u, mut d) = (0, 0, 0);
         for ch in (0..logs.mailboxes()).flat_map(|m| logs.changes(m)) {
             match ch.kind() {
@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn office_profile_is_busier_by_day() {
         let s = spec("diurnal = 'office'");
-        let logs = generate(&s.source, s.horizon.get(), &Streams::new(s.seed));
+        let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let hour = |c: &Change| (c.at.0 / HOUR_US) % 24;
         let night = (0..logs.mailboxes())
             .flat_map(|m| logs.changes(m))
@@ -468,7 +468,7 @@ mod tests {
     #[test]
     fn spread_keeps_mean_and_makes_a_tail() {
         let s = spec("spread = { dist = 'lognormal', sigma = 1.0 }");
-        let logs = generate(&s.source, s.horizon.get(), &Streams::new(s.seed));
+        let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let mut counts: Vec<usize> = (0..logs.mailboxes())
             .map(|m| logs.changes(m).len())
             .collect();
@@ -487,7 +487,7 @@ mod tests {
     #[test]
     fn stamps_truncate_and_lag_commits() {
         let s = spec("timestamp_granularity = '1s'\ncommit_delay = '3s'");
-        let logs = generate(&s.source, s.horizon.get(), &Streams::new(s.seed));
+        let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         assert!(logs.has_stamps());
         for m in 0..5 {
             for (i, c) in logs.changes(m).iter().enumerate() {
@@ -502,7 +502,7 @@ mod tests {
         }
         let plain = spec("");
         let logs = generate(
-            &plain.source,
+            &plain.source.config(),
             plain.horizon.get(),
             &Streams::new(plain.seed),
         );
@@ -513,7 +513,7 @@ mod tests {
     #[test]
     fn bursts_land_at_their_time() {
         let s = spec("[[source.bursts]]\nat='1h'\nmailboxes=[5]\nmessages=300");
-        let logs = generate(&s.source, s.horizon.get(), &Streams::new(s.seed));
+        let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let at_burst = logs.changes(5).iter().filter(|c| c.at.0 == HOUR_US).count();
         assert_eq!(at_burst, 300);
         assert!(logs.changes(4).iter().all(|c| c.at.0 != HOUR_US));

@@ -4,6 +4,7 @@ use super::spec::{invalid, DelaySpec, Invalid, Positive, Probability};
 use super::webhooks::WebhooksSpec;
 use crate::engine::sample::Delay;
 use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
+use crate::model::config::{Ack, Dedup, QueueKind};
 use serde::Deserialize;
 use std::num::NonZeroU32;
 
@@ -109,41 +110,6 @@ pub enum Strategy {
     Webhook,
     /// Webhooks plus a periodic reconciliation poll.
     Hybrid,
-}
-
-/// When the receiver answers a delivery.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Ack {
-    /// Enqueue, answer 200, process later.
-    #[default]
-    QueueFirst,
-    /// Process, then answer: a slow handler makes the sender time out.
-    Inline,
-}
-
-/// Where accepted notifications wait.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QueueKind {
-    /// Survives a crash.
-    #[default]
-    Durable,
-    /// Lost on a crash, acknowledged or not.
-    Memory,
-}
-
-/// How the processor treats repeats and reordering.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dedup {
-    /// Process everything; writes blindly.
-    None,
-    /// Skip events already processed; writes blindly.
-    #[default]
-    EventId,
-    /// Last writer wins by version: skip anything not newer.
-    Version,
 }
 
 /// Adaptive polling intervals.

@@ -6,6 +6,7 @@
 
 use super::spec::{invalid, Invalid, Positive, Probability, Scenario};
 use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
+use crate::model::config::{DropWhat, OutageMode};
 use serde::Deserialize;
 use std::fmt;
 
@@ -105,33 +106,6 @@ impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// How an endpoint outage fails a delivery.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-pub enum OutageMode {
-    /// Connection refused: the sender knows at once.
-    #[default]
-    #[serde(rename = "refused")]
-    Refused,
-    /// The endpoint answers 503 at once.
-    #[serde(rename = "503")]
-    Status503,
-    /// The request hangs until the sender's timeout.
-    #[serde(rename = "hang")]
-    Hang,
-}
-
-/// What a `drop` fault loses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DropWhat {
-    /// The request never reaches the consumer; the sender times out.
-    #[default]
-    Request,
-    /// The consumer processes the request but the response is lost; the
-    /// sender times out and retries: the classic duplicate.
-    Response,
 }
 
 impl FaultSpec {

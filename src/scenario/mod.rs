@@ -2,12 +2,16 @@
 //! [`ScenarioError`] naming the file, line, column, key path and what is
 //! allowed.
 
+pub mod build;
 pub mod consumer;
 pub mod faults;
 pub mod spec;
 pub mod thresholds;
 pub mod webhooks;
 
+pub use crate::model::config::{
+    Ack, CursorKind, Dedup, DropWhat, MailboxSet, Mix, OutageMode, QueueKind, Spread,
+};
 pub use consumer::*;
 pub use faults::*;
 pub use spec::*;

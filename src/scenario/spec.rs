@@ -7,6 +7,7 @@ use super::faults::FaultSpec;
 use super::webhooks::WebhooksSpec;
 use crate::engine::sample::Delay;
 use crate::engine::time::{PositiveDuration, SimDuration};
+use crate::model::config::{CursorKind, MailboxSet, Mix, Spread};
 use serde::{de, Deserialize, Deserializer};
 use std::fmt;
 use std::num::NonZeroU32;
@@ -153,25 +154,6 @@ impl<'de> Deserialize<'de> for Probability {
     }
 }
 
-/// How mail volume is spread across mailboxes. Multipliers have mean 1, so
-/// `messages_per_day` stays the mean.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum Spread {
-    /// Every mailbox gets the same rate.
-    #[default]
-    Even,
-    /// Log-normal multiplier `exp(sigma·Z − sigma²/2)`.
-    LogNormal {
-        /// Spread of the logarithm; 1.0 makes the busiest 1% ~10× the mean.
-        sigma: f64,
-    },
-    /// Pareto multiplier with shape `alpha` (> 1) scaled to mean 1.
-    Pareto {
-        /// Tail index; smaller is heavier.
-        alpha: f64,
-    },
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSpread {
@@ -280,27 +262,6 @@ impl<'de> Deserialize<'de> for Diurnal {
     }
 }
 
-/// Shares of change kinds; must sum to 1.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Mix {
-    /// New messages.
-    pub created: f64,
-    /// Changes to an existing message (flags, labels, moves).
-    pub updated: f64,
-    /// Deletions.
-    pub deleted: f64,
-}
-
-impl Default for Mix {
-    fn default() -> Self {
-        Mix {
-            created: 0.8,
-            updated: 0.15,
-            deleted: 0.05,
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMix {
@@ -358,49 +319,6 @@ impl Burst {
     }
 }
 
-/// A set of mailboxes: the first N, or explicit indices.
-#[derive(Clone, Debug, PartialEq)]
-pub enum MailboxSet {
-    /// Mailboxes `0..n`.
-    First(u32),
-    /// These mailbox indices, ascending and without repeats (the
-    /// deserializer sorts and dedups what the file lists).
-    List(Vec<u32>),
-}
-
-impl MailboxSet {
-    /// The indices, in ascending order, without building them: sizing a
-    /// set (validation) must not allocate in proportion to it.
-    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        let (range, list) = match self {
-            MailboxSet::First(n) => (0..*n, &[][..]),
-            MailboxSet::List(v) => (0..0, &v[..]),
-        };
-        range.chain(list.iter().copied())
-    }
-
-    /// The indices, in ascending order (allocates; prefer [`Self::iter`]).
-    pub fn indices(&self) -> Vec<u32> {
-        self.iter().collect()
-    }
-
-    /// How many mailboxes the set names, computed without materialising it.
-    pub fn count(&self) -> u64 {
-        match self {
-            MailboxSet::First(n) => *n as u64,
-            MailboxSet::List(v) => v.len() as u64,
-        }
-    }
-
-    /// The largest index plus one.
-    pub fn bound(&self) -> u32 {
-        match self {
-            MailboxSet::First(n) => *n,
-            MailboxSet::List(v) => v.iter().max().map_or(0, |m| m + 1),
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for MailboxSet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -435,28 +353,6 @@ impl<'de> Deserialize<'de> for MailboxSet {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-/// The list API's cursor kind.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CursorKind {
-    /// An opaque position in the change log: exact, never skips or repeats.
-    #[default]
-    Sequence,
-    /// `updated_at > cursor`: skips ties at page boundaries and late commits.
-    Timestamp,
-    /// `updated_at >= cursor`: re-delivers ties (cost, not loss), skips late commits.
-    TimestampInclusive,
-    /// Keyset on `(updated_at, id) > cursor`: exact for ties, skips late commits.
-    TimestampId,
-}
-
-impl CursorKind {
-    /// True for the kinds that page by `updated_at`.
-    pub fn by_time(self) -> bool {
-        self != CursorKind::Sequence
     }
 }
 
@@ -694,7 +590,7 @@ impl Scenario {
         // count with the multipliers this seed draws.
         if self.source.spread != Spread::Even {
             let drawn = crate::model::traffic::expected_changes(
-                &self.source,
+                &self.source.config(),
                 horizon,
                 &crate::engine::rng::Streams::new(self.seed),
                 MAX_CHANGES,

@@ -63,7 +63,7 @@ pub fn hook(
 pub fn commit_times(text: &str) -> Vec<u64> {
     let s = scenario(text);
     let logs = syncsim::model::traffic::generate(
-        &s.source,
+        &s.source.config(),
         s.horizon.get(),
         &syncsim::engine::Streams::new(s.seed),
     );
@@ -81,7 +81,7 @@ pub fn binomial_99(p: f64, n: u64) -> f64 {
 pub fn logs(text: &str) -> syncsim::model::traffic::Logs {
     let s = scenario(text);
     syncsim::model::traffic::generate(
-        &s.source,
+        &s.source.config(),
         s.horizon.get(),
         &syncsim::engine::Streams::new(s.seed),
     )

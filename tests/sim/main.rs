@@ -9,6 +9,7 @@ mod determinism;
 mod digests;
 mod faults;
 mod hybrid;
+mod layers;
 mod outage;
 mod paging;
 mod poll_arithmetic;
