@@ -191,7 +191,19 @@ fn run(
     };
     let started = Instant::now(); // wall clock: stderr only
                                   // The same point identity a sweep gives this run.
-    let report = syncsim::sweep::run_point(&scenario, sets);
+    let run = syncsim::sweep::pool::isolated(scenario.seed, "run", || {
+        syncsim::sweep::run_point(&scenario, sets)
+    });
+    let report = match run {
+        Ok(r) => r,
+        Err(crash) => {
+            eprintln!(
+                "syncsim: the run crashed (a syncsim bug; please report it with the scenario): {crash}\nreproduce with: {}",
+                syncsim::sweep::repro(file, scenario.seed, sets)
+            );
+            return exit::CRASH;
+        }
+    };
     let wall = started.elapsed().as_secs_f64();
     if let Some(path) = out {
         if let Err(e) = write_atomic(path, report.to_json().as_bytes()) {

@@ -116,6 +116,19 @@ struct World {
     /// The trace being collected, if any.
     trace: Option<Trace>,
     crashes: u64,
+    /// The time of the event being handled (for crash reports).
+    now: SimTime,
+}
+
+thread_local! {
+    /// Seed and virtual time of the last run that panicked on this thread.
+    static PANIC_AT: std::cell::Cell<Option<(u64, SimTime)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Where the last run on this thread panicked (seed, virtual time), if one
+/// did since the last call: crash reports name the instant to replay.
+pub fn take_panic_context() -> Option<(u64, SimTime)> {
+    PANIC_AT.with(|p| p.take())
 }
 
 /// Runs `scenario` to the end of its drain and returns the sealed report.
@@ -269,6 +282,7 @@ impl World {
             long_poll: None,
             trace: None,
             crashes: 0,
+            now: SimTime::ZERO,
         };
         let (hook_cfg, reconciler) = match consumer {
             ConsumerConfig::Poll(p) => {
@@ -332,11 +346,22 @@ impl World {
         world
     }
 
+    /// Runs the loop. A panic (a syncsim bug) is re-raised unchanged after
+    /// noting the virtual time it happened at, for the crash report.
     fn run(&mut self) {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
+        if let Err(payload) = result {
+            PANIC_AT.with(|p| p.set(Some((self.cfg.seed, self.now))));
+            std::panic::resume_unwind(payload);
+        }
+    }
+
+    fn run_loop(&mut self) {
         while let Some((now, event)) = self.queue.pop() {
             if now >= self.end {
                 break;
             }
+            self.now = now;
             self.metrics.events += 1;
             match event {
                 Event::Poll(m) => self.poll(now, m),
@@ -1180,5 +1205,32 @@ mod tests {
             "{}",
             std::mem::size_of::<super::Event>()
         );
+    }
+}
+
+#[cfg(test)]
+mod crash_tests {
+    use super::*;
+    use crate::scenario::{parse, Format};
+
+    /// A panic inside the loop (here: a webhook event in a poll run, a
+    /// driver bug) is re-raised unchanged, and the seed and virtual time of
+    /// the event that broke are kept for the crash report.
+    #[test]
+    fn a_panic_in_the_loop_records_seed_and_virtual_time() {
+        let s = parse(
+            "name='t'\nseed=9\nhorizon='2h'\n[source]\nmailboxes=2\nmessages_per_day=50\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n",
+            "t.toml",
+            Format::Toml,
+        )
+        .unwrap();
+        let mut world = World::new(s.config());
+        let at = SimTime(3_600_000_000 + 17);
+        world.queue.push(at, Event::Commit(0));
+        let _ = take_panic_context();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.run()));
+        assert!(caught.is_err());
+        assert_eq!(take_panic_context(), Some((9, at)));
+        assert_eq!(take_panic_context(), None, "taken once");
     }
 }

@@ -107,12 +107,17 @@ pub fn isolated<R>(seed: u64, label: &str, work: impl FnOnce() -> R) -> Result<R
         work()
     }));
     INSIDE.with(|f| f.set(false));
+    let context = crate::engine::des::take_panic_context();
     result.map_err(|payload| {
-        CAUGHT
+        let message = CAUGHT
             .with(|c| c.borrow_mut().take())
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic with no message".to_string())
+            .unwrap_or_else(|| "panic with no message".to_string());
+        match context {
+            Some((_, at)) => format!("{message} (at virtual time {at} = {} µs)", at.0),
+            None => message,
+        }
     })
 }
 

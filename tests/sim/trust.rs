@@ -52,3 +52,35 @@ for = "6h"
         assert_eq!(r.consistency.stale_overwrites, 0, "seed {seed}");
     }
 }
+
+/// `run` isolates a crash too: exit 3 (not Rust's 101), the panic's message
+/// and place, and a repro line; a normal run of the same file exits 0.
+#[test]
+fn a_crashing_run_exits_3_with_its_message_and_a_repro_line() {
+    use crate::common::{bin, temp_dir};
+    let dir = temp_dir("run-crash");
+    let file = dir.join("p.toml");
+    std::fs::write(
+        &file,
+        "name = \"p\"\nseed = 5\nhorizon = \"1h\"\n[source]\nmailboxes = 3\nmessages_per_day = 100\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\n",
+    )
+    .unwrap();
+    let go = |panic_seed: &str| {
+        std::process::Command::new(bin())
+            .arg("run")
+            .arg(&file)
+            .env("SYNCSIM_TEST_PANIC", panic_seed)
+            .output()
+            .unwrap()
+    };
+    let out = go("5");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("forced panic in the run of seed 5"), "{err}");
+    assert!(err.contains("reproduce with: syncsim run"), "{err}");
+    assert!(
+        !err.contains("RUST_BACKTRACE"),
+        "the default hook stayed quiet: {err}"
+    );
+    assert_eq!(go("6").status.code(), Some(0));
+}
