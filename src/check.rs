@@ -8,9 +8,10 @@
 
 use crate::exit;
 use crate::scenario::{CheckResult, ScenarioError};
+use crate::sweep::folder::render_crash;
 use crate::sweep::{expand, pool, Run};
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The checks of one run.
 #[derive(Clone, Debug)]
@@ -71,15 +72,40 @@ impl Outcome {
     }
 }
 
+/// Why the files to check cannot be listed (bad input: exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// A path names nothing.
+    #[error("{}: no such file or folder", path.display())]
+    Missing {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A folder cannot be listed.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
 /// Scenario files named by `paths` (folders: their `.toml` and `.json`
 /// files, sorted).
-pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CollectError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(p)?
+            let read = |source| CollectError::Read {
+                path: p.clone(),
+                source,
+            };
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(read)?
                 .map(|e| e.map(|e| e.path()))
-                .collect::<Result<_, _>>()?;
+                .collect::<Result<_, _>>()
+                .map_err(read)?;
             inside.retain(|f| {
                 matches!(
                     f.extension().and_then(|x| x.to_str()),
@@ -113,7 +139,7 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
     outcome.runs = pool::par_map(&runs, jobs, |(file, name, run)| {
         let (results, digest, crash) = match pool::isolated(run.seed, &run.label, || run.report()) {
             Ok(report) => (report.check(&run.scenario.thresholds), report.digest, None),
-            Err(message) => (Vec::new(), String::new(), Some(message)),
+            Err(panicked) => (Vec::new(), String::new(), Some(panicked.message)),
         };
         RunChecks {
             file: file.clone(),
@@ -139,11 +165,8 @@ pub fn render(outcome: &Outcome) -> String {
         if let Some(message) = &r.crash {
             let _ = writeln!(
                 out,
-                "CRASH {} [{}] seed {}: {message}\n  reproduce: {}\n  (this is a syncsim bug; please report it with the line above)",
-                r.scenario,
-                r.label,
-                r.seed,
-                r.repro()
+                "{}",
+                render_crash(&r.scenario, &r.label, r.seed, message, &r.repro())
             );
         }
         for c in r.results.iter().filter(|c| !c.pass) {
@@ -249,21 +272,11 @@ pub fn junit(outcome: &Outcome) -> String {
     )
 }
 
-/// Convenience for the CLI: the files of `paths`, or an error naming the path.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    files(paths).map_err(|e| {
-        format!(
-            "{}: {e}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
-}
-
-/// True for a path that names nothing.
-pub fn missing(p: &Path) -> bool {
-    !p.exists()
+/// For the CLI: the files of `paths`, after checking that every path names
+/// something (the first that does not is the error).
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CollectError> {
+    if let Some(p) = paths.iter().find(|p| !p.exists()) {
+        return Err(CollectError::Missing { path: p.clone() });
+    }
+    files(paths)
 }

@@ -5,10 +5,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use syncsim::check::CollectError;
 use syncsim::exit;
 use syncsim::output::{table, write_atomic};
-use syncsim::sweep::folder::{self, FolderError, Meta};
-use syncsim::sweep::{exec, tables};
+use syncsim::sweep::exec;
+use syncsim::sweep::folder::{self, Crash, FolderError, Meta};
+use syncsim::sweep::tables::{self, WriteError};
+use syncsim::ScenarioError;
 
 /// Deterministic simulation of polling, webhook and hybrid sync strategies.
 #[derive(Parser, Debug)]
@@ -137,7 +140,7 @@ enum OutputFormat {
 }
 
 fn main() -> ExitCode {
-    let code = match Cli::parse().command {
+    let result = match Cli::parse().command {
         Command::Run {
             file,
             seed,
@@ -166,16 +169,118 @@ fn main() -> ExitCode {
         } => trace(&file, seed, mailbox, message, &sets, format),
         Command::Presets => {
             print!("{}", table::presets());
-            exit::OK
+            Ok(exit::OK)
         }
-        Command::Validate { files } => validate(&files),
+        Command::Validate { files } => Ok(validate(&files)),
     };
-    ExitCode::from(code)
+    ExitCode::from(result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        e.exit_code()
+    }))
+}
+
+/// Why a command stopped: printed as `error: …`, exits with
+/// [`Failure::exit_code`]. A command that ran to its end returns its exit
+/// code instead (thresholds, crashes).
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// A scenario file is not valid (exit 2).
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The scenario files to check cannot be listed (exit 2).
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    /// A sweep folder cannot be used, while doing `what` (exit 2 or 4).
+    #[error("{what}: {source}")]
+    Folder {
+        /// The command and target, e.g. `merge into out/`.
+        what: String,
+        /// What is wrong with the folder.
+        source: FolderError,
+    },
+    /// A sweep's outputs cannot be written (exit 4).
+    #[error(transparent)]
+    Outputs(#[from] WriteError),
+    /// A file cannot be written (exit 4).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file's folder does not exist (exit 4; it is not created).
+    #[error("cannot write {}: no such folder {}", path.display(), dir.display())]
+    NoFolder {
+        /// The file.
+        path: PathBuf,
+        /// Its folder.
+        dir: PathBuf,
+    },
+    /// `merge` was given folders of different sweeps (exit 2).
+    #[error(
+        "merge: {} is not a shard of the same sweep as {} (`{}` scenario {} expansion {}, against `{}` scenario {} expansion {}); merge only the shards of one sweep of one scenario file",
+        dir.display(), first.display(), meta.name, meta.scenario, meta.expanded,
+        first_meta.name, first_meta.scenario, first_meta.expanded
+    )]
+    NotAShard {
+        /// The odd folder.
+        dir: PathBuf,
+        /// Its sweep.
+        meta: Box<Meta>,
+        /// The first folder.
+        first: PathBuf,
+        /// Its sweep.
+        first_meta: Box<Meta>,
+    },
+    /// `merge --out` holds another sweep (exit 2).
+    #[error("merge: {} already holds another sweep; merge into a new folder", out.display())]
+    Occupied {
+        /// The folder.
+        out: PathBuf,
+    },
+    /// `trace --mailbox` names a mailbox the scenario does not have (exit 2).
+    #[error("mailbox {mailbox} does not exist; the scenario has {mailboxes} (0..{mailboxes})")]
+    NoMailbox {
+        /// The mailbox asked for.
+        mailbox: u32,
+        /// Mailboxes in the scenario.
+        mailboxes: u32,
+    },
+}
+
+impl Failure {
+    /// The process exit code (see `syncsim::exit`).
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Scenario(_)
+            | Failure::Collect(_)
+            | Failure::NotAShard { .. }
+            | Failure::Occupied { .. }
+            | Failure::NoMailbox { .. } => exit::BAD_INPUT,
+            Failure::Folder { source, .. } => source.exit_code(),
+            Failure::Outputs(_) | Failure::Write { .. } | Failure::NoFolder { .. } => exit::IO,
+        }
+    }
+
+    /// Wraps a sweep folder error met while doing `what`.
+    fn folder(what: impl Into<String>) -> impl FnOnce(FolderError) -> Failure {
+        let what = what.into();
+        move |source| Failure::Folder { what, source }
+    }
 }
 
 /// Threads to use: `jobs`, or every core.
 fn threads(jobs: Option<usize>) -> usize {
     jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Writes `contents` to `path` atomically.
+fn write(path: &Path, contents: &[u8]) -> Result<(), Failure> {
+    write_atomic(path, contents).map_err(|source| Failure::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn run(
@@ -184,11 +289,8 @@ fn run(
     out: Option<&Path>,
     format: OutputFormat,
     sets: &[(String, String)],
-) -> u8 {
-    let scenario = match load(file, sets, seed) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+) -> Result<u8, Failure> {
+    let scenario = load(file, sets, seed)?;
     let started = Instant::now(); // wall clock: stderr only
                                   // The same point identity a sweep gives this run.
     let run = syncsim::sweep::pool::isolated(scenario.seed, "run", || {
@@ -198,18 +300,16 @@ fn run(
         Ok(r) => r,
         Err(crash) => {
             eprintln!(
-                "syncsim: the run crashed (a syncsim bug; please report it with the scenario): {crash}\nreproduce with: {}",
+                "error: the run crashed (a syncsim bug; please report it with the scenario): {}\nreproduce with: {}",
+                crash.message,
                 syncsim::sweep::repro(file, scenario.seed, sets)
             );
-            return exit::CRASH;
+            return Ok(exit::CRASH);
         }
     };
     let wall = started.elapsed().as_secs_f64();
     if let Some(path) = out {
-        if let Err(e) = write_atomic(path, report.to_json().as_bytes()) {
-            eprintln!("syncsim: cannot write {}: {e}", path.display());
-            return exit::IO;
-        }
+        write(path, report.to_json().as_bytes())?;
     }
     let checks = report.check(&scenario.thresholds);
     match format {
@@ -231,9 +331,9 @@ fn run(
             checks.len(),
             syncsim::sweep::repro(file, scenario.seed, sets)
         );
-        return exit::THRESHOLD;
+        return Ok(exit::THRESHOLD);
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
 fn sweep(
@@ -243,11 +343,8 @@ fn sweep(
     shard: Option<(usize, usize)>,
     progress: bool,
     force: bool,
-) -> u8 {
-    let sweep = match syncsim::sweep::expand(file) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+) -> Result<u8, Failure> {
+    let sweep = syncsim::sweep::expand(file)?;
     let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(&sweep.name));
     let jobs = threads(jobs);
     let started = Instant::now(); // wall clock: stderr only
@@ -258,10 +355,8 @@ fn sweep(
         progress,
         force,
     };
-    let outcome = match exec::execute(&sweep, &opts) {
-        Ok(o) => o,
-        Err(e) => return folder_fail(&format!("sweep into {}", out.display()), e),
-    };
+    let outcome = exec::execute(&sweep, &opts)
+        .map_err(Failure::folder(format!("sweep into {}", out.display())))?;
     for r in &outcome.repaired {
         eprintln!("warning: {r}; computed again");
     }
@@ -279,61 +374,44 @@ fn sweep(
         started.elapsed().as_secs_f64()
     );
     if let Some((k, n)) = shard {
-        for c in &outcome.crashes {
-            eprintln!("{}", c.render());
-        }
+        print_crashes(&outcome.crashes);
         eprintln!("shard {k}/{n} done; join the shards with: syncsim merge DIR... --out DIR");
-        return if outcome.crashes.is_empty() {
+        return Ok(if outcome.crashes.is_empty() {
             exit::OK
         } else {
             exit::CRASH
-        };
+        });
     }
     finish(&out, &Meta::new(&sweep))
 }
 
-fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
-    let mut metas: Vec<Meta> = Vec::new();
-    for d in dirs {
-        match Meta::require(d) {
-            Ok(m) => metas.push(m),
-            Err(e) => return folder_fail("merge", e),
-        }
-    }
+fn merge(dirs: &[PathBuf], out: &Path) -> Result<u8, Failure> {
+    let metas = dirs
+        .iter()
+        .map(|d| Meta::require(d))
+        .collect::<Result<Vec<Meta>, _>>()
+        .map_err(Failure::folder("merge"))?;
     let meta = metas[0].clone();
     if let Some((d, m)) = dirs.iter().zip(&metas).find(|(_, m)| **m != meta) {
-        eprintln!(
-            "error: merge: {} is not a shard of the same sweep as {} (`{}` scenario {} expansion {}, against `{}` scenario {} expansion {}); merge only the shards of one sweep of one scenario file",
-            d.display(),
-            dirs[0].display(),
-            m.name,
-            m.scenario,
-            m.expanded,
-            meta.name,
-            meta.scenario,
-            meta.expanded
-        );
-        return exit::BAD_INPUT;
+        return Err(Failure::NotAShard {
+            dir: d.clone(),
+            meta: Box::new(m.clone()),
+            first: dirs[0].clone(),
+            first_meta: Box::new(meta),
+        });
     }
-    match Meta::read(out) {
-        Ok(Some(existing)) if existing != meta => {
-            eprintln!(
-                "error: merge: {} already holds another sweep; merge into a new folder",
-                out.display()
-            );
-            return exit::BAD_INPUT;
-        }
-        Err(e) => return folder_fail("merge", e),
-        _ => {}
+    if Meta::read(out)
+        .map_err(Failure::folder("merge"))?
+        .is_some_and(|existing| existing != meta)
+    {
+        return Err(Failure::Occupied {
+            out: out.to_path_buf(),
+        });
     }
-    let collected = match folder::collect(dirs, &meta) {
-        Ok(c) => c,
-        Err(e) => return folder_fail("merge", e),
-    };
-    if let Err(e) = collected.require_complete(&dirs[0], meta.run_count()) {
-        return folder_fail("merge", e);
-    }
-    let copy = (|| -> Result<(), FolderError> {
+    let collected = folder::collect(dirs, &meta)
+        .and_then(|c| c.require_complete(&dirs[0], meta.run_count()).map(|()| c))
+        .map_err(Failure::folder("merge"))?;
+    let copy = || -> Result<(), FolderError> {
         meta.write(out)?;
         for r in &collected.results {
             exec::write_stored(out, r)?;
@@ -342,53 +420,35 @@ fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
             exec::store_crash(out, c)?;
         }
         Ok(())
-    })();
-    if let Err(e) = copy {
-        return folder_fail(&format!("merge into {}", out.display()), e);
-    }
+    };
+    copy().map_err(Failure::folder(format!("merge into {}", out.display())))?;
     finish(out, &meta)
 }
 
-fn check(paths: &[PathBuf], junit: Option<&Path>, jobs: Option<usize>) -> u8 {
-    if let Some(p) = paths.iter().find(|p| syncsim::check::missing(p)) {
-        eprintln!("error: {}: no such file or folder", p.display());
-        return exit::BAD_INPUT;
-    }
-    let files = match syncsim::check::collect(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+fn check(paths: &[PathBuf], junit: Option<&Path>, jobs: Option<usize>) -> Result<u8, Failure> {
+    let files = syncsim::check::collect(paths)?;
     // The JUnit file's folder must exist (a mistyped path is an error, not
     // a new folder), checked before anything runs.
-    if let Some(dir) = junit.and_then(Path::parent) {
+    if let Some(path) = junit {
+        let dir = path.parent().unwrap_or(Path::new(""));
         if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            eprintln!(
-                "syncsim: cannot write {}: no such folder {}",
-                junit.map_or(String::new(), |j| j.display().to_string()),
-                dir.display()
-            );
-            return exit::IO;
+            return Err(Failure::NoFolder {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            });
         }
     }
     let outcome = syncsim::check::check(&files, threads(jobs));
     print!("{}", syncsim::check::render(&outcome));
     if let Some(path) = junit {
-        if let Err(e) = write_atomic(path, syncsim::check::junit(&outcome).as_bytes()) {
-            eprintln!("syncsim: cannot write {}: {e}", path.display());
-            return exit::IO;
-        }
+        write(path, syncsim::check::junit(&outcome).as_bytes())?;
     }
-    outcome.exit_code()
+    Ok(outcome.exit_code())
 }
 
-fn report(dir: &Path) -> u8 {
-    match Meta::require(dir) {
-        Ok(meta) => finish(dir, &meta),
-        Err(e) => folder_fail("report", e),
-    }
+fn report(dir: &Path) -> Result<u8, Failure> {
+    let meta = Meta::require(dir).map_err(Failure::folder("report"))?;
+    finish(dir, &meta)
 }
 
 fn trace(
@@ -398,24 +458,19 @@ fn trace(
     message: Option<syncsim::engine::trace::Filter>,
     sets: &[(String, String)],
     format: TraceFormat,
-) -> u8 {
-    let scenario = match load(file, sets, seed) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+) -> Result<u8, Failure> {
+    let scenario = load(file, sets, seed)?;
     let filter = match (mailbox, message) {
         (Some(m), _) => syncsim::engine::trace::Filter::Mailbox(m),
         (None, Some(f)) => f,
         (None, None) => unreachable!("clap requires one"),
     };
-    if filter.mailbox() >= scenario.source.mailboxes.get() {
-        eprintln!(
-            "error: mailbox {} does not exist; the scenario has {} (0..{})",
-            filter.mailbox(),
-            scenario.source.mailboxes,
-            scenario.source.mailboxes
-        );
-        return exit::BAD_INPUT;
+    let mailboxes = scenario.source.mailboxes.get();
+    if filter.mailbox() >= mailboxes {
+        return Err(Failure::NoMailbox {
+            mailbox: filter.mailbox(),
+            mailboxes,
+        });
     }
     let (report, records) = syncsim::run_traced(&scenario, filter);
     match format {
@@ -427,9 +482,10 @@ fn trace(
             println!("{} events; run digest {}", records.len(), report.digest);
         }
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
+/// Checks every file (each error is printed; the others still checked).
 fn validate(files: &[PathBuf]) -> u8 {
     let mut code = exit::OK;
     for f in files {
@@ -449,7 +505,7 @@ fn load(
     file: &Path,
     sets: &[(String, String)],
     seed: Option<u64>,
-) -> Result<syncsim::Scenario, syncsim::ScenarioError> {
+) -> Result<syncsim::Scenario, ScenarioError> {
     let scenario = syncsim::sweep::load_with(file, sets)?;
     match seed {
         Some(seed) => syncsim::scenario::reseed(scenario, seed, &file.display().to_string()),
@@ -460,17 +516,11 @@ fn load(
 /// Writes a sweep folder's outputs from its stored results (verified
 /// against `meta`; every run must be there, finished or crashed), prints
 /// the comparison and any crashes.
-fn finish(dir: &Path, meta: &Meta) -> u8 {
-    let collected = match folder::collect(&[dir.to_path_buf()], meta)
+fn finish(dir: &Path, meta: &Meta) -> Result<u8, Failure> {
+    let collected = folder::collect(&[dir.to_path_buf()], meta)
         .and_then(|c| c.require_complete(dir, meta.run_count()).map(|()| c))
-    {
-        Ok(c) => c,
-        Err(e) => return folder_fail("report", e),
-    };
-    if let Err(e) = tables::write_all(dir, meta, &collected) {
-        eprintln!("syncsim: writing {}: {e}", dir.display());
-        return exit::IO;
-    }
+        .map_err(Failure::folder("report"))?;
+    tables::write_all(dir, meta, &collected)?;
     let points = tables::by_point(meta, &collected);
     print!("{}", tables::comparison(&points));
     if let Some(best) = tables::recommendation(&points) {
@@ -484,37 +534,44 @@ fn finish(dir: &Path, meta: &Meta) -> u8 {
         dir.display()
     );
     if collected.crashes.is_empty() {
-        return exit::OK;
+        return Ok(exit::OK);
     }
-    for c in &collected.crashes {
-        eprintln!("{}", c.render());
-    }
+    print_crashes(&collected.crashes);
     eprintln!(
         "{} of {} runs crashed; the others are written; a rerun of the sweep retries the crashed ones",
         collected.crashes.len(),
         meta.run_count()
     );
-    exit::CRASH
+    Ok(exit::CRASH)
 }
 
-/// Prints a sweep folder error; its exit code.
-fn folder_fail(what: &str, e: FolderError) -> u8 {
-    eprintln!("error: {what}: {e}");
-    match e {
-        FolderError::Bad(_) => exit::BAD_INPUT,
-        FolderError::Io { .. } => exit::IO,
+/// Prints each crashed run with the command that reproduces it.
+fn print_crashes(crashes: &[Crash]) {
+    for c in crashes {
+        eprintln!("{}", c.render());
     }
 }
 
-fn parse_set(text: &str) -> Result<(String, String), String> {
+/// Why a command-line value is malformed (clap prints it after the option).
+#[derive(Debug, thiserror::Error)]
+enum ArgError {
+    /// `--set` without `KEY=VALUE`.
+    #[error("`{0}`: expected KEY=VALUE, e.g. consumer.poll_interval=1m")]
+    Set(String),
+    /// `--shard` without `K/N`, `1 <= K <= N`.
+    #[error("`{0}`: expected K/N with 1 <= K <= N, e.g. 2/8")]
+    Shard(String),
+}
+
+fn parse_set(text: &str) -> Result<(String, String), ArgError> {
     text.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("`{text}`: expected KEY=VALUE, e.g. consumer.poll_interval=1m"))
+        .ok_or_else(|| ArgError::Set(text.to_string()))
 }
 
-fn parse_shard(text: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("`{text}`: expected K/N with 1 <= K <= N, e.g. 2/8");
+fn parse_shard(text: &str) -> Result<(usize, usize), ArgError> {
+    let bad = || ArgError::Shard(text.to_string());
     let (k, n) = text.split_once('/').ok_or_else(bad)?;
     let (k, n): (usize, usize) = (
         k.trim().parse().map_err(|_| bad())?,
@@ -524,9 +581,4 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
         return Err(bad());
     }
     Ok((k, n))
-}
-
-fn fail(e: syncsim::ScenarioError) -> u8 {
-    eprintln!("error: {e}");
-    exit::BAD_INPUT
 }

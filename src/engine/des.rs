@@ -1017,18 +1017,12 @@ impl World {
             let r = &h.receiver.stats;
             Webhooks {
                 preset: h.sender.config().name.to_string(),
-                notifications: s.notifications,
-                attempts: s.attempts,
-                delivered: s.delivered,
-                failed_attempts: s.failed_attempts,
-                abandoned: s.abandoned,
-                skipped_disabled: s.skipped_disabled,
                 duplicates: h.duplicates,
-                endpoint_disabled_for: round3(s.disabled_for.as_secs_f64()),
                 inbound_requests: r.requests,
                 inbound_refused: r.refused,
                 inbound_rate_limited: r.rate_limited,
                 inbound_peak_rps: r.inbound.peak(),
+                ..Webhooks::from(s)
             }
         });
         let queue = hooks.map(|h| Queue {

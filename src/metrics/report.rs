@@ -1,6 +1,7 @@
 //! The report: stable field names (scripts rely on them), a canonical JSON
 //! form, and a `digest` of that form for "same seed, same result".
 
+use crate::model::sender::SenderStats;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -182,6 +183,36 @@ pub struct Webhooks {
     pub inbound_peak_rps: u64,
 }
 
+impl From<&SenderStats> for Webhooks {
+    /// The provider's side of the section, from the sender's counters: the
+    /// one place they are mapped (every field of [`SenderStats`] is named
+    /// here, so a new counter cannot be forgotten). The preset, the
+    /// consumer's duplicates and the endpoint's `inbound_*` figures are
+    /// left at zero for the caller to fill.
+    fn from(s: &SenderStats) -> Self {
+        let SenderStats {
+            notifications,
+            attempts,
+            delivered,
+            failed_attempts,
+            abandoned,
+            skipped_disabled,
+            disabled_times: _, // not reported
+            disabled_for,
+        } = *s;
+        Webhooks {
+            notifications,
+            attempts,
+            delivered,
+            failed_attempts,
+            abandoned,
+            skipped_disabled,
+            endpoint_disabled_for: super::round3(disabled_for.as_secs_f64()),
+            ..Webhooks::default()
+        }
+    }
+}
+
 /// The consumer's queue.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -356,28 +387,85 @@ impl Report {
         &self,
         thresholds: &crate::scenario::Thresholds,
     ) -> Vec<crate::scenario::CheckResult> {
-        let mut out = Vec::new();
-        for (path, conditions) in thresholds {
-            let got = self.value(path);
-            for c in &conditions.0 {
-                out.push(crate::scenario::CheckResult {
-                    path: path.clone(),
-                    condition: *c,
-                    got,
-                    pass: got.is_some_and(|g| c.op.holds(g, c.value)),
-                });
-            }
-        }
-        out
+        let v = serde_json::to_value(self).expect("a report always serializes");
+        check_with(thresholds, |path| lookup(&v, path))
     }
 
     /// Looks up a numeric value by dotted path (`latency_ms.all.p99`).
     pub fn value(&self, path: &str) -> Option<f64> {
-        let v = serde_json::to_value(self).ok()?;
-        let mut cur = &v;
-        for key in path.split('.') {
-            cur = cur.get(key)?;
+        lookup(&serde_json::to_value(self).ok()?, path)
+    }
+}
+
+/// The number at the dotted `path` (`latency_ms.all.p99`) of a report in
+/// its JSON form, e.g. one read back from a sweep folder.
+pub fn lookup(report: &serde_json::Value, path: &str) -> Option<f64> {
+    path.split('.').try_fold(report, |v, k| v.get(k))?.as_f64()
+}
+
+/// Checks `thresholds` against the values `value` finds by path: one
+/// result per condition, in path then condition order.
+pub fn check_with(
+    thresholds: &crate::scenario::Thresholds,
+    value: impl Fn(&str) -> Option<f64>,
+) -> Vec<crate::scenario::CheckResult> {
+    let mut out = Vec::new();
+    for (path, conditions) in thresholds {
+        let got = value(path);
+        for c in &conditions.0 {
+            out.push(crate::scenario::CheckResult {
+                path: path.clone(),
+                condition: *c,
+                got,
+                pass: got.is_some_and(|g| c.op.holds(g, c.value)),
+            });
         }
-        cur.as_f64()
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::time::SimDuration;
+
+    #[test]
+    fn webhooks_take_every_sender_counter_from_sender_stats() {
+        let s = SenderStats {
+            notifications: 1,
+            attempts: 2,
+            delivered: 3,
+            failed_attempts: 4,
+            abandoned: 5,
+            skipped_disabled: 6,
+            disabled_times: 7,
+            disabled_for: SimDuration::from_millis(8_500),
+        };
+        let w = Webhooks::from(&s);
+        assert_eq!(
+            (
+                w.notifications,
+                w.attempts,
+                w.delivered,
+                w.failed_attempts,
+                w.abandoned,
+                w.skipped_disabled,
+                w.endpoint_disabled_for
+            ),
+            (1, 2, 3, 4, 5, 6, 8.5)
+        );
+        // The rest is the caller's.
+        assert_eq!(
+            Webhooks {
+                preset: String::new(),
+                duplicates: 0,
+                inbound_requests: 0,
+                inbound_refused: 0,
+                inbound_rate_limited: 0,
+                inbound_peak_rps: 0,
+                ..w.clone()
+            },
+            w
+        );
     }
 }

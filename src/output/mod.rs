@@ -104,16 +104,18 @@ fn write_atomic_with(
 }
 
 /// The process id in a temporary file name [`write_atomic`] makes
-/// (`.{name}.tmp.{pid}.{n}`), or `None` for any other name. A sweep can
-/// remove such files whose process is no longer running.
+/// (`.{name}.tmp.{pid}.{n}`, or `.{name}.tmp.{pid}` as earlier versions
+/// named them), or `None` for any other name. A sweep removes such files
+/// whose process is no longer running.
 pub fn temp_owner(file_name: &str) -> Option<u32> {
     let rest = file_name.strip_prefix('.')?;
-    let mut parts = rest.rsplitn(4, '.');
-    let seq = parts.next()?;
-    let pid = parts.next()?;
-    let tmp = parts.next()?;
-    let name = parts.next()?;
-    if tmp != "tmp" || name.is_empty() || seq.parse::<u64>().is_err() {
+    let (name, pid) = rest.rsplit_once(".tmp.")?;
+    let pid = match pid.split_once('.') {
+        Some((pid, seq)) if seq.parse::<u64>().is_ok() => pid,
+        Some(_) => return None,
+        None => pid, // earlier versions: `.{name}.tmp.{pid}`
+    };
+    if name.is_empty() {
         return None;
     }
     pid.parse().ok()
@@ -351,5 +353,10 @@ mod tests {
         assert_eq!(temp_owner(".r.json"), None);
         assert_eq!(temp_owner("..tmp.1.2"), None);
         assert_eq!(temp_owner(".r.tmp.x.2"), None);
+        // As earlier versions named them.
+        assert_eq!(temp_owner(".r.json.tmp.4294967"), Some(4294967));
+        assert_eq!(temp_owner(".tmp.4294967"), None);
+        assert_eq!(temp_owner(".a.tmp.5"), Some(5));
+        assert_eq!(temp_owner(".a.tmp.5.x"), None);
     }
 }

@@ -6,10 +6,10 @@
 //! finished. Results are gathered in run order, so outputs do not depend
 //! on `jobs` or on thread timing.
 
-use super::folder::{crash_file, Crash, FolderError, Meta};
+use super::folder::{crash_file, write_json, Crash, FolderError, Meta};
 use super::{pool, Run, Sweep};
 use crate::metrics::Report;
-use crate::output::write_atomic;
+use crate::output::temp_owner;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,7 +134,7 @@ fn prepare(sweep: &Sweep, meta: &Meta, opts: &Options) -> Result<usize, FolderEr
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let stale = if let Some(pid) = tmp_owner(&name) {
+            let stale = if let Some(pid) = temp_owner(&name) {
                 pid != std::process::id() && !alive(pid)
             } else if dir != *out && path.extension().is_some_and(|x| x == "json") {
                 let id = path.file_stem().map(|s| s.to_string_lossy().into_owned());
@@ -150,12 +150,6 @@ fn prepare(sweep: &Sweep, meta: &Meta, opts: &Options) -> Result<usize, FolderEr
         }
     }
     Ok(pruned)
-}
-
-/// The process id in a `write_atomic` temporary name (`.NAME.tmp.PID`).
-fn tmp_owner(name: &str) -> Option<u32> {
-    let (_, pid) = name.strip_prefix('.')?.rsplit_once(".tmp.")?;
-    pid.parse().ok()
 }
 
 /// Whether process `pid` still runs (so its temporary file may still be
@@ -218,7 +212,7 @@ pub fn execute(sweep: &Sweep, opts: &Options) -> Result<Outcome, FolderError> {
         let result = pool::isolated(run.seed, &run.label, || run.report());
         let (stored, crash) = match result {
             Ok(report) => (store(&opts.out, run, &report), None),
-            Err(message) => {
+            Err(panicked) => {
                 let crash = Crash {
                     id: run.hash.clone(),
                     file: sweep.file.display().to_string(),
@@ -226,7 +220,7 @@ pub fn execute(sweep: &Sweep, opts: &Options) -> Result<Outcome, FolderError> {
                     overrides: run.overrides.clone(),
                     seed: run.seed,
                     repro: super::repro(&sweep.file, run.seed, &run.overrides),
-                    message,
+                    message: panicked.message,
                 };
                 (store_crash(&opts.out, &crash), Some(crash))
             }
@@ -269,18 +263,12 @@ fn store(out: &Path, run: &Run, report: &Report) -> Result<(), FolderError> {
 
 /// Writes a stored result as `points/<id>.json` in `out`, atomically.
 pub fn write_stored(out: &Path, stored: &Stored) -> Result<(), FolderError> {
-    let path = point_file(out, &stored.hash);
-    let text = serde_json::to_string_pretty(stored)
-        .map_err(|e| FolderError::io(&path)(std::io::Error::other(e)))?;
-    write_atomic(&path, text.as_bytes()).map_err(FolderError::io(&path))
+    write_json(&point_file(out, &stored.hash), stored)
 }
 
 /// Writes a crash record as `crashed/<id>.json` in `out`, atomically.
 pub fn store_crash(out: &Path, crash: &Crash) -> Result<(), FolderError> {
-    let path = crash_file(out, &crash.id);
-    let text = serde_json::to_string_pretty(crash)
-        .map_err(|e| FolderError::io(&path)(std::io::Error::other(e)))?;
-    write_atomic(&path, text.as_bytes()).map_err(FolderError::io(&path))
+    write_json(&crash_file(out, &crash.id), crash)
 }
 
 /// A stored result, if the file exists and is whole (not verified: see

@@ -8,6 +8,7 @@
 
 use super::exec::{point_file, Stored};
 use super::Sweep;
+use crate::exit;
 use crate::output::write_atomic;
 use crate::scenario::Thresholds;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,15 @@ pub enum FolderError {
     /// The folder fails its checks (bad input: exit 2).
     #[error("{0}")]
     Bad(String),
+    /// A stored run is not the run the sweep expects there (bad input:
+    /// exit 2).
+    #[error("{}: {source}; run the sweep again to recompute it", path.display())]
+    Stored {
+        /// The stored run's file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: VerifyError,
+    },
     /// Reading or writing failed (exit 4).
     #[error("{}: {source}", path.display())]
     Io {
@@ -31,9 +41,27 @@ pub enum FolderError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A record could not be turned into JSON (exit 4, as a failed write).
+    #[error("{}: {source}", path.display())]
+    Encode {
+        /// The file it was for.
+        path: PathBuf,
+        /// What serde said.
+        source: serde_json::Error,
+    },
 }
 
 impl FolderError {
+    /// The process exit code for this error: [`exit::BAD_INPUT`] for a
+    /// folder that fails its checks, [`exit::IO`] for a failed read or
+    /// write.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            FolderError::Bad(_) | FolderError::Stored { .. } => exit::BAD_INPUT,
+            FolderError::Io { .. } | FolderError::Encode { .. } => exit::IO,
+        }
+    }
+
     /// An IO error about `path`.
     pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
         move |source| FolderError::Io {
@@ -200,11 +228,18 @@ impl Meta {
 
     /// Writes `dir/sweep.json` atomically.
     pub fn write(&self, dir: &Path) -> Result<(), FolderError> {
-        let path = Meta::path(dir);
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| FolderError::io(&path)(std::io::Error::other(e)))?;
-        write_atomic(&path, text.as_bytes()).map_err(FolderError::io(&path))
+        write_json(&Meta::path(dir), self)
     }
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically: how every file of
+/// a sweep folder is written.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FolderError> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| FolderError::Encode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, text.as_bytes()).map_err(FolderError::io(path))
 }
 
 /// A run that panicked: a syncsim bug, reported with what reproduces it.
@@ -229,11 +264,23 @@ pub struct Crash {
 impl Crash {
     /// One line for a terminal, then the repro line.
     pub fn render(&self) -> String {
-        format!(
-            "CRASH {} [{}] seed {}: {}\n  reproduce: {}\n  (this is a syncsim bug; please report it with the line above)",
-            self.file, self.label, self.seed, self.message, self.repro
+        render_crash(
+            &self.file,
+            &self.label,
+            self.seed,
+            &self.message,
+            &self.repro,
         )
     }
+}
+
+/// How `sweep`, `report` and `check` show a crashed run: one line naming
+/// the run (`what`: its file or scenario) and the panic, then the command
+/// that reproduces it.
+pub fn render_crash(what: &str, label: &str, seed: u64, message: &str, repro: &str) -> String {
+    format!(
+        "CRASH {what} [{label}] seed {seed}: {message}\n  reproduce: {repro}\n  (this is a syncsim bug; please report it with the line above)"
+    )
 }
 
 /// The stored crash record of run `id`.
@@ -241,35 +288,81 @@ pub fn crash_file(out: &Path, id: &str) -> PathBuf {
     out.join("crashed").join(format!("{id}.json"))
 }
 
+/// Why a stored result is not the run a sweep expects there.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The file cannot be read.
+    #[error("cannot read: {0}")]
+    Read(#[source] std::io::Error),
+    /// The file is not a whole stored result (e.g. truncated).
+    #[error("damaged, not a whole result ({0})")]
+    NotAResult(#[source] serde_json::Error),
+    /// The file holds another run.
+    #[error("holds run {}, not run {expected}", super::spec::echo(found))]
+    OtherRun {
+        /// The run id the file holds.
+        found: String,
+        /// The run id expected there.
+        expected: String,
+    },
+    /// The stored report is not a whole report.
+    #[error("damaged, not a whole report ({0})")]
+    NotAReport(#[source] serde_json::Error),
+    /// The report's values do not hash to its digest.
+    #[error(
+        "its values do not match its digest {} (edited?)",
+        super::spec::echo(digest)
+    )]
+    Digest {
+        /// The digest the report carries.
+        digest: String,
+    },
+    /// The report is of another seed or point.
+    #[error(
+        "its report is of seed {seed} at {point:?}, not seed {expected_seed} at the point `{label}`"
+    )]
+    OtherPoint {
+        /// The report's seed.
+        seed: u64,
+        /// The report's point.
+        point: BTreeMap<String, String>,
+        /// The seed expected.
+        expected_seed: u64,
+        /// The label of the point expected.
+        label: String,
+    },
+}
+
 /// Why the stored result at `path` is not the run `planned` of `point`, or
 /// the result itself.
-pub fn verify(path: &Path, point: &PlannedPoint, planned: &PlannedRun) -> Result<Stored, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let stored: Stored =
-        serde_json::from_str(&text).map_err(|e| format!("damaged, not a whole result ({e})"))?;
+pub fn verify(
+    path: &Path,
+    point: &PlannedPoint,
+    planned: &PlannedRun,
+) -> Result<Stored, VerifyError> {
+    let text = std::fs::read_to_string(path).map_err(VerifyError::Read)?;
+    let stored: Stored = serde_json::from_str(&text).map_err(VerifyError::NotAResult)?;
     if stored.hash != planned.id {
-        return Err(format!(
-            "holds run {}, not run {}",
-            super::spec::echo(&stored.hash),
-            planned.id
-        ));
+        return Err(VerifyError::OtherRun {
+            found: stored.hash,
+            expected: planned.id.clone(),
+        });
     }
-    let mut report: crate::Report = serde_json::from_value(stored.report.clone())
-        .map_err(|e| format!("damaged, not a whole report ({e})"))?;
+    let mut report: crate::Report =
+        serde_json::from_value(stored.report.clone()).map_err(VerifyError::NotAReport)?;
     let digest = std::mem::take(&mut report.digest);
     report.seal();
     if report.digest != digest {
-        return Err(format!(
-            "its values do not match its digest {} (edited?)",
-            super::spec::echo(&digest)
-        ));
+        return Err(VerifyError::Digest { digest });
     }
     let overrides: BTreeMap<String, String> = point.overrides.iter().cloned().collect();
     if report.seed != planned.seed || report.point != overrides {
-        return Err(format!(
-            "its report is of seed {} at {:?}, not seed {} at the point `{}`",
-            report.seed, report.point, planned.seed, point.label
-        ));
+        return Err(VerifyError::OtherPoint {
+            seed: report.seed,
+            point: report.point,
+            expected_seed: planned.seed,
+            label: point.label.clone(),
+        });
     }
     Ok(stored)
 }
@@ -353,12 +446,11 @@ pub fn collect(dirs: &[PathBuf], meta: &Meta) -> Result<Collected, FolderError> 
                         })?;
                     crashed.insert(id, crash);
                 } else {
-                    let stored = verify(&path, point, planned).map_err(|why| {
-                        FolderError::Bad(format!(
-                            "{}: {why}; run the sweep again to recompute it",
-                            path.display()
-                        ))
-                    })?;
+                    let stored =
+                        verify(&path, point, planned).map_err(|source| FolderError::Stored {
+                            path: path.clone(),
+                            source,
+                        })?;
                     found.insert(id, stored);
                 }
             }

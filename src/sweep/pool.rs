@@ -95,10 +95,22 @@ fn install_hook() {
     });
 }
 
+/// A run that panicked: a syncsim bug, caught by [`isolated`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the run of seed {seed} [{label}] panicked: {message}")]
+pub struct Panicked {
+    /// The run's seed.
+    pub seed: u64,
+    /// The run's point.
+    pub label: String,
+    /// The panic's message and where it happened.
+    pub message: String,
+}
+
 /// Runs `work` (the run of `seed` at the point `label`), catching a panic:
-/// `Err` holds the panic's message and where it happened. A panic is a
+/// the `Err` holds the panic's message and where it happened. A panic is a
 /// syncsim bug; catching it lets every other run finish and be reported.
-pub fn isolated<R>(seed: u64, label: &str, work: impl FnOnce() -> R) -> Result<R, String> {
+pub fn isolated<R>(seed: u64, label: &str, work: impl FnOnce() -> R) -> Result<R, Panicked> {
     install_hook();
     INSIDE.with(|f| f.set(true));
     CAUGHT.with(|c| c.borrow_mut().take());
@@ -114,9 +126,13 @@ pub fn isolated<R>(seed: u64, label: &str, work: impl FnOnce() -> R) -> Result<R
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "panic with no message".to_string());
-        match context {
-            Some((_, at)) => format!("{message} (at virtual time {at} = {} µs)", at.0),
-            None => message,
+        Panicked {
+            seed,
+            label: label.to_string(),
+            message: match context {
+                Some((_, at)) => format!("{message} (at virtual time {at} = {} µs)", at.0),
+                None => message,
+            },
         }
     })
 }
@@ -139,6 +155,8 @@ mod tests {
     fn isolated_catches_a_panic_with_its_message() {
         assert_eq!(isolated(1, "p", || 7), Ok(7));
         let e = isolated(1, "p", || -> u8 { panic!("boom {}", 3) }).unwrap_err();
-        assert!(e.starts_with("boom 3 at ") && e.contains("pool.rs"), "{e}");
+        assert_eq!((e.seed, e.label.as_str()), (1, "p"));
+        let m = &e.message;
+        assert!(m.starts_with("boom 3 at ") && m.contains("pool.rs"), "{m}");
     }
 }

@@ -7,12 +7,13 @@
 use super::exec::Stored;
 use super::folder::{Collected, Meta};
 use super::stats::{summarize, Summary};
-use crate::output::plots::{self, PlotPoint};
+use crate::metrics::report::{check_with, lookup};
+use crate::output::plots::{Plot, PlotError, PlotPoint};
 use crate::output::table::fmt_ms;
 use crate::output::write_atomic;
 use crate::scenario::{CheckResult, Thresholds};
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The metrics every table reports: (report path, short name).
 pub const METRICS: [(&str, &str); 14] = [
@@ -32,8 +33,44 @@ pub const METRICS: [(&str, &str); 14] = [
     ("consistency.stale_overwrites", "stale_overwrites"),
 ];
 
-fn value(report: &serde_json::Value, path: &str) -> Option<f64> {
-    path.split('.').try_fold(report, |v, k| v.get(k))?.as_f64()
+/// Why a sweep's outputs could not be written. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Writing a file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Building a CSV table failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What the CSV writer said.
+        source: csv::Error,
+    },
+    /// Drawing a plot failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Plot {
+        /// The file.
+        path: PathBuf,
+        /// What failed in the drawing.
+        source: PlotError,
+    },
+}
+
+impl WriteError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            WriteError::Io { path, .. }
+            | WriteError::Csv { path, .. }
+            | WriteError::Plot { path, .. } => path,
+        }
+    }
 }
 
 fn cell(x: Option<f64>) -> String {
@@ -92,7 +129,7 @@ pub fn by_point<'a>(meta: &Meta, collected: &'a Collected) -> Vec<PointSummary<'
                 summarize(
                     &p.runs
                         .iter()
-                        .filter_map(|r| value(&r.report, path))
+                        .filter_map(|r| lookup(&r.report, path))
                         .collect::<Vec<_>>(),
                 )
             })
@@ -108,41 +145,42 @@ pub fn by_point<'a>(meta: &Meta, collected: &'a Collected) -> Vec<PointSummary<'
 
 /// Threshold results for one stored report.
 pub fn checks(report: &serde_json::Value, thresholds: &Thresholds) -> Vec<CheckResult> {
-    let mut out = Vec::new();
-    for (path, cs) in thresholds {
-        let got = value(report, path);
-        for c in &cs.0 {
-            out.push(CheckResult {
-                path: path.clone(),
-                condition: *c,
-                got,
-                pass: got.is_some_and(|g| c.op.holds(g, c.value)),
-            });
-        }
-    }
-    out
+    check_with(thresholds, |path| lookup(report, path))
 }
 
 /// Writes `results.csv`, `summary.csv`, `report.md` and the plots into
 /// `dir`. Crashed runs have no row in `results.csv`; `summary.csv` counts
 /// them per point and `report.md` lists them with their repro lines.
-pub fn write_all(dir: &Path, meta: &Meta, collected: &Collected) -> std::io::Result<()> {
-    let results = &collected.results;
+pub fn write_all(dir: &Path, meta: &Meta, collected: &Collected) -> Result<(), WriteError> {
     let points = by_point(meta, collected);
-    write_atomic(&dir.join("results.csv"), &results_csv(meta, results)?)?;
-    write_atomic(&dir.join("summary.csv"), &summary_csv(meta, &points)?)?;
-    write_atomic(
-        &dir.join("report.md"),
-        markdown(meta, &points, collected).as_bytes(),
+    let write = |name: &str, contents: &[u8]| {
+        let path = dir.join(name);
+        write_atomic(&path, contents).map_err(|source| WriteError::Io { path, source })
+    };
+    let csv = |name: &str, table: Result<Vec<u8>, csv::Error>| {
+        table.map_err(|source| WriteError::Csv {
+            path: dir.join(name),
+            source,
+        })
+    };
+    write(
+        "results.csv",
+        &csv("results.csv", results_csv(meta, &collected.results))?,
     )?;
+    write(
+        "summary.csv",
+        &csv("summary.csv", summary_csv(meta, &points))?,
+    )?;
+    write("report.md", markdown(meta, &points, collected).as_bytes())?;
     let plot_points = plot_points(&points);
-    for (name, svg) in [
-        ("frontier.svg", plots::frontier(&plot_points)),
-        ("loss_vs_cadence.svg", plots::loss_vs_cadence(&plot_points)),
-        ("latency.svg", plots::latency(&plot_points)),
-    ] {
-        let svg = svg.map_err(std::io::Error::other)?;
-        write_atomic(&dir.join(name), svg.as_bytes())?;
+    for plot in Plot::ALL {
+        let svg = plot
+            .render(&plot_points)
+            .map_err(|source| WriteError::Plot {
+                path: dir.join(plot.file_name()),
+                source,
+            })?;
+        write(plot.file_name(), svg.as_bytes())?;
     }
     Ok(())
 }
@@ -177,21 +215,50 @@ pub fn plot_points(points: &[PointSummary]) -> Vec<PlotPoint> {
         .collect()
 }
 
-fn results_csv(meta: &Meta, results: &[Stored]) -> std::io::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// The columns every CSV starts with: point, label, one per override key.
+fn lead_header(meta: &Meta) -> Vec<String> {
     let mut header = vec!["point".to_string(), "label".into()];
     header.extend(meta.keys.iter().cloned());
+    header
+}
+
+/// The cells under [`lead_header`] for one point (empty where the point
+/// does not set a key).
+fn lead_cells(
+    meta: &Meta,
+    point: usize,
+    label: &str,
+    overrides: &[(String, String)],
+) -> Vec<String> {
+    let mut row = vec![point.to_string(), label.to_string()];
+    row.extend(meta.keys.iter().map(|k| {
+        overrides
+            .iter()
+            .find(|(o, _)| o == k)
+            .map_or(String::new(), |(_, v)| v.clone())
+    }));
+    row
+}
+
+/// A CSV file's bytes.
+fn csv_bytes(
+    header: &[String],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for row in rows {
+        w.write_record(&row)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+fn results_csv(meta: &Meta, results: &[Stored]) -> Result<Vec<u8>, csv::Error> {
+    let mut header = lead_header(meta);
     header.extend(["seed".to_string(), "digest".into()]);
     header.extend(METRICS.iter().map(|(_, n)| n.to_string()));
-    w.write_record(&header)?;
-    for r in results {
-        let mut row = vec![r.point.to_string(), r.label.clone()];
-        row.extend(meta.keys.iter().map(|k| {
-            r.overrides
-                .iter()
-                .find(|(o, _)| o == k)
-                .map_or(String::new(), |(_, v)| v.clone())
-        }));
+    let rows = results.iter().map(|r| {
+        let mut row = lead_cells(meta, r.point, &r.label, &r.overrides);
         row.push(r.seed.to_string());
         row.push(
             r.report
@@ -200,17 +267,14 @@ fn results_csv(meta: &Meta, results: &[Stored]) -> std::io::Result<Vec<u8>> {
                 .unwrap_or("")
                 .to_string(),
         );
-        row.extend(METRICS.iter().map(|(p, _)| cell(value(&r.report, p))));
-        w.write_record(&row)?;
-    }
-    w.into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))
+        row.extend(METRICS.iter().map(|(p, _)| cell(lookup(&r.report, p))));
+        row
+    });
+    csv_bytes(&header, rows)
 }
 
-fn summary_csv(meta: &Meta, points: &[PointSummary]) -> std::io::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["point".to_string(), "label".into()];
-    header.extend(meta.keys.iter().cloned());
+fn summary_csv(meta: &Meta, points: &[PointSummary]) -> Result<Vec<u8>, csv::Error> {
+    let mut header = lead_header(meta);
     header.extend([
         "seeds".to_string(),
         "crashed".into(),
@@ -219,15 +283,8 @@ fn summary_csv(meta: &Meta, points: &[PointSummary]) -> std::io::Result<Vec<u8>>
     for (_, n) in METRICS {
         header.extend([format!("{n}_mean"), format!("{n}_sd"), format!("{n}_ci95")]);
     }
-    w.write_record(&header)?;
-    for p in points {
-        let mut row = vec![p.point.to_string(), p.label.clone()];
-        row.extend(meta.keys.iter().map(|k| {
-            p.overrides
-                .iter()
-                .find(|(o, _)| o == k)
-                .map_or(String::new(), |(_, v)| v.clone())
-        }));
+    let rows = points.iter().map(|p| {
+        let mut row = lead_cells(meta, p.point, &p.label, &p.overrides);
         row.push(p.runs.len().to_string());
         row.push(p.crashed.len().to_string());
         row.push(p.meets.to_string());
@@ -238,10 +295,9 @@ fn summary_csv(meta: &Meta, points: &[PointSummary]) -> std::io::Result<Vec<u8>>
                 cell(m.map(|s| s.ci95)),
             ]);
         }
-        w.write_record(&row)?;
-    }
-    w.into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))
+        row
+    });
+    csv_bytes(&header, rows)
 }
 
 fn metric(p: &PointSummary, path: &str) -> Option<Summary> {
@@ -251,44 +307,163 @@ fn metric(p: &PointSummary, path: &str) -> Option<Summary> {
         .and_then(|i| p.metrics[i])
 }
 
+/// What one cell of the comparison shows.
+enum Cell {
+    /// Text as it is.
+    Text(String),
+    /// Requests per mailbox-day: mean and confidence interval.
+    Cost(Option<Summary>),
+    /// A latency: the mean, in readable units.
+    Ms(Option<Summary>),
+    /// A share, in percent: mean and confidence interval.
+    Pct(Option<Summary>),
+}
+
+/// One column of the comparison table: its heading and width on a
+/// terminal and its heading and alignment in `report.md` (`None`: not
+/// shown there), and its cell for a point.
+struct Column {
+    terminal: Option<(&'static str, usize)>,
+    markdown: Option<(&'static str, &'static str)>,
+    cell: fn(&PointSummary) -> Cell,
+}
+
+/// The comparison table: one row per point, these columns. Rendered for a
+/// terminal by [`comparison`] and in `report.md`.
+const COLUMNS: [Column; 10] = [
+    Column {
+        terminal: Some(("point", 0)),
+        markdown: Some(("point", "---")),
+        cell: |p| Cell::Text(p.label.clone()),
+    },
+    Column {
+        terminal: Some(("seeds", 5)),
+        markdown: Some(("seeds", "---:")),
+        cell: |p| Cell::Text(seeds(p)),
+    },
+    Column {
+        terminal: Some(("req/mbx-day", 11)),
+        markdown: Some(("requests / mailbox-day", "---:")),
+        cell: |p| Cell::Cost(metric(p, "requests.per_mailbox_day")),
+    },
+    Column {
+        terminal: Some(("mean", 8)),
+        markdown: Some(("mean lag", "---:")),
+        cell: |p| Cell::Ms(metric(p, "latency_ms.all.mean")),
+    },
+    Column {
+        terminal: Some(("p50", 8)),
+        markdown: None,
+        cell: |p| Cell::Ms(metric(p, "latency_ms.all.p50")),
+    },
+    Column {
+        terminal: Some(("p99", 8)),
+        markdown: Some(("p99 lag", "---:")),
+        cell: |p| Cell::Ms(metric(p, "latency_ms.all.p99")),
+    },
+    Column {
+        terminal: Some(("max", 8)),
+        markdown: Some(("max lag", "---:")),
+        cell: |p| Cell::Ms(metric(p, "latency_ms.all.max")),
+    },
+    Column {
+        terminal: Some(("loss", 9)),
+        markdown: Some(("loss", "---:")),
+        cell: |p| Cell::Pct(metric(p, "changes.loss_rate")),
+    },
+    Column {
+        terminal: Some(("recovered", 9)),
+        markdown: Some(("recovered by reconciliation", "---:")),
+        cell: |p| Cell::Pct(metric(p, "changes.recovery_rate")),
+    },
+    Column {
+        terminal: None,
+        markdown: Some(("meets thresholds", ":---:")),
+        cell: |p| Cell::Text(if p.meets { "yes" } else { "no" }.to_string()),
+    },
+];
+
+/// A cell's text: `-` for a metric no run has; `spaced` puts spaces around
+/// `±` and always shows the interval (`report.md`), else the interval is
+/// shown only for the cost and only when there is one (terminal).
+fn cell_text(cell: Cell, spaced: bool) -> String {
+    let show = |s: Option<Summary>, f: &dyn Fn(Summary) -> String| s.map_or("-".to_string(), f);
+    match cell {
+        Cell::Text(t) => t,
+        Cell::Ms(s) => show(s, &|s| fmt_ms(s.mean)),
+        Cell::Cost(s) => show(s, &|s| {
+            if spaced {
+                format!("{:.1} ± {:.1}", s.mean, s.ci95)
+            } else if s.ci95 > 0.0 {
+                format!("{:.1}±{:.1}", s.mean, s.ci95)
+            } else {
+                format!("{:.1}", s.mean)
+            }
+        }),
+        Cell::Pct(s) => show(s, &|s| {
+            if spaced {
+                format!("{:.3}% ± {:.3}", s.mean * 100.0, s.ci95 * 100.0)
+            } else {
+                format!("{:.3}%", s.mean * 100.0)
+            }
+        }),
+    }
+}
+
 /// The comparison table for a terminal: cost, latency percentiles, loss.
 pub fn comparison(points: &[PointSummary]) -> String {
-    let mut out = String::new();
-    let w = points
+    let columns: Vec<(&str, usize, &Column)> = COLUMNS
+        .iter()
+        .filter_map(|c| c.terminal.map(|(head, width)| (head, width, c)))
+        .collect();
+    // The first column (the label) is as wide as the longest label.
+    let label_width = points
         .iter()
         .map(|p| p.label.len())
         .max()
         .unwrap_or(5)
         .max(5);
-    let _ = writeln!(
-        out,
-        "{:<w$}  {:>5}  {:>11}  {:>8}  {:>8}  {:>8}  {:>8}  {:>9}  {:>9}",
-        "point", "seeds", "req/mbx-day", "mean", "p50", "p99", "max", "loss", "recovered"
-    );
-    for p in points {
-        let ms = |path: &str| metric(p, path).map_or("-".to_string(), |s| fmt_ms(s.mean));
-        let pct = |path: &str| {
-            metric(p, path).map_or("-".to_string(), |s| format!("{:.3}%", s.mean * 100.0))
-        };
-        let cost = metric(p, "requests.per_mailbox_day").map_or("-".to_string(), |s| {
-            if s.ci95 > 0.0 {
-                format!("{:.1}±{:.1}", s.mean, s.ci95)
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (text, (_, width, _))) in cells.iter().zip(&columns).enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{text:<label_width$}");
             } else {
-                format!("{:.1}", s.mean)
+                let _ = write!(out, "  {text:>width$}");
             }
-        });
-        let _ = writeln!(
-            out,
-            "{:<w$}  {:>5}  {:>11}  {:>8}  {:>8}  {:>8}  {:>8}  {:>9}  {:>9}",
-            p.label,
-            seeds(p),
-            cost,
-            ms("latency_ms.all.mean"),
-            ms("latency_ms.all.p50"),
-            ms("latency_ms.all.p99"),
-            ms("latency_ms.all.max"),
-            pct("changes.loss_rate"),
-            pct("changes.recovery_rate"),
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(columns.iter().map(|(head, ..)| head.to_string()).collect());
+    for p in points {
+        out += &line(
+            columns
+                .iter()
+                .map(|(_, _, c)| cell_text((c.cell)(p), false))
+                .collect(),
+        );
+    }
+    out
+}
+
+/// The comparison table in Markdown (`report.md`): the terminal's, with
+/// confidence intervals and whether each point meets the thresholds.
+fn comparison_markdown(points: &[PointSummary]) -> String {
+    let columns: Vec<(&str, &str, &Column)> = COLUMNS
+        .iter()
+        .filter_map(|c| c.markdown.map(|(head, align)| (head, align, c)))
+        .collect();
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(columns.iter().map(|(head, ..)| head.to_string()).collect());
+    let aligns: Vec<&str> = columns.iter().map(|(_, align, _)| *align).collect();
+    out += &format!("|{}|\n", aligns.join("|"));
+    for p in points {
+        out += &line(
+            columns
+                .iter()
+                .map(|(_, _, c)| cell_text((c.cell)(p), true))
+                .collect(),
         );
     }
     out
@@ -322,33 +497,7 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
     if !collected.crashes.is_empty() {
         let _ = writeln!(out, "**{} runs crashed** (a syncsim bug; their points do not count as meeting the thresholds): see [Crashed runs](#crashed-runs).\n", collected.crashes.len());
     }
-    let _ = writeln!(out, "| point | seeds | requests / mailbox-day | mean lag | p99 lag | max lag | loss | recovered by reconciliation | meets thresholds |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|:---:|");
-    for p in points {
-        let s = |path: &str| metric(p, path);
-        let ms = |path: &str| s(path).map_or("-".to_string(), |x| fmt_ms(x.mean));
-        let pct = |path: &str| {
-            s(path).map_or("-".to_string(), |x| {
-                format!("{:.3}% ± {:.3}", x.mean * 100.0, x.ci95 * 100.0)
-            })
-        };
-        let cost = s("requests.per_mailbox_day").map_or("-".to_string(), |x| {
-            format!("{:.1} ± {:.1}", x.mean, x.ci95)
-        });
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            p.label,
-            seeds(p),
-            cost,
-            ms("latency_ms.all.mean"),
-            ms("latency_ms.all.p99"),
-            ms("latency_ms.all.max"),
-            pct("changes.loss_rate"),
-            pct("changes.recovery_rate"),
-            if p.meets { "yes" } else { "no" }
-        );
-    }
+    out += &comparison_markdown(points);
     let _ = writeln!(out);
     if !meta.thresholds.is_empty() {
         let _ = writeln!(out, "## Thresholds\n");
@@ -380,12 +529,9 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "## Plots\n");
-    let _ = writeln!(out, "![cost vs freshness](frontier.svg)\n");
-    let _ = writeln!(
-        out,
-        "![loss vs reconciliation cadence](loss_vs_cadence.svg)\n"
-    );
-    let _ = writeln!(out, "![latency distribution](latency.svg)\n");
+    for plot in Plot::ALL {
+        let _ = writeln!(out, "![{}]({})\n", plot.title(), plot.file_name());
+    }
     let _ = writeln!(out, "## Recommendation\n");
     match recommendation(points) {
         Some(p) => {

@@ -817,11 +817,15 @@ fn duplicate_variants_are_refused_and_same_overrides_with_two_names_are_two_poin
 #[test]
 fn leftover_temporary_files_are_cleaned_up() {
     let (file, out) = finished("sweep-tmp");
-    // A write interrupted by a crash leaves `.NAME.tmp.PID`; PID 4294967 is
-    // above any Linux pid_max, so no live process owns these.
+    // A write interrupted by a crash leaves `.NAME.tmp.PID.N` (earlier
+    // versions: `.NAME.tmp.PID`); PID 4294967 is above any Linux pid_max,
+    // so no live process owns these.
     let stale = [
         out.join(".sweep.json.tmp.4294967"),
         out.join("points/.0123456789abcdef.json.tmp.4294967"),
+        out.join(".sweep.json.tmp.4294967.0"),
+        out.join("points/.0123456789abcdef.json.tmp.4294967.12"),
+        out.join("crashed/.0123456789abcdef.json.tmp.4294967.3"),
     ];
     for s in &stale {
         std::fs::write(s, "{").unwrap();
