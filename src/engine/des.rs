@@ -24,8 +24,9 @@ use super::trace::{Filter, Record, Trace};
 use crate::detail;
 use crate::metrics::report::*;
 use crate::metrics::{round3, Metrics};
-use crate::model::config::{Ack, ConsumerConfig, Dedup, OutageMode, RunConfig};
+use crate::model::config::{Ack, ConsumerConfig, Dedup, RunConfig};
 use crate::model::faults::FaultPlan;
+use crate::model::network::{Carry, Network};
 use crate::model::poller::{Poller, RequestKind};
 use crate::model::presets::Payload;
 use crate::model::receiver::{Done, Failure, Item, Receiver, Reply, WorkerTimer};
@@ -80,7 +81,7 @@ enum Event {
 struct Hooks {
     sender: Sender,
     receiver: Receiver,
-    net: Sampler,
+    net: Network,
     payload: Payload,
     timeout: SimDuration,
     /// Per mailbox: the next change to notify.
@@ -311,7 +312,10 @@ impl World {
             world.dedup = h.dedup;
             let cfg = h.sender;
             world.hooks = Some(Hooks {
-                net: Sampler::new(cfg.latency, streams.stream(Purpose::WebhookLatency, 0)),
+                net: Network::new(Sampler::new(
+                    cfg.latency,
+                    streams.stream(Purpose::WebhookLatency, 0),
+                )),
                 payload: cfg.payload,
                 timeout: cfg.timeout,
                 sender: Sender::new(cfg),
@@ -693,51 +697,37 @@ impl World {
             trace!(self.trace, now, n.mailbox, ch, "attempt", "attempt" => n.attempt, "fate" => what,
                 "response_lost" => fate.drop_response, "duplicated" => fate.duplicate, "extra_delay_ms" => fate.extra_delay.as_millis_f64());
         }
-        let h = self.hooks.as_mut().expect("webhooks");
-        match fate.outage {
-            Some(OutageMode::Refused) | Some(OutageMode::Status503) => {
-                let back = now + h.net.sample();
-                self.answer_by(back, deadline, note, gen, false);
-                return;
+        let carry = self.hooks().net.send(now, fate);
+        match carry {
+            Carry::Refused { back } => self.answer_by(back, deadline, note, gen, false),
+            Carry::Silent => self.queue.push(deadline, Event::Timeout { note, gen }),
+            Carry::Arrives { at, copy_at, mute } => {
+                let change = self.source.logs().global(n.mailbox, n.seq);
+                self.queue.push(
+                    at,
+                    Event::Arrive {
+                        note,
+                        gen,
+                        change,
+                        mute,
+                    },
+                );
+                if let Some(again) = copy_at {
+                    self.queue.push(
+                        again,
+                        Event::Arrive {
+                            note,
+                            gen,
+                            change,
+                            mute: true,
+                        },
+                    );
+                }
+                if inline || at > deadline {
+                    // The answer's time is not known yet (or is already too late).
+                    self.queue.push(deadline, Event::Timeout { note, gen });
+                }
             }
-            Some(OutageMode::Hang) => {
-                self.queue.push(deadline, Event::Timeout { note, gen });
-                return;
-            }
-            None => {}
-        }
-        if fate.drop_request {
-            self.queue.push(deadline, Event::Timeout { note, gen });
-            return;
-        }
-        let arrive = now + h.net.sample() + fate.extra_delay;
-        let change = self.source.logs().global(n.mailbox, n.seq);
-        let mute = fate.drop_response;
-        let h = self.hooks.as_mut().expect("webhooks");
-        self.queue.push(
-            arrive,
-            Event::Arrive {
-                note,
-                gen,
-                change,
-                mute,
-            },
-        );
-        if fate.duplicate {
-            let again = arrive + h.net.sample();
-            self.queue.push(
-                again,
-                Event::Arrive {
-                    note,
-                    gen,
-                    change,
-                    mute: true,
-                },
-            );
-        }
-        if inline || arrive > deadline {
-            // The answer's time is not known yet (or is already too late).
-            self.queue.push(deadline, Event::Timeout { note, gen });
         }
     }
 
@@ -770,7 +760,7 @@ impl World {
         let mut timers = std::mem::take(&mut h.worker_out);
         let reply = h.receiver.on_request(now, item, slow, &mut timers);
         let deadline = n.sent_at + h.timeout;
-        let back = now + h.net.sample();
+        let back = now + h.net.one_way();
         if self.trace.is_some() {
             let ch = change_of(self.source.logs(), mailbox, seq);
             trace!(self.trace, now, mailbox, ch, "arrive", "reply" => format!("{reply:?}"), "late_copy" => !current, "response_lost" => mute);
@@ -869,7 +859,7 @@ impl World {
     /// `item` travels back to the sender (unless the response is lost).
     fn answer_inline(&mut self, now: SimTime, item: Item, ok: bool) {
         if let (Some((note, gen)), false) = (item.reply_to, item.mute) {
-            let back = now + self.hooks().net.sample();
+            let back = now + self.hooks().net.one_way();
             self.queue.push(back, Event::Answer { note, gen, ok });
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod faults;
+pub mod network;
 pub mod poller;
 pub mod presets;
 pub mod ratelimit;
