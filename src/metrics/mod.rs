@@ -4,7 +4,10 @@
 
 pub mod report;
 
+pub mod assemble;
+
 use crate::engine::time::{SimDuration, SimTime, MICROS_PER_SEC};
+pub use assemble::Path;
 use hdrhistogram::Histogram;
 
 pub use report::{LatencyStats, Report};

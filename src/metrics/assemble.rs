@@ -1,0 +1,259 @@
+//! The report, assembled from what a run observed: ground truth (the
+//! source's logs), the consumer's replica, the counters, and each
+//! component's own stats. Drivers hand these over at the end of a run;
+//! nothing here runs while the run does, except [`Metrics::record_apply`].
+
+use super::report::*;
+use super::{round3, Metrics};
+use crate::engine::time::SimDuration;
+use crate::model::config::RunConfig;
+use crate::model::faults::FaultHits;
+use crate::model::poller::Poller;
+use crate::model::receiver::ReceiverStats;
+use crate::model::replica::{Effect, Mark, Replica};
+use crate::model::sender::Sender;
+use crate::model::source::Cursor;
+use crate::model::traffic::Logs;
+use std::collections::BTreeMap;
+
+/// The webhook path's own figures.
+#[derive(Clone, Copy, Debug)]
+pub struct HookStats<'a> {
+    /// The provider's sender (its stats and preset name).
+    pub sender: &'a Sender,
+    /// The consumer's receiver stats.
+    pub receiver: &'a ReceiverStats,
+    /// Deliveries that reached the consumer a second time or more.
+    pub duplicates: u64,
+    /// Thin-payload fetches.
+    pub fetches: u64,
+}
+
+/// Everything a finished run observed.
+#[derive(Clone, Copy, Debug)]
+pub struct Observed<'a> {
+    /// The run's configs.
+    pub cfg: &'a RunConfig,
+    /// Ground truth: every change the source committed.
+    pub logs: &'a Logs,
+    /// The consumer's copy.
+    pub replica: &'a Replica,
+    /// Counters and latency recorders.
+    pub metrics: &'a Metrics,
+    /// The poller (its interval, and its cursors for cursor-skip losses).
+    pub poller: Option<&'a Poller>,
+    /// The webhook path, if the strategy has one.
+    pub hooks: Option<HookStats<'a>>,
+    /// How often each delivery fault fired.
+    pub hits: &'a FaultHits,
+    /// Consumer crashes.
+    pub crashes: u64,
+}
+
+/// Splits the changes never applied by the first cause recorded for
+/// them, else by what the end state shows.
+fn lost_by_cause(o: &Observed) -> LostByCause {
+    let logs = o.logs;
+    let mut out = LostByCause::default();
+    for m in 0..logs.mailboxes() {
+        for seq in 0..logs.changes(m).len() as u32 {
+            if o.replica.has_applied(m, seq) {
+                continue;
+            }
+            let marks = o.replica.marks(m, seq);
+            let has = |k: Mark| marks & k as u8 != 0;
+            if has(Mark::Crashed) {
+                out.crash += 1;
+            } else if has(Mark::DeadLettered) {
+                out.dead_lettered += 1;
+            } else if has(Mark::Disabled) {
+                out.endpoint_disabled += 1;
+            } else if has(Mark::GaveUp) {
+                out.webhook_gave_up += 1;
+            } else if cursor_passed(o, m, seq) {
+                out.cursor_skip += 1;
+            } else {
+                out.undelivered += 1;
+            }
+        }
+    }
+    out
+}
+
+/// True when mailbox `m`'s poller cursor has moved past change `seq`
+/// without delivering it (timestamp cursors only).
+fn cursor_passed(o: &Observed, m: u32, seq: u32) -> bool {
+    let Some(p) = o.poller else { return false };
+    let stamp = o.logs.stamp(m, seq);
+    match p.cursor(m) {
+        Cursor::Stamp(c) => stamp <= c,
+        Cursor::StampId(c, s) => (stamp, seq) <= (c, s),
+        _ => false,
+    }
+}
+
+/// Compares ground truth with the replica and assembles the report.
+pub fn assemble(o: &Observed) -> Report {
+    let cfg = o.cfg;
+    let metrics = o.metrics;
+    let logs = o.logs;
+    let generated = logs.total_changes();
+    let applied = metrics.latency_all.count();
+    let lost = generated - applied;
+    let mailboxes = logs.mailboxes();
+    let days = cfg.end().as_secs_f64() / 86_400.0;
+    let per_mailbox_day = |x: u64| round3(x as f64 / mailboxes as f64 / days);
+    let c = &metrics.counters;
+    let (divergent_messages, divergent_mailboxes) = o.replica.divergence(logs);
+    let hooks = o.hooks.as_ref();
+    let webhooks = hooks.map(|h| {
+        let s = &h.sender.stats;
+        let r = h.receiver;
+        Webhooks {
+            preset: h.sender.config().name.to_string(),
+            duplicates: h.duplicates,
+            inbound_requests: r.requests,
+            inbound_refused: r.refused,
+            inbound_rate_limited: r.rate_limited,
+            inbound_peak_rps: r.inbound.peak(),
+            ..Webhooks::from(s)
+        }
+    });
+    let queue = hooks.map(|h| Queue {
+        max_depth: h.receiver.max_depth,
+        dead_lettered: h.receiver.dead_lettered,
+        lost_in_crash: h.receiver.lost_in_crash,
+        processing_failures: h.receiver.processing_failures,
+    });
+    let hits = o.hits;
+    let mut report = Report {
+        scenario: cfg.name.clone(),
+        seed: cfg.seed,
+        point: BTreeMap::new(),
+        digest: String::new(),
+        simulated: Simulated {
+            mailboxes,
+            horizon: cfg.horizon.to_string(),
+            drain: cfg.drain.to_string(),
+            days: round3(days),
+            strategy: cfg.consumer.name().to_string(),
+            poll_interval_min: match o.poller {
+                Some(p) if cfg.fixed_poll_interval => {
+                    Some(round3(p.config().interval.as_secs_f64() / 60.0))
+                }
+                _ => None,
+            },
+            reconcile_every_min: cfg
+                .reconcile_every_given
+                .map(|d| round3(d.as_secs_f64() / 60.0)),
+        },
+        changes: Changes {
+            generated,
+            applied,
+            lost,
+            loss_rate: if generated == 0 {
+                0.0
+            } else {
+                lost as f64 / generated as f64
+            },
+            first_seen_by: FirstSeenBy {
+                webhook: metrics.latency_webhook.count(),
+                poll: metrics.latency_poll.count(),
+                reconcile: metrics.latency_reconcile.count(),
+                resync: c.first_by_resync,
+            },
+            recovery_rate: if generated == 0 {
+                0.0
+            } else {
+                metrics.latency_reconcile.count() as f64 / generated as f64
+            },
+            redelivered: c.redelivered,
+            lost_by_cause: lost_by_cause(o),
+        },
+        requests: Requests {
+            total: c.requests,
+            per_mailbox_day: per_mailbox_day(c.requests),
+            poll: c.poll,
+            poll_empty: c.poll_empty,
+            poll_cycles: c.poll_cycles,
+            poll_cycles_per_mailbox_day: per_mailbox_day(c.poll_cycles),
+            fetch: hooks.map_or(0, |h| h.fetches),
+            reconcile: c.reconcile,
+            not_modified: c.not_modified,
+            resync: c.resync,
+            resyncs: c.resyncs,
+            expired: c.expired,
+            rate_limited: c.rate_limited,
+            errors: c.errors,
+            peak_rps: metrics.source_rps.peak(),
+        },
+        webhooks,
+        queue,
+        latency_ms: LatencyByPath {
+            all: metrics.latency_all.stats(),
+            webhook: metrics.latency_webhook.stats(),
+            poll: metrics.latency_poll.stats(),
+            reconcile: metrics.latency_reconcile.stats(),
+        },
+        consistency: Consistency {
+            divergent_messages,
+            divergent_mailboxes,
+            stale_overwrites: c.stale_overwrites,
+            applied_twice: c.applied_twice,
+        },
+        faults: Faults {
+            endpoint_outage_hits: hits.endpoint_outage,
+            dropped_requests: hits.dropped_requests,
+            dropped_responses: hits.dropped_responses,
+            duplicated: hits.duplicated,
+            reordered: hits.reordered,
+            consumer_crashes: o.crashes,
+        },
+        engine: Engine {
+            events: metrics.events,
+        },
+    };
+    report.seal();
+    report
+}
+
+/// Which path delivered a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// The poller.
+    Poll,
+    /// A webhook notification.
+    Webhook,
+    /// A full resync after an expired cursor.
+    Resync,
+    /// The hybrid's reconciler.
+    Reconcile,
+}
+
+impl Metrics {
+    /// Counts what one apply did; records latency on first delivery.
+    #[inline]
+    pub fn record_apply(
+        &mut self,
+        a: crate::model::replica::Applied,
+        lag: SimDuration,
+        path: Path,
+    ) {
+        if a.first {
+            self.latency_all.record(lag);
+            match path {
+                Path::Poll => self.latency_poll.record(lag),
+                Path::Webhook => self.latency_webhook.record(lag),
+                Path::Resync => self.counters.first_by_resync += 1,
+                Path::Reconcile => self.latency_reconcile.record(lag),
+            }
+        } else if a.effect != Effect::Skipped {
+            self.counters.applied_twice += 1;
+        } else if path == Path::Poll || path == Path::Reconcile {
+            self.counters.redelivered += 1;
+        }
+        if a.effect == Effect::StaleOverwrite {
+            self.counters.stale_overwrites += 1;
+        }
+    }
+}
