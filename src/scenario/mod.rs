@@ -255,7 +255,7 @@ fn strip_json_position(msg: &str) -> String {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..text.floor_char_boundary_compat(offset)];
     let line = before.matches('\n').count() + 1;
@@ -303,11 +303,16 @@ pub(crate) fn path_segments(path: &str) -> Vec<Result<&str, usize>> {
 /// Byte offset of the value at `path` in a TOML document (the deepest part
 /// of the path that exists).
 fn locate_toml(text: &str, path: &str) -> Option<usize> {
+    locate_toml_segments(text, &path_segments(path))
+}
+
+/// Byte offset of the value at `segments` (keys `Ok`, indices `Err`) in a
+/// TOML document: the deepest part that exists. A key may hold dots.
+pub(crate) fn locate_toml_segments(text: &str, segments: &[Result<&str, usize>]) -> Option<usize> {
     let doc = toml::de::DeTable::parse(text).ok()?;
     let mut best = None;
     let table = doc.get_ref();
     let mut value: Option<&toml::Spanned<toml::de::DeValue>> = None;
-    let segments = path_segments(path);
     for (i, seg) in segments.iter().enumerate() {
         let lookup = |key: &str| match value {
             None => table.get(key),
@@ -338,7 +343,12 @@ fn locate_toml(text: &str, path: &str) -> Option<usize> {
 
 /// Best-effort offset of the last key of `path` in a JSON document.
 fn locate_json(text: &str, path: &str) -> Option<usize> {
-    let key = path_segments(path).into_iter().rev().find_map(|s| s.ok())?;
+    locate_json_segments(text, &path_segments(path))
+}
+
+/// Best-effort offset of the last key of `segments` in a JSON document.
+pub(crate) fn locate_json_segments(text: &str, segments: &[Result<&str, usize>]) -> Option<usize> {
+    let key = segments.iter().rev().find_map(|s| s.ok())?;
     text.find(&format!("\"{key}\""))
 }
 

@@ -12,18 +12,9 @@ pub const MAX_RUNS: u64 = 100_000;
 /// Most seeds a `seeds = N` count may ask for.
 pub const MAX_SEEDS: i64 = 10_000;
 
-/// Longest piece of user text echoed back in a message.
-const ECHO: usize = 60;
-
-/// User text for a message, cut to a readable length.
-pub fn echo(text: &str) -> String {
-    if text.chars().count() <= ECHO {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(ECHO).collect();
-        format!("{cut}…")
-    }
-}
+/// User text for a message, cut to a readable length (one rule for every
+/// message: the scenario layer's).
+pub use crate::scenario::echo;
 
 /// One step of a path into the file: a key or an array index.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,50 +43,22 @@ pub struct Source {
 impl Source {
     /// Byte offset of the value at `segs` (the deepest part that exists).
     fn offset(&self, segs: &[Seg]) -> Option<usize> {
+        let segments: Vec<Result<&str, usize>> = segs
+            .iter()
+            .map(|s| match s {
+                Seg::Key(k) => Ok(k.as_str()),
+                Seg::Index(i) => Err(*i),
+            })
+            .collect();
         match self.format {
-            Format::Toml => {
-                let doc = toml::de::DeTable::parse(&self.text).ok()?;
-                let mut best = None;
-                let mut value: Option<&toml::Spanned<toml::de::DeValue>> = None;
-                for seg in segs {
-                    let next = match (seg, value) {
-                        (Seg::Key(k), None) => doc.get_ref().get(k.as_str()),
-                        (Seg::Key(k), Some(v)) => v.get_ref().get(k.as_str()),
-                        (Seg::Index(i), Some(v)) => v.get_ref().get(*i),
-                        (Seg::Index(_), None) => None,
-                    };
-                    match next {
-                        Some(v) => {
-                            best = Some(v.span().start);
-                            value = Some(v);
-                        }
-                        None => break,
-                    }
-                }
-                best
-            }
-            Format::Json => {
-                // Best effort: the last key, quoted.
-                let last = segs.iter().rev().find_map(|s| match s {
-                    Seg::Key(k) => Some(k),
-                    Seg::Index(_) => None,
-                })?;
-                self.text.find(&format!("\"{last}\""))
-            }
+            Format::Toml => crate::scenario::locate_toml_segments(&self.text, &segments),
+            Format::Json => crate::scenario::locate_json_segments(&self.text, &segments),
         }
     }
 
     /// 1-based line and column (in characters) of the value at `segs`.
     pub fn line_col(&self, segs: &[Seg]) -> (usize, usize) {
-        let offset = self.offset(segs).unwrap_or(0).min(self.text.len());
-        let mut cut = offset;
-        while cut > 0 && !self.text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let before = &self.text[..cut];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, column)
+        crate::scenario::line_col(&self.text, self.offset(segs).unwrap_or(0))
     }
 
     /// An error about the value at `segs`, for the key path `path`.
@@ -451,11 +414,5 @@ mod tests {
             path_segs("faults[1].for"),
             vec![key("faults"), Seg::Index(1), key("for")]
         );
-    }
-
-    #[test]
-    fn echo_cuts_long_text() {
-        assert_eq!(echo("abc"), "abc");
-        assert_eq!(echo(&"x".repeat(100)).chars().count(), ECHO + 1);
     }
 }
