@@ -26,6 +26,7 @@ use crate::metrics::assemble::{assemble, HookStats, Observed};
 use crate::metrics::report::Report;
 use crate::metrics::{Metrics, Path};
 use crate::model::config::{Ack, ConsumerConfig, Dedup, RunConfig};
+use crate::model::consumer;
 use crate::model::faults::FaultPlan;
 use crate::model::network::{Carry, Network};
 use crate::model::poller::{Poller, RequestKind};
@@ -220,8 +221,8 @@ macro_rules! trace {
     };
 }
 
-/// Applies a listed page (poll or reconcile) at `at`, by version: the
-/// source's data is authoritative, so nothing older is ever written.
+/// Applies a listed page (poll or reconcile) at `at` through
+/// [`consumer::apply_page`], tracing each application when tracing.
 #[inline]
 fn apply_page(
     replica: &mut Replica,
@@ -232,16 +233,10 @@ fn apply_page(
     at: SimTime,
     path: Path,
 ) {
-    // Most pages are empty: leave before any iterator is built.
-    if items.is_empty() {
-        return;
-    }
-    for (seq, change) in items.iter() {
-        let a = replica.apply(m, seq, change, Dedup::Version);
-        metrics.record_apply(a, at.since(change.at), path);
+    consumer::apply_page(replica, metrics, m, items, at, path, |seq, change, a| {
         trace!(*trace, at, m, Some((seq, change.msg, change.version)), "apply",
             "path" => format!("{path:?}").to_lowercase(), "first" => a.first, "effect" => format!("{:?}", a.effect));
-    }
+    });
 }
 
 /// `(seq, message, version)` of change `seq` of mailbox `m`.
@@ -506,8 +501,8 @@ impl World {
             } => {
                 if page + 1 == pages {
                     c.resyncs += 1;
-                    resync(
-                        &self.source,
+                    consumer::apply_snapshot(
+                        self.source.logs(),
                         &mut self.replica,
                         &mut self.metrics,
                         m,
@@ -964,26 +959,6 @@ impl World {
             hits: &self.faults.hits,
             crashes: self.crashes,
         })
-    }
-}
-
-/// Applies a full resync of mailbox `m` taken at `at`, arriving at
-/// `arrive`: every change visible at `at` is applied (by version, so the
-/// replica ends at the snapshot's state); those not seen before count as
-/// first seen by resync.
-fn resync(
-    source: &Source,
-    replica: &mut Replica,
-    metrics: &mut Metrics,
-    m: u32,
-    at: SimTime,
-    arrive: SimTime,
-) {
-    let log = source.logs().changes(m);
-    let visible = log.partition_point(|c| c.at <= at);
-    for (seq, change) in log[..visible].iter().enumerate() {
-        let a = replica.apply(m, seq as u32, change, Dedup::Version);
-        metrics.record_apply(a, arrive.since(change.at), Path::Resync);
     }
 }
 

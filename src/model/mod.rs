@@ -3,6 +3,7 @@
 //! sleep or do IO. Drivers (see `engine::des`) own time.
 
 pub mod config;
+pub mod consumer;
 pub mod faults;
 pub mod network;
 pub mod poller;
