@@ -14,7 +14,7 @@ use crate::model::config::Dedup;
 /// Applies a listed page arriving at `at`, by version: the source's data is
 /// authoritative, so nothing older is ever written. `seen` hears every
 /// application (for traces).
-#[inline]
+#[inline(always)]
 pub fn apply_page(
     replica: &mut Replica,
     metrics: &mut Metrics,
