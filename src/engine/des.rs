@@ -118,8 +118,6 @@ struct World {
     /// The trace being collected, if any.
     trace: Option<Trace>,
     crashes: u64,
-    /// The time of the event being handled (for crash reports).
-    now: SimTime,
 }
 
 thread_local! {
@@ -278,7 +276,6 @@ impl World {
             long_poll: None,
             trace: None,
             crashes: 0,
-            now: SimTime::ZERO,
         };
         let (hook_cfg, reconciler) = match consumer {
             ConsumerConfig::Poll(p) => {
@@ -350,7 +347,7 @@ impl World {
     fn run(&mut self) {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
         if let Err(payload) = result {
-            PANIC_AT.with(|p| p.set(Some((self.cfg.seed, self.now))));
+            PANIC_AT.with(|p| p.set(Some((self.cfg.seed, self.queue.now()))));
             std::panic::resume_unwind(payload);
         }
     }
@@ -360,7 +357,6 @@ impl World {
             if now >= self.end {
                 break;
             }
-            self.now = now;
             self.metrics.events += 1;
             match event {
                 Event::Poll(m) => self.poll(now, m),

@@ -123,7 +123,7 @@ fn prepare(sweep: &Sweep, meta: &Meta, opts: &Options) -> Result<usize, FolderEr
         std::fs::create_dir_all(&dir).map_err(FolderError::io(&dir))?;
     }
     meta.write(out)?;
-    let expected: std::collections::HashSet<&str> =
+    let expected: std::collections::BTreeSet<&str> =
         meta.planned().map(|(_, _, r)| r.id.as_str()).collect();
     let mut pruned = 0;
     for dir in [out.clone(), out.join("points"), out.join("crashed")] {

@@ -12,7 +12,7 @@ use crate::exit;
 use crate::output::write_atomic;
 use crate::scenario::Thresholds;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The version of the folder layout this syncsim reads and writes.
@@ -400,12 +400,12 @@ impl Collected {
 /// shards of a merge), verifying each; refuses a damaged or edited result,
 /// and any result or crash file that is not a run of this sweep.
 pub fn collect(dirs: &[PathBuf], meta: &Meta) -> Result<Collected, FolderError> {
-    let expected: HashMap<&str, (&PlannedPoint, &PlannedRun)> = meta
+    let expected: BTreeMap<&str, (&PlannedPoint, &PlannedRun)> = meta
         .planned()
         .map(|(_, p, r)| (r.id.as_str(), (p, r)))
         .collect();
-    let mut found: HashMap<String, Stored> = HashMap::new();
-    let mut crashed: HashMap<String, Crash> = HashMap::new();
+    let mut found: BTreeMap<String, Stored> = BTreeMap::new();
+    let mut crashed: BTreeMap<String, Crash> = BTreeMap::new();
     for dir in dirs {
         for (sub, is_crash) in [("points", false), ("crashed", true)] {
             let folder = dir.join(sub);
@@ -420,8 +420,14 @@ pub fn collect(dirs: &[PathBuf], meta: &Meta) -> Result<Collected, FolderError> 
                 }
                 Err(e) => return Err(FolderError::io(&folder)(e)),
             };
-            for e in entries {
-                let path = e.map_err(FolderError::io(&folder))?.path();
+            // In name order, so the first bad file named is the same on
+            // every machine.
+            let mut paths = entries
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(FolderError::io(&folder))?;
+            paths.sort();
+            for path in paths {
                 if path.extension().and_then(|x| x.to_str()) != Some("json") {
                     continue; // e.g. a `.tmp.PID` file of an interrupted write
                 }

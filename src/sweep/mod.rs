@@ -188,7 +188,7 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
             .collect();
     }
     let mut runs = Vec::new();
-    let mut labels: std::collections::HashMap<String, usize> = Default::default();
+    let mut labels: std::collections::BTreeMap<String, usize> = Default::default();
     let mut point = 0;
     for v in &spec.variants {
         for combo in &combos {
