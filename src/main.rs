@@ -104,8 +104,8 @@ enum Command {
         #[arg(long, conflicts_with = "message", required_unless_present = "message")]
         mailbox: Option<u32>,
         /// Trace this message, as MAILBOX:MESSAGE (e.g. 17:3).
-        #[arg(long, value_parser = syncsim::engine::trace::Filter::parse_message)]
-        message: Option<syncsim::engine::trace::Filter>,
+        #[arg(long, value_parser = syncsim::model::trace::Filter::parse_message)]
+        message: Option<syncsim::model::trace::Filter>,
         /// Override a key (repeatable), as for `run`.
         #[arg(long = "set", value_parser = parse_set)]
         sets: Vec<(String, String)>,
@@ -455,13 +455,13 @@ fn trace(
     file: &Path,
     seed: Option<u64>,
     mailbox: Option<u32>,
-    message: Option<syncsim::engine::trace::Filter>,
+    message: Option<syncsim::model::trace::Filter>,
     sets: &[(String, String)],
     format: TraceFormat,
 ) -> Result<u8, Failure> {
     let scenario = load(file, sets, seed)?;
     let filter = match (mailbox, message) {
-        (Some(m), _) => syncsim::engine::trace::Filter::Mailbox(m),
+        (Some(m), _) => syncsim::model::trace::Filter::Mailbox(m),
         (None, Some(f)) => f,
         (None, None) => unreachable!("clap requires one"),
     };
@@ -474,7 +474,7 @@ fn trace(
     }
     let (report, records) = syncsim::run_traced(&scenario, filter);
     match format {
-        TraceFormat::Jsonl => print!("{}", syncsim::engine::trace::Trace::jsonl(&records)),
+        TraceFormat::Jsonl => print!("{}", syncsim::model::trace::Trace::jsonl(&records)),
         TraceFormat::Text => {
             for r in &records {
                 println!("{}", r.render());

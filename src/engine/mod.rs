@@ -7,7 +7,6 @@ pub mod queue;
 pub mod rng;
 pub mod sample;
 pub mod time;
-pub mod trace;
 
 pub use queue::EventQueue;
 pub use rng::{Purpose, SimRng, Streams};

@@ -8,59 +8,44 @@ use super::{round3, Metrics};
 use crate::engine::time::SimDuration;
 use crate::model::config::RunConfig;
 use crate::model::faults::FaultHits;
+use crate::model::ledger::{Ledger, Mark};
 use crate::model::poller::Poller;
 use crate::model::receiver::ReceiverStats;
-use crate::model::replica::{Effect, Mark, Replica};
+use crate::model::replica::{Effect, Replica};
 use crate::model::sender::Sender;
 use crate::model::source::Cursor;
-use crate::model::traffic::Logs;
 use std::collections::BTreeMap;
-
-/// The webhook path's own figures.
-#[derive(Clone, Copy, Debug)]
-pub struct HookStats<'a> {
-    /// The provider's sender (its stats and preset name).
-    pub sender: &'a Sender,
-    /// The consumer's receiver stats.
-    pub receiver: &'a ReceiverStats,
-    /// Deliveries that reached the consumer a second time or more.
-    pub duplicates: u64,
-    /// Thin-payload fetches.
-    pub fetches: u64,
-}
 
 /// Everything a finished run observed.
 #[derive(Clone, Copy, Debug)]
 pub struct Observed<'a> {
     /// The run's configs.
     pub cfg: &'a RunConfig,
-    /// Ground truth: every change the source committed.
-    pub logs: &'a Logs,
+    /// What happened: ground truth, applications, marks, counters.
+    pub ledger: &'a Ledger,
     /// The consumer's copy.
     pub replica: &'a Replica,
-    /// Counters and latency recorders.
-    pub metrics: &'a Metrics,
     /// The poller (its interval, and its cursors for cursor-skip losses).
     pub poller: Option<&'a Poller>,
-    /// The webhook path, if the strategy has one.
-    pub hooks: Option<HookStats<'a>>,
+    /// The provider's webhook sender, if the strategy has webhooks.
+    pub sender: Option<&'a Sender>,
+    /// The consumer's endpoint stats, if the strategy has webhooks.
+    pub receiver: Option<&'a ReceiverStats>,
     /// How often each delivery fault fired.
     pub hits: &'a FaultHits,
-    /// Consumer crashes.
-    pub crashes: u64,
 }
 
 /// Splits the changes never applied by the first cause recorded for
 /// them, else by what the end state shows.
 fn lost_by_cause(o: &Observed) -> LostByCause {
-    let logs = o.logs;
+    let logs = o.ledger.logs();
     let mut out = LostByCause::default();
     for m in 0..logs.mailboxes() {
         for seq in 0..logs.changes(m).len() as u32 {
-            if o.replica.has_applied(m, seq) {
+            if o.ledger.has_applied(m, seq) {
                 continue;
             }
-            let marks = o.replica.marks(m, seq);
+            let marks = o.ledger.marks(m, seq);
             let has = |k: Mark| marks & k as u8 != 0;
             if has(Mark::Crashed) {
                 out.crash += 1;
@@ -84,7 +69,7 @@ fn lost_by_cause(o: &Observed) -> LostByCause {
 /// without delivering it (timestamp cursors only).
 fn cursor_passed(o: &Observed, m: u32, seq: u32) -> bool {
     let Some(p) = o.poller else { return false };
-    let stamp = o.logs.stamp(m, seq);
+    let stamp = o.ledger.logs().stamp(m, seq);
     match p.cursor(m) {
         Cursor::Stamp(c) => stamp <= c,
         Cursor::StampId(c, s) => (stamp, seq) <= (c, s),
@@ -95,8 +80,8 @@ fn cursor_passed(o: &Observed, m: u32, seq: u32) -> bool {
 /// Compares ground truth with the replica and assembles the report.
 pub fn assemble(o: &Observed) -> Report {
     let cfg = o.cfg;
-    let metrics = o.metrics;
-    let logs = o.logs;
+    let metrics = &o.ledger.metrics;
+    let logs = o.ledger.logs();
     let generated = logs.total_changes();
     let applied = metrics.latency_all.count();
     let lost = generated - applied;
@@ -105,13 +90,12 @@ pub fn assemble(o: &Observed) -> Report {
     let per_mailbox_day = |x: u64| round3(x as f64 / mailboxes as f64 / days);
     let c = &metrics.counters;
     let (divergent_messages, divergent_mailboxes) = o.replica.divergence(logs);
-    let hooks = o.hooks.as_ref();
-    let webhooks = hooks.map(|h| {
-        let s = &h.sender.stats;
-        let r = h.receiver;
+    let hooks = o.sender.zip(o.receiver);
+    let webhooks = hooks.map(|(sender, r)| {
+        let s = &sender.stats;
         Webhooks {
-            preset: h.sender.config().name.to_string(),
-            duplicates: h.duplicates,
+            preset: sender.config().name.to_string(),
+            duplicates: o.ledger.duplicates,
             inbound_requests: r.requests,
             inbound_refused: r.refused,
             inbound_rate_limited: r.rate_limited,
@@ -119,11 +103,11 @@ pub fn assemble(o: &Observed) -> Report {
             ..Webhooks::from(s)
         }
     });
-    let queue = hooks.map(|h| Queue {
-        max_depth: h.receiver.max_depth,
-        dead_lettered: h.receiver.dead_lettered,
-        lost_in_crash: h.receiver.lost_in_crash,
-        processing_failures: h.receiver.processing_failures,
+    let queue = o.receiver.map(|r| Queue {
+        max_depth: r.max_depth,
+        dead_lettered: r.dead_lettered,
+        lost_in_crash: r.lost_in_crash,
+        processing_failures: r.processing_failures,
     });
     let hits = o.hits;
     let mut report = Report {
@@ -177,7 +161,7 @@ pub fn assemble(o: &Observed) -> Report {
             poll_empty: c.poll_empty,
             poll_cycles: c.poll_cycles,
             poll_cycles_per_mailbox_day: per_mailbox_day(c.poll_cycles),
-            fetch: hooks.map_or(0, |h| h.fetches),
+            fetch: if hooks.is_some() { o.ledger.fetches } else { 0 },
             reconcile: c.reconcile,
             not_modified: c.not_modified,
             resync: c.resync,
@@ -207,7 +191,7 @@ pub fn assemble(o: &Observed) -> Report {
             dropped_responses: hits.dropped_responses,
             duplicated: hits.duplicated,
             reordered: hits.reordered,
-            consumer_crashes: o.crashes,
+            consumer_crashes: o.ledger.crashes,
         },
         engine: Engine {
             events: metrics.events,

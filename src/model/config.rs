@@ -320,6 +320,14 @@ impl ConsumerConfig {
             ConsumerConfig::Hybrid(..) => "hybrid",
         }
     }
+
+    /// The webhook path's configs, if the strategy receives webhooks.
+    pub fn hooks(&self) -> Option<&HookConfig> {
+        match self {
+            ConsumerConfig::Poll(_) => None,
+            ConsumerConfig::Webhook(h) | ConsumerConfig::Hybrid(h, _) => Some(h),
+        }
+    }
 }
 
 /// Everything one run is built from: what the scenario layer hands a

@@ -1,56 +1,613 @@
-//! What a consumer does with the data it receives, whatever its strategy:
-//! a listed page (poll or reconcile) or a full resync snapshot is applied
-//! to the replica by version, and each application is recorded. This is
-//! where the sans-IO consumer half of the seam (ARCHITECTURE.md) grows;
-//! drivers call these steps and keep only their own bookkeeping (traces).
+//! The consumer half of the seam, sans-IO: the strategy under test (poll,
+//! webhook or hybrid), the webhook endpoint with its queue and workers,
+//! the processor and the replica, and the host's own faults (crashes,
+//! slowdowns).
+//!
+//! It takes inputs with the time (`handle_listed`, `handle_delivery`,
+//! `handle_fetched`, `handle_timeout`) and yields [`Output`]s in order
+//! (`poll_output`): list calls, fetches and delivery answers for the
+//! provider, and timers for itself. It reads no clock and owns no queue.
+//! It sees what a real consumer sees: ids, versions and its own receive
+//! times; what it did goes to the [`Ledger`].
 
-use super::replica::{Applied, Replica};
-use super::source::Items;
-use super::traffic::{Change, Logs};
-use crate::engine::time::SimTime;
-use crate::metrics::{Metrics, Path};
-use crate::model::config::Dedup;
+use super::config::{Ack, ConsumerConfig, Dedup, RunConfig};
+use super::faults::{HostFaults, Window};
+use super::ledger::{trace, Ledger, Mark};
+use super::poller::{Poller, RequestKind};
+use super::receiver::{Done, Failure, Item, Receiver, Reply, WorkerTimer};
+use super::reconciler::Reconciler;
+use super::replica::Replica;
+use super::traffic::Logs;
+use super::transmit::{
+    Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
+    Output, PageItem, Status, Transmit,
+};
+use crate::engine::rng::{Purpose, Streams};
+use crate::engine::time::{SimDuration, SimTime};
+use crate::metrics::Path;
+use std::collections::VecDeque;
 
-/// Applies a listed page arriving at `at`, by version: the source's data is
-/// authoritative, so nothing older is ever written. `seen` hears every
-/// application (for traces).
-#[inline(always)]
-pub fn apply_page(
-    replica: &mut Replica,
-    metrics: &mut Metrics,
-    m: u32,
-    items: Items<'_>,
-    at: SimTime,
-    path: Path,
-    mut seen: impl FnMut(u32, &Change, Applied),
-) {
-    // Most pages are empty: leave before any iterator is built.
-    if items.is_empty() {
-        return;
+/// The consumer's own timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerTimer {
+    /// Mailbox `m`'s poller sends its next request.
+    Poll(u32),
+    /// Mailbox `m`'s reconciler sends its next request.
+    Reconcile(u32),
+    /// A worker finishes its item.
+    Worker {
+        /// The worker.
+        worker: u32,
+        /// Its generation (a crash makes older timers void).
+        gen: u32,
+    },
+    /// Crash fault `i` takes the host down.
+    Crash(u32),
+    /// Crash fault `i`'s downtime ends.
+    Restart(u32),
+}
+
+/// The webhook-receiving side: the endpoint, its queue and workers.
+#[derive(Debug)]
+struct Endpoint {
+    receiver: Receiver,
+    dedup: Dedup,
+    /// Scratch for worker timers.
+    timers: Vec<WorkerTimer>,
+    /// Thin notifications waiting for their fetch, with the handler-time
+    /// factor of their step and the worker timers that step armed (fetches
+    /// answer at once, so they are released in the step's order).
+    fetching: Vec<(Item, f64, Vec<WorkerTimer>)>,
+}
+
+/// The strategy under test, with its components.
+#[derive(Debug)]
+enum Strategy {
+    /// Poll every mailbox (optionally long polls).
+    Poll {
+        poller: Poller,
+        wait: Option<SimDuration>,
+    },
+    /// Webhooks only.
+    Webhook(Endpoint),
+    /// Webhooks plus a periodic lookback listing.
+    Hybrid(Endpoint, Reconciler),
+}
+
+/// The consumer.
+#[derive(Debug)]
+pub struct Consumer {
+    strategy: Strategy,
+    replica: Replica,
+    host: HostFaults,
+    /// First timers, armed by [`Consumer::start`].
+    firsts: Vec<SimTime>,
+    out: VecDeque<Output<ConsumerTimer>>,
+}
+
+impl Consumer {
+    /// The consumer of a run, with a replica sized for `logs` (sizes only)
+    /// and the host faults of `host`.
+    pub fn new(cfg: &RunConfig, logs: &Logs, host: HostFaults, streams: &Streams) -> Self {
+        let n = logs.mailboxes();
+        let endpoint = |h: &super::config::HookConfig| Endpoint {
+            receiver: Receiver::new(
+                h.receiver,
+                streams.stream(Purpose::HandlerTime, 0),
+                streams.stream(Purpose::ProcessingFailure, 0),
+            ),
+            dedup: h.dedup,
+            timers: Vec::new(),
+            fetching: Vec::new(),
+        };
+        let (strategy, firsts) = match &cfg.consumer {
+            ConsumerConfig::Poll(p) => {
+                let (poller, firsts) = Poller::new(p.poller, n, streams);
+                let wait = p.long_poll;
+                (Strategy::Poll { poller, wait }, firsts)
+            }
+            ConsumerConfig::Webhook(h) => (Strategy::Webhook(endpoint(h)), Vec::new()),
+            ConsumerConfig::Hybrid(h, r) => {
+                let ep = endpoint(h);
+                let (rec, firsts) = Reconciler::new(*r, n, streams);
+                (Strategy::Hybrid(ep, rec), firsts)
+            }
+        };
+        Consumer {
+            strategy,
+            replica: Replica::new(logs),
+            host,
+            firsts,
+            out: VecDeque::new(),
+        }
     }
-    for (seq, change) in items.iter() {
-        let a = replica.apply(m, seq, change, Dedup::Version);
-        metrics.record_apply(a, at.since(change.at), path);
-        seen(seq, change, a);
+
+    /// Arms the first timers: each mailbox's first poll or reconcile run
+    /// (at its seeded phase), then each crash fault's first start.
+    pub fn start(&mut self) {
+        let firsts = std::mem::take(&mut self.firsts);
+        for (m, t) in firsts.into_iter().enumerate() {
+            let timer = match self.strategy {
+                Strategy::Hybrid(..) => ConsumerTimer::Reconcile(m as u32),
+                _ => ConsumerTimer::Poll(m as u32),
+            };
+            self.out.push_back(Output::Timer(t, timer));
+        }
+        for (i, w) in self.host.crash.iter().enumerate() {
+            if let Some(start) = w.first_start() {
+                self.out
+                    .push_back(Output::Timer(start, ConsumerTimer::Crash(i as u32)));
+            }
+        }
+    }
+
+    /// The next thing the consumer asks its driver for, in order.
+    #[inline]
+    pub fn poll_output(&mut self) -> Option<Output<ConsumerTimer>> {
+        self.out.pop_front()
+    }
+
+    /// The replica (scored against ground truth at the end).
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// The poller, with the `poll` strategy.
+    pub fn poller(&self) -> Option<&Poller> {
+        match &self.strategy {
+            Strategy::Poll { poller, .. } => Some(poller),
+            _ => None,
+        }
+    }
+
+    /// The endpoint's receiver, with webhooks.
+    pub fn receiver(&self) -> Option<&Receiver> {
+        self.endpoint_ref().map(|e| &e.receiver)
+    }
+
+    /// True when the endpoint answers a delivery only after processing it
+    /// (`inline` ack), so a driver cannot know at send time when (or
+    /// whether) the answer comes.
+    pub fn answers_after_processing(&self) -> bool {
+        self.receiver()
+            .is_some_and(|r| r.config().ack == Ack::Inline)
+    }
+
+    fn endpoint_ref(&self) -> Option<&Endpoint> {
+        match &self.strategy {
+            Strategy::Webhook(e) | Strategy::Hybrid(e, _) => Some(e),
+            Strategy::Poll { .. } => None,
+        }
+    }
+
+    fn endpoint(&mut self) -> &mut Endpoint {
+        match &mut self.strategy {
+            Strategy::Webhook(e) | Strategy::Hybrid(e, _) => e,
+            Strategy::Poll { .. } => panic!("webhook input to a polling consumer"),
+        }
+    }
+
+    /// A timer is due.
+    pub fn handle_timeout(&mut self, now: SimTime, timer: ConsumerTimer, ledger: &mut Ledger) {
+        match timer {
+            ConsumerTimer::Poll(m) => self.poll(now, m, ledger),
+            ConsumerTimer::Reconcile(m) => self.reconcile(now, m, ledger),
+            ConsumerTimer::Worker { worker, gen } => self.worker_done(now, worker, gen, ledger),
+            ConsumerTimer::Crash(i) => self.crash(now, i, ledger),
+            ConsumerTimer::Restart(_) => self.restart(now),
+        }
+    }
+
+    // ----- polling -------------------------------------------------------
+
+    /// Mailbox `m`'s poller sends its request (or waits for the host to
+    /// come back).
+    #[inline]
+    fn poll(&mut self, now: SimTime, m: u32, ledger: &mut Ledger) {
+        if let Some(back) = self.host.down_until(now) {
+            self.out
+                .push_back(Output::Timer(back, ConsumerTimer::Poll(m)));
+            return;
+        }
+        let Strategy::Poll { poller, wait } = &mut self.strategy else {
+            panic!("poll timers only with a poller")
+        };
+        let (req, kind) = poller.request(m);
+        let c = &mut ledger.metrics.counters;
+        match kind {
+            RequestKind::Resync => c.resync += 1,
+            _ => c.poll += 1,
+        }
+        c.poll_cycles += (kind == RequestKind::CycleStart) as u64;
+        self.out
+            .push_back(Output::Transmit(Transmit::List(ListCall {
+                req,
+                wait: *wait,
+                caller: Caller::Poller(kind),
+                sent_at: now,
+                early: Early::Any,
+            })));
+    }
+
+    /// The answer to a list call arrives (at `answer.at`).
+    #[inline]
+    pub fn handle_listed(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
+        match answer.call.caller {
+            Caller::Poller(_) => self.polled(answer, ledger),
+            Caller::Reconciler => self.reconciled(answer, ledger),
+        }
+    }
+
+    /// A poll's answer arrives: apply it and arm the next request.
+    #[inline]
+    fn polled(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
+        let ListAnswer { call, listed, at } = answer;
+        let m = call.req.mailbox;
+        let Strategy::Poll { poller, .. } = &mut self.strategy else {
+            panic!("poll answers only with a poller")
+        };
+        if ledger.tracing() {
+            trace!(ledger, call.sent_at, m, None, "poll", "cursor" => format!("{:?}", call.req.cursor),
+                "answer" => describe(&listed), "arrives_us" => at.0);
+        }
+        let c = &mut ledger.metrics.counters;
+        let next = match listed {
+            Listed::NotModified => {
+                c.not_modified += 1;
+                poller.on_page_applied(m, at, call.req.cursor, false)
+            }
+            Listed::Page {
+                items,
+                next_cursor,
+                has_more,
+            } => {
+                c.poll_empty += items.is_empty() as u64;
+                apply_page(&mut self.replica, ledger, m, &items, at, Path::Poll);
+                poller.on_page_applied(m, at, next_cursor, has_more)
+            }
+            Listed::RateLimited { retry_after } => {
+                c.rate_limited += 1;
+                poller.on_rate_limited(m, at, retry_after)
+            }
+            Listed::Unavailable => {
+                c.errors += 1;
+                poller.on_error(m, at)
+            }
+            Listed::Expired => {
+                c.expired += 1;
+                poller.on_expired(m, at)
+            }
+            Listed::Snapshot {
+                page,
+                pages,
+                end_cursor,
+                state,
+            } => {
+                if page + 1 == pages {
+                    c.resyncs += 1;
+                    for item in state {
+                        let a = self.replica.apply(m, item, Dedup::Version);
+                        ledger.applied(m, item.seq, at, a.effect, Path::Resync);
+                    }
+                }
+                poller.on_snapshot(m, at, page, pages, end_cursor)
+            }
+        };
+        self.out
+            .push_back(Output::Timer(next, ConsumerTimer::Poll(m)));
+    }
+
+    // ----- reconciliation ------------------------------------------------
+
+    /// Mailbox `m`'s reconciler sends its request (or skips a run while
+    /// the host is down).
+    fn reconcile(&mut self, now: SimTime, m: u32, ledger: &mut Ledger) {
+        let down = self.host.down(now);
+        let Strategy::Hybrid(_, rec) = &mut self.strategy else {
+            panic!("reconcile timers only with a reconciler")
+        };
+        if down {
+            let next = rec.skip(m, now);
+            self.out
+                .push_back(Output::Timer(next, ConsumerTimer::Reconcile(m)));
+            return;
+        }
+        let (req, _starts) = rec.request(m, now);
+        trace!(ledger, now, m, None, "reconcile_request", "cursor" => format!("{:?}", req.cursor));
+        ledger.metrics.counters.reconcile += 1;
+        self.out
+            .push_back(Output::Transmit(Transmit::List(ListCall {
+                req,
+                wait: None,
+                caller: Caller::Reconciler,
+                sent_at: now,
+                early: Early::Errors,
+            })));
+    }
+
+    /// A reconcile answer arrives: apply what the replica lacks (by
+    /// version), then continue the run or sleep.
+    fn reconciled(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
+        let ListAnswer { call, listed, at } = answer;
+        let m = call.req.mailbox;
+        let down = self.host.down(at);
+        let Strategy::Hybrid(_, rec) = &mut self.strategy else {
+            panic!("reconcile answers only with a reconciler")
+        };
+        let next = match listed {
+            Listed::RateLimited { retry_after } => {
+                ledger.metrics.counters.rate_limited += 1;
+                rec.on_error(m, at, retry_after)
+            }
+            Listed::Unavailable => {
+                ledger.metrics.counters.errors += 1;
+                rec.on_error(m, at, SimDuration::ZERO)
+            }
+            _ if down => rec.skip(m, at),
+            Listed::Page {
+                items,
+                next_cursor,
+                has_more,
+            } => {
+                trace!(ledger, at, m, None, "reconcile_page", "changes" => items.len(), "has_more" => has_more);
+                apply_page(&mut self.replica, ledger, m, &items, at, Path::Reconcile);
+                rec.on_page(m, at, next_cursor, has_more)
+            }
+            _ => rec.skip(m, at),
+        };
+        self.out
+            .push_back(Output::Timer(next, ConsumerTimer::Reconcile(m)));
+    }
+
+    // ----- webhooks ------------------------------------------------------
+
+    /// A webhook delivery reaches the endpoint at `now`.
+    pub fn handle_delivery(&mut self, now: SimTime, d: Delivery, ledger: &mut Ledger) {
+        let slow = self.host.slow_factor(now);
+        let ep = self.endpoint();
+        let inline = ep.receiver.config().ack == Ack::Inline;
+        let item = Item {
+            mailbox: d.mailbox,
+            seq: d.seq,
+            msg: d.msg,
+            version: d.version,
+            reply_to: (inline && d.open).then_some(d.reply),
+            tries: 0,
+        };
+        let mut timers = std::mem::take(&mut ep.timers);
+        let reply = ep.receiver.on_request(now, item, slow, &mut timers);
+        trace!(ledger, now, d.mailbox, ledger.change(d.mailbox, d.seq), "arrive",
+            "reply" => format!("{reply:?}"), "late_copy" => !d.open, "response_lost" => d.reply.lost);
+        if matches!(reply, Reply::Accepted | Reply::Pending) {
+            ledger.received(d.mailbox, d.seq);
+        }
+        self.release(timers);
+        if !d.open {
+            return;
+        }
+        let status = match reply {
+            Reply::Accepted => Status::Ok,
+            Reply::Refused => Status::Refused,
+            Reply::RateLimited => Status::RateLimited,
+            Reply::Pending => return,
+        };
+        self.answer(d.reply, status);
+    }
+
+    /// Emits an answer to a delivery.
+    fn answer(&mut self, reply: super::transmit::ReplyTo, status: Status) {
+        self.out
+            .push_back(Output::Transmit(Transmit::Answer(DeliveryAnswer {
+                reply,
+                status,
+            })));
+    }
+
+    /// Hands worker timers to the driver, keeping the scratch buffer.
+    fn release(&mut self, mut timers: Vec<WorkerTimer>) {
+        for t in timers.drain(..) {
+            self.out.push_back(Output::Timer(
+                t.at,
+                ConsumerTimer::Worker {
+                    worker: t.worker,
+                    gen: t.gen,
+                },
+            ));
+        }
+        self.endpoint().timers = timers;
+    }
+
+    /// A worker finished: apply its item (fetching first for thin
+    /// payloads), answer inline requests, keep the workers busy.
+    fn worker_done(&mut self, now: SimTime, worker: u32, gen: u32, ledger: &mut Ledger) {
+        let slow = self.host.slow_factor(now);
+        let ep = self.endpoint();
+        let mut timers = std::mem::take(&mut ep.timers);
+        let done = ep
+            .receiver
+            .on_worker_done(now, worker, gen, slow, &mut timers);
+        match done {
+            None => {}
+            Some(Done::Failed(item, failure)) => self.settle_failure(now, item, failure, ledger),
+            Some(Done::Process(item)) => match item.version {
+                Some(version) => {
+                    let data = PageItem {
+                        seq: item.seq,
+                        msg: item.msg,
+                        version,
+                    };
+                    self.process(now, item, data, ledger);
+                }
+                None => {
+                    // Thin: fetch the message; the step ends when it is back.
+                    let call = FetchCall {
+                        mailbox: item.mailbox,
+                        msg: item.msg,
+                        seq: item.seq,
+                    };
+                    self.out.push_back(Output::Transmit(Transmit::Fetch(call)));
+                    let ep = self.endpoint();
+                    ep.fetching.push((item, slow, timers));
+                    return;
+                }
+            },
+        }
+        self.release(timers);
+    }
+
+    /// A thin notification's fetch is answered: process the item, or fail
+    /// it if the fetch failed.
+    pub fn handle_fetched(&mut self, now: SimTime, f: Fetched, ledger: &mut Ledger) {
+        let ep = self.endpoint();
+        let i = ep
+            .fetching
+            .iter()
+            .position(|(it, ..)| it.mailbox == f.call.mailbox && it.seq == f.call.seq)
+            .expect("a fetch answer matches a fetch in progress");
+        let (item, slow, mut timers) = ep.fetching.swap_remove(i);
+        match f.result {
+            Ok(latest) => {
+                let data = PageItem {
+                    seq: item.seq,
+                    ..latest
+                };
+                self.process(now, item, data, ledger);
+            }
+            Err(listed) => {
+                match listed {
+                    Listed::RateLimited { .. } => ledger.metrics.counters.rate_limited += 1,
+                    _ => ledger.metrics.counters.errors += 1,
+                }
+                let ep = self.endpoint();
+                let failure = ep.receiver.fail(item);
+                ep.receiver.start_workers(now, slow, &mut timers);
+                self.settle_failure(now, item, failure, ledger);
+            }
+        }
+        self.release(timers);
+    }
+
+    /// Applies one processed notification carrying `data` to the replica.
+    fn process(&mut self, now: SimTime, item: Item, data: PageItem, ledger: &mut Ledger) {
+        let dedup = self.endpoint().dedup;
+        let a = self.replica.apply(item.mailbox, data, dedup);
+        let a = ledger.applied(item.mailbox, item.seq, now, a.effect, Path::Webhook);
+        trace!(ledger, now, item.mailbox, ledger.change(item.mailbox, item.seq), "apply",
+            "path" => "webhook", "first" => a.first, "effect" => format!("{:?}", a.effect),
+            "written_version" => data.version & !super::traffic::DELETED);
+        if let Some(reply) = item.reply_to {
+            self.answer(reply, Status::Ok);
+        }
+    }
+
+    /// An inline failure answers 500; other failures were requeued or
+    /// dead-lettered by the receiver.
+    fn settle_failure(&mut self, now: SimTime, item: Item, failure: Failure, ledger: &mut Ledger) {
+        trace!(ledger, now, item.mailbox, ledger.change(item.mailbox, item.seq), "processing_failed",
+            "then" => format!("{failure:?}"), "tries" => item.tries + 1);
+        if failure == Failure::DeadLettered {
+            ledger.mark(item.mailbox, item.seq, Mark::DeadLettered);
+        }
+        if failure == Failure::Answered500 {
+            if let Some(reply) = item.reply_to {
+                self.answer(reply, Status::Failed);
+            }
+        }
+    }
+
+    // ----- crashes -------------------------------------------------------
+
+    /// Crash fault `i` takes the host down: arm its restart and its next
+    /// start; a memory queue loses what it held.
+    fn crash(&mut self, now: SimTime, i: u32, ledger: &mut Ledger) {
+        let w = self.host.crash[i as usize];
+        if let Some(m) = ledger.traced_mailbox() {
+            let until = w.end_after(now).map_or(0, |t| t.0);
+            ledger.emit(
+                now,
+                m,
+                None,
+                "consumer_crash",
+                crate::detail!("until_us" => until),
+            );
+        }
+        ledger.crashes += 1;
+        if let Some(end) = w.end_after(now) {
+            self.out
+                .push_back(Output::Timer(end, ConsumerTimer::Restart(i)));
+        }
+        if let Some(next) = w.next_start_after(now) {
+            self.out
+                .push_back(Output::Timer(next, ConsumerTimer::Crash(i)));
+        }
+        if let Strategy::Webhook(ep) | Strategy::Hybrid(ep, _) = &mut self.strategy {
+            for item in ep.receiver.crash() {
+                ledger.mark(item.mailbox, item.seq, Mark::Crashed);
+                trace!(
+                    ledger,
+                    now,
+                    item.mailbox,
+                    ledger.change(item.mailbox, item.seq),
+                    "lost_in_crash"
+                );
+            }
+        }
+    }
+
+    /// A crash's downtime ends (unless another crash window holds the
+    /// host down): the workers start again.
+    fn restart(&mut self, now: SimTime) {
+        if self.host.down(now) {
+            return;
+        }
+        let slow = self.host.slow_factor(now);
+        if let Strategy::Webhook(ep) | Strategy::Hybrid(ep, _) = &mut self.strategy {
+            let mut timers = std::mem::take(&mut ep.timers);
+            ep.receiver.restart(now, slow, &mut timers);
+            self.release(timers);
+        }
     }
 }
 
-/// Applies a full resync of mailbox `m` taken as of `as_of`, arriving at
-/// `arrive`: every change visible then is applied (by version, so the
-/// replica ends at the snapshot's state); those not seen before count as
-/// first seen by resync.
-pub fn apply_snapshot(
-    logs: &Logs,
+/// Applies a listed page arriving at `at`, by version: the source's data
+/// is authoritative, so nothing older is ever written.
+#[inline(always)]
+fn apply_page(
     replica: &mut Replica,
-    metrics: &mut Metrics,
+    ledger: &mut Ledger,
     m: u32,
-    as_of: SimTime,
-    arrive: SimTime,
+    items: &[PageItem],
+    at: SimTime,
+    path: Path,
 ) {
-    let log = logs.changes(m);
-    let visible = log.partition_point(|c| c.at <= as_of);
-    for (seq, change) in log[..visible].iter().enumerate() {
-        let a = replica.apply(m, seq as u32, change, Dedup::Version);
-        metrics.record_apply(a, arrive.since(change.at), Path::Resync);
+    for &item in items {
+        let a = replica.apply(m, item, Dedup::Version);
+        let a = ledger.applied(m, item.seq, at, a.effect, path);
+        trace!(ledger, at, m, Some((item.seq, item.msg, item.version)), "apply",
+            "path" => format!("{path:?}").to_lowercase(), "first" => a.first, "effect" => format!("{:?}", a.effect));
+    }
+}
+
+/// A list answer in a trace's words.
+fn describe(listed: &Listed) -> String {
+    match listed {
+        Listed::Page {
+            items, has_more, ..
+        } => format!("page of {} (has_more {has_more})", items.len()),
+        Listed::NotModified => "304".into(),
+        Listed::RateLimited { retry_after } => format!("429, retry after {retry_after}"),
+        Listed::Unavailable => "503".into(),
+        Listed::Expired => "cursor expired".into(),
+        Listed::Snapshot { page, pages, .. } => format!("resync page {} of {pages}", page + 1),
+    }
+}
+
+impl Window {
+    /// The first start of a window, if it ever starts.
+    pub fn first_start(&self) -> Option<SimTime> {
+        match *self {
+            Window::Once { start, .. } => Some(start),
+            Window::Every { start, until, .. } => (start < until).then_some(start),
+        }
     }
 }

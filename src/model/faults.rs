@@ -335,14 +335,39 @@ impl FaultPlan {
         fate
     }
 
+    /// The consumer host's own faults (crash and slow windows).
+    pub fn host(&self) -> HostFaults {
+        HostFaults {
+            crash: self.consumer_crash.clone(),
+            slow: self.slow_consumer.clone(),
+        }
+    }
+}
+
+/// The faults of the consumer's host: when it is down (crash windows) and
+/// how much slower it processes (slow windows).
+#[derive(Clone, Debug, Default)]
+pub struct HostFaults {
+    /// Crash windows: down from each start to its end.
+    pub crash: Vec<Window>,
+    /// Slow windows with their handler-time multipliers.
+    pub slow: Vec<(Window, f64)>,
+}
+
+impl HostFaults {
     /// True when the consumer is down at `t`.
-    pub fn consumer_down(&self, t: SimTime) -> bool {
-        self.consumer_crash.iter().any(|w| w.contains(t))
+    pub fn down(&self, t: SimTime) -> bool {
+        self.crash.iter().any(|w| w.contains(t))
+    }
+
+    /// When the consumer is down at `t`, the time it comes back.
+    pub fn down_until(&self, t: SimTime) -> Option<SimTime> {
+        self.crash.iter().filter_map(|w| w.end_after(t)).max()
     }
 
     /// Handler-time multiplier at `t`.
     pub fn slow_factor(&self, t: SimTime) -> f64 {
-        self.slow_consumer
+        self.slow
             .iter()
             .filter(|(w, _)| w.contains(t))
             .map(|(_, f)| *f)

@@ -5,13 +5,17 @@
 pub mod config;
 pub mod consumer;
 pub mod faults;
+pub mod ledger;
 pub mod network;
 pub mod poller;
 pub mod presets;
+pub mod provider;
 pub mod ratelimit;
 pub mod receiver;
 pub mod reconciler;
 pub mod replica;
 pub mod sender;
 pub mod source;
+pub mod trace;
 pub mod traffic;
+pub mod transmit;

@@ -8,7 +8,9 @@
 //! (request order), so a run is reproducible from its seed.
 
 use super::config::OutageMode;
-use super::faults::Fate;
+use super::faults::{Fate, FaultHits, FaultPlan};
+use super::ledger::{trace, Ledger};
+use super::transmit::Delivery;
 use crate::engine::sample::Sampler;
 use crate::engine::time::{SimDuration, SimTime};
 
@@ -36,16 +38,43 @@ pub enum Carry {
     },
 }
 
-/// The delivery network.
+/// The delivery network: latency, and the per-attempt delivery faults.
 #[derive(Clone, Debug)]
 pub struct Network {
     latency: Sampler,
+    faults: FaultPlan,
 }
 
 impl Network {
-    /// A network with this one-way latency.
-    pub fn new(latency: Sampler) -> Self {
-        Network { latency }
+    /// A network with this one-way latency, under `faults`' delivery
+    /// faults (endpoint outages, drops, duplicates, reordering).
+    pub fn new(latency: Sampler, faults: FaultPlan) -> Self {
+        Network { latency, faults }
+    }
+
+    /// How often each delivery fault fired.
+    pub fn hits(&self) -> &FaultHits {
+        &self.faults.hits
+    }
+
+    /// Carries delivery `d`, sent at `now`: the faults decide its fate
+    /// (drawn in attempt order), the latency when it arrives.
+    pub fn carry(&mut self, now: SimTime, d: &Delivery, ledger: &mut Ledger) -> Carry {
+        let fate = if self.faults.affects_deliveries() {
+            self.faults.fate(now, d.mailbox)
+        } else {
+            Fate::default()
+        };
+        if ledger.tracing() {
+            let what = match (fate.outage, fate.drop_request) {
+                (Some(mode), _) => format!("endpoint outage ({mode:?})"),
+                (None, true) => "request lost".into(),
+                _ => "sent".into(),
+            };
+            trace!(ledger, now, d.mailbox, ledger.change(d.mailbox, d.seq), "attempt", "attempt" => d.attempt, "fate" => what,
+                "response_lost" => fate.drop_response, "duplicated" => fate.duplicate, "extra_delay_ms" => fate.extra_delay.as_millis_f64());
+        }
+        self.send(now, fate)
     }
 
     /// One one-way trip's latency (a response on its way back).
@@ -86,10 +115,11 @@ mod tests {
     fn net() -> Network {
         let rng = crate::engine::rng::Streams::new(1)
             .stream(crate::engine::rng::Purpose::WebhookLatency, 0);
-        Network::new(Sampler::new(
-            Delay::Fixed(SimDuration::from_millis(50)),
-            rng,
-        ))
+        let streams = crate::engine::rng::Streams::new(1);
+        Network::new(
+            Sampler::new(Delay::Fixed(SimDuration::from_millis(50)), rng),
+            FaultPlan::new(&[], 1, &streams),
+        )
     }
 
     #[test]

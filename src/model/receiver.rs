@@ -11,7 +11,7 @@
 
 use super::config::{Ack, QueueKind};
 use super::ratelimit::{Bucket, BucketParams};
-use super::sender::NoteId;
+use super::transmit::ReplyTo;
 use crate::engine::rng::SimRng;
 use crate::engine::sample::{unit, Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
@@ -23,14 +23,16 @@ use std::collections::VecDeque;
 pub struct Item {
     /// Mailbox of the change.
     pub mailbox: u32,
-    /// Sequence number of the change.
+    /// Sequence number of the change (the event id).
     pub seq: u32,
+    /// The message it changed.
+    pub msg: u32,
+    /// Its new version (full payload), or `None` (thin: fetch first).
+    pub version: Option<u32>,
     /// `inline` only: the delivery attempt waiting for the answer.
-    pub reply_to: Option<(NoteId, u32)>,
+    pub reply_to: Option<ReplyTo>,
     /// Processing tries so far.
     pub tries: u16,
-    /// `inline` only: the answer will be lost (a response-drop fault).
-    pub mute: bool,
 }
 
 /// The endpoint's immediate answer to a request.
@@ -340,9 +342,10 @@ mod tests {
         Item {
             mailbox: 0,
             seq,
+            msg: seq,
+            version: Some(1),
             reply_to: None,
             tries: 0,
-            mute: false,
         }
     }
 

@@ -1,10 +1,12 @@
 //! The consumer's copy of every mailbox, and the idempotent processor that
-//! applies changes to it. The replica remembers, per change, whether it was
-//! applied (one byte), and per message the version it holds (four bytes).
-
-use super::traffic::{Change, Logs, DELETED};
+//! applies changes to it. Like a real consumer's store it knows ids and
+//! versions only: per message the version it holds (four bytes), per
+//! change id whether it processed it (one bit). What the provider
+//! committed, and when, is the ledger's (`ledger.rs`).
 
 use super::config::Dedup;
+use super::traffic::{Logs, DELETED};
+use super::transmit::PageItem;
 
 /// What applying one delivery did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,59 +28,46 @@ pub enum Effect {
     StaleOverwrite,
 }
 
-const APPLIED: u8 = 1;
-const RECEIVED: u8 = 2;
-
-/// Why a change may have been lost, recorded as it happens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Mark {
-    /// The sender gave up after its last attempt.
-    GaveUp = 4,
-    /// The sender skipped it: endpoint disabled.
-    Disabled = 8,
-    /// Dead-lettered after failed processing.
-    DeadLettered = 16,
-    /// Lost with a memory queue in a crash.
-    Crashed = 32,
-}
-
 /// The replica of all mailboxes, flat like [`Logs`]: per-mailbox offsets
-/// into one array of message versions and one of change flags.
+/// into one array of message versions, and the consumer's own record of
+/// the change ids it has processed (for `event_id` dedup).
 #[derive(Clone, Debug)]
 pub struct Replica {
     /// Version held per message (0 = never seen), with [`DELETED`].
     versions: Vec<u32>,
-    /// Per change: [`APPLIED`] once it has been delivered.
-    flags: Vec<u8>,
+    /// Per change id: processed before (one bit each).
+    processed: Vec<u64>,
     change_start: Vec<usize>,
     msg_start: Vec<usize>,
 }
 
 impl Replica {
-    /// An empty replica sized for the source's logs.
+    /// An empty replica with room for the source's mailboxes, messages
+    /// and change ids (sizes only: it reads nothing else from the logs).
     pub fn new(logs: &Logs) -> Self {
         Replica {
             versions: vec![0; logs.total_messages() as usize],
-            flags: vec![0; logs.total_changes() as usize],
+            processed: vec![0; (logs.total_changes() as usize).div_ceil(64)],
             change_start: logs.change_offsets().to_vec(),
             msg_start: logs.message_offsets().to_vec(),
         }
     }
 
-    /// Processes a delivery of change `seq` of `mailbox` that carries the
-    /// state `data` (the change itself, or for a thin fetch the message's
-    /// latest change), under `dedup`:
+    /// Processes change `item.seq` of `mailbox`, carrying the state
+    /// `item.msg`/`item.version` (the change itself, or for a thin fetch
+    /// the message's latest version), under `dedup`:
     /// - `Version`: write only if newer (duplicates and reordering are harmless);
-    /// - `EventId`: skip a change seen before, otherwise write blindly;
+    /// - `EventId`: skip a change id processed before, otherwise write blindly;
     /// - `None`: process everything, write blindly.
     #[inline]
-    pub fn apply(&mut self, mailbox: u32, seq: u32, data: &Change, dedup: Dedup) -> Applied {
-        let flag = &mut self.flags[self.change_start[mailbox as usize] + seq as usize];
-        let first = *flag & APPLIED == 0;
-        *flag |= APPLIED;
-        let held = &mut self.versions[self.msg_start[mailbox as usize] + data.msg as usize];
-        let newer = data.number() > (*held & !DELETED);
+    pub fn apply(&mut self, mailbox: u32, item: PageItem, dedup: Dedup) -> Applied {
+        let bit = self.change_start[mailbox as usize] + item.seq as usize;
+        let word = &mut self.processed[bit / 64];
+        let first = *word & (1 << (bit % 64)) == 0;
+        *word |= 1 << (bit % 64);
+        let held = &mut self.versions[self.msg_start[mailbox as usize] + item.msg as usize];
+        let number = item.version & !DELETED;
+        let newer = number > (*held & !DELETED);
         let write = match dedup {
             Dedup::Version => newer,
             Dedup::EventId => first,
@@ -86,40 +75,14 @@ impl Replica {
         };
         let effect = if !write {
             Effect::Skipped
-        } else if !newer && data.number() < (*held & !DELETED) {
-            *held = data.version;
+        } else if !newer && number < (*held & !DELETED) {
+            *held = item.version;
             Effect::StaleOverwrite
         } else {
-            *held = data.version;
+            *held = item.version;
             Effect::Written
         };
         Applied { first, effect }
-    }
-
-    /// Records that a delivery of change `seq` reached the consumer;
-    /// returns true if one had before (a duplicate delivery).
-    #[inline]
-    pub fn received(&mut self, mailbox: u32, seq: u32) -> bool {
-        let flag = &mut self.flags[self.change_start[mailbox as usize] + seq as usize];
-        let again = *flag & RECEIVED != 0;
-        *flag |= RECEIVED;
-        again
-    }
-
-    /// Records a possible cause of loss for change `seq`.
-    #[inline]
-    pub fn mark(&mut self, mailbox: u32, seq: u32, mark: Mark) {
-        self.flags[self.change_start[mailbox as usize] + seq as usize] |= mark as u8;
-    }
-
-    /// The recorded causes of change `seq` (a bit set of [`Mark`]s).
-    pub fn marks(&self, mailbox: u32, seq: u32) -> u8 {
-        self.flags[self.change_start[mailbox as usize] + seq as usize] & !(APPLIED | RECEIVED)
-    }
-
-    /// True when change `seq` of `mailbox` has been applied.
-    pub fn has_applied(&self, mailbox: u32, seq: u32) -> bool {
-        self.flags[self.change_start[mailbox as usize] + seq as usize] & APPLIED != 0
     }
 
     /// Compares with the source's final state: `(divergent messages,
@@ -145,6 +108,15 @@ impl Replica {
 mod tests {
     use super::*;
     use crate::engine::time::SimTime;
+    use crate::model::traffic::Change;
+
+    fn it(seq: u32, c: &Change) -> PageItem {
+        PageItem {
+            seq,
+            msg: c.msg,
+            version: c.version,
+        }
+    }
 
     fn logs() -> Logs {
         let c = |msg, version| Change {
@@ -165,7 +137,7 @@ mod tests {
         let mut r = Replica::new(&l);
         assert_eq!(r.divergence(&l), (1, 1));
         for (i, c) in l.changes(1).iter().enumerate() {
-            let a = r.apply(1, i as u32, c, Dedup::Version);
+            let a = r.apply(1, it(i as u32, c), Dedup::Version);
             assert_eq!((a.first, a.effect), (true, Effect::Written));
         }
         assert_eq!(r.divergence(&l), (0, 0));
@@ -178,19 +150,18 @@ mod tests {
         let mut r = Replica::new(&l);
         let a = |first, effect| Applied { first, effect };
         assert_eq!(
-            r.apply(1, 2, &ch[2], Dedup::Version),
+            r.apply(1, it(2, &ch[2]), Dedup::Version),
             a(true, Effect::Written)
         );
         assert_eq!(
-            r.apply(1, 2, &ch[2], Dedup::Version),
+            r.apply(1, it(2, &ch[2]), Dedup::Version),
             a(false, Effect::Skipped)
         );
         assert_eq!(
-            r.apply(1, 0, &ch[0], Dedup::Version),
+            r.apply(1, it(0, &ch[0]), Dedup::Version),
             a(true, Effect::Skipped)
         );
         assert_eq!(r.divergence(&l), (0, 0));
-        assert!(r.has_applied(1, 0) && !r.has_applied(1, 1));
     }
 
     #[test]
@@ -201,24 +172,26 @@ mod tests {
         // event_id: a repeat is skipped, but an old version overwrites.
         let mut r = Replica::new(&l);
         assert_eq!(
-            r.apply(1, 1, &ch[1], Dedup::EventId),
+            r.apply(1, it(1, &ch[1]), Dedup::EventId),
             a(true, Effect::Written)
         );
         assert_eq!(
-            r.apply(1, 1, &ch[1], Dedup::EventId),
+            r.apply(1, it(1, &ch[1]), Dedup::EventId),
             a(false, Effect::Skipped)
         );
         assert_eq!(
-            r.apply(1, 0, &ch[0], Dedup::EventId),
+            r.apply(1, it(0, &ch[0]), Dedup::EventId),
             a(true, Effect::StaleOverwrite)
         );
         // none: a repeat is processed again.
         let mut r = Replica::new(&l);
-        assert_eq!(r.apply(1, 1, &ch[1], Dedup::None), a(true, Effect::Written));
         assert_eq!(
-            r.apply(1, 1, &ch[1], Dedup::None),
+            r.apply(1, it(1, &ch[1]), Dedup::None),
+            a(true, Effect::Written)
+        );
+        assert_eq!(
+            r.apply(1, it(1, &ch[1]), Dedup::None),
             a(false, Effect::Written)
         );
-        assert!(!r.received(1, 1) && r.received(1, 1));
     }
 }

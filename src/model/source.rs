@@ -1,20 +1,17 @@
 //! The mock mailbox provider: the list API over each mailbox's change log,
-//! answered "as of" the request time, with API latency, token-bucket rate
+//! answered "as of" the request time, with token-bucket rate
 //! limits (429 + retry-after) and outage windows (503).
 //!
-//! `list` is the whole request/response exchange: the driver calls it at the
-//! instant the request reaches the source and delivers the answer after the
-//! returned latency. Latencies come from one stream drawn in request order
-//! (deterministic, since request order is; one hot stream instead of a cold
-//! one per mailbox).
+//! `list` answers at the instant the request reaches the source; the
+//! provider half (`provider.rs`) draws the API latency and owns the
+//! answer's transport. The logs are shared, read-only, with the ledger.
 
 use super::config::{CursorKind, SourceConfig};
 use super::faults::{Window, Windows};
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, Logs};
-use crate::engine::rng::{Purpose, Streams};
-use crate::engine::sample::Sampler;
 use crate::engine::time::{SimDuration, SimTime};
+use std::sync::Arc;
 
 /// Where a consumer stands in a mailbox's changes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -151,21 +148,11 @@ pub enum ListOutcome<'a> {
     },
 }
 
-/// An answer and how long it took to arrive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Answer<'a> {
-    /// The response.
-    pub outcome: ListOutcome<'a>,
-    /// Time from sending the request to receiving the response.
-    pub latency: SimDuration,
-}
-
 /// The mock source.
 #[derive(Debug)]
 pub struct Source {
-    logs: Logs,
+    logs: Arc<Logs>,
     page_size: u32,
-    latency: Sampler,
     limiter: RateLimiter,
     outages: Windows,
     squeeze: Vec<(Window, f64)>,
@@ -189,17 +176,15 @@ impl Source {
     /// A source with the given logs (from [`super::traffic::generate`]).
     pub fn new(
         spec: &SourceConfig,
-        logs: Logs,
+        logs: Arc<Logs>,
         outages: Windows,
         squeeze: Vec<(Window, f64)>,
-        streams: &Streams,
     ) -> Self {
         let n = spec.mailboxes;
         let pair = |b: Option<super::config::BucketConfig>| b.map(|b| (b.per_s, b.burst));
         Source {
             logs,
             page_size: spec.page_size,
-            latency: Sampler::new(spec.api_latency, streams.stream(Purpose::ApiLatency, 0)),
             limiter: RateLimiter::new(n, pair(spec.per_mailbox_limit), pair(spec.global_limit)),
             outages,
             squeeze,
@@ -227,34 +212,21 @@ impl Source {
         &self.logs
     }
 
-    /// Answers a list request arriving at `now`.
+    /// Answers a list request arriving at `now` (rate limits and outages
+    /// first). The API latency is the provider's to draw.
     #[inline]
-    pub fn list(&mut self, now: SimTime, req: ListRequest) -> Answer<'_> {
-        let latency = self.latency.sample();
+    pub fn list(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
         if let Err(outcome) = self.gate(req.mailbox, now) {
-            return Answer { outcome, latency };
+            return outcome;
         }
         // The common case, straight to the sequence scan.
         if self.retention.is_none()
             && !self.kind.by_time()
             && matches!(req.cursor, Cursor::Start | Cursor::Seq(_))
         {
-            let outcome = self.list_seq(now, req);
-            return Answer { outcome, latency };
+            return self.list_seq(now, req);
         }
-        let outcome = self.answer(now, req);
-        Answer { outcome, latency }
-    }
-
-    /// Admits a request from `mailbox` at `now` (rate limits, outages) and
-    /// draws its latency; `Ok` means [`Source::answer`] will answer it.
-    pub fn admit(
-        &mut self,
-        now: SimTime,
-        mailbox: u32,
-    ) -> (Result<(), ListOutcome<'static>>, SimDuration) {
-        let latency = self.latency.sample();
-        (self.gate(mailbox, now), latency)
+        self.answer(now, req)
     }
 
     /// When the next change after a `sequence` cursor commits (for a held
@@ -500,6 +472,7 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::rng::Streams;
     use crate::model::faults::Window;
     use crate::model::traffic::generate;
     use crate::scenario::{parse, Format};
@@ -513,7 +486,7 @@ mod tests {
         let s = parse(&text, "t.toml", Format::Toml).unwrap();
         let streams = Streams::new(s.seed);
         let logs = generate(&s.source.config(), s.horizon.get(), &streams);
-        Source::new(&s.source.config(), logs, outages, Vec::new(), &streams)
+        Source::new(&s.source.config(), Arc::new(logs), outages, Vec::new())
     }
 
     /// A one-hour lookback over a mailbox with 30 days of history examines
@@ -527,7 +500,7 @@ mod tests {
         let cfg = s.source.config();
         let logs = generate(&cfg, s.horizon.get(), &streams);
         let history = logs.changes(0).len();
-        let mut src = Source::new(&cfg, logs, Windows::default(), Vec::new(), &streams);
+        let mut src = Source::new(&cfg, Arc::new(logs), Windows::default(), Vec::new());
         let hour = 3_600_000_000u64;
         let now = SimTime(29 * 24 * hour + 12 * hour);
         let in_window = src
@@ -566,7 +539,7 @@ mod tests {
         let mut sizes = vec![];
         let mut seen = std::collections::BTreeSet::new();
         loop {
-            let ListOutcome::Page(p) = src.list(now, req(cursor)).outcome else {
+            let ListOutcome::Page(p) = src.list(now, req(cursor)) else {
                 panic!("expected a page")
             };
             sizes.push(p.items.len());
@@ -584,7 +557,7 @@ mod tests {
     fn sequence_pages_until_has_more_is_false() {
         let mut src = source("", Windows::default());
         assert!(
-            matches!(src.list(SimTime(0), req(Cursor::Start)).outcome, ListOutcome::Page(p) if p.items.is_empty() && !p.has_more)
+            matches!(src.list(SimTime(0), req(Cursor::Start)), ListOutcome::Page(p) if p.items.is_empty() && !p.has_more)
         );
         let (sizes, seen) = drain(&mut src, SimTime(3_700_000_000));
         assert_eq!(sizes, vec![200, 200, 50]);
@@ -629,15 +602,12 @@ mod tests {
         let mut src = source("retention='2h'", Windows::default());
         let late = SimTime(4 * 3_600_000_000);
         // Start has unconsumed changes committed at 1 h: older than 2 h at 4 h.
-        assert_eq!(
-            src.list(late, req(Cursor::Start)).outcome,
-            ListOutcome::Expired
-        );
+        assert_eq!(src.list(late, req(Cursor::Start)), ListOutcome::Expired);
         assert!(matches!(
-            src.list(SimTime(7_000_000_000), req(Cursor::Start)).outcome,
+            src.list(SimTime(7_000_000_000), req(Cursor::Start)),
             ListOutcome::Page(_)
         ));
-        let snap = src.list(late, req(Cursor::Resync(0))).outcome;
+        let snap = src.list(late, req(Cursor::Resync(0)));
         assert_eq!(
             snap,
             ListOutcome::Snapshot {
@@ -656,11 +626,11 @@ mod tests {
         }]);
         let mut src = source("rate_limit = { per_mailbox_per_s = 1 }", w);
         assert_eq!(
-            src.list(SimTime(15), req(Cursor::Start)).outcome,
+            src.list(SimTime(15), req(Cursor::Start)),
             ListOutcome::Unavailable
         );
         assert!(
-            matches!(src.list(SimTime(16), req(Cursor::Start)).outcome, ListOutcome::RateLimited { retry_after } if retry_after.0 > 0)
+            matches!(src.list(SimTime(16), req(Cursor::Start)), ListOutcome::RateLimited { retry_after } if retry_after.0 > 0)
         );
     }
 }

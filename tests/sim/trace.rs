@@ -109,7 +109,7 @@ fn a_message_through_an_outage_is_retried_then_recovered_by_reconciliation() {
     assert!(recovered["t_us"].as_u64().unwrap() > attempts[2]);
     // Tracing observes; it does not change the run.
     let s = scenario(TEXT);
-    let (traced, _) = syncsim::run_traced(&s, syncsim::engine::trace::Filter::Mailbox(m));
+    let (traced, _) = syncsim::run_traced(&s, syncsim::model::trace::Filter::Mailbox(m));
     assert_eq!(traced.digest, syncsim::run(&s).digest);
 }
 
@@ -118,7 +118,7 @@ fn a_mailbox_trace_shows_its_polls() {
     let s = scenario(
         "name = \"t\"\nseed = 1\nhorizon = \"1h\"\n\n[source]\nmailboxes = 3\nmessages_per_day = 500\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\n",
     );
-    let (r, records) = syncsim::run_traced(&s, syncsim::engine::trace::Filter::Mailbox(1));
+    let (r, records) = syncsim::run_traced(&s, syncsim::model::trace::Filter::Mailbox(1));
     let polls = records.iter().filter(|r| r.event == "poll").count() as u64;
     assert_eq!(
         polls,

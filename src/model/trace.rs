@@ -4,7 +4,7 @@
 //! crashes. Off by default; when off, every trace site is one
 //! predictable branch on `None` and builds nothing.
 
-use super::time::{SimDuration, SimTime};
+use crate::engine::time::{SimDuration, SimTime};
 use serde_json::{Map, Value};
 use std::fmt::Write;
 

@@ -1,0 +1,204 @@
+//! The ledger: what happened in a run, reported by both halves as it
+//! happens, and read once at the end to assemble the report
+//! (`metrics::assemble`). It is the only place that joins the provider's
+//! ground truth (what was committed, when) with what the consumer did
+//! (what it received and applied, when): the consumer's replica itself
+//! sees only ids, versions and its own receive times.
+//!
+//! Per change it keeps one byte (applied, received, and the causes of a
+//! possible loss); the rest is fixed-size counters, histograms, and the
+//! optional trace.
+
+use super::replica::{Applied, Effect};
+use super::trace::{Filter, Record, Trace};
+use super::traffic::Logs;
+use crate::engine::time::SimTime;
+use crate::metrics::{Metrics, Path};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+const APPLIED: u8 = 1;
+const RECEIVED: u8 = 2;
+
+/// Why a change may have been lost, recorded as it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mark {
+    /// The sender gave up after its last attempt.
+    GaveUp = 4,
+    /// The sender skipped it: endpoint disabled.
+    Disabled = 8,
+    /// Dead-lettered after failed processing.
+    DeadLettered = 16,
+    /// Lost with a memory queue in a crash.
+    Crashed = 32,
+}
+
+/// What a run observed.
+#[derive(Debug)]
+pub struct Ledger {
+    logs: Arc<Logs>,
+    /// Per change: [`APPLIED`], [`RECEIVED`] and [`Mark`] bits.
+    flags: Vec<u8>,
+    /// Counters and latency recorders.
+    pub metrics: Metrics,
+    /// Webhook deliveries that reached the consumer a second time or more.
+    pub duplicates: u64,
+    /// Thin-payload fetches.
+    pub fetches: u64,
+    /// Changes the sender gave up on.
+    pub gave_up: u64,
+    /// Consumer crashes.
+    pub crashes: u64,
+    trace: Option<Trace>,
+}
+
+impl Ledger {
+    /// An empty ledger over the run's ground truth.
+    pub fn new(logs: Arc<Logs>) -> Self {
+        Ledger {
+            flags: vec![0; logs.total_changes() as usize],
+            logs,
+            metrics: Metrics::default(),
+            duplicates: 0,
+            fetches: 0,
+            gave_up: 0,
+            crashes: 0,
+            trace: None,
+        }
+    }
+
+    /// Ground truth: every change committed.
+    pub fn logs(&self) -> &Logs {
+        &self.logs
+    }
+
+    #[inline]
+    fn flag(&mut self, m: u32, seq: u32) -> &mut u8 {
+        &mut self.flags[self.logs.change_offsets()[m as usize] + seq as usize]
+    }
+
+    #[inline]
+    fn flag_of(&self, m: u32, seq: u32) -> u8 {
+        self.flags[self.logs.change_offsets()[m as usize] + seq as usize]
+    }
+
+    /// The consumer applied change `seq` of mailbox `m` at `at` by `path`,
+    /// with `effect` on its replica: records whether this was the change's
+    /// first application and, if so, its latency from the commit.
+    #[inline]
+    pub fn applied(
+        &mut self,
+        m: u32,
+        seq: u32,
+        at: SimTime,
+        effect: Effect,
+        path: Path,
+    ) -> Applied {
+        let flag = self.flag(m, seq);
+        let first = *flag & APPLIED == 0;
+        *flag |= APPLIED;
+        let a = Applied { first, effect };
+        let committed = self.logs.changes(m)[seq as usize].at;
+        self.metrics.record_apply(a, at.since(committed), path);
+        a
+    }
+
+    /// A webhook delivery of change `seq` was taken in by the consumer;
+    /// counts it as a duplicate if one was before.
+    #[inline]
+    pub fn received(&mut self, m: u32, seq: u32) {
+        let flag = self.flag(m, seq);
+        let again = *flag & RECEIVED != 0;
+        *flag |= RECEIVED;
+        self.duplicates += again as u64;
+    }
+
+    /// Records a possible cause of loss for change `seq`.
+    #[inline]
+    pub fn mark(&mut self, m: u32, seq: u32, mark: Mark) {
+        *self.flag(m, seq) |= mark as u8;
+    }
+
+    /// The recorded causes of change `seq` (a bit set of [`Mark`]s).
+    pub fn marks(&self, m: u32, seq: u32) -> u8 {
+        self.flag_of(m, seq) & !(APPLIED | RECEIVED)
+    }
+
+    /// True when change `seq` of mailbox `m` has been applied.
+    pub fn has_applied(&self, m: u32, seq: u32) -> bool {
+        self.flag_of(m, seq) & APPLIED != 0
+    }
+
+    /// Starts collecting a trace of what `filter` names.
+    pub fn start_trace(&mut self, filter: Filter) {
+        self.trace = Some(Trace::new(filter));
+    }
+
+    /// The trace collected, if any.
+    pub fn take_trace(&mut self) -> Option<Trace> {
+        self.trace.take()
+    }
+
+    /// True while a trace is collected (trace sites build nothing when off).
+    #[inline(always)]
+    pub fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    /// The mailbox a trace is about, if tracing.
+    pub fn traced_mailbox(&self) -> Option<u32> {
+        self.trace.as_ref().map(|t| t.filter.mailbox())
+    }
+
+    /// `(seq, message, version)` of change `seq` of mailbox `m`, for traces.
+    pub fn change(&self, m: u32, seq: u32) -> Option<(u32, u32, u32)> {
+        self.logs
+            .changes(m)
+            .get(seq as usize)
+            .map(|c| (seq, c.msg, c.version))
+    }
+
+    /// Records a trace event (the cold path: only called while tracing).
+    #[cold]
+    #[inline(never)]
+    pub fn emit(
+        &mut self,
+        at: SimTime,
+        m: u32,
+        change: Option<(u32, u32, u32)>,
+        event: &'static str,
+        detail: Map<String, Value>,
+    ) {
+        if let Some(t) = &mut self.trace {
+            let keep = match t.filter {
+                Filter::Mailbox(fm) => fm == m,
+                Filter::Message(fm, msg) => {
+                    fm == m
+                        && (change.map(|c| c.1) == Some(msg)
+                            || (change.is_none() && event == "consumer_crash"))
+                }
+            };
+            if keep {
+                t.records.push(Record {
+                    at,
+                    mailbox: m,
+                    change,
+                    event,
+                    detail,
+                });
+            }
+        }
+    }
+}
+
+/// `trace!(ledger, at, mailbox, change, "event", "key" => value, ...)`:
+/// one branch when tracing is off; builds the record only when on.
+macro_rules! trace {
+    ($ledger:expr, $at:expr, $m:expr, $change:expr, $event:literal $(, $k:literal => $v:expr)* $(,)?) => {
+        if $ledger.tracing() {
+            $ledger.emit($at, $m, $change, $event, $crate::detail!($($k => $v),*));
+        }
+    };
+}
+pub(crate) use trace;

@@ -1,0 +1,398 @@
+//! The provider half of the seam, sans-IO: the mail API (change log,
+//! list and fetch, rate limits, source outages, API latency, long polls)
+//! and the webhook sender (one notification per committed change, retry
+//! policy, timeouts, endpoint health).
+//!
+//! It takes inputs with the time (`handle_list`, `handle_fetch`,
+//! `handle_answer`, `handle_timeout`) and yields [`Output`]s in order
+//! (`poll_output`): transmits for the consumer and timers for itself. It
+//! reads no clock and owns no queue; its random streams (API latency) are
+//! derived from the seed and drawn in request order.
+
+use super::config::RunConfig;
+use super::ledger::{trace, Ledger, Mark};
+use super::presets::Payload;
+use super::sender::{NoteId, Sender, SenderOut};
+use super::source::{ListOutcome, Source};
+use super::traffic::Logs;
+use super::transmit::{
+    Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Output, PageItem, ReplyTo, Ticket,
+    Transmit,
+};
+use crate::engine::rng::{Purpose, Streams};
+use crate::engine::sample::Sampler;
+use crate::engine::time::{SimDuration, SimTime};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// The provider's own timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderTimer {
+    /// Mailbox `m`'s next change commits: notify.
+    Commit(u32),
+    /// A notification's retry is due.
+    SendDue(NoteId),
+    /// The endpoint is re-enabled (after `reenable_after`).
+    Reenable,
+}
+
+/// The webhook side of the provider.
+#[derive(Debug)]
+struct Hooks {
+    sender: Sender,
+    payload: Payload,
+    timeout: SimDuration,
+    /// Per mailbox: the next change to notify.
+    next_commit: Vec<u32>,
+    /// Scratch for the sender's requests.
+    sender_out: Vec<SenderOut>,
+}
+
+/// The mail provider.
+#[derive(Debug)]
+pub struct Provider {
+    source: Source,
+    latency: Sampler,
+    hooks: Option<Hooks>,
+    out: VecDeque<Output<ProviderTimer>>,
+}
+
+/// A borrowed source answer as an owned one (ids and versions only).
+fn owned(outcome: ListOutcome<'_>) -> Listed {
+    match outcome {
+        ListOutcome::Page(p) => Listed::Page {
+            items: p
+                .items
+                .iter()
+                .map(|(seq, c)| PageItem {
+                    seq,
+                    msg: c.msg,
+                    version: c.version,
+                })
+                .collect(),
+            next_cursor: p.next_cursor,
+            has_more: p.has_more,
+        },
+        ListOutcome::NotModified => Listed::NotModified,
+        ListOutcome::RateLimited { retry_after } => Listed::RateLimited { retry_after },
+        ListOutcome::Unavailable => Listed::Unavailable,
+        ListOutcome::Expired => Listed::Expired,
+        ListOutcome::Snapshot {
+            page,
+            pages,
+            end_cursor,
+        } => Listed::Snapshot {
+            page,
+            pages,
+            end_cursor,
+            state: Vec::new(),
+        },
+    }
+}
+
+impl Provider {
+    /// The provider of a run: its source over `logs` (source outages and
+    /// rate squeezes from `faults`), and a sender when the strategy
+    /// receives webhooks.
+    pub fn new(
+        cfg: &RunConfig,
+        logs: Arc<Logs>,
+        faults: &super::faults::FaultPlan,
+        streams: &Streams,
+    ) -> Self {
+        let n = logs.mailboxes();
+        let source = Source::new(
+            &cfg.source,
+            logs,
+            faults.source_outage.clone(),
+            faults.rate_squeeze.clone(),
+        );
+        let hooks = cfg.consumer.hooks().map(|h| Hooks {
+            payload: h.sender.payload,
+            timeout: h.sender.timeout,
+            sender: Sender::new(h.sender.clone()),
+            next_commit: vec![0; n as usize],
+            sender_out: Vec::new(),
+        });
+        Provider {
+            source,
+            latency: Sampler::new(
+                cfg.source.api_latency,
+                streams.stream(Purpose::ApiLatency, 0),
+            ),
+            hooks,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Ground truth: every mailbox's change log.
+    pub fn logs(&self) -> &Logs {
+        self.source.logs()
+    }
+
+    /// The webhook sender, if the run has one (its stats and preset).
+    pub fn sender(&self) -> Option<&Sender> {
+        self.hooks.as_ref().map(|h| &h.sender)
+    }
+
+    /// Arms the first timers: each mailbox's first commit, with webhooks.
+    pub fn start(&mut self) {
+        if self.hooks.is_none() {
+            return;
+        }
+        for m in 0..self.source.mailboxes() {
+            if let Some(first) = self.source.logs().changes(m).first() {
+                self.out
+                    .push_back(Output::Timer(first.at, ProviderTimer::Commit(m)));
+            }
+        }
+    }
+
+    /// The next thing the provider asks its driver for, in order.
+    #[inline]
+    pub fn poll_output(&mut self) -> Option<Output<ProviderTimer>> {
+        self.out.pop_front()
+    }
+
+    /// A timer is due.
+    pub fn handle_timeout(&mut self, now: SimTime, timer: ProviderTimer, ledger: &mut Ledger) {
+        match timer {
+            ProviderTimer::Commit(m) => self.commit(now, m, ledger),
+            ProviderTimer::SendDue(note) => {
+                self.with_sender(now, ledger, |s, out| s.retry_due(now, note, out))
+            }
+            ProviderTimer::Reenable => self.with_sender(now, ledger, |s, _| s.reenable(now)),
+        }
+    }
+
+    /// A list call reaches the API at `now`: answer it (as of now, or for
+    /// a long poll with nothing new, as of the commit that ends the hold or
+    /// the hold's end), arriving after the API latency.
+    #[inline]
+    pub fn handle_list(&mut self, now: SimTime, call: ListCall, ledger: &mut Ledger) {
+        ledger.metrics.source_request(now);
+        let latency = self.latency.sample();
+        let req = call.req;
+        let listed = owned(self.source.list(now, req));
+        let empty = match &listed {
+            Listed::Page { items, .. } => items.is_empty(),
+            Listed::NotModified => true,
+            _ => false,
+        };
+        let (answered, listed) = match call.wait {
+            Some(hold) if empty => match self.source.next_commit(req.mailbox, req.cursor) {
+                Some(v) if v <= now + hold => (v, owned(self.source.answer(v, req))),
+                _ => (now + hold, owned(self.source.answer(now, req))),
+            },
+            _ => (now, listed),
+        };
+        let listed = match listed {
+            Listed::Snapshot {
+                page,
+                pages,
+                end_cursor,
+                ..
+            } if page + 1 == pages => Listed::Snapshot {
+                page,
+                pages,
+                end_cursor,
+                state: self.visible(req.mailbox, answered),
+            },
+            other => other,
+        };
+        self.out
+            .push_back(Output::Transmit(Transmit::Listed(ListAnswer {
+                call,
+                listed,
+                at: answered + latency,
+            })));
+    }
+
+    /// Every change of mailbox `m` committed by `as_of` (a snapshot's
+    /// content, applied by version).
+    fn visible(&self, m: u32, as_of: SimTime) -> Vec<PageItem> {
+        let log = self.source.logs().changes(m);
+        let visible = log.partition_point(|c| c.at <= as_of);
+        log[..visible]
+            .iter()
+            .enumerate()
+            .map(|(seq, c)| PageItem {
+                seq: seq as u32,
+                msg: c.msg,
+                version: c.version,
+            })
+            .collect()
+    }
+
+    /// A thin notification's fetch reaches the API at `now`; the answer
+    /// is back at once (fetch latency is not modelled).
+    pub fn handle_fetch(&mut self, now: SimTime, call: FetchCall, ledger: &mut Ledger) {
+        ledger.metrics.source_request(now);
+        ledger.fetches += 1;
+        let result = match self.source.fetch(now, call.mailbox, call.msg) {
+            Ok(latest) => {
+                let c = self.source.logs().changes(call.mailbox)[latest as usize];
+                Ok(PageItem {
+                    seq: latest,
+                    msg: c.msg,
+                    version: c.version,
+                })
+            }
+            Err(outcome) => Err(owned(outcome)),
+        };
+        self.out
+            .push_back(Output::Transmit(Transmit::Fetched(Fetched {
+                call,
+                result,
+            })));
+    }
+
+    /// True while the sender waits for attempt `ticket`'s answer (a driver
+    /// uses it as the connection's state: an answer to a closed one is
+    /// never sent).
+    pub fn awaits(&self, ticket: Ticket) -> bool {
+        self.hooks.as_ref().is_some_and(|h| {
+            let n = h.sender.note(ticket.note);
+            n.gen == ticket.gen && n.in_flight
+        })
+    }
+
+    /// The outcome of a delivery attempt reaches the sender at `now`: a
+    /// 2xx (`ok`), or a failure (an error status, a refused connection,
+    /// or, when `timed_out`, the sender's own timeout).
+    pub fn handle_answer(
+        &mut self,
+        now: SimTime,
+        ticket: Ticket,
+        ok: bool,
+        timed_out: bool,
+        ledger: &mut Ledger,
+    ) {
+        if ledger.tracing() {
+            let event = match (timed_out, ok) {
+                (true, _) => "timeout",
+                (false, true) => "answer_ok",
+                (false, false) => "answer_failed",
+            };
+            self.trace_outcome(now, ticket, event, ledger);
+        }
+        self.with_sender(now, ledger, |s, out| {
+            s.on_result(now, ticket.note, ticket.gen, ok, out);
+        });
+    }
+
+    /// Closes the books at the end of the run.
+    pub fn finish(&mut self, end: SimTime) {
+        if let Some(h) = &mut self.hooks {
+            h.sender.finish(end);
+        }
+    }
+
+    /// Mailbox `m`'s next change commits: notify, and arm the next.
+    fn commit(&mut self, now: SimTime, m: u32, ledger: &mut Ledger) {
+        let h = self
+            .hooks
+            .as_mut()
+            .expect("commit timers only with webhooks");
+        let seq = h.next_commit[m as usize];
+        h.next_commit[m as usize] += 1;
+        if let Some(next) = self.source.logs().changes(m).get(seq as usize + 1) {
+            self.out
+                .push_back(Output::Timer(next.at, ProviderTimer::Commit(m)));
+        }
+        trace!(ledger, now, m, ledger.change(m, seq), "notify");
+        self.with_sender(now, ledger, |s, out| s.notify(now, m, seq, out));
+    }
+
+    /// Runs `f` on the sender, then turns what it asked for into outputs.
+    fn with_sender(
+        &mut self,
+        now: SimTime,
+        ledger: &mut Ledger,
+        f: impl FnOnce(&mut Sender, &mut Vec<SenderOut>),
+    ) {
+        let h = self
+            .hooks
+            .as_mut()
+            .expect("sender timers only with webhooks");
+        let mut sent = std::mem::take(&mut h.sender_out);
+        f(&mut h.sender, &mut sent);
+        for o in sent.drain(..) {
+            match o {
+                SenderOut::Send(note) => {
+                    let d = self.delivery(note);
+                    self.out.push_back(Output::Transmit(Transmit::Delivery(d)));
+                }
+                SenderOut::Retry(note, at) => {
+                    if ledger.tracing() {
+                        let n = *self.hooks.as_ref().expect("hooks").sender.note(note);
+                        trace!(ledger, now, n.mailbox, ledger.change(n.mailbox, n.seq), "retry_scheduled",
+                            "attempt" => n.attempt + 1, "at_us" => at.0, "at" => SimDuration(at.0).to_string());
+                    }
+                    self.out
+                        .push_back(Output::Timer(at, ProviderTimer::SendDue(note)));
+                }
+                SenderOut::Reenable(at) => self
+                    .out
+                    .push_back(Output::Timer(at, ProviderTimer::Reenable)),
+                SenderOut::GaveUp {
+                    mailbox,
+                    seq,
+                    disabled,
+                } => {
+                    ledger.gave_up += 1;
+                    trace!(ledger, now, mailbox, ledger.change(mailbox, seq), "gave_up", "endpoint_disabled" => disabled);
+                    let mark = if disabled {
+                        Mark::Disabled
+                    } else {
+                        Mark::GaveUp
+                    };
+                    ledger.mark(mailbox, seq, mark);
+                }
+            }
+        }
+        self.hooks.as_mut().expect("hooks").sender_out = sent;
+    }
+
+    /// The transmit for the current attempt of `note`.
+    fn delivery(&self, note: NoteId) -> Delivery {
+        let h = self.hooks.as_ref().expect("deliveries only with webhooks");
+        let n = *h.sender.note(note);
+        let change = self.source.logs().changes(n.mailbox)[n.seq as usize];
+        Delivery {
+            reply: ReplyTo {
+                ticket: Ticket { note, gen: n.gen },
+                lost: false,
+            },
+            attempt: n.attempt,
+            mailbox: n.mailbox,
+            seq: n.seq,
+            msg: change.msg,
+            version: (h.payload == Payload::Full).then_some(change.version),
+            deadline: n.sent_at + h.timeout,
+            open: false,
+        }
+    }
+
+    /// Traces an attempt's outcome, if it is still the current one.
+    fn trace_outcome(
+        &self,
+        now: SimTime,
+        ticket: Ticket,
+        event: &'static str,
+        ledger: &mut Ledger,
+    ) {
+        let Some(h) = &self.hooks else { return };
+        let n = *h.sender.note(ticket.note);
+        if n.gen == ticket.gen && n.in_flight {
+            let ch = ledger.change(n.mailbox, n.seq);
+            ledger.emit(
+                now,
+                n.mailbox,
+                ch,
+                event,
+                crate::detail!("attempt" => n.attempt),
+            );
+        }
+    }
+}

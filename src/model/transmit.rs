@@ -1,0 +1,231 @@
+//! What travels between the two halves of the seam: owned, typed messages
+//! ([`Transmit`]) and the timers each half asks for ([`Output`]).
+//!
+//! The [`Provider`](super::provider::Provider) (mail API + webhook sender)
+//! and the [`Consumer`](super::consumer::Consumer) (strategy, endpoint,
+//! workers, replica) never call each other: each yields `Output`s, and a
+//! driver (the event engine, a test pair, later turmoil or real sockets)
+//! carries every `Transmit` to the other half at the time its network
+//! says, and calls back every timer when it is due. A driver looks inside
+//! a transmit only to route it and to apply the network to it.
+
+use super::poller::RequestKind;
+use super::sender::NoteId;
+use super::source::{Cursor, ListRequest};
+use crate::engine::time::{SimDuration, SimTime};
+
+/// Which delivery attempt an answer belongs to (the sender's own handle;
+/// the consumer only echoes it back, as an HTTP response goes back on its
+/// request's connection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// The sender's notification.
+    pub note: NoteId,
+    /// The attempt's generation (late answers of earlier attempts are
+    /// recognised by it).
+    pub gen: u32,
+}
+
+/// The connection a webhook answer goes back on: the attempt, and whether
+/// the network will lose the response (set by the driver's network, never
+/// read by a consumer's logic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyTo {
+    /// The attempt waiting for the answer.
+    pub ticket: Ticket,
+    /// The response will be lost on its way back.
+    pub lost: bool,
+}
+
+/// Which of a list call's answers a driver may hand to the consumer as
+/// soon as it is computed (at its arrival time) instead of scheduling it:
+/// safe when nothing else can touch what the answer touches before it
+/// arrives. A driver may always ignore this and deliver at arrival.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Early {
+    /// Every answer (a poller owns its mailbox's replica between a request
+    /// and its answer).
+    Any,
+    /// Only errors (a reconciler shares the replica with the webhook path,
+    /// so its pages arrive as their own events; its errors only touch its
+    /// own retry timer).
+    Errors,
+}
+
+/// Who in the consumer sent a list call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// The poller, with what kind of request it is.
+    Poller(RequestKind),
+    /// The hybrid's reconciler.
+    Reconciler,
+}
+
+/// Consumer → provider: list a mailbox's changes after a cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCall {
+    /// The request (mailbox, cursor, limit, `If-None-Match`).
+    pub req: ListRequest,
+    /// Long polling: how long the API may hold an empty answer.
+    pub wait: Option<SimDuration>,
+    /// Who asked (echoed in the answer).
+    pub caller: Caller,
+    /// When it was sent (echoed in the answer).
+    pub sent_at: SimTime,
+    /// Which answers may be handed over early.
+    pub early: Early,
+}
+
+/// One change in a listed page: what a real API returns (ids and a
+/// version), never the commit time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageItem {
+    /// The change's id in its mailbox's log (its sequence number).
+    pub seq: u32,
+    /// The message it changed.
+    pub msg: u32,
+    /// The message's version after it (with the deleted flag).
+    pub version: u32,
+}
+
+/// What the mail API answered to a list call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listed {
+    /// 200 with a page (possibly empty).
+    Page {
+        /// The changes, in the API's order.
+        items: Vec<PageItem>,
+        /// The cursor to send next.
+        next_cursor: Cursor,
+        /// More changes were visible after this page.
+        has_more: bool,
+    },
+    /// 304: nothing new (conditional requests).
+    NotModified,
+    /// 429: retry after this long.
+    RateLimited {
+        /// The `Retry-After` sent.
+        retry_after: SimDuration,
+    },
+    /// 503 during a source outage.
+    Unavailable,
+    /// The cursor is older than the retention: resync.
+    Expired,
+    /// One page of a full resync.
+    Snapshot {
+        /// This page's index.
+        page: u32,
+        /// Pages in the whole snapshot.
+        pages: u32,
+        /// The cursor to continue from after the last page.
+        end_cursor: Cursor,
+        /// On the last page: every change visible when the snapshot was
+        /// taken (applied by version, so the replica ends at that state).
+        state: Vec<PageItem>,
+    },
+}
+
+/// Provider → consumer: the answer to a [`ListCall`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListAnswer {
+    /// The call answered.
+    pub call: ListCall,
+    /// The answer.
+    pub listed: Listed,
+    /// When the answer reaches the consumer.
+    pub at: SimTime,
+}
+
+/// Consumer → provider: fetch one message (a thin notification's
+/// follow-up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchCall {
+    /// Mailbox.
+    pub mailbox: u32,
+    /// Message id.
+    pub msg: u32,
+    /// The change whose notification asked for it (echoed back).
+    pub seq: u32,
+}
+
+/// Provider → consumer: the answer to a [`FetchCall`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// The call answered.
+    pub call: FetchCall,
+    /// The message's latest change visible now, or the API's error.
+    pub result: Result<PageItem, Listed>,
+}
+
+/// Provider → consumer: one webhook delivery attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The attempt, and (set by the driver's network) whether its
+    /// response will be lost: the consumer echoes it in its answer.
+    pub reply: ReplyTo,
+    /// Which attempt of this notification it is (1 = first).
+    pub attempt: u16,
+    /// Mailbox of the change.
+    pub mailbox: u32,
+    /// The change's id (the event id).
+    pub seq: u32,
+    /// The message changed.
+    pub msg: u32,
+    /// The new version (a full payload), or `None` (a thin one: fetch it).
+    pub version: Option<u32>,
+    /// The sender's timeout: no answer by then is a failure.
+    pub deadline: SimTime,
+    /// Set by the driver on arrival: the sender still waits for this
+    /// attempt's answer (false for a late copy of a settled attempt; the
+    /// endpoint still processes it, but nobody hears the answer).
+    pub open: bool,
+}
+
+/// How a webhook endpoint answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// 2xx.
+    Ok,
+    /// Connection refused (the consumer is down).
+    Refused,
+    /// 429 from the endpoint's inbound limit.
+    RateLimited,
+    /// 500 (inline processing failed).
+    Failed,
+}
+
+/// Consumer → provider: the endpoint's answer to a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryAnswer {
+    /// The connection it goes back on.
+    pub reply: ReplyTo,
+    /// The answer.
+    pub status: Status,
+}
+
+/// An owned message between the halves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transmit {
+    /// Consumer → provider.
+    List(ListCall),
+    /// Provider → consumer.
+    Listed(ListAnswer),
+    /// Consumer → provider.
+    Fetch(FetchCall),
+    /// Provider → consumer (no modelled latency: it arrives when asked).
+    Fetched(Fetched),
+    /// Provider → consumer.
+    Delivery(Delivery),
+    /// Consumer → provider.
+    Answer(DeliveryAnswer),
+}
+
+/// What a half asks its driver for, in the order it asks (drivers keep
+/// that order: it breaks ties between events at the same instant).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output<T> {
+    /// Carry this to the other half.
+    Transmit(Transmit),
+    /// Call the half's `handle_timeout` with `T` at this time.
+    Timer(SimTime, T),
+}
