@@ -306,7 +306,7 @@ impl World {
     fn deliver(&mut self, now: SimTime, mut d: Delivery) {
         d.open = self.provider.awaits(d.reply.ticket);
         self.consumer.handle_delivery(now, d, &mut self.ledger);
-        let back = now + self.net.one_way();
+        let back = self.net.back_from(now);
         self.immediate = Some((d.deadline.max(now), back));
         self.pump(now);
         self.immediate = None;
@@ -324,7 +324,7 @@ impl World {
             Some((deadline, back)) => self.answer_by(back, deadline, ticket, ok),
             None if lost => {}
             None => {
-                let back = now + self.net.one_way();
+                let back = self.net.back_from(now);
                 self.queue.push(back, Event::Answer(ticket, ok));
             }
         }

@@ -77,10 +77,20 @@ impl Network {
         self.send(now, fate)
     }
 
-    /// One one-way trip's latency (a response on its way back).
+    /// One one-way trip's latency.
     #[inline]
     pub fn one_way(&mut self) -> SimDuration {
         self.latency.sample()
+    }
+
+    /// When a response given at `now` is back at the sender. Every
+    /// delivery that arrives draws one (after the consumer has seen it,
+    /// used if the endpoint answers at once), and every later answer
+    /// draws its own: drivers follow this order, so the latency stream is
+    /// drawn alike whatever the driver.
+    #[inline]
+    pub fn back_from(&mut self, now: SimTime) -> SimTime {
+        now + self.one_way()
     }
 
     /// Carries an attempt sent at `now` whose fate the faults decided.

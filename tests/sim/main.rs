@@ -12,6 +12,7 @@ mod hybrid;
 mod layers;
 mod outage;
 mod paging;
+mod pair;
 mod poll_arithmetic;
 mod props;
 mod seeds;
