@@ -110,7 +110,7 @@ impl Pair {
                                     );
                                 }
                             }
-                            other => self.from_consumer(now, other),
+                            other => self.route_consumer(now, other),
                         }
                     }
                 }
@@ -121,7 +121,7 @@ impl Pair {
         self.provider.finish(self.end);
     }
 
-    fn from_consumer(&mut self, now: SimTime, o: Output<ConsumerTimer>) {
+    fn route_consumer(&mut self, now: SimTime, o: Output<ConsumerTimer>) {
         match o {
             Output::Timer(t, timer) => self.at(t, Step::Consumer(timer)),
             Output::Transmit(Transmit::List(call)) => {
@@ -144,7 +144,7 @@ impl Pair {
     fn drain(&mut self, now: SimTime) {
         loop {
             if let Some(o) = self.consumer.poll_output() {
-                self.from_consumer(now, o);
+                self.route_consumer(now, o);
             } else if let Some(o) = self.provider.poll_output() {
                 match o {
                     Output::Timer(t, timer) => self.at(t, Step::Provider(timer)),
