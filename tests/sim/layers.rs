@@ -51,7 +51,6 @@ fn the_model_imports_neither_the_scenario_layer_nor_a_driver() {
             "crate::scenario",
             "crate::engine::des",
             "crate::engine::queue",
-            "crate::engine::trace",
             "crate::sweep",
             "crate::check",
             "crate::output",
