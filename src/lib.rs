@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod scenario;
+pub mod signing;
 pub mod sweep;
 
 pub use engine::des::{run, run_traced};

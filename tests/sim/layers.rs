@@ -84,6 +84,32 @@ fn the_engine_foundations_import_no_model_and_the_scenario_layer_no_driver() {
     );
 }
 
+/// `signing` is a leaf: every driver (live sender, reference consumer,
+/// turmoil) may use it, so it uses nothing of theirs, and being sans-IO it
+/// reads no clock and no entropy source.
+#[test]
+fn signing_is_a_sans_io_leaf() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/signing.rs"))
+            .unwrap();
+    let code = text.split("#[cfg(test)]").next().unwrap();
+    let bad = offending(
+        code,
+        &[
+            "crate::",
+            "super::",
+            "SystemTime",
+            "Instant",
+            "thread_rng",
+            "OsRng",
+            "getrandom",
+            "std::net",
+            "std::fs",
+        ],
+    );
+    assert!(bad.is_empty(), "src/signing.rs is a sans-IO leaf: {bad:?}");
+}
+
 /// The checker itself: a forbidden path is found, a comment is not.
 #[test]
 fn the_layer_check_finds_a_forbidden_use() {
