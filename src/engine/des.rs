@@ -226,7 +226,9 @@ impl World {
         self.provider.finish(self.end);
     }
 
-    /// Moves everything the halves asked for, in the order they asked.
+    /// Moves everything the halves asked for, in the order they asked
+    /// (the consumer's first). A list call or a fetch reaches the API at
+    /// once and its answer is carried on from here.
     #[inline]
     fn pump(&mut self, now: SimTime) {
         loop {
@@ -234,10 +236,12 @@ impl World {
                 match o {
                     Output::Timer(at, t) => self.queue.push(at, Event::Consumer(t)),
                     Output::Transmit(Transmit::List(call)) => {
-                        self.provider.handle_list(now, call, &mut self.ledger)
+                        let answer = self.provider.handle_list(now, call, &mut self.ledger);
+                        self.route_listed(answer);
                     }
                     Output::Transmit(Transmit::Fetch(call)) => {
-                        self.provider.handle_fetch(now, call, &mut self.ledger)
+                        let f = self.provider.handle_fetch(now, call, &mut self.ledger);
+                        self.consumer.handle_fetched(now, f, &mut self.ledger);
                     }
                     Output::Transmit(Transmit::Answer(a)) => self.route_answer(now, a),
                     Output::Transmit(other) => unreachable!("not a consumer's: {other:?}"),
@@ -245,15 +249,11 @@ impl World {
             } else if let Some(o) = self.provider.poll_output() {
                 match o {
                     Output::Timer(at, t) => self.queue.push(at, Event::Provider(t)),
-                    Output::Transmit(Transmit::Listed(a)) => self.route_listed(a),
-                    Output::Transmit(Transmit::Fetched(f)) => {
-                        self.consumer.handle_fetched(now, f, &mut self.ledger)
-                    }
                     Output::Transmit(Transmit::Delivery(d)) => self.send(now, d),
                     Output::Transmit(other) => unreachable!("not a provider's: {other:?}"),
                 }
             } else {
-                break;
+                return;
             }
         }
     }
@@ -265,7 +265,7 @@ impl World {
         if a.at >= self.end {
             return;
         }
-        let early = match a.call.early {
+        let early = match a.early {
             Early::Any => true,
             Early::Errors => matches!(a.listed, Listed::RateLimited { .. } | Listed::Unavailable),
         };

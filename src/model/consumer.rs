@@ -141,7 +141,7 @@ impl Consumer {
         }
     }
 
-    /// The next thing the consumer asks its driver for, in order.
+    /// The next thing the half asks its driver for, in the order asked.
     #[inline]
     pub fn poll_output(&mut self) -> Option<Output<ConsumerTimer>> {
         self.out.pop_front()
@@ -232,7 +232,7 @@ impl Consumer {
     /// The answer to a list call arrives (at `answer.at`).
     #[inline]
     pub fn handle_listed(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
-        match answer.call.caller {
+        match answer.caller {
             Caller::Poller(_) => self.polled(answer, ledger),
             Caller::Reconciler => self.reconciled(answer, ledger),
         }
@@ -241,20 +241,26 @@ impl Consumer {
     /// A poll's answer arrives: apply it and arm the next request.
     #[inline]
     fn polled(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
-        let ListAnswer { call, listed, at } = answer;
-        let m = call.req.mailbox;
+        let ListAnswer {
+            mailbox: m,
+            sent_at,
+            listed,
+            at,
+            ..
+        } = answer;
         let Strategy::Poll { poller, .. } = &mut self.strategy else {
             panic!("poll answers only with a poller")
         };
+        let asked = poller.cursor(m);
         if ledger.tracing() {
-            trace!(ledger, call.sent_at, m, None, "poll", "cursor" => format!("{:?}", call.req.cursor),
+            trace!(ledger, sent_at, m, None, "poll", "cursor" => format!("{asked:?}"),
                 "answer" => describe(&listed), "arrives_us" => at.0);
         }
         let c = &mut ledger.metrics.counters;
         let next = match listed {
             Listed::NotModified => {
                 c.not_modified += 1;
-                poller.on_page_applied(m, at, call.req.cursor, false)
+                poller.on_page_applied(m, at, asked, false)
             }
             Listed::Page {
                 items,
@@ -328,8 +334,12 @@ impl Consumer {
     /// A reconcile answer arrives: apply what the replica lacks (by
     /// version), then continue the run or sleep.
     fn reconciled(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
-        let ListAnswer { call, listed, at } = answer;
-        let m = call.req.mailbox;
+        let ListAnswer {
+            mailbox: m,
+            listed,
+            at,
+            ..
+        } = answer;
         let down = self.host.down(at);
         let Strategy::Hybrid(_, rec) = &mut self.strategy else {
             panic!("reconcile answers only with a reconciler")

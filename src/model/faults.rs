@@ -361,7 +361,11 @@ impl HostFaults {
     }
 
     /// When the consumer is down at `t`, the time it comes back.
+    #[inline]
     pub fn down_until(&self, t: SimTime) -> Option<SimTime> {
+        if self.crash.is_empty() {
+            return None;
+        }
         self.crash.iter().filter_map(|w| w.end_after(t)).max()
     }
 

@@ -3,9 +3,10 @@
 //! and the webhook sender (one notification per committed change, retry
 //! policy, timeouts, endpoint health).
 //!
-//! It takes inputs with the time (`handle_list`, `handle_fetch`,
-//! `handle_answer`, `handle_timeout`) and yields [`Output`]s in order
-//! (`poll_output`): transmits for the consumer and timers for itself. It
+//! It takes inputs with the time (`handle_list` and `handle_fetch`, which
+//! return their answer, `handle_answer`, `handle_timeout`) and yields
+//! [`Output`]s in order (`poll_output`): deliveries for the consumer and
+//! timers for itself. It
 //! reads no clock and owns no queue; its random streams (API latency) are
 //! derived from the seed and drawn in request order.
 
@@ -58,18 +59,23 @@ pub struct Provider {
 }
 
 /// A borrowed source answer as an owned one (ids and versions only).
+#[inline(always)]
 fn owned(outcome: ListOutcome<'_>) -> Listed {
     match outcome {
         ListOutcome::Page(p) => Listed::Page {
-            items: p
-                .items
-                .iter()
-                .map(|(seq, c)| PageItem {
-                    seq,
-                    msg: c.msg,
-                    version: c.version,
-                })
-                .collect(),
+            // Most pages are empty: no iterator, no allocation.
+            items: if p.items.is_empty() {
+                Vec::new()
+            } else {
+                p.items
+                    .iter()
+                    .map(|(seq, c)| PageItem {
+                        seq,
+                        msg: c.msg,
+                        version: c.version,
+                    })
+                    .collect()
+            },
             next_cursor: p.next_cursor,
             has_more: p.has_more,
         },
@@ -88,6 +94,22 @@ fn owned(outcome: ListOutcome<'_>) -> Listed {
             state: Vec::new(),
         },
     }
+}
+
+/// Every change of mailbox `m` committed by `as_of` (a snapshot's
+/// content, applied by version).
+fn visible(logs: &Logs, m: u32, as_of: SimTime) -> Vec<PageItem> {
+    let log = logs.changes(m);
+    let visible = log.partition_point(|c| c.at <= as_of);
+    log[..visible]
+        .iter()
+        .enumerate()
+        .map(|(seq, c)| PageItem {
+            seq: seq as u32,
+            msg: c.msg,
+            version: c.version,
+        })
+        .collect()
 }
 
 impl Provider {
@@ -148,7 +170,7 @@ impl Provider {
         }
     }
 
-    /// The next thing the provider asks its driver for, in order.
+    /// The next thing the half asks its driver for, in the order asked.
     #[inline]
     pub fn poll_output(&mut self) -> Option<Output<ProviderTimer>> {
         self.out.pop_front()
@@ -165,68 +187,51 @@ impl Provider {
         }
     }
 
-    /// A list call reaches the API at `now`: answer it (as of now, or for
+    /// A list call reaches the API at `now`: its answer (as of now, or for
     /// a long poll with nothing new, as of the commit that ends the hold or
-    /// the hold's end), arriving after the API latency.
+    /// the hold's end), arriving after the API latency. Every call gets
+    /// exactly one answer, computed when it reaches the API, so it is
+    /// returned rather than queued; the driver carries it.
     #[inline]
-    pub fn handle_list(&mut self, now: SimTime, call: ListCall, ledger: &mut Ledger) {
+    pub fn handle_list(&mut self, now: SimTime, call: ListCall, ledger: &mut Ledger) -> ListAnswer {
         ledger.metrics.source_request(now);
         let latency = self.latency.sample();
         let req = call.req;
-        let listed = owned(self.source.list(now, req));
-        let empty = match &listed {
+        let mut answer = ListAnswer {
+            mailbox: req.mailbox,
+            caller: call.caller,
+            early: call.early,
+            sent_at: call.sent_at,
+            at: now + latency,
+            listed: owned(self.source.list(now, req)),
+        };
+        let empty = match &answer.listed {
             Listed::Page { items, .. } => items.is_empty(),
             Listed::NotModified => true,
             _ => false,
         };
-        let (answered, listed) = match call.wait {
-            Some(hold) if empty => match self.source.next_commit(req.mailbox, req.cursor) {
+        let mut answered = now;
+        if let Some(hold) = call.wait.filter(|_| empty) {
+            (answered, answer.listed) = match self.source.next_commit(req.mailbox, req.cursor) {
                 Some(v) if v <= now + hold => (v, owned(self.source.answer(v, req))),
                 _ => (now + hold, owned(self.source.answer(now, req))),
-            },
-            _ => (now, listed),
-        };
-        let listed = match listed {
-            Listed::Snapshot {
-                page,
-                pages,
-                end_cursor,
-                ..
-            } if page + 1 == pages => Listed::Snapshot {
-                page,
-                pages,
-                end_cursor,
-                state: self.visible(req.mailbox, answered),
-            },
-            other => other,
-        };
-        self.out
-            .push_back(Output::Transmit(Transmit::Listed(ListAnswer {
-                call,
-                listed,
-                at: answered + latency,
-            })));
+            };
+            answer.at = answered + latency;
+        }
+        if let Listed::Snapshot {
+            page, pages, state, ..
+        } = &mut answer.listed
+        {
+            if *page + 1 == *pages {
+                *state = visible(self.source.logs(), req.mailbox, answered);
+            }
+        }
+        answer
     }
 
-    /// Every change of mailbox `m` committed by `as_of` (a snapshot's
-    /// content, applied by version).
-    fn visible(&self, m: u32, as_of: SimTime) -> Vec<PageItem> {
-        let log = self.source.logs().changes(m);
-        let visible = log.partition_point(|c| c.at <= as_of);
-        log[..visible]
-            .iter()
-            .enumerate()
-            .map(|(seq, c)| PageItem {
-                seq: seq as u32,
-                msg: c.msg,
-                version: c.version,
-            })
-            .collect()
-    }
-
-    /// A thin notification's fetch reaches the API at `now`; the answer
-    /// is back at once (fetch latency is not modelled).
-    pub fn handle_fetch(&mut self, now: SimTime, call: FetchCall, ledger: &mut Ledger) {
+    /// A thin notification's fetch reaches the API at `now`: its answer,
+    /// back at once (fetch latency is not modelled).
+    pub fn handle_fetch(&mut self, now: SimTime, call: FetchCall, ledger: &mut Ledger) -> Fetched {
         ledger.metrics.source_request(now);
         ledger.fetches += 1;
         let result = match self.source.fetch(now, call.mailbox, call.msg) {
@@ -240,11 +245,7 @@ impl Provider {
             }
             Err(outcome) => Err(owned(outcome)),
         };
-        self.out
-            .push_back(Output::Transmit(Transmit::Fetched(Fetched {
-                call,
-                result,
-            })));
+        Fetched { call, result }
     }
 
     /// True while the sender waits for attempt `ticket`'s answer (a driver

@@ -125,15 +125,22 @@ pub enum Listed {
     },
 }
 
-/// Provider → consumer: the answer to a [`ListCall`].
+/// Provider → consumer: the answer to a [`ListCall`] (what a client
+/// knows about its own request: which mailbox, who asked, when).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListAnswer {
-    /// The call answered.
-    pub call: ListCall,
-    /// The answer.
-    pub listed: Listed,
+    /// The mailbox listed.
+    pub mailbox: u32,
+    /// Who asked.
+    pub caller: Caller,
+    /// Which answers may be handed over early.
+    pub early: Early,
+    /// When the call was sent.
+    pub sent_at: SimTime,
     /// When the answer reaches the consumer.
     pub at: SimTime,
+    /// The answer.
+    pub listed: Listed,
 }
 
 /// Consumer → provider: fetch one message (a thin notification's
@@ -221,7 +228,8 @@ pub enum Transmit {
 }
 
 /// What a half asks its driver for, in the order it asks (drivers keep
-/// that order: it breaks ties between events at the same instant).
+/// that order: it breaks ties between events at the same instant). A half
+/// hands them over with `drain_outputs`, appending to the driver's buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output<T> {
     /// Carry this to the other half.

@@ -125,10 +125,13 @@ impl Pair {
         match o {
             Output::Timer(t, timer) => self.at(t, Step::Consumer(timer)),
             Output::Transmit(Transmit::List(call)) => {
-                self.provider.handle_list(now, call, &mut self.ledger)
+                let a = self.provider.handle_list(now, call, &mut self.ledger);
+                let at = a.at;
+                self.at(at, Step::ToConsumer(Transmit::Listed(a)));
             }
             Output::Transmit(Transmit::Fetch(call)) => {
-                self.provider.handle_fetch(now, call, &mut self.ledger)
+                let f = self.provider.handle_fetch(now, call, &mut self.ledger);
+                self.at(now, Step::ToConsumer(Transmit::Fetched(f)));
             }
             Output::Transmit(Transmit::Answer(a)) => {
                 let lost = a.reply.lost;
@@ -141,6 +144,7 @@ impl Pair {
         }
     }
 
+    /// Moves outputs one at a time, the consumer's first.
     fn drain(&mut self, now: SimTime) {
         loop {
             if let Some(o) = self.consumer.poll_output() {
@@ -148,13 +152,6 @@ impl Pair {
             } else if let Some(o) = self.provider.poll_output() {
                 match o {
                     Output::Timer(t, timer) => self.at(t, Step::Provider(timer)),
-                    Output::Transmit(Transmit::Listed(a)) => {
-                        let at = a.at;
-                        self.at(at, Step::ToConsumer(Transmit::Listed(a)));
-                    }
-                    Output::Transmit(Transmit::Fetched(f)) => {
-                        self.at(now, Step::ToConsumer(Transmit::Fetched(f)))
-                    }
                     Output::Transmit(Transmit::Delivery(mut d)) => {
                         let ticket = d.reply.ticket;
                         // The sender's client times out at the deadline
