@@ -10,6 +10,8 @@ use syncsim::exit;
 use syncsim::output::{table, write_atomic};
 use syncsim::sweep::exec;
 use syncsim::sweep::folder::{self, Crash, FolderError, Meta};
+use syncsim::sweep::shard::{self, Engine, Shard, ShardError};
+use syncsim::sweep::spec::echo;
 use syncsim::sweep::tables::{self, WriteError};
 use syncsim::ScenarioError;
 
@@ -52,10 +54,21 @@ enum Command {
         /// Parallel runs (default: all cores). Results do not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
-        /// Run only slice K of N (e.g. 2/8), for a batch cluster's array
-        /// job; join the slices with `syncsim merge`.
-        #[arg(long, value_parser = parse_shard)]
-        shard: Option<(usize, usize)>,
+        /// Run only slice K of N (e.g. 2/8; a GitHub Actions matrix, a
+        /// shell loop); join the slices with `syncsim merge`.
+        #[arg(long, value_name = "K/N", value_parser = parse_shard, conflicts_with = "shard_from")]
+        shard: Option<Shard>,
+        /// Read the slice from a batch engine's array-job environment:
+        /// `kubernetes` (an Indexed Job's JOB_COMPLETION_INDEX; needs
+        /// --shard-count) or `slurm` (a job array's SLURM_ARRAY_TASK_ID,
+        /// _MIN, _STEP and _COUNT). See docs/batch.md.
+        #[arg(long, value_enum, value_name = "ENGINE")]
+        shard_from: Option<ShardFrom>,
+        /// The number of shards, with --shard-from: required for
+        /// kubernetes (the Job's `completions`); for slurm it must equal
+        /// SLURM_ARRAY_TASK_COUNT.
+        #[arg(long, value_name = "N", requires = "shard_from")]
+        shard_count: Option<usize>,
         /// No progress bar.
         #[arg(long)]
         no_progress: bool,
@@ -131,6 +144,25 @@ enum TraceFormat {
     Jsonl,
 }
 
+/// `--shard-from`: the batch engines whose environment names the shard.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ShardFrom {
+    /// A Kubernetes Indexed Job (JOB_COMPLETION_INDEX, 0-based).
+    #[value(alias = "k8s")]
+    Kubernetes,
+    /// A Slurm job array (SLURM_ARRAY_TASK_ID and friends).
+    Slurm,
+}
+
+impl From<ShardFrom> for Engine {
+    fn from(e: ShardFrom) -> Engine {
+        match e {
+            ShardFrom::Kubernetes => Engine::Kubernetes,
+            ShardFrom::Slurm => Engine::Slurm,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum OutputFormat {
     /// A readable summary.
@@ -153,9 +185,12 @@ fn main() -> ExitCode {
             out,
             jobs,
             shard,
+            shard_from,
+            shard_count,
             no_progress,
             force,
-        } => sweep(&file, out, jobs, shard, !no_progress, force),
+        } => pick_shard(shard, shard_from, shard_count)
+            .and_then(|shard| sweep(&file, out, jobs, shard, !no_progress, force)),
         Command::Merge { dirs, out } => merge(&dirs, &out),
         Command::Check { paths, junit, jobs } => check(&paths, junit.as_deref(), jobs),
         Command::Report { dir } => report(&dir),
@@ -233,12 +268,35 @@ enum Failure {
         /// Its sweep.
         first_meta: Box<Meta>,
     },
+    /// `merge` was given shards of one sweep run from differently spelled
+    /// paths of its file (exit 2): the path is part of a sweep's record
+    /// (its repro lines).
+    #[error(
+        "merge: {} was swept from `{}` but {} from `{}` (the same scenario, scenario {} expansion {}); a sweep records its file's path for its repro lines, so run every shard with the same path",
+        dir.display(), echo(path), first.display(), echo(first_path), meta.scenario, meta.expanded
+    )]
+    OtherPath {
+        /// The odd folder.
+        dir: PathBuf,
+        /// Its scenario path.
+        path: String,
+        /// The first folder.
+        first: PathBuf,
+        /// The first folder's scenario path.
+        first_path: String,
+        /// The first folder's sweep.
+        meta: Box<Meta>,
+    },
     /// `merge --out` holds another sweep (exit 2).
     #[error("merge: {} already holds another sweep; merge into a new folder", out.display())]
     Occupied {
         /// The folder.
         out: PathBuf,
     },
+    /// `--shard-from`'s variables are missing, malformed or out of range
+    /// (exit 2).
+    #[error(transparent)]
+    Shard(#[from] ShardError),
     /// `trace --mailbox` names a mailbox the scenario does not have (exit 2).
     #[error("mailbox {mailbox} does not exist; the scenario has {mailboxes} (0..{mailboxes})")]
     NoMailbox {
@@ -256,9 +314,11 @@ impl Failure {
             Failure::Scenario(_)
             | Failure::Collect(_)
             | Failure::NotAShard { .. }
+            | Failure::OtherPath { .. }
             | Failure::Occupied { .. }
             | Failure::NoMailbox { .. } => exit::BAD_INPUT,
             Failure::Folder { source, .. } => source.exit_code(),
+            Failure::Shard(e) => e.exit_code(),
             Failure::Outputs(_) | Failure::Write { .. } | Failure::NoFolder { .. } => exit::IO,
         }
     }
@@ -336,11 +396,30 @@ fn run(
     Ok(exit::OK)
 }
 
+/// The shard to run: `--shard K/N` as given, or read from the batch
+/// engine's environment with `--shard-from` (printed on stderr, so the
+/// job's log says which slice it ran and why).
+fn pick_shard(
+    shard: Option<Shard>,
+    from: Option<ShardFrom>,
+    count: Option<usize>,
+) -> Result<Option<Shard>, Failure> {
+    let Some(engine) = from else {
+        return Ok(shard);
+    };
+    // A variable that is not valid Unicode is read lossily: it then fails
+    // as malformed, with the value shown.
+    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    let picked = shard::from_env(engine.into(), count, env)?;
+    eprintln!("shard {} (from {})", picked.shard, picked.from);
+    Ok(Some(picked.shard))
+}
+
 fn sweep(
     file: &Path,
     out: Option<PathBuf>,
     jobs: Option<usize>,
-    shard: Option<(usize, usize)>,
+    shard: Option<Shard>,
     progress: bool,
     force: bool,
 ) -> Result<u8, Failure> {
@@ -373,9 +452,9 @@ fn sweep(
         out.display(),
         started.elapsed().as_secs_f64()
     );
-    if let Some((k, n)) = shard {
+    if let Some(shard) = shard {
         print_crashes(&outcome.crashes);
-        eprintln!("shard {k}/{n} done; join the shards with: syncsim merge DIR... --out DIR");
+        eprintln!("shard {shard} done; join the shards with: syncsim merge DIR... --out DIR");
         return Ok(if outcome.crashes.is_empty() {
             exit::OK
         } else {
@@ -393,6 +472,19 @@ fn merge(dirs: &[PathBuf], out: &Path) -> Result<u8, Failure> {
         .map_err(Failure::folder("merge"))?;
     let meta = metas[0].clone();
     if let Some((d, m)) = dirs.iter().zip(&metas).find(|(_, m)| **m != meta) {
+        let same_but_path = Meta {
+            file: meta.file.clone(),
+            ..m.clone()
+        } == meta;
+        if same_but_path {
+            return Err(Failure::OtherPath {
+                dir: d.clone(),
+                path: m.file.clone(),
+                first: dirs[0].clone(),
+                first_path: meta.file.clone(),
+                meta: Box::new(meta),
+            });
+        }
         return Err(Failure::NotAShard {
             dir: d.clone(),
             meta: Box::new(m.clone()),
@@ -570,15 +662,6 @@ fn parse_set(text: &str) -> Result<(String, String), ArgError> {
         .ok_or_else(|| ArgError::Set(text.to_string()))
 }
 
-fn parse_shard(text: &str) -> Result<(usize, usize), ArgError> {
-    let bad = || ArgError::Shard(text.to_string());
-    let (k, n) = text.split_once('/').ok_or_else(bad)?;
-    let (k, n): (usize, usize) = (
-        k.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
-    if k == 0 || k > n {
-        return Err(bad());
-    }
-    Ok((k, n))
+fn parse_shard(text: &str) -> Result<Shard, ArgError> {
+    Shard::parse(text).ok_or_else(|| ArgError::Shard(text.to_string()))
 }

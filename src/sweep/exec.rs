@@ -7,6 +7,7 @@
 //! on `jobs` or on thread timing.
 
 use super::folder::{crash_file, write_json, Crash, FolderError, Meta};
+use super::shard::Shard;
 use super::{pool, Run, Sweep};
 use crate::metrics::Report;
 use crate::output::temp_owner;
@@ -38,9 +39,8 @@ pub struct Stored {
 pub struct Options {
     /// Threads.
     pub jobs: usize,
-    /// Run only slice `k` of `n` (1-based): runs whose index is `k - 1`
-    /// modulo `n`.
-    pub shard: Option<(usize, usize)>,
+    /// Run only this slice of the sweep (see [`Shard::holds`]).
+    pub shard: Option<Shard>,
     /// Output folder (`points/` goes inside).
     pub out: PathBuf,
     /// Show a progress bar on stderr.
@@ -169,7 +169,7 @@ pub fn execute(sweep: &Sweep, opts: &Options) -> Result<Outcome, FolderError> {
         .runs
         .iter()
         .enumerate()
-        .filter(|(i, _)| opts.shard.is_none_or(|(k, n)| i % n == k - 1))
+        .filter(|(i, _)| opts.shard.is_none_or(|s| s.holds(*i)))
         .map(|(_, r)| r)
         .collect();
     let mut todo: Vec<&Run> = Vec::new();

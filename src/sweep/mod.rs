@@ -21,6 +21,7 @@
 pub mod exec;
 pub mod folder;
 pub mod pool;
+pub mod shard;
 pub mod spec;
 pub mod stats;
 pub mod tables;

@@ -2,6 +2,7 @@
 //! from arithmetic or ../shared/FACTS.md, with the tolerance stated.
 
 mod bad_input;
+mod batch;
 mod check;
 mod common;
 mod cursors;
