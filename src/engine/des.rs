@@ -35,7 +35,8 @@ use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::trace::{Filter, Record};
 use crate::model::traffic;
 use crate::model::transmit::{
-    Delivery, DeliveryAnswer, Early, ListAnswer, Listed, Output, Status, Ticket, Transmit,
+    Delivery, DeliveryAnswer, Early, ListAnswer, Listed, Output, Status, Ticket, ToConsumer,
+    ToProvider,
 };
 use crate::scenario::Scenario;
 use std::sync::Arc;
@@ -58,12 +59,12 @@ enum Event {
 /// Transmits in flight, in reusable slots (events carry the slot).
 #[derive(Debug, Default)]
 struct Flight {
-    slots: Vec<Option<Transmit>>,
+    slots: Vec<Option<ToConsumer>>,
     free: Vec<u32>,
 }
 
 impl Flight {
-    fn put(&mut self, t: Transmit) -> u32 {
+    fn put(&mut self, t: ToConsumer) -> u32 {
         match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(t);
@@ -76,7 +77,7 @@ impl Flight {
         }
     }
 
-    fn take(&mut self, i: u32) -> Transmit {
+    fn take(&mut self, i: u32) -> ToConsumer {
         self.free.push(i);
         self.slots[i as usize].take().expect("a slot arrives once")
     }
@@ -187,9 +188,9 @@ impl World {
             immediate: None,
         };
         world.provider.start();
-        world.pump(SimTime::ZERO);
+        world.pump_provider(SimTime::ZERO);
         world.consumer.start();
-        world.pump(SimTime::ZERO);
+        world.pump_consumer(SimTime::ZERO);
         world
     }
 
@@ -211,49 +212,66 @@ impl World {
             self.ledger.metrics.events += 1;
             let l = &mut self.ledger;
             match event {
-                Event::Provider(t) => self.provider.handle_timeout(now, t, l),
-                Event::Consumer(t) => self.consumer.handle_timeout(now, t, l),
-                Event::Deadline(t) => self.provider.handle_answer(now, t, false, true, l),
-                Event::Answer(t, ok) => self.provider.handle_answer(now, t, ok, false, l),
+                Event::Consumer(t) => {
+                    self.consumer.handle_timeout(now, t, l);
+                    self.pump_consumer(now);
+                }
+                Event::Provider(t) => {
+                    self.provider.handle_timeout(now, t, l);
+                    self.pump_provider(now);
+                }
+                Event::Deadline(t) => {
+                    self.provider.handle_answer(now, t, false, true, l);
+                    self.pump_provider(now);
+                }
+                Event::Answer(t, ok) => {
+                    self.provider.handle_answer(now, t, ok, false, l);
+                    self.pump_provider(now);
+                }
                 Event::Arrive(slot) => match self.flight.take(slot) {
-                    Transmit::Delivery(d) => self.deliver(now, d),
-                    Transmit::Listed(a) => self.consumer.handle_listed(a, &mut self.ledger),
-                    other => unreachable!("only deliveries and pages fly: {other:?}"),
+                    ToConsumer::Delivery(d) => self.deliver(now, d),
+                    ToConsumer::Listed(a) => {
+                        self.consumer.handle_listed(&a, l);
+                        self.pump_consumer(now);
+                    }
+                    ToConsumer::Fetched(_) => unreachable!("fetch answers never fly"),
                 },
             }
-            self.pump(now);
         }
         self.provider.finish(self.end);
     }
 
-    /// Moves everything the halves asked for, in the order they asked
-    /// (the consumer's first). A list call or a fetch reaches the API at
-    /// once and its answer is carried on from here.
+    /// Moves everything the consumer asked for, in the order it asked. A
+    /// list call or a fetch reaches the API at once and its answer is
+    /// carried on from here (which may make the consumer ask for more).
+    /// Nothing here makes the provider ask for anything: its outputs come
+    /// only from its own inputs.
     #[inline]
-    fn pump(&mut self, now: SimTime) {
-        loop {
-            if let Some(o) = self.consumer.poll_output() {
-                match o {
-                    Output::Timer(at, t) => self.queue.push(at, Event::Consumer(t)),
-                    Output::Transmit(Transmit::List(call)) => {
-                        let answer = self.provider.handle_list(now, call, &mut self.ledger);
-                        self.route_listed(answer);
-                    }
-                    Output::Transmit(Transmit::Fetch(call)) => {
-                        let f = self.provider.handle_fetch(now, call, &mut self.ledger);
-                        self.consumer.handle_fetched(now, f, &mut self.ledger);
-                    }
-                    Output::Transmit(Transmit::Answer(a)) => self.route_answer(now, a),
-                    Output::Transmit(other) => unreachable!("not a consumer's: {other:?}"),
+    fn pump_consumer(&mut self, now: SimTime) {
+        while let Some(o) = self.consumer.poll_output() {
+            match o {
+                Output::Timer(at, t) => self.queue.push(at, Event::Consumer(t)),
+                Output::Transmit(ToProvider::List(call)) => {
+                    let answer = self.provider.handle_list(now, call, &mut self.ledger);
+                    self.route_listed(answer);
                 }
-            } else if let Some(o) = self.provider.poll_output() {
-                match o {
-                    Output::Timer(at, t) => self.queue.push(at, Event::Provider(t)),
-                    Output::Transmit(Transmit::Delivery(d)) => self.send(now, d),
-                    Output::Transmit(other) => unreachable!("not a provider's: {other:?}"),
+                Output::Transmit(ToProvider::Fetch(call)) => {
+                    let f = self.provider.handle_fetch(now, call, &mut self.ledger);
+                    self.consumer.handle_fetched(now, f, &mut self.ledger);
                 }
-            } else {
-                return;
+                Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
+            }
+        }
+    }
+
+    /// Moves everything the provider asked for, in the order it asked
+    /// (none of it reaches the consumer before its own event).
+    #[inline]
+    fn pump_provider(&mut self, now: SimTime) {
+        while let Some(o) = self.provider.poll_output() {
+            match o {
+                Output::Timer(at, t) => self.queue.push(at, Event::Provider(t)),
+                Output::Transmit(d) => self.send(now, d),
             }
         }
     }
@@ -270,10 +288,10 @@ impl World {
             Early::Errors => matches!(a.listed, Listed::RateLimited { .. } | Listed::Unavailable),
         };
         if early {
-            self.consumer.handle_listed(a, &mut self.ledger);
+            self.consumer.handle_listed(&a, &mut self.ledger);
         } else {
             let at = a.at;
-            let slot = self.flight.put(Transmit::Listed(a));
+            let slot = self.flight.put(ToConsumer::Listed(a));
             self.queue.push(at, Event::Arrive(slot));
         }
     }
@@ -287,11 +305,11 @@ impl World {
             Carry::Silent => self.queue.push(d.deadline, Event::Deadline(ticket)),
             Carry::Arrives { at, copy_at, mute } => {
                 d.reply.lost = mute;
-                let slot = self.flight.put(Transmit::Delivery(d));
+                let slot = self.flight.put(ToConsumer::Delivery(d));
                 self.queue.push(at, Event::Arrive(slot));
                 if let Some(again) = copy_at {
                     d.reply.lost = true;
-                    let slot = self.flight.put(Transmit::Delivery(d));
+                    let slot = self.flight.put(ToConsumer::Delivery(d));
                     self.queue.push(again, Event::Arrive(slot));
                 }
                 if self.consumer.answers_after_processing() || at > d.deadline {
@@ -308,7 +326,7 @@ impl World {
         self.consumer.handle_delivery(now, d, &mut self.ledger);
         let back = self.net.back_from(now);
         self.immediate = Some((d.deadline.max(now), back));
-        self.pump(now);
+        self.pump_consumer(now);
         self.immediate = None;
     }
 

@@ -20,7 +20,7 @@ use super::replica::Replica;
 use super::traffic::Logs;
 use super::transmit::{
     Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
-    Output, PageItem, Status, Transmit,
+    Output, PageItem, Status, ToProvider,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::time::{SimDuration, SimTime};
@@ -64,10 +64,7 @@ struct Endpoint {
 #[derive(Debug)]
 enum Strategy {
     /// Poll every mailbox (optionally long polls).
-    Poll {
-        poller: Poller,
-        wait: Option<SimDuration>,
-    },
+    Poll { poller: Poller, wait: SimDuration },
     /// Webhooks only.
     Webhook(Endpoint),
     /// Webhooks plus a periodic lookback listing.
@@ -82,7 +79,7 @@ pub struct Consumer {
     host: HostFaults,
     /// First timers, armed by [`Consumer::start`].
     firsts: Vec<SimTime>,
-    out: VecDeque<Output<ConsumerTimer>>,
+    out: VecDeque<Output<ConsumerTimer, ToProvider>>,
 }
 
 impl Consumer {
@@ -103,7 +100,7 @@ impl Consumer {
         let (strategy, firsts) = match &cfg.consumer {
             ConsumerConfig::Poll(p) => {
                 let (poller, firsts) = Poller::new(p.poller, n, streams);
-                let wait = p.long_poll;
+                let wait = p.long_poll.unwrap_or(SimDuration::ZERO);
                 (Strategy::Poll { poller, wait }, firsts)
             }
             ConsumerConfig::Webhook(h) => (Strategy::Webhook(endpoint(h)), Vec::new()),
@@ -143,7 +140,7 @@ impl Consumer {
 
     /// The next thing the half asks its driver for, in the order asked.
     #[inline]
-    pub fn poll_output(&mut self) -> Option<Output<ConsumerTimer>> {
+    pub fn poll_output(&mut self) -> Option<Output<ConsumerTimer, ToProvider>> {
         self.out.pop_front()
     }
 
@@ -220,7 +217,7 @@ impl Consumer {
         }
         c.poll_cycles += (kind == RequestKind::CycleStart) as u64;
         self.out
-            .push_back(Output::Transmit(Transmit::List(ListCall {
+            .push_back(Output::Transmit(ToProvider::List(ListCall {
                 req,
                 wait: *wait,
                 caller: Caller::Poller(kind),
@@ -231,7 +228,7 @@ impl Consumer {
 
     /// The answer to a list call arrives (at `answer.at`).
     #[inline]
-    pub fn handle_listed(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
+    pub fn handle_listed(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {
         match answer.caller {
             Caller::Poller(_) => self.polled(answer, ledger),
             Caller::Reconciler => self.reconciled(answer, ledger),
@@ -240,21 +237,21 @@ impl Consumer {
 
     /// A poll's answer arrives: apply it and arm the next request.
     #[inline]
-    fn polled(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
+    fn polled(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {
         let ListAnswer {
             mailbox: m,
             sent_at,
-            listed,
+            ref listed,
             at,
             ..
-        } = answer;
+        } = *answer;
         let Strategy::Poll { poller, .. } = &mut self.strategy else {
             panic!("poll answers only with a poller")
         };
         let asked = poller.cursor(m);
         if ledger.tracing() {
             trace!(ledger, sent_at, m, None, "poll", "cursor" => format!("{asked:?}"),
-                "answer" => describe(&listed), "arrives_us" => at.0);
+                "answer" => describe(listed), "arrives_us" => at.0);
         }
         let c = &mut ledger.metrics.counters;
         let next = match listed {
@@ -268,12 +265,12 @@ impl Consumer {
                 has_more,
             } => {
                 c.poll_empty += items.is_empty() as u64;
-                apply_page(&mut self.replica, ledger, m, &items, at, Path::Poll);
-                poller.on_page_applied(m, at, next_cursor, has_more)
+                apply_page(&mut self.replica, ledger, m, items, at, Path::Poll);
+                poller.on_page_applied(m, at, *next_cursor, *has_more)
             }
             Listed::RateLimited { retry_after } => {
                 c.rate_limited += 1;
-                poller.on_rate_limited(m, at, retry_after)
+                poller.on_rate_limited(m, at, *retry_after)
             }
             Listed::Unavailable => {
                 c.errors += 1;
@@ -289,14 +286,14 @@ impl Consumer {
                 end_cursor,
                 state,
             } => {
-                if page + 1 == pages {
+                if page + 1 == *pages {
                     c.resyncs += 1;
-                    for item in state {
+                    for &item in state {
                         let a = self.replica.apply(m, item, Dedup::Version);
                         ledger.applied(m, item.seq, at, a.effect, Path::Resync);
                     }
                 }
-                poller.on_snapshot(m, at, page, pages, end_cursor)
+                poller.on_snapshot(m, at, *page, *pages, *end_cursor)
             }
         };
         self.out
@@ -322,9 +319,9 @@ impl Consumer {
         trace!(ledger, now, m, None, "reconcile_request", "cursor" => format!("{:?}", req.cursor));
         ledger.metrics.counters.reconcile += 1;
         self.out
-            .push_back(Output::Transmit(Transmit::List(ListCall {
+            .push_back(Output::Transmit(ToProvider::List(ListCall {
                 req,
-                wait: None,
+                wait: SimDuration::ZERO,
                 caller: Caller::Reconciler,
                 sent_at: now,
                 early: Early::Errors,
@@ -333,13 +330,13 @@ impl Consumer {
 
     /// A reconcile answer arrives: apply what the replica lacks (by
     /// version), then continue the run or sleep.
-    fn reconciled(&mut self, answer: ListAnswer, ledger: &mut Ledger) {
+    fn reconciled(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {
         let ListAnswer {
             mailbox: m,
-            listed,
+            ref listed,
             at,
             ..
-        } = answer;
+        } = *answer;
         let down = self.host.down(at);
         let Strategy::Hybrid(_, rec) = &mut self.strategy else {
             panic!("reconcile answers only with a reconciler")
@@ -347,7 +344,7 @@ impl Consumer {
         let next = match listed {
             Listed::RateLimited { retry_after } => {
                 ledger.metrics.counters.rate_limited += 1;
-                rec.on_error(m, at, retry_after)
+                rec.on_error(m, at, *retry_after)
             }
             Listed::Unavailable => {
                 ledger.metrics.counters.errors += 1;
@@ -359,9 +356,9 @@ impl Consumer {
                 next_cursor,
                 has_more,
             } => {
-                trace!(ledger, at, m, None, "reconcile_page", "changes" => items.len(), "has_more" => has_more);
-                apply_page(&mut self.replica, ledger, m, &items, at, Path::Reconcile);
-                rec.on_page(m, at, next_cursor, has_more)
+                trace!(ledger, at, m, None, "reconcile_page", "changes" => items.len(), "has_more" => *has_more);
+                apply_page(&mut self.replica, ledger, m, items, at, Path::Reconcile);
+                rec.on_page(m, at, *next_cursor, *has_more)
             }
             _ => rec.skip(m, at),
         };
@@ -407,7 +404,7 @@ impl Consumer {
     /// Emits an answer to a delivery.
     fn answer(&mut self, reply: super::transmit::ReplyTo, status: Status) {
         self.out
-            .push_back(Output::Transmit(Transmit::Answer(DeliveryAnswer {
+            .push_back(Output::Transmit(ToProvider::Answer(DeliveryAnswer {
                 reply,
                 status,
             })));
@@ -455,7 +452,8 @@ impl Consumer {
                         msg: item.msg,
                         seq: item.seq,
                     };
-                    self.out.push_back(Output::Transmit(Transmit::Fetch(call)));
+                    self.out
+                        .push_back(Output::Transmit(ToProvider::Fetch(call)));
                     let ep = self.endpoint();
                     ep.fetching.push((item, slow, timers));
                     return;

@@ -6,7 +6,7 @@
 //! It takes inputs with the time (`handle_list` and `handle_fetch`, which
 //! return their answer, `handle_answer`, `handle_timeout`) and yields
 //! [`Output`]s in order (`poll_output`): deliveries for the consumer and
-//! timers for itself. It
+//! timers for itself (so its outputs are `Output<ProviderTimer, Delivery>`). It
 //! reads no clock and owns no queue; its random streams (API latency) are
 //! derived from the seed and drawn in request order.
 
@@ -18,7 +18,6 @@ use super::source::{ListOutcome, Source};
 use super::traffic::Logs;
 use super::transmit::{
     Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Output, PageItem, ReplyTo, Ticket,
-    Transmit,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::sample::Sampler;
@@ -55,7 +54,7 @@ pub struct Provider {
     source: Source,
     latency: Sampler,
     hooks: Option<Hooks>,
-    out: VecDeque<Output<ProviderTimer>>,
+    out: VecDeque<Output<ProviderTimer, Delivery>>,
 }
 
 /// A borrowed source answer as an owned one (ids and versions only).
@@ -172,7 +171,7 @@ impl Provider {
 
     /// The next thing the half asks its driver for, in the order asked.
     #[inline]
-    pub fn poll_output(&mut self) -> Option<Output<ProviderTimer>> {
+    pub fn poll_output(&mut self) -> Option<Output<ProviderTimer, Delivery>> {
         self.out.pop_front()
     }
 
@@ -211,7 +210,8 @@ impl Provider {
             _ => false,
         };
         let mut answered = now;
-        if let Some(hold) = call.wait.filter(|_| empty) {
+        if empty && !call.wait.is_zero() {
+            let hold = call.wait;
             (answered, answer.listed) = match self.source.next_commit(req.mailbox, req.cursor) {
                 Some(v) if v <= now + hold => (v, owned(self.source.answer(v, req))),
                 _ => (now + hold, owned(self.source.answer(now, req))),
@@ -322,7 +322,7 @@ impl Provider {
             match o {
                 SenderOut::Send(note) => {
                     let d = self.delivery(note);
-                    self.out.push_back(Output::Transmit(Transmit::Delivery(d)));
+                    self.out.push_back(Output::Transmit(d));
                 }
                 SenderOut::Retry(note, at) => {
                     if ledger.tracing() {

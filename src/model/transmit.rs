@@ -1,11 +1,12 @@
 //! What travels between the two halves of the seam: owned, typed messages
-//! ([`Transmit`]) and the timers each half asks for ([`Output`]).
+//! ([`ToProvider`], [`ToConsumer`]) and the timers each half asks for
+//! ([`Output`]).
 //!
 //! The [`Provider`](super::provider::Provider) (mail API + webhook sender)
 //! and the [`Consumer`](super::consumer::Consumer) (strategy, endpoint,
 //! workers, replica) never call each other: each yields `Output`s, and a
 //! driver (the event engine, a test pair, later turmoil or real sockets)
-//! carries every `Transmit` to the other half at the time its network
+//! carries every message to the other half at the time its network
 //! says, and calls back every timer when it is due. A driver looks inside
 //! a transmit only to route it and to apply the network to it.
 
@@ -66,8 +67,9 @@ pub enum Caller {
 pub struct ListCall {
     /// The request (mailbox, cursor, limit, `If-None-Match`).
     pub req: ListRequest,
-    /// Long polling: how long the API may hold an empty answer.
-    pub wait: Option<SimDuration>,
+    /// Long polling: how long the API may hold an empty answer (zero: no
+    /// hold, answer at once).
+    pub wait: SimDuration,
     /// Who asked (echoed in the answer).
     pub caller: Caller,
     /// When it was sent (echoed in the answer).
@@ -210,30 +212,35 @@ pub struct DeliveryAnswer {
     pub status: Status,
 }
 
-/// An owned message between the halves.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Transmit {
-    /// Consumer → provider.
+/// An owned message from the consumer to the provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToProvider {
+    /// A list call (answered by `Provider::handle_list`).
     List(ListCall),
-    /// Provider → consumer.
-    Listed(ListAnswer),
-    /// Consumer → provider.
+    /// A thin notification's fetch (answered by `Provider::handle_fetch`).
     Fetch(FetchCall),
-    /// Provider → consumer (no modelled latency: it arrives when asked).
-    Fetched(Fetched),
-    /// Provider → consumer.
-    Delivery(Delivery),
-    /// Consumer → provider.
+    /// The endpoint's answer to a delivery.
     Answer(DeliveryAnswer),
 }
 
-/// What a half asks its driver for, in the order it asks (drivers keep
-/// that order: it breaks ties between events at the same instant). A half
-/// hands them over with `drain_outputs`, appending to the driver's buffer.
+/// An owned message from the provider to the consumer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output<T> {
+pub enum ToConsumer {
+    /// A list call's answer.
+    Listed(ListAnswer),
+    /// A fetch's answer (no modelled latency: it arrives when asked).
+    Fetched(Fetched),
+    /// A webhook delivery attempt.
+    Delivery(Delivery),
+}
+
+/// What a half asks its driver for, in the order it asks (drivers keep
+/// that order: it breaks ties between events at the same instant): a
+/// message `X` to carry to the other half, or a timer `T` to call back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output<T, X> {
     /// Carry this to the other half.
-    Transmit(Transmit),
+    Transmit(X),
     /// Call the half's `handle_timeout` with `T` at this time.
     Timer(SimTime, T),
 }

@@ -21,7 +21,7 @@ use syncsim::model::ledger::Ledger;
 use syncsim::model::network::{Carry, Network};
 use syncsim::model::provider::{Provider, ProviderTimer};
 use syncsim::model::traffic;
-use syncsim::model::transmit::{Output, Status, Ticket, Transmit};
+use syncsim::model::transmit::{Output, Status, Ticket, ToConsumer, ToProvider};
 
 /// One pending step.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ enum Step {
     Provider(ProviderTimer),
     Consumer(ConsumerTimer),
     /// A transmit reaches the consumer.
-    ToConsumer(Transmit),
+    ToConsumer(ToConsumer),
     /// A delivery's answer reaches the sender.
     Answer(Ticket, bool),
     /// A delivery's deadline.
@@ -92,16 +92,16 @@ impl Pair {
                 Step::Consumer(t) => self.consumer.handle_timeout(now, t, l),
                 Step::Answer(t, ok) => self.provider.handle_answer(now, t, ok, false, l),
                 Step::Deadline(t) => self.provider.handle_answer(now, t, false, true, l),
-                Step::ToConsumer(Transmit::Listed(a)) => self.consumer.handle_listed(a, l),
-                Step::ToConsumer(Transmit::Fetched(f)) => self.consumer.handle_fetched(now, f, l),
-                Step::ToConsumer(Transmit::Delivery(mut d)) => {
+                Step::ToConsumer(ToConsumer::Listed(a)) => self.consumer.handle_listed(&a, l),
+                Step::ToConsumer(ToConsumer::Fetched(f)) => self.consumer.handle_fetched(now, f, l),
+                Step::ToConsumer(ToConsumer::Delivery(mut d)) => {
                     d.open = self.provider.awaits(d.reply.ticket);
                     self.consumer.handle_delivery(now, d, l);
                     // Any answer given at once travels back on this trip.
                     let back = self.net.back_from(now);
                     while let Some(o) = self.consumer.poll_output() {
                         match o {
-                            Output::Transmit(Transmit::Answer(a)) => {
+                            Output::Transmit(ToProvider::Answer(a)) => {
                                 let lost = a.reply.lost && a.status == Status::Ok;
                                 if !lost {
                                     self.at(
@@ -114,33 +114,31 @@ impl Pair {
                         }
                     }
                 }
-                Step::ToConsumer(other) => panic!("not for the consumer: {other:?}"),
             }
             self.drain(now);
         }
         self.provider.finish(self.end);
     }
 
-    fn route_consumer(&mut self, now: SimTime, o: Output<ConsumerTimer>) {
+    fn route_consumer(&mut self, now: SimTime, o: Output<ConsumerTimer, ToProvider>) {
         match o {
             Output::Timer(t, timer) => self.at(t, Step::Consumer(timer)),
-            Output::Transmit(Transmit::List(call)) => {
+            Output::Transmit(ToProvider::List(call)) => {
                 let a = self.provider.handle_list(now, call, &mut self.ledger);
                 let at = a.at;
-                self.at(at, Step::ToConsumer(Transmit::Listed(a)));
+                self.at(at, Step::ToConsumer(ToConsumer::Listed(a)));
             }
-            Output::Transmit(Transmit::Fetch(call)) => {
+            Output::Transmit(ToProvider::Fetch(call)) => {
                 let f = self.provider.handle_fetch(now, call, &mut self.ledger);
-                self.at(now, Step::ToConsumer(Transmit::Fetched(f)));
+                self.at(now, Step::ToConsumer(ToConsumer::Fetched(f)));
             }
-            Output::Transmit(Transmit::Answer(a)) => {
+            Output::Transmit(ToProvider::Answer(a)) => {
                 let lost = a.reply.lost;
                 if !lost {
                     let back = self.net.back_from(now);
                     self.at(back, Step::Answer(a.reply.ticket, a.status == Status::Ok));
                 }
             }
-            Output::Transmit(other) => panic!("not the consumer's: {other:?}"),
         }
     }
 
@@ -152,7 +150,7 @@ impl Pair {
             } else if let Some(o) = self.provider.poll_output() {
                 match o {
                     Output::Timer(t, timer) => self.at(t, Step::Provider(timer)),
-                    Output::Transmit(Transmit::Delivery(mut d)) => {
+                    Output::Transmit(mut d) => {
                         let ticket = d.reply.ticket;
                         // The sender's client times out at the deadline
                         // whatever happens; a settled attempt ignores it.
@@ -162,15 +160,14 @@ impl Pair {
                             Carry::Silent => {}
                             Carry::Arrives { at, copy_at, mute } => {
                                 d.reply.lost = mute;
-                                self.at(at, Step::ToConsumer(Transmit::Delivery(d)));
+                                self.at(at, Step::ToConsumer(ToConsumer::Delivery(d)));
                                 if let Some(again) = copy_at {
                                     d.reply.lost = true;
-                                    self.at(again, Step::ToConsumer(Transmit::Delivery(d)));
+                                    self.at(again, Step::ToConsumer(ToConsumer::Delivery(d)));
                                 }
                             }
                         }
                     }
-                    Output::Transmit(other) => panic!("not the provider's: {other:?}"),
                 }
             } else {
                 break;
