@@ -20,12 +20,11 @@ use super::replica::Replica;
 use super::traffic::Logs;
 use super::transmit::{
     Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
-    Output, PageItem, Status, ToProvider,
+    Outbox, Output, PageItem, Status, ToProvider,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::metrics::Path;
-use std::collections::VecDeque;
 
 /// The consumer's own timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +78,7 @@ pub struct Consumer {
     host: HostFaults,
     /// First timers, armed by [`Consumer::start`].
     firsts: Vec<SimTime>,
-    out: VecDeque<Output<ConsumerTimer, ToProvider>>,
+    out: Outbox<Output<ConsumerTimer, ToProvider>>,
 }
 
 impl Consumer {
@@ -115,7 +114,7 @@ impl Consumer {
             replica: Replica::new(logs),
             host,
             firsts,
-            out: VecDeque::new(),
+            out: Outbox::default(),
         }
     }
 
@@ -128,12 +127,12 @@ impl Consumer {
                 Strategy::Hybrid(..) => ConsumerTimer::Reconcile(m as u32),
                 _ => ConsumerTimer::Poll(m as u32),
             };
-            self.out.push_back(Output::Timer(t, timer));
+            self.out.push(Output::Timer(t, timer));
         }
         for (i, w) in self.host.crash.iter().enumerate() {
             if let Some(start) = w.first_start() {
                 self.out
-                    .push_back(Output::Timer(start, ConsumerTimer::Crash(i as u32)));
+                    .push(Output::Timer(start, ConsumerTimer::Crash(i as u32)));
             }
         }
     }
@@ -141,7 +140,7 @@ impl Consumer {
     /// The next thing the half asks its driver for, in the order asked.
     #[inline]
     pub fn poll_output(&mut self) -> Option<Output<ConsumerTimer, ToProvider>> {
-        self.out.pop_front()
+        self.out.pop()
     }
 
     /// The replica (scored against ground truth at the end).
@@ -202,8 +201,7 @@ impl Consumer {
     #[inline]
     fn poll(&mut self, now: SimTime, m: u32, ledger: &mut Ledger) {
         if let Some(back) = self.host.down_until(now) {
-            self.out
-                .push_back(Output::Timer(back, ConsumerTimer::Poll(m)));
+            self.out.push(Output::Timer(back, ConsumerTimer::Poll(m)));
             return;
         }
         let Strategy::Poll { poller, wait } = &mut self.strategy else {
@@ -216,14 +214,13 @@ impl Consumer {
             _ => c.poll += 1,
         }
         c.poll_cycles += (kind == RequestKind::CycleStart) as u64;
-        self.out
-            .push_back(Output::Transmit(ToProvider::List(ListCall {
-                req,
-                wait: *wait,
-                caller: Caller::Poller(kind),
-                sent_at: now,
-                early: Early::Any,
-            })));
+        self.out.push(Output::Transmit(ToProvider::List(ListCall {
+            req,
+            wait: *wait,
+            caller: Caller::Poller(kind),
+            sent_at: now,
+            early: Early::Any,
+        })));
     }
 
     /// The answer to a list call arrives (at `answer.at`).
@@ -296,8 +293,7 @@ impl Consumer {
                 poller.on_snapshot(m, at, *page, *pages, *end_cursor)
             }
         };
-        self.out
-            .push_back(Output::Timer(next, ConsumerTimer::Poll(m)));
+        self.out.push(Output::Timer(next, ConsumerTimer::Poll(m)));
     }
 
     // ----- reconciliation ------------------------------------------------
@@ -312,20 +308,19 @@ impl Consumer {
         if down {
             let next = rec.skip(m, now);
             self.out
-                .push_back(Output::Timer(next, ConsumerTimer::Reconcile(m)));
+                .push(Output::Timer(next, ConsumerTimer::Reconcile(m)));
             return;
         }
         let (req, _starts) = rec.request(m, now);
         trace!(ledger, now, m, None, "reconcile_request", "cursor" => format!("{:?}", req.cursor));
         ledger.metrics.counters.reconcile += 1;
-        self.out
-            .push_back(Output::Transmit(ToProvider::List(ListCall {
-                req,
-                wait: SimDuration::ZERO,
-                caller: Caller::Reconciler,
-                sent_at: now,
-                early: Early::Errors,
-            })));
+        self.out.push(Output::Transmit(ToProvider::List(ListCall {
+            req,
+            wait: SimDuration::ZERO,
+            caller: Caller::Reconciler,
+            sent_at: now,
+            early: Early::Errors,
+        })));
     }
 
     /// A reconcile answer arrives: apply what the replica lacks (by
@@ -363,7 +358,7 @@ impl Consumer {
             _ => rec.skip(m, at),
         };
         self.out
-            .push_back(Output::Timer(next, ConsumerTimer::Reconcile(m)));
+            .push(Output::Timer(next, ConsumerTimer::Reconcile(m)));
     }
 
     // ----- webhooks ------------------------------------------------------
@@ -404,7 +399,7 @@ impl Consumer {
     /// Emits an answer to a delivery.
     fn answer(&mut self, reply: super::transmit::ReplyTo, status: Status) {
         self.out
-            .push_back(Output::Transmit(ToProvider::Answer(DeliveryAnswer {
+            .push(Output::Transmit(ToProvider::Answer(DeliveryAnswer {
                 reply,
                 status,
             })));
@@ -413,7 +408,7 @@ impl Consumer {
     /// Hands worker timers to the driver, keeping the scratch buffer.
     fn release(&mut self, mut timers: Vec<WorkerTimer>) {
         for t in timers.drain(..) {
-            self.out.push_back(Output::Timer(
+            self.out.push(Output::Timer(
                 t.at,
                 ConsumerTimer::Worker {
                     worker: t.worker,
@@ -452,8 +447,7 @@ impl Consumer {
                         msg: item.msg,
                         seq: item.seq,
                     };
-                    self.out
-                        .push_back(Output::Transmit(ToProvider::Fetch(call)));
+                    self.out.push(Output::Transmit(ToProvider::Fetch(call)));
                     let ep = self.endpoint();
                     ep.fetching.push((item, slow, timers));
                     return;
@@ -541,12 +535,10 @@ impl Consumer {
         }
         ledger.crashes += 1;
         if let Some(end) = w.end_after(now) {
-            self.out
-                .push_back(Output::Timer(end, ConsumerTimer::Restart(i)));
+            self.out.push(Output::Timer(end, ConsumerTimer::Restart(i)));
         }
         if let Some(next) = w.next_start_after(now) {
-            self.out
-                .push_back(Output::Timer(next, ConsumerTimer::Crash(i)));
+            self.out.push(Output::Timer(next, ConsumerTimer::Crash(i)));
         }
         if let Strategy::Webhook(ep) | Strategy::Hybrid(ep, _) = &mut self.strategy {
             for item in ep.receiver.crash() {

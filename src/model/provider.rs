@@ -17,12 +17,12 @@ use super::sender::{NoteId, Sender, SenderOut};
 use super::source::{ListOutcome, Source};
 use super::traffic::Logs;
 use super::transmit::{
-    Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Output, PageItem, ReplyTo, Ticket,
+    Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Outbox, Output, PageItem, ReplyTo,
+    Ticket,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::sample::Sampler;
 use crate::engine::time::{SimDuration, SimTime};
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The provider's own timers.
@@ -54,7 +54,7 @@ pub struct Provider {
     source: Source,
     latency: Sampler,
     hooks: Option<Hooks>,
-    out: VecDeque<Output<ProviderTimer, Delivery>>,
+    out: Outbox<Output<ProviderTimer, Delivery>>,
 }
 
 /// A borrowed source answer as an owned one (ids and versions only).
@@ -142,7 +142,7 @@ impl Provider {
                 streams.stream(Purpose::ApiLatency, 0),
             ),
             hooks,
-            out: VecDeque::new(),
+            out: Outbox::default(),
         }
     }
 
@@ -164,7 +164,7 @@ impl Provider {
         for m in 0..self.source.mailboxes() {
             if let Some(first) = self.source.logs().changes(m).first() {
                 self.out
-                    .push_back(Output::Timer(first.at, ProviderTimer::Commit(m)));
+                    .push(Output::Timer(first.at, ProviderTimer::Commit(m)));
             }
         }
     }
@@ -172,7 +172,7 @@ impl Provider {
     /// The next thing the half asks its driver for, in the order asked.
     #[inline]
     pub fn poll_output(&mut self) -> Option<Output<ProviderTimer, Delivery>> {
-        self.out.pop_front()
+        self.out.pop()
     }
 
     /// A timer is due.
@@ -299,7 +299,7 @@ impl Provider {
         h.next_commit[m as usize] += 1;
         if let Some(next) = self.source.logs().changes(m).get(seq as usize + 1) {
             self.out
-                .push_back(Output::Timer(next.at, ProviderTimer::Commit(m)));
+                .push(Output::Timer(next.at, ProviderTimer::Commit(m)));
         }
         trace!(ledger, now, m, ledger.change(m, seq), "notify");
         self.with_sender(now, ledger, |s, out| s.notify(now, m, seq, out));
@@ -322,7 +322,7 @@ impl Provider {
             match o {
                 SenderOut::Send(note) => {
                     let d = self.delivery(note);
-                    self.out.push_back(Output::Transmit(d));
+                    self.out.push(Output::Transmit(d));
                 }
                 SenderOut::Retry(note, at) => {
                     if ledger.tracing() {
@@ -331,11 +331,11 @@ impl Provider {
                             "attempt" => n.attempt + 1, "at_us" => at.0, "at" => SimDuration(at.0).to_string());
                     }
                     self.out
-                        .push_back(Output::Timer(at, ProviderTimer::SendDue(note)));
+                        .push(Output::Timer(at, ProviderTimer::SendDue(note)));
                 }
-                SenderOut::Reenable(at) => self
-                    .out
-                    .push_back(Output::Timer(at, ProviderTimer::Reenable)),
+                SenderOut::Reenable(at) => {
+                    self.out.push(Output::Timer(at, ProviderTimer::Reenable))
+                }
                 SenderOut::GaveUp {
                     mailbox,
                     seq,

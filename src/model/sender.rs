@@ -86,6 +86,9 @@ struct Health {
     rule: Option<HealthRule>,
     /// (bucket number, successes, failures).
     buckets: [(u64, u32, u32); HEALTH_BUCKETS],
+    /// The bucket of the latest failure recorded, if any: while it is out
+    /// of the window, a success needs no scan (no failures are live).
+    last_fail: Option<u64>,
     failing_since: Option<SimTime>,
     disabled_since: Option<SimTime>,
 }
@@ -105,8 +108,17 @@ impl Health {
         }
         if ok {
             b.1 += 1;
+            if self
+                .last_fail
+                .is_none_or(|f| n - f >= HEALTH_BUCKETS as u64)
+            {
+                // No live failure: the ratio is 0, the endpoint healthy.
+                self.failing_since = None;
+                return false;
+            }
         } else {
             b.2 += 1;
+            self.last_fail = Some(n);
         }
         // Unused buckets hold `u64::MAX` (in the future): never live.
         let live = |b: &&(u64, u32, u32)| b.0 <= n && n - b.0 < HEALTH_BUCKETS as u64;
@@ -148,6 +160,7 @@ impl Sender {
             health: Health {
                 rule: cfg.health,
                 buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
+                last_fail: None,
                 failing_since: None,
                 disabled_since: None,
             },
@@ -270,6 +283,7 @@ impl Sender {
         }
         self.health.failing_since = None;
         self.health.buckets = [(u64::MAX, 0, 0); HEALTH_BUCKETS];
+        self.health.last_fail = None;
     }
 
     /// Closes the books at the end of the run.
@@ -347,6 +361,7 @@ mod tests {
         let mut h = Health {
             rule: Some(rule),
             buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
+            last_fail: None,
             failing_since: None,
             disabled_since: None,
         };

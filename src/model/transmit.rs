@@ -244,3 +244,48 @@ pub enum Output<T, X> {
     /// Call the half's `handle_timeout` with `T` at this time.
     Timer(SimTime, T),
 }
+
+/// A half's outputs waiting for its driver: first in, first out. Drivers
+/// drain it completely after every input, so it is a plain vector read
+/// from the front and emptied when read to the end (no ring arithmetic
+/// on the hottest path of a run).
+#[derive(Clone, Debug)]
+pub struct Outbox<O> {
+    items: Vec<Option<O>>,
+    next: usize,
+}
+
+impl<O> Default for Outbox<O> {
+    fn default() -> Self {
+        Outbox {
+            items: Vec::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<O> Outbox<O> {
+    /// Queues one output.
+    #[inline]
+    pub fn push(&mut self, o: O) {
+        self.items.push(Some(o));
+    }
+
+    /// The oldest output not yet taken.
+    #[inline]
+    pub fn pop(&mut self) -> Option<O> {
+        match self.items.get_mut(self.next) {
+            Some(slot) => {
+                self.next += 1;
+                slot.take()
+            }
+            None => {
+                if self.next != 0 {
+                    self.items.clear();
+                    self.next = 0;
+                }
+                None
+            }
+        }
+    }
+}
