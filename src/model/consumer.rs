@@ -224,7 +224,7 @@ impl Consumer {
     }
 
     /// The answer to a list call arrives (at `answer.at`).
-    #[inline]
+    #[inline(always)]
     pub fn handle_listed(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {
         match answer.caller {
             Caller::Poller(_) => self.polled(answer, ledger),
@@ -233,7 +233,7 @@ impl Consumer {
     }
 
     /// A poll's answer arrives: apply it and arm the next request.
-    #[inline]
+    #[inline(always)]
     fn polled(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {
         let ListAnswer {
             mailbox: m,
