@@ -42,16 +42,17 @@ pub fn standard_normal(rng: &mut SimRng) -> f64 {
 }
 
 /// `x.round() as u64` for `0 <= x < 2^64` (half away from zero), without
-/// the library call: the truncation is exact, and so is the fraction
-/// `x - t` (below 2^53 the integer part is exact in an `f64`; above it `x`
-/// is an integer). Bit-identical to `f64::round`, checked by a test.
+/// the library call: below 2^63 the truncation is one signed conversion
+/// and exact, and so is the fraction `x - t` (below 2^53 the integer part
+/// is exact in an `f64`; above it `x` is an integer). Bit-identical to
+/// `f64::round`, checked by a test.
 #[inline(always)]
 fn round_positive(x: f64) -> u64 {
-    let t = x as u64;
-    if x - t as f64 >= 0.5 {
-        t + 1
+    if x < 9_223_372_036_854_775_808.0 {
+        let t = x as i64;
+        (if x - t as f64 >= 0.5 { t + 1 } else { t }) as u64
     } else {
-        t
+        x.round() as u64
     }
 }
 
