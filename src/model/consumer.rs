@@ -56,7 +56,9 @@ struct Endpoint {
     /// Thin notifications waiting for their fetch, with the handler-time
     /// factor of their step and the worker timers that step armed (fetches
     /// answer at once, so they are released in the step's order).
-    fetching: Vec<(Item, f64, Vec<WorkerTimer>)>,
+    fetching: Vec<(u32, Item, f64, Vec<WorkerTimer>)>,
+    /// The next fetch id.
+    next_fetch: u32,
 }
 
 /// The strategy under test, with its components.
@@ -95,6 +97,7 @@ impl Consumer {
             dedup: h.dedup,
             timers: Vec::new(),
             fetching: Vec::new(),
+            next_fetch: 0,
         };
         let (strategy, firsts) = match &cfg.consumer {
             ConsumerConfig::Poll(p) => {
@@ -442,14 +445,18 @@ impl Consumer {
                 }
                 None => {
                     // Thin: fetch the message; the step ends when it is back.
+                    let ep = self.endpoint();
+                    let id = ep.next_fetch;
+                    ep.next_fetch = ep.next_fetch.wrapping_add(1);
                     let call = FetchCall {
                         mailbox: item.mailbox,
                         msg: item.msg,
                         seq: item.seq,
+                        id,
                     };
                     self.out.push(Output::Transmit(ToProvider::Fetch(call)));
                     let ep = self.endpoint();
-                    ep.fetching.push((item, slow, timers));
+                    ep.fetching.push((id, item, slow, timers));
                     return;
                 }
             },
@@ -464,9 +471,9 @@ impl Consumer {
         let i = ep
             .fetching
             .iter()
-            .position(|(it, ..)| it.mailbox == f.call.mailbox && it.seq == f.call.seq)
+            .position(|(id, ..)| *id == f.call.id)
             .expect("a fetch answer matches a fetch in progress");
-        let (item, slow, mut timers) = ep.fetching.swap_remove(i);
+        let (_, item, slow, mut timers) = ep.fetching.swap_remove(i);
         match f.result {
             Ok(latest) => {
                 let data = PageItem {

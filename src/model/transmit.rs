@@ -153,8 +153,11 @@ pub struct FetchCall {
     pub mailbox: u32,
     /// Message id.
     pub msg: u32,
-    /// The change whose notification asked for it (echoed back).
+    /// The change whose notification asked for it.
     pub seq: u32,
+    /// The consumer's own id for this fetch (echoed back: two fetches of
+    /// one change, e.g. for a duplicate delivery, may be in progress).
+    pub id: u32,
 }
 
 /// Provider → consumer: the answer to a [`FetchCall`].
