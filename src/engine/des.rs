@@ -35,8 +35,7 @@ use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::trace::{Filter, Record};
 use crate::model::traffic;
 use crate::model::transmit::{
-    Delivery, DeliveryAnswer, Early, ListAnswer, Listed, Output, Status, Ticket, ToConsumer,
-    ToProvider,
+    Delivery, DeliveryAnswer, ListAnswer, Output, Status, Ticket, ToConsumer, ToProvider,
 };
 use crate::scenario::Scenario;
 use std::sync::Arc;
@@ -93,9 +92,9 @@ struct World {
     net: Network,
     ledger: Ledger,
     flight: Flight,
-    /// While a delivery is being handed to the consumer: its deadline (not
-    /// before now) and when an immediate answer would be back.
-    immediate: Option<(SimTime, SimTime)>,
+    /// While a delivery is being handed to the consumer: its attempt, its
+    /// deadline (not before now) and when an immediate answer would be back.
+    immediate: Option<(Ticket, SimTime, SimTime)>,
 }
 
 thread_local! {
@@ -262,6 +261,10 @@ impl World {
                 Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
             }
         }
+        debug_assert!(
+            self.provider.outbox_is_empty(),
+            "list and fetch answers are returned, never queued"
+        );
     }
 
     /// Moves everything the provider asked for, in the order it asked
@@ -283,11 +286,7 @@ impl World {
         if a.at >= self.end {
             return;
         }
-        let early = match a.early {
-            Early::Any => true,
-            Early::Errors => matches!(a.listed, Listed::RateLimited { .. } | Listed::Unavailable),
-        };
-        if early {
+        if a.may_hand_early() {
             self.consumer.handle_listed(&a, &mut self.ledger);
         } else {
             let at = a.at;
@@ -321,11 +320,12 @@ impl World {
 
     /// A delivery reaches the endpoint: whether the sender still waits is
     /// the connection's state; answers given at once travel back now.
-    fn deliver(&mut self, now: SimTime, mut d: Delivery) {
-        d.open = self.provider.awaits(d.reply.ticket);
-        self.consumer.handle_delivery(now, d, &mut self.ledger);
+    fn deliver(&mut self, now: SimTime, d: Delivery) {
+        let open = self.provider.awaits(d.reply.ticket);
+        self.consumer
+            .handle_delivery(now, d, open, &mut self.ledger);
         let back = self.net.back_from(now);
-        self.immediate = Some((d.deadline.max(now), back));
+        self.immediate = Some((d.reply.ticket, d.deadline.max(now), back));
         self.pump_consumer(now);
         self.immediate = None;
     }
@@ -336,10 +336,12 @@ impl World {
     fn route_answer(&mut self, now: SimTime, a: DeliveryAnswer) {
         let ticket = a.reply.ticket;
         let ok = a.status == Status::Ok;
-        let lost = a.reply.lost && matches!(a.status, Status::Ok | Status::Failed);
-        match self.immediate {
-            Some((deadline, _)) if lost => self.queue.push(deadline, Event::Deadline(ticket)),
-            Some((deadline, back)) => self.answer_by(back, deadline, ticket, ok),
+        let lost = Network::response_lost(&a);
+        // Only the delivery being handed over is answered "at once".
+        let immediate = self.immediate.filter(|(t, ..)| *t == ticket);
+        match immediate {
+            Some((_, deadline, _)) if lost => self.queue.push(deadline, Event::Deadline(ticket)),
+            Some((_, deadline, back)) => self.answer_by(back, deadline, ticket, ok),
             None if lost => {}
             None => {
                 let back = self.net.back_from(now);

@@ -240,6 +240,7 @@ impl Consumer {
     fn polled(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {
         let ListAnswer {
             mailbox: m,
+            asked,
             sent_at,
             ref listed,
             at,
@@ -248,7 +249,6 @@ impl Consumer {
         let Strategy::Poll { poller, .. } = &mut self.strategy else {
             panic!("poll answers only with a poller")
         };
-        let asked = poller.cursor(m);
         if ledger.tracing() {
             trace!(ledger, sent_at, m, None, "poll", "cursor" => format!("{asked:?}"),
                 "answer" => describe(listed), "arrives_us" => at.0);
@@ -366,8 +366,12 @@ impl Consumer {
 
     // ----- webhooks ------------------------------------------------------
 
-    /// A webhook delivery reaches the endpoint at `now`.
-    pub fn handle_delivery(&mut self, now: SimTime, d: Delivery, ledger: &mut Ledger) {
+    /// A webhook delivery reaches the endpoint at `now`. `open` is the
+    /// connection's state, which only the driver knows: true while the
+    /// sender still waits for this attempt's answer (`Provider::awaits`);
+    /// false for a late copy of a settled attempt, which the endpoint
+    /// still processes, but whose answer nobody hears.
+    pub fn handle_delivery(&mut self, now: SimTime, d: Delivery, open: bool, ledger: &mut Ledger) {
         let slow = self.host.slow_factor(now);
         let ep = self.endpoint();
         let inline = ep.receiver.config().ack == Ack::Inline;
@@ -376,18 +380,18 @@ impl Consumer {
             seq: d.seq,
             msg: d.msg,
             version: d.version,
-            reply_to: (inline && d.open).then_some(d.reply),
+            reply_to: (inline && open).then_some(d.reply),
             tries: 0,
         };
         let mut timers = std::mem::take(&mut ep.timers);
         let reply = ep.receiver.on_request(now, item, slow, &mut timers);
         trace!(ledger, now, d.mailbox, ledger.change(d.mailbox, d.seq), "arrive",
-            "reply" => format!("{reply:?}"), "late_copy" => !d.open, "response_lost" => d.reply.lost);
+            "reply" => format!("{reply:?}"), "late_copy" => !open, "response_lost" => d.reply.lost);
         if matches!(reply, Reply::Accepted | Reply::Pending) {
             ledger.received(d.mailbox, d.seq);
         }
         self.release(timers);
-        if !d.open {
+        if !open {
             return;
         }
         let status = match reply {
@@ -468,11 +472,10 @@ impl Consumer {
     /// it if the fetch failed.
     pub fn handle_fetched(&mut self, now: SimTime, f: Fetched, ledger: &mut Ledger) {
         let ep = self.endpoint();
-        let i = ep
-            .fetching
-            .iter()
-            .position(|(id, ..)| *id == f.call.id)
-            .expect("a fetch answer matches a fetch in progress");
+        // An unknown id (a duplicate or stray answer) changes nothing.
+        let Some(i) = ep.fetching.iter().position(|(id, ..)| *id == f.call.id) else {
+            return;
+        };
         let (_, item, slow, mut timers) = ep.fetching.swap_remove(i);
         match f.result {
             Ok(latest) => {

@@ -10,7 +10,7 @@
 use super::config::OutageMode;
 use super::faults::{Fate, FaultHits, FaultPlan};
 use super::ledger::{trace, Ledger};
-use super::transmit::Delivery;
+use super::transmit::{Delivery, DeliveryAnswer, Status};
 use crate::engine::sample::Sampler;
 use crate::engine::time::{SimDuration, SimTime};
 
@@ -81,6 +81,14 @@ impl Network {
     #[inline]
     pub fn one_way(&mut self) -> SimDuration {
         self.latency.sample()
+    }
+
+    /// True when the network loses this answer on its way back: the
+    /// attempt's response was dropped and the endpoint did answer it (a
+    /// 2xx or a 500); a refused connection or a 429 still gets back.
+    #[inline]
+    pub fn response_lost(a: &DeliveryAnswer) -> bool {
+        a.reply.lost && matches!(a.status, Status::Ok | Status::Failed)
     }
 
     /// When a response given at `now` is back at the sender. Every

@@ -198,6 +198,7 @@ impl Provider {
         let req = call.req;
         let mut answer = ListAnswer {
             mailbox: req.mailbox,
+            asked: req.cursor,
             caller: call.caller,
             early: call.early,
             sent_at: call.sent_at,
@@ -246,6 +247,11 @@ impl Provider {
             Err(outcome) => Err(owned(outcome)),
         };
         Fetched { call, result }
+    }
+
+    /// True when nothing waits in the outbox (drivers' debug checks).
+    pub fn outbox_is_empty(&self) -> bool {
+        self.out.is_empty()
     }
 
     /// True while the sender waits for attempt `ticket`'s answer (a driver
@@ -371,7 +377,6 @@ impl Provider {
             msg: change.msg,
             version: (h.payload == Payload::Full).then_some(change.version),
             deadline: n.sent_at + h.timeout,
-            open: false,
         }
     }
 

@@ -133,6 +133,8 @@ pub enum Listed {
 pub struct ListAnswer {
     /// The mailbox listed.
     pub mailbox: u32,
+    /// The cursor the call asked from.
+    pub asked: Cursor,
     /// Who asked.
     pub caller: Caller,
     /// Which answers may be handed over early.
@@ -145,8 +147,25 @@ pub struct ListAnswer {
     pub listed: Listed,
 }
 
+impl ListAnswer {
+    /// True when a driver may hand this answer to the consumer as soon as
+    /// it is computed (see [`Early`]).
+    #[inline]
+    pub fn may_hand_early(&self) -> bool {
+        match self.early {
+            Early::Any => true,
+            Early::Errors => matches!(
+                self.listed,
+                Listed::RateLimited { .. } | Listed::Unavailable
+            ),
+        }
+    }
+}
+
 /// Consumer → provider: fetch one message (a thin notification's
-/// follow-up).
+/// follow-up). The model has no fetch latency: a driver answers a fetch
+/// at the instant it is asked (a failed transport is
+/// `Err(Listed::Unavailable)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchCall {
     /// Mailbox.
@@ -187,10 +206,6 @@ pub struct Delivery {
     pub version: Option<u32>,
     /// The sender's timeout: no answer by then is a failure.
     pub deadline: SimTime,
-    /// Set by the driver on arrival: the sender still waits for this
-    /// attempt's answer (false for a late copy of a settled attempt; the
-    /// endpoint still processes it, but nobody hears the answer).
-    pub open: bool,
 }
 
 /// How a webhook endpoint answered.
@@ -272,6 +287,11 @@ impl<O> Outbox<O> {
     #[inline]
     pub fn push(&mut self, o: O) {
         self.items.push(Some(o));
+    }
+
+    /// True when every output has been taken.
+    pub fn is_empty(&self) -> bool {
+        self.next >= self.items.len()
     }
 
     /// The oldest output not yet taken.
