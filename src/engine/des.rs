@@ -20,25 +20,20 @@
 //! queued in the order they were asked for.
 
 use super::queue::EventQueue;
-use super::rng::{Purpose, Streams};
-use super::sample::{Delay, Sampler};
-use super::time::{SimDuration, SimTime};
+use super::time::SimTime;
 use crate::detail;
-use crate::metrics::assemble::{assemble, Observed};
 use crate::metrics::report::Report;
 use crate::model::config::RunConfig;
 use crate::model::consumer::{Consumer, ConsumerTimer};
-use crate::model::faults::FaultPlan;
+use crate::model::halves::{self, Halves};
 use crate::model::ledger::Ledger;
 use crate::model::network::{Carry, Network};
 use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::trace::{Filter, Record};
-use crate::model::traffic;
 use crate::model::transmit::{
     Delivery, DeliveryAnswer, ListAnswer, Output, Status, Ticket, ToConsumer, ToProvider,
 };
 use crate::scenario::Scenario;
-use std::sync::Arc;
 
 /// What can happen at an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,20 +156,13 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
 
 impl World {
     fn new(cfg: RunConfig) -> Self {
-        let streams = Streams::new(cfg.seed);
         let end = SimTime(cfg.end().0);
-        let logs = Arc::new(traffic::generate(&cfg.source, cfg.horizon, &streams));
-        let faults = FaultPlan::new(&cfg.faults, logs.mailboxes(), &streams);
-        let provider = Provider::new(&cfg, logs.clone(), &faults, &streams);
-        let consumer = Consumer::new(&cfg, &logs, faults.host(), &streams);
-        let latency = cfg
-            .consumer
-            .hooks()
-            .map_or(Delay::Fixed(SimDuration::ZERO), |h| h.sender.latency);
-        let net = Network::new(
-            Sampler::new(latency, streams.stream(Purpose::WebhookLatency, 0)),
-            faults,
-        );
+        let Halves {
+            provider,
+            consumer,
+            net,
+            ledger,
+        } = Halves::new(&cfg);
         let mut world = World {
             cfg,
             end,
@@ -182,7 +170,7 @@ impl World {
             provider,
             consumer,
             net,
-            ledger: Ledger::new(logs),
+            ledger,
             flight: Flight::default(),
             immediate: None,
         };
@@ -362,15 +350,13 @@ impl World {
 
     /// Hands what the run observed to the report assembly.
     fn report(&self) -> Report {
-        assemble(&Observed {
-            cfg: &self.cfg,
-            ledger: &self.ledger,
-            replica: self.consumer.replica(),
-            poller: self.consumer.poller(),
-            sender: self.provider.sender(),
-            receiver: self.consumer.receiver().map(|r| &r.stats),
-            hits: self.net.hits(),
-        })
+        halves::report(
+            &self.cfg,
+            &self.provider,
+            &self.consumer,
+            &self.net,
+            &self.ledger,
+        )
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod consumer;
 pub mod faults;
+pub mod halves;
 pub mod ledger;
 pub mod network;
 pub mod poller;

@@ -9,18 +9,14 @@
 //! the event engine, except for the engine's own event count.
 
 use std::collections::BTreeMap;
-use syncsim::engine::rng::{Purpose, Streams};
-use syncsim::engine::sample::{Delay, Sampler};
-use syncsim::engine::time::{SimDuration, SimTime};
-use syncsim::metrics::assemble::{assemble, Observed};
+use syncsim::engine::time::SimTime;
 use syncsim::metrics::report::Report;
 use syncsim::model::config::RunConfig;
 use syncsim::model::consumer::{Consumer, ConsumerTimer};
-use syncsim::model::faults::FaultPlan;
+use syncsim::model::halves::{self, Halves};
 use syncsim::model::ledger::Ledger;
 use syncsim::model::network::{Carry, Network};
 use syncsim::model::provider::{Provider, ProviderTimer};
-use syncsim::model::traffic;
 use syncsim::model::transmit::{Output, Status, Ticket, ToConsumer, ToProvider};
 
 /// One pending step.
@@ -52,21 +48,17 @@ struct Pair {
 
 impl Pair {
     fn new(cfg: &RunConfig) -> Pair {
-        let streams = Streams::new(cfg.seed);
-        let logs = std::sync::Arc::new(traffic::generate(&cfg.source, cfg.horizon, &streams));
-        let faults = FaultPlan::new(&cfg.faults, logs.mailboxes(), &streams);
-        let latency = cfg
-            .consumer
-            .hooks()
-            .map_or(Delay::Fixed(SimDuration::ZERO), |h| h.sender.latency);
+        let Halves {
+            provider,
+            consumer,
+            net,
+            ledger,
+        } = Halves::new(cfg);
         let mut pair = Pair {
-            provider: Provider::new(cfg, logs.clone(), &faults, &streams),
-            consumer: Consumer::new(cfg, &logs, faults.host(), &streams),
-            net: Network::new(
-                Sampler::new(latency, streams.stream(Purpose::WebhookLatency, 0)),
-                faults,
-            ),
-            ledger: Ledger::new(logs),
+            provider,
+            consumer,
+            net,
+            ledger,
             steps: BTreeMap::new(),
             next: 0,
             end: SimTime(cfg.end().0),
@@ -178,15 +170,7 @@ impl Pair {
     }
 
     fn report(&self, cfg: &RunConfig) -> Report {
-        assemble(&Observed {
-            cfg,
-            ledger: &self.ledger,
-            replica: self.consumer.replica(),
-            poller: self.consumer.poller(),
-            sender: self.provider.sender(),
-            receiver: self.consumer.receiver().map(|r| &r.stats),
-            hits: self.net.hits(),
-        })
+        halves::report(cfg, &self.provider, &self.consumer, &self.net, &self.ledger)
     }
 }
 

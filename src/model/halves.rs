@@ -1,0 +1,76 @@
+//! One run's pieces, built the same way for every driver: the two halves,
+//! the network between them and the ledger, from a run's configs; and the
+//! report assembled from them at the end. A driver destructures
+//! [`Halves`], moves messages and time, and hands the pieces back to
+//! [`report`].
+
+use super::config::RunConfig;
+use super::consumer::Consumer;
+use super::faults::FaultPlan;
+use super::ledger::Ledger;
+use super::network::Network;
+use super::provider::Provider;
+use super::traffic;
+use crate::engine::rng::{Purpose, Streams};
+use crate::engine::sample::{Delay, Sampler};
+use crate::engine::time::SimDuration;
+use crate::metrics::assemble::{assemble, Observed};
+use crate::metrics::report::Report;
+use std::sync::Arc;
+
+/// Everything a driver moves messages between.
+#[derive(Debug)]
+pub struct Halves {
+    /// The mail API and the webhook sender.
+    pub provider: Provider,
+    /// The strategy under test.
+    pub consumer: Consumer,
+    /// Delivery faults and latency between them.
+    pub net: Network,
+    /// What happened.
+    pub ledger: Ledger,
+}
+
+impl Halves {
+    /// Builds a run from its configs: the traffic (every random stream
+    /// from `cfg.seed`), the fault plan, both halves, the network, the
+    /// ledger. Nothing is started: call `provider.start()` then
+    /// `consumer.start()`.
+    pub fn new(cfg: &RunConfig) -> Halves {
+        let streams = Streams::new(cfg.seed);
+        let logs = Arc::new(traffic::generate(&cfg.source, cfg.horizon, &streams));
+        let faults = FaultPlan::new(&cfg.faults, logs.mailboxes(), &streams);
+        let latency = cfg
+            .consumer
+            .hooks()
+            .map_or(Delay::Fixed(SimDuration::ZERO), |h| h.sender.latency);
+        Halves {
+            provider: Provider::new(cfg, logs.clone(), &faults, &streams),
+            consumer: Consumer::new(cfg, &logs, faults.host(), &streams),
+            net: Network::new(
+                Sampler::new(latency, streams.stream(Purpose::WebhookLatency, 0)),
+                faults,
+            ),
+            ledger: Ledger::new(logs),
+        }
+    }
+}
+
+/// The sealed report of a finished run (after `provider.finish(end)`).
+pub fn report(
+    cfg: &RunConfig,
+    provider: &Provider,
+    consumer: &Consumer,
+    net: &Network,
+    ledger: &Ledger,
+) -> Report {
+    assemble(&Observed {
+        cfg,
+        ledger,
+        replica: consumer.replica(),
+        poller: consumer.poller(),
+        sender: provider.sender(),
+        receiver: consumer.receiver().map(|r| &r.stats),
+        hits: net.hits(),
+    })
+}
