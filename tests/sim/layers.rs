@@ -84,6 +84,34 @@ fn the_engine_foundations_import_no_model_and_the_scenario_layer_no_driver() {
     );
 }
 
+/// Drivers hold no policy: the event engine and the pair driver reach the
+/// model only through the seam (the halves, their messages, the network,
+/// the ledger, the run's pieces), never a component inside a half.
+#[test]
+fn drivers_reach_the_model_only_through_the_seam() {
+    let components = [
+        "model::source",
+        "model::sender",
+        "model::receiver",
+        "model::poller",
+        "model::reconciler",
+        "model::replica",
+        "model::traffic",
+        "model::faults",
+        "model::presets",
+        "model::ratelimit",
+    ];
+    for f in ["src/engine/des.rs", "tests/sim/pair.rs"] {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let bad = offending(code, &components);
+        assert!(
+            bad.is_empty(),
+            "{f} is a driver, it uses only the seam: {bad:?}"
+        );
+    }
+}
+
 /// `signing` is a leaf: every driver (live sender, reference consumer,
 /// turmoil) may use it, so it uses nothing of theirs, and being sans-IO it
 /// reads no clock and no entropy source.
