@@ -112,6 +112,24 @@ fn drivers_reach_the_model_only_through_the_seam() {
     }
 }
 
+/// The HTTP mapping is sans-IO: drivers own the sockets and the clock.
+#[test]
+fn the_http_mapping_is_sans_io() {
+    assert_layer(
+        "src/http",
+        &[
+            "std::net",
+            "tokio",
+            "SystemTime",
+            "Instant",
+            "crate::engine::des",
+            "crate::sweep",
+            "crate::scenario",
+        ],
+        "Invariant: `http` maps calls and answers to requests and responses, and does no IO",
+    );
+}
+
 /// `signing` is a leaf: every driver (live sender, reference consumer,
 /// turmoil) may use it, so it uses nothing of theirs, and being sans-IO it
 /// reads no clock and no entropy source.
