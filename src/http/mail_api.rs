@@ -260,6 +260,15 @@ pub fn retry_after_secs(d: SimDuration, speed: f64) -> u64 {
     (secs.ceil() as u64).max(1)
 }
 
+/// The response to `GET /v1/mailboxes`.
+pub fn mailboxes_response(mailboxes: u32) -> ApiResponse {
+    ApiResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: json!({ "mailboxes": mailboxes }).to_string(),
+    }
+}
+
 /// The response for a list call's answer (`speed` scales `Retry-After`).
 pub fn list_response(answer: &ListAnswer, speed: f64) -> ApiResponse {
     let ok = |headers, body: Value| ApiResponse {

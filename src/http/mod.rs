@@ -5,6 +5,9 @@
 //! strings and status codes, sans-IO like the halves: a driver parses a
 //! request with [`mail_api::parse`], hands the call to the `Provider`,
 //! and writes back what [`mail_api::list_response`] or
-//! [`mail_api::fetch_response`] return. `docs/api.md` documents the API.
+//! [`mail_api::fetch_response`] return; a sender POSTs what
+//! [`webhook::request`] builds for a `Delivery` and reads the endpoint's
+//! answer with [`webhook::answer`]. `docs/api.md` documents both.
 
 pub mod mail_api;
+pub mod webhook;
