@@ -445,7 +445,7 @@ mod tests {
                 msg: 12
             })
         );
-        let status = |m, t| parse(m, t, None, 10).unwrap_err();
+        let status = |m: &str, t: &str| parse(m, t, None, 10).unwrap_err();
         assert_eq!(
             status("GET", "/v1/mailboxes/10/changes").code,
             "unknown_mailbox"
@@ -453,26 +453,16 @@ mod tests {
         assert_eq!(status("GET", "/v1/mailboxes/x/changes").status, 404);
         assert_eq!(status("GET", "/v2/anything").status, 404);
         assert_eq!(status("POST", "/v1/mailboxes/1/changes").status, 405);
-        assert_eq!(
-            status("GET", "/v1/mailboxes/1/changes?limit=0").code,
-            "bad_limit"
-        );
-        assert_eq!(
-            status("GET", "/v1/mailboxes/1/changes?limit=1001").code,
-            "bad_limit"
-        );
-        assert_eq!(
-            status("GET", "/v1/mailboxes/1/changes?wait_ms=60001").code,
-            "bad_wait"
-        );
-        assert_eq!(
-            status("GET", "/v1/mailboxes/1/changes?cursor=seq:x").code,
-            "bad_cursor"
-        );
-        assert_eq!(
-            status("GET", "/v1/mailboxes/1/changes?page=2").code,
-            "unknown_parameter"
-        );
+        for (query, code) in [
+            ("limit=0", "bad_limit"),
+            ("limit=1001", "bad_limit"),
+            ("wait_ms=60001", "bad_wait"),
+            ("cursor=seq:x", "bad_cursor"),
+            ("page=2", "unknown_parameter"),
+        ] {
+            let e = status("GET", &format!("/v1/mailboxes/1/changes?{query}"));
+            assert_eq!((e.status, e.code), (400, code), "{query}");
+        }
         let body: Value = serde_json::from_str(&status("GET", "/v1/x").response().body).unwrap();
         assert_eq!(body["error"], "not_found");
     }
