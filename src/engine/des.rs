@@ -11,7 +11,7 @@
 //! hands it to its half, and moves what the halves then ask for: timers go
 //! into the queue, transmits through the network to the other half. It
 //! holds no provider or consumer rule. Two shortcuts keep a run to one
-//! event per poll: a list answer the consumer marked [`Early`] is handed
+//! event per poll: a list answer the consumer marked [`Early`](crate::model::transmit::Early) is handed
 //! over as soon as it is computed (at its arrival time), and a fetch is
 //! answered at once (fetch latency is not modelled).
 //!
