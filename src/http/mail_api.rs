@@ -223,8 +223,14 @@ pub fn parse(
                     }
                 }
             }
-            let conditional = if_none_match
-                .is_some_and(|etag| etag.trim().trim_matches('"') == cursor_token(cursor));
+            // `If-None-Match` may list several tags, weak or strong.
+            let token = cursor_token(cursor);
+            let conditional = if_none_match.is_some_and(|tags| {
+                tags.split(',').any(|t| {
+                    let t = t.trim();
+                    t.strip_prefix("W/").unwrap_or(t).trim_matches('"') == token
+                })
+            });
             Ok(ApiRequest::List {
                 mailbox,
                 cursor,
@@ -433,6 +439,22 @@ mod tests {
                 wait: SimDuration::ZERO,
                 conditional: false,
             })
+        );
+        let weak = parse(
+            "GET",
+            "/v1/mailboxes/3/changes?cursor=seq:7",
+            Some("\"x\", W/\"seq:7\""),
+            10,
+        );
+        assert!(
+            matches!(
+                weak,
+                Ok(ApiRequest::List {
+                    conditional: true,
+                    ..
+                })
+            ),
+            "{weak:?}"
         );
         assert_eq!(
             parse("GET", "/v1/mailboxes/", None, 10),
