@@ -157,7 +157,7 @@ impl Poller {
     /// move the cursor (more ties than a page, with an inclusive cursor)
     /// would loop forever: the cycle ends there, as a real client's loop
     /// guard would end it.
-    #[inline]
+    #[inline(always)]
     pub fn on_page_applied(
         &mut self,
         mailbox: u32,
