@@ -84,11 +84,14 @@ const HEALTH_BUCKETS: usize = 15;
 #[derive(Clone, Debug)]
 struct Health {
     rule: Option<HealthRule>,
-    /// (bucket number, successes, failures).
+    /// (bucket number, successes, failures); `u64::MAX` when unused.
     buckets: [(u64, u32, u32); HEALTH_BUCKETS],
-    /// The bucket of the latest failure recorded, if any: while it is out
-    /// of the window, a success needs no scan (no failures are live).
-    last_fail: Option<u64>,
+    /// The bucket the last outcome fell in.
+    current: u64,
+    /// Successes and failures in the live buckets (kept as outcomes come
+    /// and buckets leave the window, so no outcome scans the window).
+    oks: u64,
+    fails: u64,
     failing_since: Option<SimTime>,
     disabled_since: Option<SimTime>,
 }
@@ -102,31 +105,30 @@ impl Health {
     fn record(&mut self, now: SimTime, ok: bool) -> bool {
         let Some(rule) = self.rule else { return false };
         let n = now.0 / Self::bucket_len(&rule);
+        if n != self.current {
+            // A new bucket: drop those that left the window (outcomes come
+            // in time order, so a bucket is never ahead of `n`).
+            for b in &mut self.buckets {
+                if b.0 != u64::MAX && n - b.0 >= HEALTH_BUCKETS as u64 {
+                    self.oks -= b.1 as u64;
+                    self.fails -= b.2 as u64;
+                    *b = (u64::MAX, 0, 0);
+                }
+            }
+            self.current = n;
+        }
         let b = &mut self.buckets[(n % HEALTH_BUCKETS as u64) as usize];
         if b.0 != n {
             *b = (n, 0, 0);
         }
         if ok {
             b.1 += 1;
-            if self
-                .last_fail
-                .is_none_or(|f| n - f >= HEALTH_BUCKETS as u64)
-            {
-                // No live failure: the ratio is 0, the endpoint healthy.
-                self.failing_since = None;
-                return false;
-            }
+            self.oks += 1;
         } else {
             b.2 += 1;
-            self.last_fail = Some(n);
+            self.fails += 1;
         }
-        // Unused buckets hold `u64::MAX` (in the future): never live.
-        let live = |b: &&(u64, u32, u32)| b.0 <= n && n - b.0 < HEALTH_BUCKETS as u64;
-        let (oks, fails) = self
-            .buckets
-            .iter()
-            .filter(live)
-            .fold((0u64, 0u64), |(o, f), b| (o + b.1 as u64, f + b.2 as u64));
+        let (oks, fails) = (self.oks, self.fails);
         if fails as f64 >= rule.failing_ratio * (oks + fails) as f64 && fails > 0 {
             let since = *self.failing_since.get_or_insert(now);
             if now.since(since) >= rule.disable_after && self.disabled_since.is_none() {
@@ -160,7 +162,9 @@ impl Sender {
             health: Health {
                 rule: cfg.health,
                 buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
-                last_fail: None,
+                current: u64::MAX,
+                oks: 0,
+                fails: 0,
                 failing_since: None,
                 disabled_since: None,
             },
@@ -283,7 +287,9 @@ impl Sender {
         }
         self.health.failing_since = None;
         self.health.buckets = [(u64::MAX, 0, 0); HEALTH_BUCKETS];
-        self.health.last_fail = None;
+        self.health.current = u64::MAX;
+        self.health.oks = 0;
+        self.health.fails = 0;
     }
 
     /// Closes the books at the end of the run.
@@ -361,7 +367,9 @@ mod tests {
         let mut h = Health {
             rule: Some(rule),
             buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
-            last_fail: None,
+            current: u64::MAX,
+            oks: 0,
+            fails: 0,
             failing_since: None,
             disabled_since: None,
         };
