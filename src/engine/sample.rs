@@ -168,11 +168,6 @@ impl Delay {
             Delay::LogNormal { mu, sigma } => libm::exp(mu + sigma * sigma / 2.0),
         }
     }
-
-    /// True when every draw is the same and consumes no randomness.
-    pub fn is_fixed(&self) -> bool {
-        matches!(self, Delay::Fixed(_))
-    }
 }
 
 /// A delay distribution with its own stream.
@@ -186,11 +181,6 @@ impl Sampler {
     /// Draws `delay` from `rng`.
     pub fn new(delay: Delay, rng: SimRng) -> Self {
         Sampler { delay, rng }
-    }
-
-    /// The distribution.
-    pub fn delay(&self) -> Delay {
-        self.delay
     }
 
     /// Draws one delay.

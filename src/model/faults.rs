@@ -186,12 +186,6 @@ impl GilbertElliott {
                 self.loss_good
             }
     }
-
-    /// Long-run loss rate: π_bad·loss_bad + π_good·loss_good.
-    pub fn stationary_loss(&self) -> f64 {
-        let pi_bad = self.p_gb / (self.p_gb + self.p_bg);
-        pi_bad * self.loss_bad + (1.0 - pi_bad) * self.loss_good
-    }
 }
 
 /// What the network and the endpoint do to one delivery attempt.

@@ -205,13 +205,14 @@ impl Provider {
             at: now + latency,
             listed: owned(self.source.list(now, req)),
         };
-        let empty = match &answer.listed {
+        let mut answered = now;
+        let empty = |l: &Listed| match l {
             Listed::Page { items, .. } => items.is_empty(),
             Listed::NotModified => true,
             _ => false,
         };
-        let mut answered = now;
-        if empty && !call.wait.is_zero() {
+        // Long polling: an empty answer is held (no hold, no check).
+        if !call.wait.is_zero() && empty(&answer.listed) {
             let hold = call.wait;
             (answered, answer.listed) = match self.source.next_commit(req.mailbox, req.cursor) {
                 Some(v) if v <= now + hold => (v, owned(self.source.answer(v, req))),

@@ -166,11 +166,6 @@ impl Receiver {
         &self.cfg
     }
 
-    /// True while the endpoint is up.
-    pub fn is_up(&self) -> bool {
-        self.up
-    }
-
     /// Items waiting.
     pub fn depth(&self) -> usize {
         self.queue.len()
