@@ -22,6 +22,10 @@ use serde_json::{json, Value};
 /// The largest page a client may ask for.
 pub const MAX_LIMIT: u32 = 1_000;
 
+/// The longest long poll a client may ask for (`wait_ms`), in wall
+/// milliseconds.
+pub const MAX_WAIT_MS: u64 = 60_000;
+
 /// A request the mail API understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiRequest {
@@ -205,12 +209,12 @@ pub fn parse(
                         }
                     },
                     "wait_ms" => match v.parse::<u64>() {
-                        Ok(ms) if ms <= 60_000 => wait = SimDuration::from_millis(ms),
+                        Ok(ms) if ms <= MAX_WAIT_MS => wait = SimDuration::from_millis(ms),
                         _ => {
                             return Err(ApiError::new(
                                 400,
                                 "bad_wait",
-                                format!("wait_ms `{v}`: milliseconds from 0 to 60000"),
+                                format!("wait_ms `{v}`: milliseconds from 0 to {MAX_WAIT_MS}"),
                             ))
                         }
                     },

@@ -7,7 +7,11 @@
 //! and writes back what [`mail_api::list_response`] or
 //! [`mail_api::fetch_response`] return; a sender POSTs what
 //! [`webhook::request`] builds for a `Delivery` and reads the endpoint's
-//! answer with [`webhook::answer`]. `docs/api.md` documents both.
+//! answer with [`webhook::answer`]. A client goes the other way with
+//! [`client`]: it builds the requests for its calls and reads the
+//! responses, and a delivery's body, back into the model's messages.
+//! `docs/api.md` documents both.
 
+pub mod client;
 pub mod mail_api;
 pub mod webhook;
