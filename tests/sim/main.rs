@@ -11,6 +11,7 @@ mod digests;
 mod faults;
 mod hybrid;
 mod layers;
+mod openapi;
 mod outage;
 mod paging;
 mod pair;
