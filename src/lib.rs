@@ -12,6 +12,7 @@ pub mod check;
 pub mod engine;
 pub mod exit;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod output;

@@ -126,6 +126,78 @@ enum Command {
         #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
         format: TraceFormat,
     },
+    /// Live mode: serve the scenario's mail API over HTTP and POST its
+    /// signed webhooks to your consumer, in scaled real time; at the end,
+    /// read the consumer's replica (GET /syncsim/replica) and print the
+    /// same report as `run`. See docs/live.md.
+    Serve {
+        /// Scenario file.
+        file: PathBuf,
+        /// Where webhook deliveries are POSTed (required when the
+        /// scenario's strategy receives webhooks).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// Where the mail API listens.
+        #[arg(long, default_value = syncsim::live::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Allow a --listen address beyond loopback (prints a warning).
+        #[arg(long)]
+        allow_remote: bool,
+        /// Where the consumer serves its replica (default: the webhook
+        /// URL's origin + /syncsim/replica).
+        #[arg(long)]
+        replica_url: Option<String>,
+        /// Virtual seconds per wall second (1: real time).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Signing secret (`whsec_…`, or `whsk_…` for ed25519); default:
+        /// $SYNCSIM_WEBHOOK_SECRET, else a new one printed once on stderr.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Keep serving after the scenario's end, until Ctrl-C.
+        #[arg(long)]
+        hold: bool,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write the JSON report here (atomically).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        /// Override a key (repeatable), as for `run`.
+        #[arg(long = "set", value_parser = parse_set)]
+        sets: Vec<(String, String)>,
+        /// No progress lines on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Live mode in one process: the scenario's mail API and syncsim's own
+    /// consumer (its strategy) on loopback ports, signed webhooks between
+    /// them, in scaled real time; prints the same report as `run`.
+    Live {
+        /// Scenario file.
+        file: PathBuf,
+        /// Virtual seconds per wall second.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write the JSON report here (atomically).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        /// Override a key (repeatable), as for `run`.
+        #[arg(long = "set", value_parser = parse_set)]
+        sets: Vec<(String, String)>,
+        /// No progress lines on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// List the webhook provider presets and their delivery rules.
     Presets,
     /// Check a scenario file without running it.
@@ -202,6 +274,58 @@ fn main() -> ExitCode {
             sets,
             format,
         } => trace(&file, seed, mailbox, message, &sets, format),
+        Command::Serve {
+            file,
+            webhook_url,
+            listen,
+            allow_remote,
+            replica_url,
+            speed,
+            secret,
+            hold,
+            seed,
+            out,
+            format,
+            sets,
+            quiet,
+        } => serve(
+            &file,
+            Served {
+                webhook_url,
+                listen,
+                allow_remote,
+                replica_url,
+                speed,
+                secret,
+                hold,
+                progress: !quiet,
+            },
+            Emit {
+                seed,
+                out: out.as_deref(),
+                format,
+                sets: &sets,
+            },
+        ),
+        Command::Live {
+            file,
+            speed,
+            seed,
+            out,
+            format,
+            sets,
+            quiet,
+        } => live(
+            &file,
+            speed,
+            !quiet,
+            Emit {
+                seed,
+                out: out.as_deref(),
+                format,
+                sets: &sets,
+            },
+        ),
         Command::Presets => {
             print!("{}", table::presets());
             Ok(exit::OK)
@@ -297,6 +421,15 @@ enum Failure {
     /// (exit 2).
     #[error(transparent)]
     Shard(#[from] ShardError),
+    /// A live run cannot start or be scored (exit 2).
+    #[error(transparent)]
+    Live(#[from] syncsim::live::LiveError),
+    /// The signing secret is not valid (exit 2; the value is never echoed).
+    #[error("--secret / SYNCSIM_WEBHOOK_SECRET: {0}")]
+    Secret(syncsim::signing::KeyError),
+    /// The async runtime cannot start (exit 4).
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
     /// `trace --mailbox` names a mailbox the scenario does not have (exit 2).
     #[error("mailbox {mailbox} does not exist; the scenario has {mailboxes} (0..{mailboxes})")]
     NoMailbox {
@@ -316,7 +449,10 @@ impl Failure {
             | Failure::NotAShard { .. }
             | Failure::OtherPath { .. }
             | Failure::Occupied { .. }
-            | Failure::NoMailbox { .. } => exit::BAD_INPUT,
+            | Failure::NoMailbox { .. }
+            | Failure::Live(_)
+            | Failure::Secret(_) => exit::BAD_INPUT,
+            Failure::Runtime(_) => exit::IO,
             Failure::Folder { source, .. } => source.exit_code(),
             Failure::Shard(e) => e.exit_code(),
             Failure::Outputs(_) | Failure::Write { .. } | Failure::NoFolder { .. } => exit::IO,
@@ -368,22 +504,36 @@ fn run(
         }
     };
     let wall = started.elapsed().as_secs_f64();
+    let code = emit(&report, file, &scenario, out, format, sets)?;
+    eprintln!(
+        "wall time {:.3}s, {:.1} M events/s",
+        wall,
+        report.engine.events as f64 / wall.max(1e-9) / 1e6
+    );
+    Ok(code)
+}
+
+/// Writes `--out`, prints the report in `format` and its threshold
+/// checks; returns the exit code (thresholds broken: with the repro line).
+fn emit(
+    report: &syncsim::Report,
+    file: &Path,
+    scenario: &syncsim::Scenario,
+    out: Option<&Path>,
+    format: OutputFormat,
+    sets: &[(String, String)],
+) -> Result<u8, Failure> {
     if let Some(path) = out {
         write(path, report.to_json().as_bytes())?;
     }
     let checks = report.check(&scenario.thresholds);
     match format {
         OutputFormat::Table => {
-            print!("{}", table::render(&report));
+            print!("{}", table::render(report));
             print!("{}", table::checks(&checks));
         }
         OutputFormat::Json => print!("{}", report.to_json()),
     }
-    eprintln!(
-        "wall time {:.3}s, {:.1} M events/s",
-        wall,
-        report.engine.events as f64 / wall.max(1e-9) / 1e6
-    );
     let failed = checks.iter().filter(|c| !c.pass).count();
     if failed > 0 {
         eprintln!(
@@ -394,6 +544,81 @@ fn run(
         return Ok(exit::THRESHOLD);
     }
     Ok(exit::OK)
+}
+
+/// The report flags `serve` and `live` share with `run`.
+struct Emit<'a> {
+    seed: Option<u64>,
+    out: Option<&'a Path>,
+    format: OutputFormat,
+    sets: &'a [(String, String)],
+}
+
+/// `serve`'s own flags.
+struct Served {
+    webhook_url: Option<String>,
+    listen: std::net::SocketAddr,
+    allow_remote: bool,
+    replica_url: Option<String>,
+    speed: f64,
+    secret: Option<String>,
+    hold: bool,
+    progress: bool,
+}
+
+/// The signing key: `--secret`, else `$SYNCSIM_WEBHOOK_SECRET`, else a new
+/// secret from the OS's generator, printed once on stderr (never again).
+fn signing_key(secret: Option<String>) -> Result<syncsim::signing::SigningKey, Failure> {
+    use syncsim::signing::{Secret, SigningKey};
+    let given = secret.or_else(|| std::env::var("SYNCSIM_WEBHOOK_SECRET").ok());
+    match given {
+        Some(text) => SigningKey::parse(&text).map_err(Failure::Secret),
+        None => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| Failure::Runtime(std::io::Error::other(e)))?;
+            let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::from_seed(seed);
+            let secret = Secret::generate(&mut rng);
+            eprintln!(
+                "webhook signing secret (shown once; pass it to your consumer): {}",
+                secret.expose()
+            );
+            Ok(SigningKey::V1(secret))
+        }
+    }
+}
+
+fn serve(file: &Path, s: Served, e: Emit) -> Result<u8, Failure> {
+    let scenario = load(file, e.sets, e.seed)?;
+    let key = signing_key(s.secret)?;
+    let opts = syncsim::live::ServeOptions {
+        listen: s.listen,
+        allow_remote: s.allow_remote,
+        webhook_url: s.webhook_url,
+        replica_url: s.replica_url,
+        speed: s.speed,
+        keys: vec![key],
+        hold: s.hold,
+        progress: s.progress,
+    };
+    let rt = syncsim::live::runtime().map_err(Failure::Runtime)?;
+    let report = rt.block_on(async {
+        let server = syncsim::live::Server::bind(scenario.config(), opts).await?;
+        eprintln!(
+            "serving the mail API on http://{} at {}x ({} of virtual time)",
+            server.addr(),
+            s.speed,
+            scenario.config().end()
+        );
+        server.run().await
+    })?;
+    emit(&report, file, &scenario, e.out, e.format, e.sets)
+}
+
+fn live(file: &Path, speed: f64, progress: bool, e: Emit) -> Result<u8, Failure> {
+    let scenario = load(file, e.sets, e.seed)?;
+    let rt = syncsim::live::runtime().map_err(Failure::Runtime)?;
+    let report = rt.block_on(syncsim::live::live(scenario.config(), speed, progress))?;
+    emit(&report, file, &scenario, e.out, e.format, e.sets)
 }
 
 /// The shard to run: `--shard K/N` as given, or read from the batch

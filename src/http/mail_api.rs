@@ -85,6 +85,17 @@ impl ApiError {
         }
     }
 
+    /// 404 for a message the mailbox does not have (yet): a fetch the
+    /// model never makes, but a real client (or a forged thin delivery)
+    /// may.
+    pub fn unknown_message(mailbox: u32, msg: u32) -> Self {
+        ApiError::new(
+            404,
+            "unknown_message",
+            format!("mailbox {mailbox} has no message {msg}"),
+        )
+    }
+
     /// The JSON response for this error.
     pub fn response(&self) -> ApiResponse {
         ApiResponse {
@@ -145,6 +156,36 @@ pub fn parse_cursor(token: &str) -> Result<Cursor, ApiError> {
     Ok(cursor)
 }
 
+/// Decodes a query value's `%XX` escapes (clients commonly send a
+/// cursor's `:` as `%3A`); an escape that is not two hex digits stays as
+/// it is, and then fails the value's own check.
+fn unescape(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains('%') {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, ..) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Parses a request of `method` to `target` (path and query) against an
 /// API of `mailboxes` mailboxes; `if_none_match` is that header's value.
 pub fn parse(
@@ -196,6 +237,7 @@ pub fn parse(
             let (mut cursor, mut limit, mut wait) = (Cursor::Start, None, SimDuration::ZERO);
             for pair in query.split('&').filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let v = &*unescape(v);
                 match k {
                     "cursor" => cursor = parse_cursor(v)?,
                     "limit" => match v.parse::<u32>() {
@@ -388,6 +430,30 @@ mod tests {
             at: SimTime(1),
             listed,
         }
+    }
+
+    #[test]
+    fn percent_encoded_query_values_are_decoded() {
+        let r = parse(
+            "GET",
+            "/v1/mailboxes/3/changes?cursor=seq%3A7&limit=5",
+            None,
+            10,
+        );
+        assert!(
+            matches!(
+                r,
+                Ok(ApiRequest::List {
+                    cursor: Cursor::Seq(7),
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let bad = parse("GET", "/v1/mailboxes/3/changes?cursor=seq%3", None, 10);
+        assert_eq!(bad.unwrap_err().code, "bad_cursor");
+        let bad = parse("GET", "/v1/mailboxes/3/changes?cursor=%ZZ", None, 10);
+        assert_eq!(bad.unwrap_err().code, "bad_cursor");
     }
 
     #[test]

@@ -196,6 +196,7 @@ pub fn assemble(o: &Observed) -> Report {
         engine: Engine {
             events: metrics.events,
         },
+        live: None,
     };
     report.seal();
     report

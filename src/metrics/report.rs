@@ -267,6 +267,34 @@ pub struct Engine {
     pub events: u64,
 }
 
+/// Live-mode figures: what only a run on real sockets has (absent from
+/// simulated reports, so their digests do not see it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Live {
+    /// Virtual seconds per wall second.
+    pub speed: f64,
+    /// Wall seconds the run took.
+    pub wall_secs: f64,
+    /// Webhook POSTs that left.
+    pub deliveries_sent: u64,
+    /// POSTs per wall second achieved.
+    pub deliveries_per_s: f64,
+    /// How far the sender fell behind its schedule, at most, in virtual
+    /// ms (latency counts from the scheduled time, never the send time).
+    pub behind_schedule_max_ms: f64,
+    /// POSTs that left more than a virtual second after their time.
+    pub late_deliveries: u64,
+    /// Endpoint answers by HTTP status, plus `timeout` and
+    /// `connection_error`.
+    pub http_status: BTreeMap<String, u64>,
+    /// Mail API requests served.
+    pub api_requests: u64,
+    /// Replica entries for messages the source never had (forged or
+    /// invented by the consumer).
+    pub unknown_in_replica: u64,
+}
+
 /// One run's report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -297,6 +325,9 @@ pub struct Report {
     pub faults: Faults,
     /// Engine figures.
     pub engine: Engine,
+    /// Live-mode figures (`serve`, `live`); absent in simulated runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Live>,
 }
 
 impl Report {
@@ -354,6 +385,7 @@ impl Report {
             consistency: Consistency::default(),
             faults: Faults::default(),
             engine: Engine::default(),
+            live: Some(Live::default()),
         };
         let mut out = std::collections::BTreeSet::new();
         fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {

@@ -250,6 +250,20 @@ impl Provider {
         Fetched { call, result }
     }
 
+    /// True when message `msg` of `mailbox` exists as of `now` (some change
+    /// to it has committed). The model never fetches an unknown message;
+    /// a driver facing real clients asks this first and answers "not
+    /// found" (404) instead of calling [`Provider::handle_fetch`].
+    pub fn knows(&self, now: SimTime, mailbox: u32, msg: u32) -> bool {
+        let logs = self.source.logs();
+        if mailbox >= logs.mailboxes() {
+            return false;
+        }
+        let log = logs.changes(mailbox);
+        let visible = log.partition_point(|c| c.at <= now);
+        log[..visible].iter().any(|c| c.msg == msg)
+    }
+
     /// True when nothing waits in the outbox (drivers' debug checks).
     pub fn outbox_is_empty(&self) -> bool {
         self.out.is_empty()

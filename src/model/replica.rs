@@ -53,6 +53,35 @@ impl Replica {
         }
     }
 
+    /// The version held for message `msg` of `mailbox` (0: never seen),
+    /// with [`DELETED`]; `None` for a message the mailbox does not have.
+    pub fn held(&self, mailbox: u32, msg: u32) -> Option<u32> {
+        let (start, end) = self.messages_of(mailbox)?;
+        (start + (msg as usize) < end).then(|| self.versions[start + msg as usize])
+    }
+
+    /// Sets the version held for message `msg` of `mailbox` (as read from
+    /// a real consumer over the replica contract, which knows no change
+    /// ids); false, and nothing held, for a message the mailbox does not
+    /// have.
+    pub fn hold(&mut self, mailbox: u32, msg: u32, version: u32) -> bool {
+        let Some((start, end)) = self.messages_of(mailbox) else {
+            return false;
+        };
+        if start + (msg as usize) >= end {
+            return false;
+        }
+        self.versions[start + msg as usize] = version;
+        true
+    }
+
+    /// The range of mailbox `m`'s messages in `versions`.
+    fn messages_of(&self, m: u32) -> Option<(usize, usize)> {
+        let start = *self.msg_start.get(m as usize)?;
+        let end = *self.msg_start.get(m as usize + 1)?;
+        Some((start, end))
+    }
+
     /// Processes change `item.seq` of `mailbox`, carrying the state
     /// `item.msg`/`item.version` (the change itself, or for a thin fetch
     /// the message's latest version), under `dedup`:

@@ -140,6 +140,36 @@ pub fn render(r: &Report) -> String {
         k.divergent_messages, k.divergent_mailboxes, k.stale_overwrites, k.applied_twice
     );
     let _ = writeln!(out, "engine       {} events", r.engine.events);
+    if let Some(l) = &r.live {
+        let statuses: Vec<String> = l
+            .http_status
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "live         {}x, {:.1} s wall; {} deliveries sent ({:.1}/s), {} late, {:.0} ms behind at most; {} API requests",
+            l.speed, l.wall_secs, l.deliveries_sent, l.deliveries_per_s, l.late_deliveries,
+            l.behind_schedule_max_ms, l.api_requests
+        );
+        let _ = writeln!(
+            out,
+            "  endpoint answers: {}{}",
+            if statuses.is_empty() {
+                "none".to_string()
+            } else {
+                statuses.join(", ")
+            },
+            if l.unknown_in_replica > 0 {
+                format!(
+                    "; {} replica entries for messages the source never had",
+                    l.unknown_in_replica
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     out
 }
 

@@ -11,6 +11,7 @@ mod digests;
 mod faults;
 mod hybrid;
 mod layers;
+mod live;
 mod openapi;
 mod outage;
 mod paging;

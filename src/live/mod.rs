@@ -1,0 +1,389 @@
+//! Live mode: the scenario's provider over real HTTP, in scaled real time,
+//! aimed at a real consumer, and scored against ground truth.
+//!
+//! ```text
+//!  serve:  consumer (yours) ──GET /v1/…──► mail API ─┐
+//!              ▲                                     ├─ Node (Provider, Network, Ledger, timers)
+//!              └──── signed POST ◄── sender tasks ◄──┘          │
+//!          GET /syncsim/replica at the end ───────────► score ◄──┘
+//!  live:   the same, with syncsim's own Consumer half in the Node,
+//!          talking to the mail API and its endpoint over loopback sockets.
+//! ```
+//!
+//! The driver owns time (a [`Clock`]) and IO (tokio, axum, hyper) and
+//! holds no policy: every answer, retry, fault and apply is the model's,
+//! the same components the event engine runs. Tests, benches and examples
+//! bind loopback only; every loop here ends by itself at the scenario's
+//! end (or on Ctrl-C).
+
+pub mod clock;
+pub mod node;
+pub mod score;
+pub mod servers;
+pub mod wire;
+
+pub use clock::Clock;
+
+use crate::engine::time::SimTime;
+use crate::metrics::report::{Live, Report};
+use crate::model::config::{FaultEffect, RunConfig};
+use crate::signing::{SigningKey, Verifier};
+use node::{Input, Links, Node};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// The default `--listen` of `serve`: the mail API on loopback.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7780";
+
+/// Why a live run cannot start or be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// A socket cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A non-loopback address without `--allow-remote`.
+    #[error("{0} is not a loopback address: pass --allow-remote to serve beyond this machine")]
+    Remote(SocketAddr),
+    /// The scenario sends webhooks but no URL was given.
+    #[error("the scenario's strategy receives webhooks: give --webhook-url URL")]
+    NoWebhookUrl,
+    /// Nowhere to read the consumer's replica from.
+    #[error("no replica URL: give --replica-url URL (the consumer's GET /syncsim/replica)")]
+    NoReplicaUrl,
+    /// Consumer faults need a consumer process syncsim controls.
+    #[error("the scenario has consumer faults ({0}), which act on the consumer's process: live mode cannot inject them into a consumer it does not run")]
+    ConsumerFaults(&'static str),
+    /// `--speed` is not a positive number.
+    #[error("--speed must be a positive number, got {0}")]
+    Speed(f64),
+    /// The replica cannot be read.
+    #[error("cannot read the consumer's replica at {url}: {why}")]
+    Replica {
+        /// Where it was asked for.
+        url: String,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// How `serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Where the mail API listens.
+    pub listen: SocketAddr,
+    /// Binding a non-loopback address is allowed (with a warning).
+    pub allow_remote: bool,
+    /// Where deliveries are POSTed.
+    pub webhook_url: Option<String>,
+    /// Where the consumer serves its replica (default: the webhook URL's
+    /// origin + `/syncsim/replica`).
+    pub replica_url: Option<String>,
+    /// Virtual seconds per wall second.
+    pub speed: f64,
+    /// Keys deliveries are signed with.
+    pub keys: Vec<SigningKey>,
+    /// Keep serving after the end, until Ctrl-C.
+    pub hold: bool,
+    /// Print progress on stderr.
+    pub progress: bool,
+}
+
+/// A bound `serve` run, ready to go.
+pub struct Server {
+    node: Node,
+    rx: mpsc::UnboundedReceiver<Input>,
+    addr: SocketAddr,
+    opts: ServeOptions,
+    stop: watch::Sender<bool>,
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+fn check_consumer_faults(cfg: &RunConfig) -> Result<(), LiveError> {
+    for f in &cfg.faults {
+        match f.effect {
+            FaultEffect::ConsumerCrash => return Err(LiveError::ConsumerFaults("consumer_crash")),
+            FaultEffect::SlowConsumer(_) => return Err(LiveError::ConsumerFaults("slow_consumer")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, LiveError> {
+    wire::bind(addr)
+        .await
+        .map_err(|source| LiveError::Bind { addr, source })
+}
+
+fn check_speed(speed: f64) -> Result<(), LiveError> {
+    if speed.is_finite() && speed > 0.0 {
+        Ok(())
+    } else {
+        Err(LiveError::Speed(speed))
+    }
+}
+
+impl Server {
+    /// Checks the options, binds the mail API and builds the run (the
+    /// clock starts at [`Server::run`]'s first step, not here).
+    pub async fn bind(cfg: RunConfig, opts: ServeOptions) -> Result<Server, LiveError> {
+        check_speed(opts.speed)?;
+        check_consumer_faults(&cfg)?;
+        if !is_loopback(&opts.listen) {
+            if !opts.allow_remote {
+                return Err(LiveError::Remote(opts.listen));
+            }
+            eprintln!(
+                "warning: serving the mail API on {}, beyond this machine",
+                opts.listen
+            );
+        }
+        if cfg.consumer.hooks().is_some() && opts.webhook_url.is_none() {
+            return Err(LiveError::NoWebhookUrl);
+        }
+        if opts.replica_url.is_none() && opts.webhook_url.is_none() {
+            return Err(LiveError::NoReplicaUrl);
+        }
+        let listener = listen(opts.listen).await?;
+        let addr = listener.local_addr().map_err(|source| LiveError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+        let clock = Clock::start(opts.speed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let links = Links {
+            webhook_url: opts.webhook_url.clone(),
+            api_url: None,
+            keys: Arc::new(opts.keys.clone()),
+        };
+        let mailboxes = cfg.source.mailboxes;
+        let node = Node::new(cfg, false, clock, links, tx.clone());
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(wire::serve(
+            listener,
+            servers::api_router(tx, clock, mailboxes),
+            until(stopped),
+        ));
+        Ok(Server {
+            node,
+            rx,
+            addr,
+            opts,
+            stop,
+        })
+    }
+
+    /// Where the mail API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs to the scenario's end (or Ctrl-C), reads the consumer's
+    /// replica and returns the report.
+    pub async fn run(mut self) -> Result<Report, LiveError> {
+        let started = tokio::time::Instant::now();
+        self.node.start();
+        let end = drive(
+            &mut self.node,
+            &mut self.rx,
+            self.opts.hold,
+            self.opts.progress,
+        )
+        .await;
+        let url = self.opts.replica_url.clone().unwrap_or_else(|| {
+            replica_url_of(self.opts.webhook_url.as_deref().unwrap_or_default())
+        });
+        let doc = read_replica(&url).await;
+        let _ = self.stop.send(true);
+        self.node.finish(end);
+        let doc = doc?;
+        let (mut report, unknown) = score::score(&mut self.node, &doc, end);
+        attach(&mut report, &self.node, started, unknown);
+        Ok(report)
+    }
+}
+
+/// Resolves when `stopped` turns true (or its sender is gone).
+async fn until(mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        if stopped.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `scheme://host:port/syncsim/replica` for a webhook URL.
+pub fn replica_url_of(webhook_url: &str) -> String {
+    let origin = match webhook_url.find("://") {
+        Some(i) => {
+            let rest = &webhook_url[i + 3..];
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            &webhook_url[..i + 3 + host_end]
+        }
+        None => webhook_url,
+    };
+    format!("{origin}/syncsim/replica")
+}
+
+async fn read_replica(url: &str) -> Result<score::ReplicaDoc, LiveError> {
+    let err = |why: String| LiveError::Replica {
+        url: url.to_string(),
+        why,
+    };
+    let reply = wire::send(
+        &wire::client(),
+        axum::http::Method::GET,
+        url,
+        &[],
+        axum::body::Bytes::new(),
+        Duration::from_secs(30),
+    )
+    .await
+    .map_err(|e| err(e.to_string()))?;
+    if reply.status != 200 {
+        return Err(err(format!("HTTP {}", reply.status)));
+    }
+    score::parse_replica(&reply.body).map_err(|e| err(e.to_string()))
+}
+
+/// Moves inputs and timers until the scenario's end (with `hold`, until
+/// Ctrl-C); returns the virtual time it stopped at.
+async fn drive(
+    node: &mut Node,
+    rx: &mut mpsc::UnboundedReceiver<Input>,
+    hold: bool,
+    progress: bool,
+) -> SimTime {
+    let end = SimTime(node.cfg.end().0);
+    let clock = node.clock();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_sent = 0;
+    loop {
+        let next = node.next_timer().map_or(end, |t| t.min(end));
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => {
+                eprintln!("interrupted: scoring what happened so far");
+                break;
+            }
+            Some(input) = rx.recv() => node.handle(input),
+            _ = tokio::time::sleep_until(clock.wall(next)) => {
+                node.fire_due();
+                if node.now() >= end && !hold {
+                    break;
+                }
+            }
+            _ = ticker.tick(), if progress => {
+                let now = node.now();
+                eprintln!(
+                    "virtual {} of {}: {} deliveries/s, {} API requests, {} timers pending",
+                    crate::engine::time::SimDuration(now.0),
+                    crate::engine::time::SimDuration(end.0),
+                    node.stats.sent - last_sent,
+                    node.stats.api_requests,
+                    node.timers_pending(),
+                );
+                last_sent = node.stats.sent;
+            }
+        }
+    }
+    node.now().min(end)
+}
+
+/// Adds the live-only figures to a report and re-seals it.
+fn attach(report: &mut Report, node: &Node, started: tokio::time::Instant, unknown: u64) {
+    let wall = started.elapsed().as_secs_f64();
+    let s = &node.stats;
+    report.live = Some(Live {
+        speed: node.clock().speed(),
+        wall_secs: crate::metrics::round3(wall),
+        deliveries_sent: s.sent,
+        deliveries_per_s: crate::metrics::round3(s.sent as f64 / wall.max(1e-9)),
+        behind_schedule_max_ms: s.max_behind.0 as f64 / 1_000.0,
+        late_deliveries: s.late,
+        http_status: s.outcomes.clone(),
+        api_requests: s.api_requests,
+        unknown_in_replica: unknown,
+    });
+    report.seal();
+}
+
+/// Runs `cfg` in live mode in one process: the mail API and syncsim's own
+/// consumer (the scenario's strategy) on ephemeral loopback ports, signed
+/// webhooks between them, at `speed`. Returns the same report as `run`,
+/// with the live figures.
+pub async fn live(cfg: RunConfig, speed: f64, progress: bool) -> Result<Report, LiveError> {
+    check_speed(speed)?;
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let api = listen(loopback).await?;
+    let endpoint = listen(loopback).await?;
+    let local = |l: &tokio::net::TcpListener| {
+        l.local_addr().map_err(|source| LiveError::Bind {
+            addr: loopback,
+            source,
+        })
+    };
+    let (api_addr, endpoint_addr) = (local(&api)?, local(&endpoint)?);
+    let keys = vec![SigningKey::V1(crate::signing::Secret::generate(
+        &mut seeded_rng(cfg.seed),
+    ))];
+    let clock = Clock::start(speed);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let links = Links {
+        webhook_url: Some(format!("http://{endpoint_addr}/webhooks")),
+        api_url: Some(format!("http://{api_addr}")),
+        keys: Arc::new(keys.clone()),
+    };
+    let mailboxes = cfg.source.mailboxes;
+    let mut node = Node::new(cfg, true, clock, links, tx.clone());
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(wire::serve(
+        api,
+        servers::api_router(tx.clone(), clock, mailboxes),
+        until(stopped.clone()),
+    ));
+    tokio::spawn(wire::serve(
+        endpoint,
+        servers::endpoint_router(tx, Verifier::trusting(&keys)),
+        until(stopped),
+    ));
+    let started = tokio::time::Instant::now();
+    node.start();
+    let end = drive(&mut node, &mut rx, false, progress).await;
+    let _ = stop.send(true);
+    node.finish(end);
+    let consumer = node.consumer.as_ref().expect("live runs a consumer");
+    let mut report =
+        crate::model::halves::report(&node.cfg, &node.provider, consumer, &node.net, &node.ledger);
+    attach(&mut report, &node, started, 0);
+    Ok(report)
+}
+
+/// A generator seeded from the run's seed (the loopback secret of `live`:
+/// both ends are this process).
+fn seeded_rng(seed: u64) -> rand_chacha::ChaCha20Rng {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha20Rng::seed_from_u64(seed ^ 0x5ec2e7)
+}
+
+/// A runtime for the live commands (two worker threads: the node and the
+/// sockets).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}

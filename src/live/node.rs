@@ -1,0 +1,609 @@
+//! The live driver's core: one task that owns the halves of a run (the
+//! provider, and in `live` the consumer too), their timers, the network
+//! and the ledger, and moves what they ask for onto real sockets.
+//!
+//! Everything reaches it as an [`Input`] on one channel (an API request
+//! from the server, an endpoint's answer from a sender task, a list page
+//! from a poller task, a webhook from the consumer's endpoint); timers
+//! wait in an ordered map and fire when the [`Clock`] reaches them. It
+//! holds no provider or consumer rule: it is `engine::des` with sockets
+//! and a wall clock in place of the event queue.
+
+use super::clock::{unix_secs, Clock};
+use super::wire::{self, Client, WireError};
+use crate::engine::time::{SimDuration, SimTime};
+use crate::http::{client, mail_api, webhook};
+use crate::model::config::RunConfig;
+use crate::model::consumer::{Consumer, ConsumerTimer};
+use crate::model::ledger::Ledger;
+use crate::model::network::{Carry, Network};
+use crate::model::provider::{Provider, ProviderTimer};
+use crate::model::source::ListRequest;
+use crate::model::transmit::{
+    Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
+    Output, ReplyTo, Status, Ticket, ToProvider,
+};
+use crate::signing::SigningKey;
+use axum::body::Bytes;
+use axum::http::Method;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+/// What reaches the node.
+#[derive(Debug)]
+pub enum Input {
+    /// A mail API request, answered on `reply` (with the virtual time the
+    /// answer is due: the server holds it until then).
+    Api {
+        /// The parsed request.
+        req: mail_api::ApiRequest,
+        /// Where the response goes.
+        reply: oneshot::Sender<(mail_api::ApiResponse, SimTime)>,
+    },
+    /// A delivery attempt's outcome, from its sender task.
+    Attempt {
+        /// The attempt.
+        ticket: Ticket,
+        /// 2xx.
+        ok: bool,
+        /// No answer before the sender's timeout.
+        timed_out: bool,
+        /// The HTTP status, or what went wrong instead.
+        outcome: Outcome,
+    },
+    /// A list call's answer, read by a poller task.
+    Listed(ListAnswer),
+    /// A fetch's answer.
+    Fetched(Fetched),
+    /// A verified webhook at the consumer's endpoint; the endpoint's
+    /// status goes back on `reply`.
+    Webhook {
+        /// What the envelope says.
+        parsed: client::ParsedDelivery,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Status>,
+    },
+    /// The consumer's replica, in the replica contract's JSON.
+    Replica(oneshot::Sender<String>),
+}
+
+/// What became of one POST.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered with this status.
+    Status(u16),
+    /// No answer before the timeout.
+    Timeout,
+    /// The connection failed.
+    Connection,
+}
+
+/// The node's timers.
+#[derive(Clone, Copy, Debug)]
+enum Timer {
+    Provider(ProviderTimer),
+    Consumer(ConsumerTimer),
+    /// A refused attempt's failure reaches the sender.
+    Answer(Ticket, bool),
+    /// An attempt nobody answers times out.
+    Deadline(Ticket),
+}
+
+/// Where the node's transmits go and how they are signed.
+#[derive(Clone, Debug)]
+pub struct Links {
+    /// The endpoint webhook deliveries are POSTed to.
+    pub webhook_url: Option<String>,
+    /// The mail API the local consumer calls (`live`).
+    pub api_url: Option<String>,
+    /// Keys every delivery is signed with.
+    pub keys: Arc<Vec<SigningKey>>,
+}
+
+/// Live-only figures, gathered while running.
+#[derive(Clone, Debug, Default)]
+pub struct LiveStats {
+    /// POSTs that left.
+    pub sent: u64,
+    /// Answers by status, plus `timeout` and `connection_error`.
+    pub outcomes: BTreeMap<String, u64>,
+    /// How far a POST left after its scheduled time, at most (virtual).
+    pub max_behind: SimDuration,
+    /// POSTs that left more than a virtual second late.
+    pub late: u64,
+    /// Mail API requests answered.
+    pub api_requests: u64,
+}
+
+/// Per change, when the provider first saw it reach the consumer (a 2xx
+/// to its delivery, or a page that listed it), and by which path.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    at: Vec<Option<(SimTime, bool)>>,
+}
+
+impl Seen {
+    fn note(&mut self, index: usize, at: SimTime, by_webhook: bool) {
+        if let Some(slot) = self.at.get_mut(index) {
+            slot.get_or_insert((at, by_webhook));
+        }
+    }
+
+    /// When change `index` (a flat change index) first reached the
+    /// consumer, and whether by webhook.
+    pub fn first(&self, index: usize) -> Option<(SimTime, bool)> {
+        self.at.get(index).copied().flatten()
+    }
+}
+
+/// One run on real sockets.
+pub struct Node {
+    /// The run's configs.
+    pub cfg: RunConfig,
+    clock: Clock,
+    /// The provider half.
+    pub provider: Provider,
+    /// The consumer half (`live` only).
+    pub consumer: Option<Consumer>,
+    /// Delivery faults and latency.
+    pub net: Network,
+    /// What happened.
+    pub ledger: Ledger,
+    /// Live-only figures.
+    pub stats: LiveStats,
+    /// When each change first reached the consumer, as the provider saw it.
+    pub seen: Seen,
+    timers: BTreeMap<(SimTime, u64), Timer>,
+    seq: u64,
+    now: SimTime,
+    links: Links,
+    http: Client,
+    tx: mpsc::UnboundedSender<Input>,
+    tasks: JoinSet<()>,
+    /// Deliveries waiting for the local consumer's answer.
+    waiting: BTreeMap<u32, oneshot::Sender<Status>>,
+    /// Per attempt in flight: its mailbox and change.
+    attempts: BTreeMap<(u32, u32), (u32, u32)>,
+    next_ticket: u32,
+}
+
+impl Node {
+    /// A node over the halves of `cfg` (with the consumer half only when
+    /// `local_consumer`), reporting to `tx`.
+    pub fn new(
+        cfg: RunConfig,
+        local_consumer: bool,
+        clock: Clock,
+        links: Links,
+        tx: mpsc::UnboundedSender<Input>,
+    ) -> Node {
+        let halves = crate::model::halves::Halves::new(&cfg);
+        let changes = halves.ledger.logs().total_changes() as usize;
+        Node {
+            cfg,
+            clock,
+            provider: halves.provider,
+            consumer: local_consumer.then_some(halves.consumer),
+            net: halves.net,
+            ledger: halves.ledger,
+            stats: LiveStats::default(),
+            seen: Seen {
+                at: vec![None; changes],
+            },
+            timers: BTreeMap::new(),
+            seq: 0,
+            now: SimTime::ZERO,
+            links,
+            http: wire::client(),
+            tx,
+            tasks: JoinSet::new(),
+            waiting: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            next_ticket: 0,
+        }
+    }
+
+    /// Starts the halves (their first timers).
+    pub fn start(&mut self) {
+        self.provider.start();
+        self.pump_provider(SimTime::ZERO);
+        if let Some(c) = &mut self.consumer {
+            c.start();
+        }
+        self.pump_consumer(SimTime::ZERO);
+    }
+
+    /// The run's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Timers waiting.
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// The virtual time of the next timer, if any.
+    pub fn next_timer(&self) -> Option<SimTime> {
+        self.timers.keys().next().map(|(t, _)| *t)
+    }
+
+    /// The virtual time now (never earlier than what was handled last).
+    pub fn now(&mut self) -> SimTime {
+        self.now = self.now.max(self.clock.now());
+        self.now
+    }
+
+    /// Fires every timer due by the clock, in `(time, seq)` order.
+    pub fn fire_due(&mut self) {
+        let limit = self.now();
+        while let Some(entry) = self.timers.first_entry() {
+            let (at, _) = *entry.key();
+            if at > limit {
+                break;
+            }
+            let timer = entry.remove();
+            // A late timer runs at its own time unless inputs went past it.
+            let now = at.max(self.now);
+            self.now = now;
+            self.ledger.metrics.events += 1;
+            let l = &mut self.ledger;
+            match timer {
+                Timer::Provider(t) => {
+                    self.provider.handle_timeout(now, t, l);
+                    self.pump_provider(now);
+                }
+                Timer::Answer(t, ok) => self.attempt_done(now, t, ok, false),
+                Timer::Deadline(t) => self.attempt_done(now, t, false, true),
+                Timer::Consumer(t) => {
+                    if let Some(c) = &mut self.consumer {
+                        c.handle_timeout(now, t, l);
+                    }
+                    self.pump_consumer(now);
+                }
+            }
+            self.now = limit.max(self.now);
+        }
+    }
+
+    /// Handles one input at the clock's time.
+    pub fn handle(&mut self, input: Input) {
+        let now = self.now();
+        self.ledger.metrics.events += 1;
+        match input {
+            Input::Api { req, reply } => {
+                let answer = self.api(now, req);
+                let _ = reply.send(answer);
+            }
+            Input::Attempt {
+                ticket,
+                ok,
+                timed_out,
+                outcome,
+            } => {
+                let key = match outcome {
+                    Outcome::Status(s) => s.to_string(),
+                    Outcome::Timeout => "timeout".into(),
+                    Outcome::Connection => "connection_error".into(),
+                };
+                *self.stats.outcomes.entry(key).or_default() += 1;
+                self.attempt_done(now, ticket, ok, timed_out);
+            }
+            Input::Listed(mut a) => {
+                a.at = now;
+                if let Some(c) = &mut self.consumer {
+                    c.handle_listed(&a, &mut self.ledger);
+                }
+                self.pump_consumer(now);
+            }
+            Input::Fetched(f) => {
+                if let Some(c) = &mut self.consumer {
+                    c.handle_fetched(now, f, &mut self.ledger);
+                }
+                self.pump_consumer(now);
+            }
+            Input::Webhook { parsed, reply } => self.webhook(now, parsed, reply),
+            Input::Replica(reply) => {
+                if let Some(c) = &self.consumer {
+                    let _ = reply.send(super::score::replica_json(c.replica(), self.ledger.logs()));
+                }
+            }
+        }
+        // Reap finished tasks so the set stays the size of what is in flight.
+        while self.tasks.try_join_next().is_some() {}
+    }
+
+    /// Stops every task in flight and closes the provider's books at `end`.
+    pub fn finish(&mut self, end: SimTime) {
+        self.tasks.abort_all();
+        self.provider.finish(end);
+    }
+
+    /// Answers a mail API request.
+    fn api(&mut self, now: SimTime, req: mail_api::ApiRequest) -> (mail_api::ApiResponse, SimTime) {
+        self.stats.api_requests += 1;
+        let speed = self.clock.speed();
+        match req {
+            mail_api::ApiRequest::Mailboxes => (
+                mail_api::mailboxes_response(self.ledger.logs().mailboxes()),
+                now,
+            ),
+            mail_api::ApiRequest::List {
+                mailbox,
+                cursor,
+                limit,
+                wait,
+                conditional,
+            } => {
+                let page_size = self.cfg.source.page_size;
+                let call = ListCall {
+                    req: ListRequest {
+                        mailbox,
+                        cursor,
+                        limit: limit.unwrap_or(page_size).min(page_size),
+                        conditional,
+                    },
+                    // `wait_ms` is wall time.
+                    wait: SimDuration((wait.0 as f64 * speed) as u64),
+                    caller: Caller::Reconciler,
+                    sent_at: now,
+                    early: Early::Errors,
+                };
+                let answer = self.provider.handle_list(now, call, &mut self.ledger);
+                if let Listed::Page { items, .. } = &answer.listed {
+                    let base = self.ledger.logs().change_offsets()[mailbox as usize];
+                    for item in items {
+                        self.seen.note(base + item.seq as usize, answer.at, false);
+                    }
+                }
+                (mail_api::list_response(&answer, speed), answer.at)
+            }
+            mail_api::ApiRequest::Fetch { mailbox, msg } => {
+                if !self.provider.knows(now, mailbox, msg) {
+                    let e = mail_api::ApiError::unknown_message(mailbox, msg);
+                    return (e.response(), now);
+                }
+                let call = FetchCall {
+                    mailbox,
+                    msg,
+                    seq: 0,
+                    id: 0,
+                };
+                let f = self.provider.handle_fetch(now, call, &mut self.ledger);
+                (mail_api::fetch_response(&f, speed), now)
+            }
+        }
+    }
+
+    /// An attempt's outcome reaches the sender.
+    fn attempt_done(&mut self, now: SimTime, ticket: Ticket, ok: bool, timed_out: bool) {
+        if let Some((m, seq)) = self.attempts.remove(&(ticket.note, ticket.gen)) {
+            if ok {
+                let base = self.ledger.logs().change_offsets()[m as usize];
+                self.seen.note(base + seq as usize, now, true);
+            }
+        }
+        self.provider
+            .handle_answer(now, ticket, ok, timed_out, &mut self.ledger);
+        self.pump_provider(now);
+    }
+
+    fn push(&mut self, at: SimTime, timer: Timer) {
+        self.seq += 1;
+        self.timers.insert((at, self.seq), timer);
+    }
+
+    /// Moves what the provider asked for.
+    fn pump_provider(&mut self, now: SimTime) {
+        while let Some(o) = self.provider.poll_output() {
+            match o {
+                Output::Timer(at, t) => self.push(at, Timer::Provider(t)),
+                Output::Transmit(d) => self.send(now, d),
+            }
+        }
+    }
+
+    /// Moves what the local consumer asked for.
+    fn pump_consumer(&mut self, now: SimTime) {
+        let Some(c) = &mut self.consumer else { return };
+        let mut outs = Vec::new();
+        while let Some(o) = c.poll_output() {
+            outs.push(o);
+        }
+        for o in outs {
+            match o {
+                Output::Timer(at, t) => self.push(at, Timer::Consumer(t)),
+                Output::Transmit(ToProvider::List(call)) => self.spawn_list(call),
+                Output::Transmit(ToProvider::Fetch(call)) => self.spawn_fetch(call),
+                Output::Transmit(ToProvider::Answer(a)) => self.answer_webhook(a),
+            }
+        }
+        let _ = now;
+    }
+
+    /// Sends a delivery attempt through the network and onto the wire.
+    fn send(&mut self, now: SimTime, d: Delivery) {
+        let ticket = d.reply.ticket;
+        self.attempts
+            .insert((ticket.note, ticket.gen), (d.mailbox, d.seq));
+        match self.net.carry(now, &d, &mut self.ledger) {
+            Carry::Refused { back } => {
+                let t = if back <= d.deadline {
+                    Timer::Answer(ticket, false)
+                } else {
+                    Timer::Deadline(ticket)
+                };
+                self.push(back.min(d.deadline), t);
+            }
+            Carry::Silent => self.push(d.deadline, Timer::Deadline(ticket)),
+            Carry::Arrives { at, copy_at, mute } => {
+                self.spawn_post(d, at, !mute, mute);
+                if let Some(again) = copy_at {
+                    self.spawn_post(d, again, false, false);
+                }
+            }
+        }
+    }
+
+    /// POSTs `d` at virtual time `at`; reports the outcome when `report`
+    /// (when `mute`, the response is lost: the attempt times out).
+    fn spawn_post(&mut self, d: Delivery, at: SimTime, report: bool, mute: bool) {
+        let Some(url) = self.links.webhook_url.clone() else {
+            // No endpoint: the attempt fails like a refused connection.
+            self.push(at.min(d.deadline), Timer::Answer(d.reply.ticket, false));
+            return;
+        };
+        self.stats.sent += 1;
+        let behind = self.now.since(at);
+        self.stats.max_behind = self.stats.max_behind.max(behind);
+        self.stats.late += (behind > SimDuration::from_secs(1)) as u64;
+        let (clock, http, keys, tx) = (
+            self.clock,
+            self.http.clone(),
+            self.links.keys.clone(),
+            self.tx.clone(),
+        );
+        self.tasks.spawn(async move {
+            tokio::time::sleep_until(clock.wall(at)).await;
+            let req = webhook::request(&d, &keys, unix_secs());
+            let deadline = clock.wall(d.deadline);
+            let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let mut headers: Vec<(&str, &str)> = req.headers.pairs().to_vec();
+            headers.push(("content-type", "application/json"));
+            let result = wire::send(
+                &http,
+                Method::POST,
+                &url,
+                &headers,
+                Bytes::from(req.body),
+                timeout.max(Duration::from_millis(1)),
+            )
+            .await;
+            if !report {
+                return;
+            }
+            let outcome = match &result {
+                Ok(r) => Outcome::Status(r.status),
+                Err(WireError::Timeout) => Outcome::Timeout,
+                Err(_) => Outcome::Connection,
+            };
+            let (ok, timed_out) = match (&result, mute) {
+                (_, true) => {
+                    tokio::time::sleep_until(deadline).await;
+                    (false, true)
+                }
+                (Ok(r), false) => (
+                    webhook::answer(r.status, &r.header_pairs()).status == Status::Ok,
+                    false,
+                ),
+                (Err(WireError::Timeout), false) => (false, true),
+                (Err(_), false) => (false, false),
+            };
+            let _ = tx.send(Input::Attempt {
+                ticket: d.reply.ticket,
+                ok,
+                timed_out,
+                outcome,
+            });
+        });
+    }
+
+    /// A list call goes to the mail API; its answer comes back as input.
+    fn spawn_list(&mut self, call: ListCall) {
+        let Some(api) = self.links.api_url.clone() else {
+            return;
+        };
+        let (http, tx, speed) = (self.http.clone(), self.tx.clone(), self.clock.speed());
+        self.tasks.spawn(async move {
+            let req = client::list_request(&call, speed);
+            let headers: Vec<(&str, &str)> =
+                req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let url = format!("{api}{}", req.path_and_query);
+            let result = wire::send(
+                &http,
+                Method::GET,
+                &url,
+                &headers,
+                Bytes::new(),
+                Duration::from_secs(120),
+            )
+            .await;
+            let listed = match result {
+                Ok(r) => client::parse_list_response(r.status, &r.header_pairs(), &r.body, speed)
+                    .unwrap_or(Listed::Unavailable),
+                Err(_) => Listed::Unavailable,
+            };
+            let _ = tx.send(Input::Listed(ListAnswer {
+                mailbox: call.req.mailbox,
+                asked: call.req.cursor,
+                caller: call.caller,
+                early: call.early,
+                sent_at: call.sent_at,
+                at: call.sent_at,
+                listed,
+            }));
+        });
+    }
+
+    /// A fetch goes to the mail API; its answer comes back as input.
+    fn spawn_fetch(&mut self, call: FetchCall) {
+        let Some(api) = self.links.api_url.clone() else {
+            return;
+        };
+        let (http, tx, speed) = (self.http.clone(), self.tx.clone(), self.clock.speed());
+        self.tasks.spawn(async move {
+            let req = client::fetch_request(&call);
+            let url = format!("{api}{}", req.path_and_query);
+            let result = wire::send(
+                &http,
+                Method::GET,
+                &url,
+                &[],
+                Bytes::new(),
+                Duration::from_secs(120),
+            )
+            .await;
+            let result = match result {
+                Ok(r) => client::parse_fetch_response(r.status, &r.header_pairs(), &r.body, speed)
+                    .unwrap_or(Err(Listed::Unavailable)),
+                Err(_) => Err(Listed::Unavailable),
+            };
+            let _ = tx.send(Input::Fetched(Fetched { call, result }));
+        });
+    }
+
+    /// A verified webhook reaches the local consumer.
+    fn webhook(&mut self, now: SimTime, p: client::ParsedDelivery, reply: oneshot::Sender<Status>) {
+        let Some(c) = &mut self.consumer else { return };
+        self.next_ticket += 1;
+        let ticket = Ticket {
+            note: self.next_ticket,
+            gen: 0,
+        };
+        self.waiting.insert(ticket.note, reply);
+        let d = Delivery {
+            reply: ReplyTo {
+                ticket,
+                lost: false,
+            },
+            attempt: 1,
+            mailbox: p.mailbox,
+            seq: p.seq,
+            msg: p.msg,
+            version: p.version,
+            deadline: now,
+        };
+        c.handle_delivery(now, d, true, &mut self.ledger);
+        self.pump_consumer(now);
+    }
+
+    /// The local consumer's answer to a delivery goes back on its request.
+    fn answer_webhook(&mut self, a: DeliveryAnswer) {
+        if let Some(reply) = self.waiting.remove(&a.reply.ticket.note) {
+            let _ = reply.send(a.status);
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Live mode on loopback (ephemeral ports, every loop bounded by the
+//! scenario's end): the same components over real HTTP give the same
+//! counts as the event engine, and `serve` scores a hand-written consumer
+//! through the replica contract.
+//!
+//! Exact: what the model decides without looking at wall time (changes
+//! generated and applied, polls on a fixed-rate schedule whose answers
+//! come back well within an interval, notifications, attempts through an
+//! outage whose window is minutes wide). Wall-clock noise at these speeds
+//! is below a virtual second, far from every decision boundary here.
+
+use super::common::scenario;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use syncsim::live::{self, ServeOptions};
+use syncsim::signing::{Secret, SigningKey, Verifier, WebhookHeaders};
+use syncsim::Report;
+
+fn live_run(text: &str, speed: f64) -> Report {
+    let s = scenario(text);
+    let rt = live::runtime().unwrap();
+    rt.block_on(live::live(s.config(), speed, false)).unwrap()
+}
+
+const POLL: &str = r#"
+name = "live-poll"
+seed = 3
+horizon = "1h"
+[source]
+mailboxes = 6
+messages_per_day = 300
+api_latency = { dist = "lognormal", median = "120ms", p99 = "900ms" }
+[consumer]
+strategy = "poll"
+poll_interval = "5m"
+if_none_match = true
+"#;
+
+const WEBHOOK: &str = r#"
+name = "live-webhook"
+seed = 3
+horizon = "1h"
+drain = "20m"
+[source]
+mailboxes = 6
+messages_per_day = 300
+[webhooks]
+preset = "svix"
+[consumer]
+strategy = "webhook"
+ack = "queue_first"
+queue = "durable"
+workers = 4
+handler_time = { dist = "lognormal", median = "20ms", p99 = "200ms" }
+dedup = "event_id"
+[[faults]]
+kind = "endpoint_outage"
+mode = "503"
+at = "20m"
+for = "10m"
+"#;
+
+const HYBRID: &str = r#"
+name = "live-hybrid"
+seed = 5
+horizon = "1h"
+drain = "30m"
+[source]
+mailboxes = 6
+messages_per_day = 300
+[webhooks]
+preset = "github"
+[consumer]
+strategy = "hybrid"
+reconcile_every = "10m"
+lookback = "30m"
+[[faults]]
+kind = "endpoint_outage"
+at = "15m"
+for = "10m"
+"#;
+
+#[test]
+fn live_poll_counts_match_the_event_engine() {
+    let sim = syncsim::run(&scenario(POLL));
+    let live = live_run(POLL, 1_800.0);
+    assert_eq!(live.changes.generated, sim.changes.generated);
+    // Changes committed after a mailbox's last poll of the hour stay
+    // unread in both (no drain).
+    assert_eq!(live.changes.lost, sim.changes.lost);
+    assert_eq!(live.changes.applied, sim.changes.applied);
+    // 6 mailboxes x 12 polls an hour, on the same seeded phases.
+    assert_eq!(live.requests.poll, 72);
+    assert_eq!(live.requests.poll, sim.requests.poll);
+    assert_eq!(
+        live.consistency.divergent_messages,
+        sim.consistency.divergent_messages
+    );
+    let l = live.live.as_ref().expect("live figures");
+    assert_eq!(l.api_requests, 72, "every poll went over HTTP");
+}
+
+#[test]
+fn live_webhooks_through_an_outage_match_the_event_engine() {
+    let sim = syncsim::run(&scenario(WEBHOOK));
+    let live = live_run(WEBHOOK, 1_200.0);
+    let (lw, sw) = (
+        live.webhooks.as_ref().unwrap(),
+        sim.webhooks.as_ref().unwrap(),
+    );
+    assert_eq!(live.changes.generated, sim.changes.generated);
+    assert_eq!(
+        live.changes.lost, 0,
+        "svix retries outlast a 10-minute outage"
+    );
+    assert_eq!(lw.notifications, sw.notifications);
+    assert_eq!(lw.attempts, sw.attempts);
+    assert_eq!(
+        live.faults.endpoint_outage_hits,
+        sim.faults.endpoint_outage_hits
+    );
+    assert!(sim.faults.endpoint_outage_hits > 0, "the outage fired");
+    let l = live.live.as_ref().unwrap();
+    // Outage attempts never reach the endpoint: every POST that left was
+    // answered 200.
+    assert_eq!(l.http_status.get("200").copied(), Some(lw.delivered));
+    assert_eq!(l.deliveries_sent, lw.delivered);
+}
+
+#[test]
+fn live_hybrid_recovers_the_outage_by_reconciliation() {
+    let sim = syncsim::run(&scenario(HYBRID));
+    let live = live_run(HYBRID, 1_200.0);
+    assert_eq!(live.changes.lost, 0);
+    assert_eq!(live.changes.generated, sim.changes.generated);
+    assert_eq!(live.requests.reconcile, sim.requests.reconcile);
+    // github does not retry: what the outage ate came back by reconciling.
+    assert!(live.changes.first_seen_by.reconcile > 0);
+    assert_eq!(
+        live.changes.first_seen_by.reconcile,
+        sim.changes.first_seen_by.reconcile
+    );
+}
+
+/// (mailbox, message) -> (version, deleted).
+type Held = BTreeMap<(u32, u32), (u32, bool)>;
+
+/// A tiny consumer written for this test: it checks signatures (or not),
+/// keeps message -> version, and serves the replica contract.
+#[derive(Clone)]
+struct Tiny {
+    verifier: Option<Arc<Verifier>>,
+    replica: Arc<Mutex<Held>>,
+    rejected: Arc<Mutex<u64>>,
+}
+
+async fn tiny_webhook(State(t): State<Tiny>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if let Some(v) = &t.verifier {
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let now = live::clock::unix_secs();
+        if WebhookHeaders::from_pairs(pairs)
+            .and_then(|h| v.verify(&h, &body, now))
+            .is_err()
+        {
+            *t.rejected.lock().unwrap() += 1;
+            return StatusCode::UNAUTHORIZED;
+        }
+    }
+    let doc: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(_) => return StatusCode::BAD_REQUEST,
+    };
+    let d = &doc["data"];
+    let key = (
+        d["mailbox"].as_u64().unwrap() as u32,
+        d["message"].as_u64().unwrap() as u32,
+    );
+    let version = d["version"].as_u64().unwrap() as u32;
+    let deleted = d["deleted"].as_bool().unwrap();
+    let mut r = t.replica.lock().unwrap();
+    let held = r.entry(key).or_insert((0, false));
+    if version > held.0 {
+        *held = (version, deleted);
+    }
+    StatusCode::OK
+}
+
+async fn tiny_replica(State(t): State<Tiny>) -> axum::Json<serde_json::Value> {
+    let r = t.replica.lock().unwrap();
+    let messages: Vec<_> = r
+        .iter()
+        .map(|((m, msg), (v, del))| {
+            serde_json::json!({"mailbox": m, "message": msg, "version": v, "deleted": del})
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "messages": messages }))
+}
+
+/// Serves `WEBHOOK` to a `Tiny` consumer; returns the report and how many
+/// deliveries the consumer rejected.
+fn serve_tiny(consumer_keys: Option<Vec<SigningKey>>, sender_key: SigningKey) -> (Report, u64) {
+    let rt = live::runtime().unwrap();
+    rt.block_on(async move {
+        let tiny = Tiny {
+            verifier: consumer_keys.map(|k| Arc::new(Verifier::trusting(&k))),
+            replica: Arc::default(),
+            rejected: Arc::default(),
+        };
+        let router = axum::Router::new()
+            .route("/syncsim/replica", axum::routing::get(tiny_replica))
+            .route("/hook", axum::routing::post(tiny_webhook))
+            .with_state(tiny.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let opts = ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            allow_remote: false,
+            webhook_url: Some(format!("http://{addr}/hook")),
+            replica_url: None,
+            speed: 1_200.0,
+            keys: vec![sender_key],
+            hold: false,
+            progress: false,
+        };
+        let served = live::Server::bind(scenario(WEBHOOK).config(), opts)
+            .await
+            .unwrap();
+        assert!(served.addr().ip().is_loopback());
+        let report = served.run().await.unwrap();
+        server.abort();
+        let rejected = *tiny.rejected.lock().unwrap();
+        (report, rejected)
+    })
+}
+
+fn key(byte: u8) -> SigningKey {
+    SigningKey::V1(Secret::from_bytes(&[byte; 32]).unwrap())
+}
+
+#[test]
+fn serve_scores_a_consumer_that_verifies_signatures() {
+    let sim = syncsim::run(&scenario(WEBHOOK));
+    let (report, rejected) = serve_tiny(Some(vec![key(7)]), key(7));
+    assert_eq!(rejected, 0, "every delivery carried a valid signature");
+    assert_eq!(report.changes.generated, sim.changes.generated);
+    assert_eq!(report.changes.lost, 0);
+    assert_eq!(report.consistency.divergent_messages, 0);
+    let w = report.webhooks.as_ref().unwrap();
+    assert_eq!(w.attempts, sim.webhooks.as_ref().unwrap().attempts);
+    let l = report.live.as_ref().unwrap();
+    assert_eq!(l.unknown_in_replica, 0);
+    // Latency runs from commit to the 2xx: at most the outage (10 min)
+    // plus the retries' spacing, never negative.
+    let p99 = report.latency_ms.webhook.p99.unwrap();
+    assert!(p99 <= 40.0 * 60_000.0, "p99 {p99} ms");
+}
+
+#[test]
+fn serve_shows_a_consumer_with_the_wrong_secret_losing_everything() {
+    // The consumer trusts another secret: it refuses every delivery (401),
+    // svix retries and gives up; nothing reaches the replica.
+    let (report, rejected) = serve_tiny(Some(vec![key(8)]), key(7));
+    assert!(rejected > 0);
+    assert_eq!(report.changes.applied, 0);
+    assert_eq!(report.changes.lost, report.changes.generated);
+    let l = report.live.as_ref().unwrap();
+    assert_eq!(l.http_status.get("401").copied(), Some(rejected));
+}
+
+#[test]
+fn serve_refuses_a_remote_address_and_consumer_faults() {
+    let rt = live::runtime().unwrap();
+    let opts = |listen: &str| ServeOptions {
+        listen: listen.parse().unwrap(),
+        allow_remote: false,
+        webhook_url: Some("http://127.0.0.1:9/hook".into()),
+        replica_url: None,
+        speed: 60.0,
+        keys: vec![key(1)],
+        hold: false,
+        progress: false,
+    };
+    let err = rt
+        .block_on(live::Server::bind(
+            scenario(WEBHOOK).config(),
+            opts("0.0.0.0:0"),
+        ))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--allow-remote"), "{err}");
+    let crash =
+        format!("{WEBHOOK}\n[[faults]]\nkind = \"consumer_crash\"\nat = \"10m\"\nfor = \"5m\"\n");
+    let err = rt
+        .block_on(live::Server::bind(
+            scenario(&crash).config(),
+            opts("127.0.0.1:0"),
+        ))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("consumer_crash"), "{err}");
+}
