@@ -157,6 +157,13 @@ enum Command {
         /// Keep serving after the scenario's end, until Ctrl-C.
         #[arg(long)]
         hold: bool,
+        /// Run the consumer yourself as this shell command: syncsim starts
+        /// it, waits until it answers at its replica URL, and applies the
+        /// scenario's `consumer_crash` windows to it (SIGKILL, then a
+        /// restart). It gets SYNCSIM_API_URL, SYNCSIM_LISTEN,
+        /// SYNCSIM_WEBHOOK_SECRET and SYNCSIM_SPEED in its environment.
+        #[arg(long, value_name = "CMD")]
+        consumer_cmd: Option<String>,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
@@ -283,6 +290,7 @@ fn main() -> ExitCode {
             speed,
             secret,
             hold,
+            consumer_cmd,
             seed,
             out,
             format,
@@ -299,6 +307,7 @@ fn main() -> ExitCode {
                 secret,
                 hold,
                 progress: !quiet,
+                consumer_cmd,
             },
             Emit {
                 seed,
@@ -564,6 +573,7 @@ struct Served {
     secret: Option<String>,
     hold: bool,
     progress: bool,
+    consumer_cmd: Option<String>,
 }
 
 /// The signing key: `--secret`, else `$SYNCSIM_WEBHOOK_SECRET`, else a new
@@ -599,6 +609,7 @@ fn serve(file: &Path, s: Served, e: Emit) -> Result<u8, Failure> {
         keys: vec![key],
         hold: s.hold,
         progress: s.progress,
+        consumer_cmd: s.consumer_cmd,
     };
     let rt = syncsim::live::runtime().map_err(Failure::Runtime)?;
     let report = rt.block_on(async {

@@ -18,6 +18,7 @@
 
 pub mod clock;
 pub mod node;
+pub mod process;
 pub mod score;
 pub mod servers;
 pub mod wire;
@@ -58,8 +59,16 @@ pub enum LiveError {
     #[error("no replica URL: give --replica-url URL (the consumer's GET /syncsim/replica)")]
     NoReplicaUrl,
     /// Consumer faults need a consumer process syncsim controls.
-    #[error("the scenario has consumer faults ({0}), which act on the consumer's process: live mode cannot inject them into a consumer it does not run")]
+    #[error("the scenario has consumer faults ({0}), which act on the consumer's process: give --consumer-cmd CMD so syncsim runs the consumer and can kill it (slow_consumer cannot be applied to a real process)")]
     ConsumerFaults(&'static str),
+    /// The consumer process cannot start or never became ready.
+    #[error("the consumer command {cmd:?} {why}")]
+    Process {
+        /// The command.
+        cmd: String,
+        /// What went wrong.
+        why: String,
+    },
     /// `--speed` is not a positive number.
     #[error("--speed must be a positive number, got {0}")]
     Speed(f64),
@@ -93,6 +102,9 @@ pub struct ServeOptions {
     pub hold: bool,
     /// Print progress on stderr.
     pub progress: bool,
+    /// Run the consumer as this shell command (so `consumer_crash` can
+    /// SIGKILL and restart it).
+    pub consumer_cmd: Option<String>,
 }
 
 /// A bound `serve` run, ready to go.
@@ -108,10 +120,12 @@ fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
-fn check_consumer_faults(cfg: &RunConfig) -> Result<(), LiveError> {
+fn check_consumer_faults(cfg: &RunConfig, runs_process: bool) -> Result<(), LiveError> {
     for f in &cfg.faults {
         match f.effect {
-            FaultEffect::ConsumerCrash => return Err(LiveError::ConsumerFaults("consumer_crash")),
+            FaultEffect::ConsumerCrash if !runs_process => {
+                return Err(LiveError::ConsumerFaults("consumer_crash"))
+            }
             FaultEffect::SlowConsumer(_) => return Err(LiveError::ConsumerFaults("slow_consumer")),
             _ => {}
         }
@@ -138,7 +152,7 @@ impl Server {
     /// clock starts at [`Server::run`]'s first step, not here).
     pub async fn bind(cfg: RunConfig, opts: ServeOptions) -> Result<Server, LiveError> {
         check_speed(opts.speed)?;
-        check_consumer_faults(&cfg)?;
+        check_consumer_faults(&cfg, opts.consumer_cmd.is_some())?;
         if !is_loopback(&opts.listen) {
             if !opts.allow_remote {
                 return Err(LiveError::Remote(opts.listen));
@@ -159,6 +173,11 @@ impl Server {
             addr: opts.listen,
             source,
         })?;
+        let replica_url = replica_url(&opts);
+        let process = match &opts.consumer_cmd {
+            Some(cmd) => Some(start_consumer(cmd, &opts, addr, &replica_url).await?),
+            None => None,
+        };
         let clock = Clock::start(opts.speed);
         let (tx, rx) = mpsc::unbounded_channel();
         let links = Links {
@@ -167,7 +186,10 @@ impl Server {
             keys: Arc::new(opts.keys.clone()),
         };
         let mailboxes = cfg.source.mailboxes;
-        let node = Node::new(cfg, false, clock, links, tx.clone());
+        let mut node = Node::new(cfg, false, clock, links, tx.clone());
+        if let Some(p) = process {
+            node.attach_process(p);
+        }
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(wire::serve(
             listener,
@@ -200,9 +222,7 @@ impl Server {
             self.opts.progress,
         )
         .await;
-        let url = self.opts.replica_url.clone().unwrap_or_else(|| {
-            replica_url_of(self.opts.webhook_url.as_deref().unwrap_or_default())
-        });
+        let url = replica_url(&self.opts);
         let doc = read_replica(&url).await;
         let _ = self.stop.send(true);
         self.node.finish(end);
@@ -211,6 +231,76 @@ impl Server {
         attach(&mut report, &self.node, started, unknown);
         Ok(report)
     }
+}
+
+/// Where the consumer's replica is read.
+fn replica_url(opts: &ServeOptions) -> String {
+    opts.replica_url
+        .clone()
+        .unwrap_or_else(|| replica_url_of(opts.webhook_url.as_deref().unwrap_or_default()))
+}
+
+/// Starts the consumer command and waits (at most 15 wall seconds) until
+/// it answers at its replica URL.
+async fn start_consumer(
+    cmd: &str,
+    opts: &ServeOptions,
+    api: SocketAddr,
+    replica_url: &str,
+) -> Result<process::ConsumerProcess, LiveError> {
+    let fail = |why: String| LiveError::Process {
+        cmd: cmd.to_string(),
+        why,
+    };
+    let mut env = vec![
+        ("SYNCSIM_API_URL".to_string(), format!("http://{api}")),
+        ("SYNCSIM_SPEED".to_string(), opts.speed.to_string()),
+    ];
+    if let Some(listen) = opts.webhook_url.as_deref().and_then(host_port) {
+        env.push(("SYNCSIM_LISTEN".to_string(), listen));
+    }
+    for k in &opts.keys {
+        match k {
+            SigningKey::V1(s) => {
+                env.push(("SYNCSIM_WEBHOOK_SECRET".to_string(), s.expose().to_string()))
+            }
+            SigningKey::V1a(k) => env.push((
+                "SYNCSIM_WEBHOOK_PUBLIC_KEY".to_string(),
+                k.public_key().to_string(),
+            )),
+        }
+    }
+    let mut p = process::ConsumerProcess::new(cmd, env);
+    p.start().map_err(|e| fail(format!("cannot start: {e}")))?;
+    let client = wire::client();
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let probe = wire::send(
+            &client,
+            axum::http::Method::GET,
+            replica_url,
+            &[],
+            axum::body::Bytes::new(),
+            Duration::from_secs(1),
+        )
+        .await;
+        if probe.is_ok() {
+            return Ok(p);
+        }
+        if !p.running() {
+            return Err(fail("exited before answering at its replica URL".into()));
+        }
+        if tokio::time::Instant::now() > give_up {
+            return Err(fail(format!("did not answer at {replica_url} within 15 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `host:port` of a URL (`http://127.0.0.1:7781/hook` → `127.0.0.1:7781`).
+fn host_port(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    Some(rest[..rest.find('/').unwrap_or(rest.len())].to_string())
 }
 
 /// Resolves when `stopped` turns true (or its sender is gone).
@@ -224,15 +314,10 @@ async fn until(mut stopped: watch::Receiver<bool>) {
 
 /// `scheme://host:port/syncsim/replica` for a webhook URL.
 pub fn replica_url_of(webhook_url: &str) -> String {
-    let origin = match webhook_url.find("://") {
-        Some(i) => {
-            let rest = &webhook_url[i + 3..];
-            let host_end = rest.find('/').unwrap_or(rest.len());
-            &webhook_url[..i + 3 + host_end]
-        }
-        None => webhook_url,
-    };
-    format!("{origin}/syncsim/replica")
+    match (webhook_url.find("://"), host_port(webhook_url)) {
+        (Some(i), Some(host)) => format!("{}{host}/syncsim/replica", &webhook_url[..i + 3]),
+        _ => format!("{webhook_url}/syncsim/replica"),
+    }
 }
 
 async fn read_replica(url: &str) -> Result<score::ReplicaDoc, LiveError> {

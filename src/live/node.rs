@@ -90,6 +90,10 @@ enum Timer {
     Answer(Ticket, bool),
     /// An attempt nobody answers times out.
     Deadline(Ticket),
+    /// Crash window `i` starts: kill the consumer process.
+    Crash(u32),
+    /// A crash window ends: start the consumer process again.
+    Restart,
 }
 
 /// Where the node's transmits go and how they are signed.
@@ -168,6 +172,10 @@ pub struct Node {
     /// Per attempt in flight: its mailbox and change.
     attempts: BTreeMap<(u32, u32), (u32, u32)>,
     next_ticket: u32,
+    /// The consumer's process, when syncsim runs it (`--consumer-cmd`).
+    process: Option<super::process::ConsumerProcess>,
+    /// The scenario's crash windows (applied to `process`).
+    crash: Vec<crate::model::faults::Window>,
 }
 
 impl Node {
@@ -182,6 +190,7 @@ impl Node {
     ) -> Node {
         let halves = crate::model::halves::Halves::new(&cfg);
         let changes = halves.ledger.logs().total_changes() as usize;
+        let crash = halves.consumer.host_faults().crash.clone();
         Node {
             cfg,
             clock,
@@ -203,11 +212,31 @@ impl Node {
             waiting: BTreeMap::new(),
             attempts: BTreeMap::new(),
             next_ticket: 0,
+            process: None,
+            crash,
         }
+    }
+
+    /// Hands the node the consumer's process: crash windows kill and
+    /// restart it (its first start is the caller's).
+    pub fn attach_process(&mut self, p: super::process::ConsumerProcess) {
+        self.process = Some(p);
+    }
+
+    /// The consumer's process, if the node runs one.
+    pub fn process(&self) -> Option<&super::process::ConsumerProcess> {
+        self.process.as_ref()
     }
 
     /// Starts the halves (their first timers).
     pub fn start(&mut self) {
+        if self.process.is_some() {
+            for (i, w) in self.crash.clone().iter().enumerate() {
+                if let Some(at) = w.first_start() {
+                    self.push(at, Timer::Crash(i as u32));
+                }
+            }
+        }
         self.provider.start();
         self.pump_provider(SimTime::ZERO);
         if let Some(c) = &mut self.consumer {
@@ -258,6 +287,8 @@ impl Node {
                 }
                 Timer::Answer(t, ok) => self.attempt_done(now, t, ok, false),
                 Timer::Deadline(t) => self.attempt_done(now, t, false, true),
+                Timer::Crash(i) => self.crash(now, i),
+                Timer::Restart => self.restart(now),
                 Timer::Consumer(t) => {
                     if let Some(c) = &mut self.consumer {
                         c.handle_timeout(now, t, l);
@@ -314,6 +345,35 @@ impl Node {
         }
         // Reap finished tasks so the set stays the size of what is in flight.
         while self.tasks.try_join_next().is_some() {}
+    }
+
+    /// Crash window `i` starts: SIGKILL the consumer; arm its restart and
+    /// the window's next start.
+    fn crash(&mut self, now: SimTime, i: u32) {
+        let w = self.crash[i as usize];
+        if let Some(p) = &mut self.process {
+            p.kill();
+            self.ledger.crashes += 1;
+        }
+        if let Some(end) = w.end_after(now) {
+            self.push(end, Timer::Restart);
+        }
+        if let Some(next) = w.next_start_after(now) {
+            self.push(next, Timer::Crash(i));
+        }
+    }
+
+    /// A crash window ends: start the consumer again (unless another
+    /// window still holds it down).
+    fn restart(&mut self, now: SimTime) {
+        if self.crash.iter().any(|w| w.contains(now)) {
+            return;
+        }
+        if let Some(p) = &mut self.process {
+            if let Err(e) = p.start() {
+                eprintln!("warning: cannot restart the consumer: {e}");
+            }
+        }
     }
 
     /// Stops every task in flight and closes the provider's books at `end`.

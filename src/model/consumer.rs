@@ -140,6 +140,12 @@ impl Consumer {
         }
     }
 
+    /// The host's faults (crash and slow windows): a driver that runs a
+    /// real consumer process applies the crash windows to it.
+    pub fn host_faults(&self) -> &HostFaults {
+        &self.host
+    }
+
     /// The next thing the half asks its driver for, in the order asked.
     #[inline]
     pub fn poll_output(&mut self) -> Option<Output<ConsumerTimer, ToProvider>> {

@@ -228,6 +228,7 @@ fn serve_tiny(consumer_keys: Option<Vec<SigningKey>>, sender_key: SigningKey) ->
             keys: vec![sender_key],
             hold: false,
             progress: false,
+            consumer_cmd: None,
         };
         let served = live::Server::bind(scenario(WEBHOOK).config(), opts)
             .await
@@ -286,6 +287,7 @@ fn serve_refuses_a_remote_address_and_consumer_faults() {
         keys: vec![key(1)],
         hold: false,
         progress: false,
+        consumer_cmd: None,
     };
     let err = rt
         .block_on(live::Server::bind(
@@ -305,4 +307,66 @@ fn serve_refuses_a_remote_address_and_consumer_faults() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("consumer_crash"), "{err}");
+}
+
+/// A consumer process under `--consumer-cmd`, killed (SIGKILL) 20 minutes
+/// in for 5 minutes: `durable` writes before it answers and loses nothing
+/// (svix retries what failed while it was down); `ack-first` answers at
+/// once and flushes every 10 wall seconds, longer than the run, so the
+/// kill loses every change it acknowledged before it.
+fn serve_process(mode: &str) -> Report {
+    if std::process::Command::new("python3")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        panic!("python3 is needed for the --consumer-cmd tests (it is on the CI machine)");
+    }
+    let dir = super::common::temp_dir(&format!("consumer-{mode}"));
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/consumers/store.py"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text =
+        format!("{WEBHOOK}\n[[faults]]\nkind = \"consumer_crash\"\nat = \"20m\"\nfor = \"5m\"\n")
+            .replace("at = \"20m\"\nfor = \"10m\"", "at = \"50m\"\nfor = \"1m\"");
+    let rt = live::runtime().unwrap();
+    rt.block_on(async move {
+        let opts = ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            allow_remote: false,
+            webhook_url: Some(format!("http://127.0.0.1:{port}/hook")),
+            replica_url: None,
+            speed: 600.0,
+            keys: vec![key(3)],
+            hold: false,
+            progress: false,
+            consumer_cmd: Some(format!(
+                "exec python3 {script} {} {mode}",
+                dir.join("state.json").display()
+            )),
+        };
+        let served = live::Server::bind(scenario(&text).config(), opts)
+            .await
+            .unwrap();
+        served.run().await.unwrap()
+    })
+}
+
+#[test]
+fn a_killed_consumer_that_acks_before_persisting_loses_mail() {
+    let durable = serve_process("durable");
+    assert_eq!(durable.faults.consumer_crashes, 1);
+    assert_eq!(durable.changes.lost, 0, "{:?}", durable.changes);
+    let ack_first = serve_process("ack-first");
+    assert_eq!(ack_first.faults.consumer_crashes, 1);
+    // Everything acknowledged in the first 20 minutes (~1/4.5 of the
+    // 6 x 300/day x 1 h = 75 changes) was in memory only.
+    assert!(ack_first.changes.lost >= 5, "{:?}", ack_first.changes);
+    assert!(ack_first.consistency.divergent_messages > 0);
 }
