@@ -584,9 +584,7 @@ fn signing_key(secret: Option<String>) -> Result<syncsim::signing::SigningKey, F
     match given {
         Some(text) => SigningKey::parse(&text).map_err(Failure::Secret),
         None => {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| Failure::Runtime(std::io::Error::other(e)))?;
-            let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::from_seed(seed);
+            let mut rng = syncsim::live::os_rng().map_err(Failure::Runtime)?;
             let secret = Secret::generate(&mut rng);
             eprintln!(
                 "webhook signing secret (shown once; pass it to your consumer): {}",

@@ -7,6 +7,7 @@
 //! body never carries the commit time, only ids and the version (or, for
 //! thin payloads, ids only: the consumer fetches the message).
 
+use crate::model::config::Forgery;
 use crate::model::traffic::DELETED;
 use crate::model::transmit::{Delivery, Status};
 use crate::signing::{SignedHeaders, SigningKey};
@@ -51,6 +52,50 @@ pub fn request(d: &Delivery, keys: &[SigningKey], timestamp_secs: u64) -> Webhoo
     .to_string();
     let headers = SignedHeaders::new(keys, &message_id(d), timestamp_secs, body.as_bytes());
     WebhookRequest { body, headers }
+}
+
+/// Message ids at or above this are forged: the source never has them,
+/// so a replica that holds one applied a forged delivery.
+pub const FORGED_MESSAGE_BASE: u32 = 1_000_000_000;
+
+/// How far a forged timestamp is off (outside the 5-minute tolerance).
+pub const FORGED_SKEW_SECS: u64 = 600;
+
+/// The delivery a `forged` fault adds beside `d`: the same mailbox, a
+/// message the source never had (`FORGED_MESSAGE_BASE + n`), a change id
+/// no real change has.
+pub fn forged_delivery(d: &Delivery, n: u32) -> Delivery {
+    Delivery {
+        msg: FORGED_MESSAGE_BASE.saturating_add(n),
+        seq: u32::MAX - n,
+        version: d.version.map(|_| 1),
+        ..*d
+    }
+}
+
+/// A forged request for `d`: signed so that a correct check refuses it.
+/// `keys` are the sender's real keys, `wrong` a key the consumer does not
+/// trust, `timestamp_secs` the wall clock now.
+pub fn forged_request(
+    d: &Delivery,
+    forgery: Forgery,
+    keys: &[SigningKey],
+    wrong: &SigningKey,
+    timestamp_secs: u64,
+) -> WebhookRequest {
+    match forgery {
+        Forgery::WrongSecret => request(d, std::slice::from_ref(wrong), timestamp_secs),
+        Forgery::StaleTimestamp => {
+            request(d, keys, timestamp_secs.saturating_sub(FORGED_SKEW_SECS))
+        }
+        Forgery::FutureTimestamp => request(d, keys, timestamp_secs + FORGED_SKEW_SECS),
+        Forgery::BadSignature | Forgery::Any => {
+            let mut r = request(d, keys, timestamp_secs);
+            // A well-formed v1 entry of the right length over other bytes.
+            r.headers.signature = format!("v1,{}", "A".repeat(43) + "=");
+            r
+        }
+    }
 }
 
 /// What an endpoint's answer means to the sender.
@@ -205,5 +250,29 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_614_265_330), "2021-02-25T15:02:10Z");
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn every_forgery_fails_a_correct_check_and_the_real_one_passes() {
+        use crate::signing::{Secret, Verifier, VerifyError};
+        let key = SigningKey::V1(Secret::from_bytes(&[7; 32]).unwrap());
+        let wrong = SigningKey::V1(Secret::from_bytes(&[8; 32]).unwrap());
+        let verifier = Verifier::trusting(std::slice::from_ref(&key));
+        let d = forged_delivery(&delivery(Some(2), 1), 3);
+        assert_eq!(d.msg, FORGED_MESSAGE_BASE + 3);
+        let now = 1_700_000_000;
+        let check =
+            |r: &WebhookRequest| verifier.verify(&r.headers.as_received(), r.body.as_bytes(), now);
+        assert!(check(&request(&d, std::slice::from_ref(&key), now)).is_ok());
+        for (f, want) in [
+            (Forgery::BadSignature, "no signature matches"),
+            (Forgery::WrongSecret, "no signature matches"),
+            (Forgery::StaleTimestamp, "before now"),
+            (Forgery::FutureTimestamp, "after now"),
+        ] {
+            let r = forged_request(&d, f, std::slice::from_ref(&key), &wrong, now);
+            let err: VerifyError = check(&r).unwrap_err();
+            assert!(err.to_string().contains(want), "{f:?}: {err}");
+        }
     }
 }

@@ -28,6 +28,7 @@ pub use clock::Clock;
 use crate::engine::time::SimTime;
 use crate::metrics::report::{Live, Report};
 use crate::model::config::{FaultEffect, RunConfig};
+use crate::model::faults::FaultPlan;
 use crate::signing::{SigningKey, Verifier};
 use node::{Input, Links, Node};
 use std::net::SocketAddr;
@@ -72,6 +73,9 @@ pub enum LiveError {
     /// `--speed` is not a positive number.
     #[error("--speed must be a positive number, got {0}")]
     Speed(f64),
+    /// The OS random generator failed (no new secret can be made).
+    #[error("cannot make a signing secret: the OS random generator failed: {0}")]
+    Random(std::io::Error),
     /// The replica cannot be read.
     #[error("cannot read the consumer's replica at {url}: {why}")]
     Replica {
@@ -184,6 +188,7 @@ impl Server {
             webhook_url: opts.webhook_url.clone(),
             api_url: None,
             keys: Arc::new(opts.keys.clone()),
+            wrong_key: untrusted_key(),
         };
         let mailboxes = cfg.source.mailboxes;
         let mut node = Node::new(cfg, false, clock, links, tx.clone());
@@ -227,8 +232,8 @@ impl Server {
         let _ = self.stop.send(true);
         self.node.finish(end);
         let doc = doc?;
-        let (mut report, unknown) = score::score(&mut self.node, &doc, end);
-        attach(&mut report, &self.node, started, unknown);
+        let (mut report, strays) = score::score(&mut self.node, &doc, end);
+        attach(&mut report, &self.node, started, strays);
         Ok(report)
     }
 }
@@ -389,7 +394,7 @@ async fn drive(
 }
 
 /// Adds the live-only figures to a report and re-seals it.
-fn attach(report: &mut Report, node: &Node, started: tokio::time::Instant, unknown: u64) {
+fn attach(report: &mut Report, node: &Node, started: tokio::time::Instant, strays: score::Strays) {
     let wall = started.elapsed().as_secs_f64();
     let s = &node.stats;
     report.live = Some(Live {
@@ -401,7 +406,12 @@ fn attach(report: &mut Report, node: &Node, started: tokio::time::Instant, unkno
         late_deliveries: s.late,
         http_status: s.outcomes.clone(),
         api_requests: s.api_requests,
-        unknown_in_replica: unknown,
+        forged_sent: s.forged_sent,
+        forged_acked: s.forged_acked,
+        forged_accepted: strays.forged,
+        unknown_in_replica: strays.unknown,
+        signed_rotated: s.signed_rotated,
+        signed_twice: s.signed_twice,
     });
     report.seal();
 }
@@ -422,15 +432,18 @@ pub async fn live(cfg: RunConfig, speed: f64, progress: bool) -> Result<Report, 
         })
     };
     let (api_addr, endpoint_addr) = (local(&api)?, local(&endpoint)?);
-    let keys = vec![SigningKey::V1(crate::signing::Secret::generate(
-        &mut seeded_rng(cfg.seed),
-    ))];
+    let mut rng = seeded_rng(cfg.seed);
+    let rotations = FaultPlan::secret_rotations(&cfg.faults, SimTime(cfg.end().0));
+    let keys: Vec<SigningKey> = (0..=rotations)
+        .map(|_| SigningKey::V1(crate::signing::Secret::generate(&mut rng)))
+        .collect();
     let clock = Clock::start(speed);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let links = Links {
         webhook_url: Some(format!("http://{endpoint_addr}/webhooks")),
         api_url: Some(format!("http://{api_addr}")),
         keys: Arc::new(keys.clone()),
+        wrong_key: untrusted_key(),
     };
     let mailboxes = cfg.source.mailboxes;
     let mut node = Node::new(cfg, true, clock, links, tx.clone());
@@ -453,8 +466,29 @@ pub async fn live(cfg: RunConfig, speed: f64, progress: bool) -> Result<Report, 
     let consumer = node.consumer.as_ref().expect("live runs a consumer");
     let mut report =
         crate::model::halves::report(&node.cfg, &node.provider, consumer, &node.net, &node.ledger);
-    attach(&mut report, &node, started, 0);
+    attach(&mut report, &node, started, score::Strays::default());
     Ok(report)
+}
+
+/// A key nobody trusts, for `forged` deliveries signed with the wrong
+/// secret (never shown). Without an OS generator the clock seeds it: it
+/// only ever signs deliveries that must fail.
+fn untrusted_key() -> SigningKey {
+    let mut rng = os_rng().unwrap_or_else(|_| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        seeded_rng(t)
+    });
+    SigningKey::V1(crate::signing::Secret::generate(&mut rng))
+}
+
+/// A generator seeded from the OS's (for real secrets).
+pub fn os_rng() -> std::io::Result<rand_chacha::ChaCha20Rng> {
+    use rand::SeedableRng;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(std::io::Error::other)?;
+    Ok(rand_chacha::ChaCha20Rng::from_seed(seed))
 }
 
 /// A generator seeded from the run's seed (the loopback secret of `live`:

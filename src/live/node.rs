@@ -13,6 +13,7 @@ use super::clock::{unix_secs, Clock};
 use super::wire::{self, Client, WireError};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::http::{client, mail_api, webhook};
+use crate::model::config::Forgery;
 use crate::model::config::RunConfig;
 use crate::model::consumer::{Consumer, ConsumerTimer};
 use crate::model::ledger::Ledger;
@@ -53,6 +54,11 @@ pub enum Input {
         timed_out: bool,
         /// The HTTP status, or what went wrong instead.
         outcome: Outcome,
+    },
+    /// A forged delivery's answer: whether the endpoint acknowledged it.
+    Forged {
+        /// A 2xx came back.
+        acked: bool,
     },
     /// A list call's answer, read by a poller task.
     Listed(ListAnswer),
@@ -103,8 +109,11 @@ pub struct Links {
     pub webhook_url: Option<String>,
     /// The mail API the local consumer calls (`live`).
     pub api_url: Option<String>,
-    /// Keys every delivery is signed with.
+    /// Signing keys by generation: the first, then one per secret
+    /// rotation (a `secret_rotation` fault moves to the next).
     pub keys: Arc<Vec<SigningKey>>,
+    /// A key the consumer does not trust (`forged` deliveries).
+    pub wrong_key: SigningKey,
 }
 
 /// Live-only figures, gathered while running.
@@ -120,6 +129,14 @@ pub struct LiveStats {
     pub late: u64,
     /// Mail API requests answered.
     pub api_requests: u64,
+    /// Forged deliveries sent (`forged` faults).
+    pub forged_sent: u64,
+    /// Forged deliveries the endpoint answered with a 2xx.
+    pub forged_acked: u64,
+    /// Deliveries signed with two secrets (a rotation's overlap).
+    pub signed_twice: u64,
+    /// Deliveries signed with a rotated-in secret (after a rotation).
+    pub signed_rotated: u64,
 }
 
 /// Per change, when the provider first saw it reach the consumer (a 2xx
@@ -323,6 +340,7 @@ impl Node {
                 *self.stats.outcomes.entry(key).or_default() += 1;
                 self.attempt_done(now, ticket, ok, timed_out);
             }
+            Input::Forged { acked } => self.stats.forged_acked += acked as u64,
             Input::Listed(mut a) => {
                 a.at = now;
                 if let Some(c) = &mut self.consumer {
@@ -489,6 +507,9 @@ impl Node {
         let ticket = d.reply.ticket;
         self.attempts
             .insert((ticket.note, ticket.gen), (d.mailbox, d.seq));
+        if let Some(forgery) = self.net.forge(now, d.mailbox) {
+            self.spawn_forged(d, forgery, now);
+        }
         match self.net.carry(now, &d, &mut self.ledger) {
             Carry::Refused { back } => {
                 let t = if back <= d.deadline {
@@ -508,6 +529,50 @@ impl Node {
         }
     }
 
+    /// The keys that sign at `t`: the current generation, and the one
+    /// before it during a rotation's overlap.
+    fn keys_at(&mut self, t: SimTime) -> Vec<SigningKey> {
+        let (gen, overlap) = self.net.faults().signing_generation(t);
+        let keys = &self.links.keys;
+        let gen = gen.min(keys.len().saturating_sub(1));
+        self.stats.signed_rotated += (gen > 0) as u64;
+        if overlap && gen > 0 {
+            self.stats.signed_twice += 1;
+            vec![keys[gen - 1].clone(), keys[gen].clone()]
+        } else {
+            keys.get(gen).cloned().into_iter().collect()
+        }
+    }
+
+    /// POSTs a forged delivery beside `d`, now; counts whether the endpoint
+    /// acknowledged it.
+    fn spawn_forged(&mut self, d: Delivery, forgery: Forgery, now: SimTime) {
+        let Some(url) = self.links.webhook_url.clone() else {
+            return;
+        };
+        self.stats.forged_sent += 1;
+        let fake = webhook::forged_delivery(&d, self.stats.forged_sent as u32);
+        let keys = self.keys_at(now);
+        let (http, tx) = (self.http.clone(), self.tx.clone());
+        let wrong = self.links.wrong_key.clone();
+        self.tasks.spawn(async move {
+            let req = webhook::forged_request(&fake, forgery, &keys, &wrong, unix_secs());
+            let mut headers: Vec<(&str, &str)> = req.headers.pairs().to_vec();
+            headers.push(("content-type", "application/json"));
+            let result = wire::send(
+                &http,
+                Method::POST,
+                &url,
+                &headers,
+                Bytes::from(req.body),
+                Duration::from_secs(30),
+            )
+            .await;
+            let acked = matches!(&result, Ok(r) if (200..300).contains(&r.status));
+            let _ = tx.send(Input::Forged { acked });
+        });
+    }
+
     /// POSTs `d` at virtual time `at`; reports the outcome when `report`
     /// (when `mute`, the response is lost: the attempt times out).
     fn spawn_post(&mut self, d: Delivery, at: SimTime, report: bool, mute: bool) {
@@ -520,12 +585,8 @@ impl Node {
         let behind = self.now.since(at);
         self.stats.max_behind = self.stats.max_behind.max(behind);
         self.stats.late += (behind > SimDuration::from_secs(1)) as u64;
-        let (clock, http, keys, tx) = (
-            self.clock,
-            self.http.clone(),
-            self.links.keys.clone(),
-            self.tx.clone(),
-        );
+        let keys = self.keys_at(at);
+        let (clock, http, tx) = (self.clock, self.http.clone(), self.tx.clone());
         self.tasks.spawn(async move {
             tokio::time::sleep_until(clock.wall(at)).await;
             let req = webhook::request(&d, &keys, unix_secs());

@@ -76,16 +76,31 @@ pub fn replica_json(replica: &Replica, logs: &Logs) -> String {
     serde_json::to_string(&doc).expect("a replica serializes")
 }
 
+/// What the replica holds that the source never had.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Strays {
+    /// Messages only forged deliveries named.
+    pub forged: u64,
+    /// Other unknown messages.
+    pub unknown: u64,
+}
+
 /// Scores an external consumer's replica `doc` against the run `node`
-/// finished at `end`: returns the report and how many entries named
-/// messages the source never had.
-pub fn score(node: &mut Node, doc: &ReplicaDoc, end: SimTime) -> (Report, u64) {
+/// finished at `end`: returns the report and what the replica holds that
+/// the source never had.
+pub fn score(node: &mut Node, doc: &ReplicaDoc, end: SimTime) -> (Report, Strays) {
     let logs = node.ledger.logs();
     let mut replica = Replica::new(logs);
-    let mut unknown = 0;
+    let mut strays = Strays::default();
     for e in &doc.messages {
         let v = e.version | if e.deleted { DELETED } else { 0 };
-        unknown += !replica.hold(e.mailbox, e.message, v) as u64;
+        if !replica.hold(e.mailbox, e.message, v) {
+            if e.message >= crate::http::webhook::FORGED_MESSAGE_BASE {
+                strays.forged += 1;
+            } else {
+                strays.unknown += 1;
+            }
+        }
     }
     let mut applied = Vec::new();
     for m in 0..logs.mailboxes() {
@@ -118,5 +133,5 @@ pub fn score(node: &mut Node, doc: &ReplicaDoc, end: SimTime) -> (Report, u64) {
         receiver: sender.map(|_| &receiver),
         hits: node.net.hits(),
     });
-    (report, unknown)
+    (report, strays)
 }

@@ -290,9 +290,20 @@ pub struct Live {
     pub http_status: BTreeMap<String, u64>,
     /// Mail API requests served.
     pub api_requests: u64,
-    /// Replica entries for messages the source never had (forged or
-    /// invented by the consumer).
+    /// Forged deliveries sent (`forged` faults).
+    pub forged_sent: u64,
+    /// Forged deliveries the endpoint acknowledged with a 2xx.
+    pub forged_acked: u64,
+    /// Forged deliveries the consumer applied (its replica holds their
+    /// messages): a security failure.
+    pub forged_accepted: u64,
+    /// Replica entries for messages the source never had and no forged
+    /// delivery named (invented by the consumer).
     pub unknown_in_replica: u64,
+    /// Deliveries signed with a rotated-in secret (`secret_rotation`).
+    pub signed_rotated: u64,
+    /// Deliveries signed with two secrets (a rotation's overlap).
+    pub signed_twice: u64,
 }
 
 /// One run's report.

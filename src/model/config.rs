@@ -68,6 +68,25 @@ pub enum DropWhat {
     Response,
 }
 
+/// How a `forged` delivery is forged (what a consumer's signature check
+/// must catch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forgery {
+    /// Each forged delivery picks one of the others at random.
+    #[default]
+    Any,
+    /// A well-formed `v1` signature that does not match the body.
+    BadSignature,
+    /// Signed, correctly, with a secret the consumer does not hold.
+    WrongSecret,
+    /// Signed with the right secret, but stamped 10 minutes in the past
+    /// (outside the 5-minute tolerance).
+    StaleTimestamp,
+    /// Signed with the right secret, but stamped 10 minutes in the future.
+    FutureTimestamp,
+}
+
 /// How mail volume is spread across mailboxes. Multipliers have mean 1, so
 /// `messages_per_day` stays the mean.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -265,6 +284,13 @@ pub enum FaultEffect {
     RateSqueeze(f64),
     /// Handler time is multiplied by this (> 1).
     SlowConsumer(f64),
+    /// The signing secret changes at the window's start; during the
+    /// window both are used, after it the new one only (live mode: the
+    /// simulator does not sign).
+    SecretRotation,
+    /// Extra deliveries with a bad signature, for messages the source
+    /// never had (live mode: the simulator does not sign).
+    Forged(Forgery),
 }
 
 /// One injected fault: its effect, when, for whom, how often.

@@ -2,7 +2,7 @@
 //! per-attempt triggers for webhook deliveries, each drawing from its own
 //! seeded stream.
 
-use super::config::{DropWhat, FaultConfig, FaultEffect, OutageMode};
+use super::config::{DropWhat, FaultConfig, FaultEffect, Forgery, OutageMode};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{below, unit};
 use crate::engine::time::{SimDuration, SimTime};
@@ -234,6 +234,9 @@ pub struct FaultPlan {
     duplicate: Vec<Trigger>,
     reorder: Vec<(Trigger, SimDuration)>,
     bursty: Vec<GilbertElliott>,
+    /// Secret rotations: the new secret from each start, both during it.
+    pub secret_rotation: Vec<Window>,
+    forged: Vec<(Trigger, Forgery)>,
     /// Counts of what fired.
     pub hits: FaultHits,
 }
@@ -257,6 +260,8 @@ impl FaultPlan {
                 FaultEffect::RateSqueeze(factor) => plan.rate_squeeze.push((window(), factor)),
                 FaultEffect::ConsumerCrash => plan.consumer_crash.push(window()),
                 FaultEffect::SlowConsumer(factor) => plan.slow_consumer.push((window(), factor)),
+                FaultEffect::SecretRotation => plan.secret_rotation.push(window()),
+                FaultEffect::Forged(how) => plan.forged.push((trigger(), how)),
                 FaultEffect::EndpointOutage(mode) => plan.endpoint_outage.push((trigger(), mode)),
                 FaultEffect::Drop(what) => plan.drop.push((trigger(), what)),
                 FaultEffect::Duplicate => plan.duplicate.push(trigger()),
@@ -327,6 +332,63 @@ impl FaultPlan {
             h.reordered += (!fate.extra_delay.is_zero()) as u64;
         }
         fate
+    }
+
+    /// Whether a delivery attempt sent at `t` for mailbox `m` is joined by
+    /// a forged one, and how it is forged (`Any` resolved to one kind).
+    /// Only drivers that sign deliveries ask (live mode).
+    pub fn forge(&mut self, t: SimTime, m: u32) -> Option<Forgery> {
+        let mut out = None;
+        for (trigger, how) in &mut self.forged {
+            if trigger.fires(t, m) && out.is_none() {
+                out = Some(match how {
+                    Forgery::Any => match below(&mut trigger.rng, 4) {
+                        0 => Forgery::BadSignature,
+                        1 => Forgery::WrongSecret,
+                        2 => Forgery::StaleTimestamp,
+                        _ => Forgery::FutureTimestamp,
+                    },
+                    other => *other,
+                });
+            }
+        }
+        out
+    }
+
+    /// Which key generation signs at `t` (0 before any rotation), and
+    /// whether the one before it still signs too (inside an overlap).
+    pub fn signing_generation(&self, t: SimTime) -> (usize, bool) {
+        let mut gen = 0;
+        let mut overlap = false;
+        for w in &self.secret_rotation {
+            let mut start = w.first_start();
+            while let Some(s) = start.filter(|s| *s <= t) {
+                gen += 1;
+                overlap |= w.contains(t);
+                start = w.next_start_after(s);
+            }
+        }
+        (gen, overlap)
+    }
+
+    /// How many rotations start before `end` (the keys a run needs, minus
+    /// the first).
+    pub fn rotations_before(&self, end: SimTime) -> usize {
+        self.signing_generation(end).0
+    }
+
+    /// [`FaultPlan::rotations_before`] from the configs alone (a driver
+    /// makes its keys before it builds the run).
+    pub fn secret_rotations(faults: &[FaultConfig], end: SimTime) -> usize {
+        let plan = FaultPlan {
+            secret_rotation: faults
+                .iter()
+                .filter(|f| f.effect == FaultEffect::SecretRotation)
+                .filter_map(|f| f.window)
+                .collect(),
+            ..FaultPlan::default()
+        };
+        plan.rotations_before(end)
     }
 
     /// The consumer host's own faults (crash and slow windows).

@@ -57,6 +57,18 @@ impl Network {
         &self.faults.hits
     }
 
+    /// The fault plan (what signs when, for drivers that sign).
+    pub fn faults(&self) -> &FaultPlan {
+        &self.faults
+    }
+
+    /// Whether a forged delivery joins the attempt sent at `now` for
+    /// mailbox `m`, and how it is forged (drivers that sign ask; its draws
+    /// are its own stream's, so asking changes no other fault's).
+    pub fn forge(&mut self, now: SimTime, m: u32) -> Option<super::config::Forgery> {
+        self.faults.forge(now, m)
+    }
+
     /// Carries delivery `d`, sent at `now`: the faults decide its fate
     /// (drawn in attempt order), the latency when it arrives.
     pub fn carry(&mut self, now: SimTime, d: &Delivery, ledger: &mut Ledger) -> Carry {

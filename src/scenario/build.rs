@@ -194,6 +194,8 @@ impl FaultSpec {
             FaultKind::Reorder => {
                 FaultEffect::Reorder(self.max_delay.map_or(SimDuration::ZERO, |d| d.get()))
             }
+            FaultKind::SecretRotation => FaultEffect::SecretRotation,
+            FaultKind::Forged => FaultEffect::Forged(self.forgery.unwrap_or_default()),
             FaultKind::BurstyLoss => FaultEffect::BurstyLoss {
                 p_good_to_bad: self.p_good_to_bad.map_or(0.0, |p| p.0),
                 p_bad_to_good: self.p_bad_to_good.map_or(1.0, |p| p.0),

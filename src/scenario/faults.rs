@@ -6,7 +6,7 @@
 
 use super::spec::{invalid, Invalid, Positive, Probability, Scenario};
 use crate::engine::time::{PositiveDuration, SimDuration, DURATION_HELP};
-use crate::model::config::{DropWhat, OutageMode};
+use crate::model::config::{DropWhat, Forgery, OutageMode};
 use serde::Deserialize;
 use std::fmt;
 
@@ -46,6 +46,8 @@ pub struct FaultSpec {
     pub loss_good: Option<Probability>,
     /// `bursty_loss`: loss chance in the bad state (default 1).
     pub loss_bad: Option<Probability>,
+    /// `forged`: how the extra deliveries are forged (default `any`).
+    pub forgery: Option<Forgery>,
 }
 
 /// Fault kinds.
@@ -70,6 +72,12 @@ pub enum FaultKind {
     SlowConsumer,
     /// Gilbert-Elliott loss of delivery requests: a good and a bad state.
     BurstyLoss,
+    /// The signing secret changes at `at`; both sign for `for`, then the
+    /// new one only (live mode).
+    SecretRotation,
+    /// Extra deliveries with a bad signature, a wrong secret or a
+    /// timestamp outside the tolerance (live mode).
+    Forged,
 }
 
 impl FaultKind {
@@ -85,6 +93,8 @@ impl FaultKind {
             FaultKind::RateSqueeze => "rate_squeeze",
             FaultKind::SlowConsumer => "slow_consumer",
             FaultKind::BurstyLoss => "bursty_loss",
+            FaultKind::SecretRotation => "secret_rotation",
+            FaultKind::Forged => "forged",
         }
     }
 
@@ -98,7 +108,14 @@ impl FaultKind {
                 | FaultKind::Duplicate
                 | FaultKind::Reorder
                 | FaultKind::BurstyLoss
+                | FaultKind::Forged
         )
+    }
+
+    /// True for faults only a driver that signs deliveries over HTTP can
+    /// apply (`serve`, `live`); the simulator reports them as not fired.
+    pub fn live_only(self) -> bool {
+        matches!(self, FaultKind::SecretRotation | FaultKind::Forged)
     }
 }
 
@@ -162,6 +179,9 @@ impl FaultSpec {
             not_for("loss_good", self.loss_good.is_some())?;
             not_for("loss_bad", self.loss_bad.is_some())?;
         }
+        if kind != FaultKind::Forged {
+            not_for("forgery", self.forgery.is_some())?;
+        }
         if !kind.per_attempt() {
             not_for("probability", self.probability.is_some())?;
             not_for("mailboxes", self.mailboxes.is_some())?;
@@ -198,7 +218,8 @@ impl FaultSpec {
             FaultKind::ConsumerCrash
             | FaultKind::SourceOutage
             | FaultKind::RateSqueeze
-            | FaultKind::SlowConsumer => {
+            | FaultKind::SlowConsumer
+            | FaultKind::SecretRotation => {
                 if !self.has_window() {
                     return Err(invalid(
                         at("at"),
@@ -209,7 +230,8 @@ impl FaultSpec {
             FaultKind::EndpointOutage
             | FaultKind::Drop
             | FaultKind::Duplicate
-            | FaultKind::Reorder => {
+            | FaultKind::Reorder
+            | FaultKind::Forged => {
                 if !self.has_window() && self.probability.is_none() {
                     return Err(invalid(
                         at("probability"),
@@ -265,7 +287,8 @@ impl FaultSpec {
             },
             _ => {}
         }
-        let webhook_fault = kind.per_attempt() || kind == FaultKind::SlowConsumer;
+        let webhook_fault =
+            kind.per_attempt() || kind == FaultKind::SlowConsumer || kind.live_only();
         if webhook_fault && scenario.webhooks.is_none() {
             return Err(invalid(
                 at("kind"),

@@ -205,6 +205,18 @@ async fn tiny_replica(State(t): State<Tiny>) -> axum::Json<serde_json::Value> {
 /// Serves `WEBHOOK` to a `Tiny` consumer; returns the report and how many
 /// deliveries the consumer rejected.
 fn serve_tiny(consumer_keys: Option<Vec<SigningKey>>, sender_key: SigningKey) -> (Report, u64) {
+    serve_tiny_with(WEBHOOK, consumer_keys, vec![sender_key])
+}
+
+/// Serves scenario `text` to a `Tiny` consumer trusting `consumer_keys`
+/// (`None`: it checks nothing), signing with `sender_keys` (one per key
+/// generation).
+fn serve_tiny_with(
+    text: &str,
+    consumer_keys: Option<Vec<SigningKey>>,
+    sender_keys: Vec<SigningKey>,
+) -> (Report, u64) {
+    let text = text.to_string();
     let rt = live::runtime().unwrap();
     rt.block_on(async move {
         let tiny = Tiny {
@@ -225,12 +237,12 @@ fn serve_tiny(consumer_keys: Option<Vec<SigningKey>>, sender_key: SigningKey) ->
             webhook_url: Some(format!("http://{addr}/hook")),
             replica_url: None,
             speed: 1_200.0,
-            keys: vec![sender_key],
+            keys: sender_keys,
             hold: false,
             progress: false,
             consumer_cmd: None,
         };
-        let served = live::Server::bind(scenario(WEBHOOK).config(), opts)
+        let served = live::Server::bind(scenario(&text).config(), opts)
             .await
             .unwrap();
         assert!(served.addr().ip().is_loopback());
@@ -369,4 +381,64 @@ fn a_killed_consumer_that_acks_before_persisting_loses_mail() {
     // 6 x 300/day x 1 h = 75 changes) was in memory only.
     assert!(ack_first.changes.lost >= 5, "{:?}", ack_first.changes);
     assert!(ack_first.consistency.divergent_messages > 0);
+}
+
+const FORGED: &str = "\n[[faults]]\nkind = \"forged\"\nprobability = 0.25\n";
+
+#[test]
+fn forged_deliveries_are_refused_by_a_checking_consumer_and_counted_when_applied() {
+    let text = format!("{WEBHOOK}{FORGED}");
+    // Checks signatures: every forged delivery is a 401, none applied.
+    let (checked, rejected) = serve_tiny_with(&text, Some(vec![key(7)]), vec![key(7)]);
+    let l = checked.live.as_ref().unwrap();
+    assert!(l.forged_sent > 0, "the fault fired");
+    assert_eq!(
+        rejected, l.forged_sent,
+        "exactly the forged ones were refused"
+    );
+    assert_eq!((l.forged_acked, l.forged_accepted), (0, 0));
+    assert_eq!(checked.changes.lost, 0);
+    // About a quarter of the real attempts brought a forged one along.
+    let attempts = checked.webhooks.as_ref().unwrap().attempts as f64;
+    let share = l.forged_sent as f64 / attempts;
+    assert!((0.1..0.45).contains(&share), "forged share {share}");
+    // Checks nothing: it applies every forged delivery.
+    let (open, rejected) = serve_tiny_with(&text, None, vec![key(7)]);
+    let l = open.live.as_ref().unwrap();
+    assert_eq!(rejected, 0);
+    assert!(l.forged_sent > 0);
+    assert_eq!(l.forged_acked, l.forged_sent);
+    assert_eq!(
+        l.forged_accepted, l.forged_sent,
+        "each forged delivery names a new message"
+    );
+    assert_eq!(l.unknown_in_replica, 0);
+}
+
+#[test]
+fn a_secret_rotation_loses_mail_at_a_consumer_that_kept_the_old_secret() {
+    // Rotation at 30 minutes with a 10-minute overlap: both sign until 40m.
+    let text =
+        format!("{WEBHOOK}\n[[faults]]\nkind = \"secret_rotation\"\nat = \"30m\"\nfor = \"10m\"\n");
+    let sim = syncsim::run(&scenario(&text));
+    // Trusting both: nothing lost; some deliveries carried two signatures.
+    let (both, rejected) = serve_tiny_with(&text, Some(vec![key(7), key(9)]), vec![key(7), key(9)]);
+    assert_eq!(rejected, 0);
+    assert_eq!(both.changes.lost, 0);
+    let l = both.live.as_ref().unwrap();
+    assert!(
+        l.signed_twice > 0 && l.signed_rotated >= l.signed_twice,
+        "{l:?}"
+    );
+    // Trusting the old one only: every change committed after the overlap
+    // (at 40m of a 60-minute horizon: about a third) is refused and lost.
+    let (old, rejected) = serve_tiny_with(&text, Some(vec![key(7)]), vec![key(7), key(9)]);
+    assert!(rejected > 0);
+    let generated = old.changes.generated as f64;
+    let lost = old.changes.lost as f64;
+    assert!(
+        (0.15..0.6).contains(&(lost / generated)),
+        "lost {lost} of {generated}"
+    );
+    assert_eq!(sim.changes.generated, old.changes.generated);
 }
