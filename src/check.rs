@@ -7,7 +7,8 @@
 //! so output and JUnit XML do not depend on timing.
 
 use crate::exit;
-use crate::scenario::{CheckResult, ScenarioError};
+use crate::metrics::Report;
+use crate::scenario::{CheckResult, Condition, FaultKind, Op, Scenario, ScenarioError};
 use crate::sweep::folder::render_crash;
 use crate::sweep::{expand, pool, Run};
 use std::fmt::Write;
@@ -121,6 +122,78 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CollectError> {
     Ok(out)
 }
 
+/// How many times the faults of `kind` fired in `report`, read from its
+/// counters (faults of one kind share a counter); `None` for a kind with
+/// no counter (`slow_consumer`).
+pub fn fired(kind: FaultKind, report: &Report) -> Option<u64> {
+    let f = &report.faults;
+    let live = report.live.as_ref();
+    Some(match kind {
+        FaultKind::EndpointOutage => f.endpoint_outage_hits,
+        FaultKind::Drop => f.dropped_requests + f.dropped_responses,
+        FaultKind::BurstyLoss => f.dropped_requests,
+        FaultKind::Duplicate => f.duplicated,
+        FaultKind::Reorder => f.reordered,
+        FaultKind::ConsumerCrash => f.consumer_crashes,
+        // 5xx answers seen by the consumer (polls, reconciles, fetches).
+        FaultKind::SourceOutage => report.requests.errors,
+        FaultKind::RateSqueeze => report.requests.rate_limited,
+        FaultKind::SecretRotation => live.map_or(0, |l| l.signed_rotated),
+        FaultKind::Forged => live.map_or(0, |l| l.forged_sent),
+        FaultKind::SlowConsumer => return None,
+    })
+}
+
+/// True when a fault of `kind` could act on the run `report` describes:
+/// delivery faults need webhooks, source faults need calls to the mail
+/// API, signing faults need a driver that signs (live mode). A sweep
+/// variant a fault cannot touch (a poll variant beside a webhook outage)
+/// is not held against it.
+pub fn applies(kind: FaultKind, report: &Report) -> bool {
+    match kind {
+        FaultKind::SecretRotation | FaultKind::Forged => report.live.is_some(),
+        FaultKind::SourceOutage | FaultKind::RateSqueeze => report.requests.total > 0,
+        FaultKind::ConsumerCrash => true,
+        _ => report.webhooks.is_some(),
+    }
+}
+
+/// One check per fault of `scenario` that has a counter and could act on
+/// this run: it must have fired (`faults.fired.<kind> > 0`). A fault that
+/// did nothing must not turn a run green: the run did not test what the
+/// scenario says.
+pub fn fault_checks(scenario: &Scenario, report: &Report) -> Vec<CheckResult> {
+    let mut kinds: Vec<FaultKind> = scenario.faults.iter().map(|f| f.kind).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .filter(|k| applies(*k, report))
+        .filter_map(|k| {
+            let got = fired(k, report)?;
+            Some(CheckResult {
+                path: format!("faults.fired.{k}"),
+                condition: Condition {
+                    op: Op::Gt,
+                    value: 0.0,
+                },
+                got: Some(got as f64),
+                pass: got > 0,
+            })
+        })
+        .collect()
+}
+
+/// A run's checks: its thresholds and, when it has thresholds, that each
+/// of its faults fired.
+pub fn run_checks(scenario: &Scenario, report: &Report) -> Vec<CheckResult> {
+    let mut out = report.check(&scenario.thresholds);
+    if !scenario.thresholds.is_empty() {
+        out.extend(fault_checks(scenario, report));
+    }
+    out
+}
+
 /// Runs every scenario (every run of every sweep) on `jobs` threads.
 pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
     let mut outcome = Outcome::default();
@@ -138,7 +211,7 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
     }
     outcome.runs = pool::par_map(&runs, jobs, |(file, name, run)| {
         let (results, digest, crash) = match pool::isolated(run.seed, &run.label, || run.report()) {
-            Ok(report) => (report.check(&run.scenario.thresholds), report.digest, None),
+            Ok(report) => (run_checks(&run.scenario, &report), report.digest, None),
             Err(panicked) => (Vec::new(), String::new(), Some(panicked.message)),
         };
         RunChecks {

@@ -535,7 +535,16 @@ fn emit(
     if let Some(path) = out {
         write(path, report.to_json().as_bytes())?;
     }
-    let checks = report.check(&scenario.thresholds);
+    let checks = syncsim::check::run_checks(scenario, report);
+    for c in syncsim::check::fault_checks(scenario, report) {
+        if !c.pass {
+            eprintln!(
+                "warning: {} = 0: the scenario's {} fault never fired, so this run did not exercise it",
+                c.path,
+                c.path.trim_start_matches("faults.fired.")
+            );
+        }
+    }
     match format {
         OutputFormat::Table => {
             print!("{}", table::render(report));

@@ -223,3 +223,40 @@ fn an_unwritable_junit_file_is_an_io_error_not_a_breach() {
     let (code, out) = check(&[breach.as_os_str(), "--junit".as_ref(), junit.as_os_str()]);
     assert_eq!(code, i32::from(syncsim::exit::IO), "{out}");
 }
+
+/// A fault that never fires fails `check` (the run did not test what the
+/// scenario says); the same fault that fires passes; a fault that cannot
+/// act on the strategy (a webhook outage beside a poller) is not held
+/// against it.
+#[test]
+fn a_fault_that_never_fired_fails_the_check() {
+    let dir = temp_dir("check-unfired");
+    let hooks = "name = \"f\"\nseed = 3\nhorizon = \"2h\"\n\n[source]\nmailboxes = 20\n\n[webhooks]\npreset = \"svix\"\n\n[consumer]\nstrategy = \"webhook\"\n\n[[faults]]\nkind = \"endpoint_outage\"\nat = \"{AT}\"\nfor = \"10m\"\n\n[thresholds]\n\"changes.generated\" = \"> 0\"\n";
+    // 20 mailboxes x 50/day: ~0.7 changes a minute, so a 10-minute
+    // outage at 30m meets several attempts; one at 1h59m50s, almost none
+    // (10 s of horizon): the window starts in the last instants.
+    let fires = dir.join("fires.toml");
+    std::fs::write(&fires, hooks.replace("{AT}", "30m")).unwrap();
+    let (code, out) = check(&[fires.as_os_str()]);
+    assert_eq!(code, 0, "{out}");
+    let idle = dir.join("idle.toml");
+    let text = hooks
+        .replace("{AT}", "1h59m59s")
+        .replace("for = \"10m\"", "for = \"1s\"");
+    std::fs::write(&idle, text).unwrap();
+    let (code, out) = check(&[idle.as_os_str()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("faults.fired.endpoint_outage = 0"), "{out}");
+    // A poller beside a webhook fault: not applicable, not flagged (the
+    // scenario layer refuses the fault without [webhooks], so use a
+    // source outage the webhook consumer never calls the API for).
+    let no_api = dir.join("no-api.toml");
+    std::fs::write(
+        &no_api,
+        hooks.replace("{AT}", "30m")
+            + "\n[[faults]]\nkind = \"source_outage\"\nat = \"1h\"\nfor = \"5m\"\n",
+    )
+    .unwrap();
+    let (code, out) = check(&[no_api.as_os_str()]);
+    assert_eq!(code, 0, "{out}");
+}
