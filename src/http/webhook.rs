@@ -7,9 +7,10 @@
 //! body never carries the commit time, only ids and the version (or, for
 //! thin payloads, ids only: the consumer fetches the message).
 
+use crate::engine::time::SimDuration;
 use crate::model::config::Forgery;
 use crate::model::traffic::DELETED;
-use crate::model::transmit::{Delivery, Status};
+use crate::model::transmit::{Delivery, Status, Verdict};
 use crate::signing::{SignedHeaders, SigningKey};
 use serde_json::json;
 
@@ -104,7 +105,10 @@ pub struct EndpointAnswer {
     /// The outcome as the model counts it: 2xx is `Ok`, 429 is
     /// `RateLimited`, anything else a failure.
     pub status: Status,
-    /// `Retry-After`, in seconds, when the endpoint sent one.
+    /// `Retry-After`, in whole seconds of wall time, when the endpoint
+    /// sent one with a throttling status (429, 502, 503, 504: Standard
+    /// Webhooks' "throttle on 429/502/504 honouring retry-after", and 503,
+    /// HTTP's own use of it).
     pub retry_after_secs: Option<u64>,
     /// 410 Gone: providers disable the endpoint.
     pub gone: bool,
@@ -128,9 +132,28 @@ pub fn answer(status: u16, headers: &[(&str, &str)]) -> EndpointAnswer {
             429 => Status::RateLimited,
             _ => Status::Failed,
         },
-        retry_after_secs: header("retry-after").and_then(|v| v.parse().ok()),
+        retry_after_secs: header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .filter(|_| matches!(status, 429 | 502..=504)),
         gone: status == 410,
         abort: header("webhook-delivery").is_some_and(|v| v.eq_ignore_ascii_case("abort-message")),
+    }
+}
+
+impl EndpointAnswer {
+    /// This answer as the sender's [`Verdict`], for a driver whose clock
+    /// runs `speed` virtual seconds per wall second (`Retry-After` is wall
+    /// time). Whether the sender acts on the extras is its preset's rule.
+    pub fn verdict(&self, speed: f64) -> Verdict {
+        Verdict {
+            ok: self.status == Status::Ok,
+            timed_out: false,
+            retry_after: self
+                .retry_after_secs
+                .map(|secs| SimDuration::from_secs_f64(secs as f64 * speed)),
+            gone: self.gone,
+            abort: self.abort,
+        }
     }
 }
 
@@ -242,6 +265,33 @@ mod tests {
         assert!(gone.gone && gone.status == Status::Failed);
         assert!(answer(500, &[("Webhook-Delivery", "abort-message")]).abort);
         assert!(!answer(500, &[]).abort);
+        // Retry-After only throttles a throttling status.
+        for (code, kept) in [
+            (502, true),
+            (503, true),
+            (504, true),
+            (500, false),
+            (200, false),
+        ] {
+            let a = answer(code, &[("retry-after", "7")]);
+            assert_eq!(a.retry_after_secs.is_some(), kept, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_verdict_carries_retry_after_in_virtual_time() {
+        // 30 wall seconds at speed 120 are an hour of virtual time.
+        let v = answer(429, &[("Retry-After", "30")]).verdict(120.0);
+        assert_eq!(
+            v,
+            Verdict {
+                retry_after: Some(SimDuration::from_secs(3_600)),
+                ..Verdict::plain(false, false)
+            }
+        );
+        let gone = answer(410, &[("webhook-delivery", "abort-message")]).verdict(1.0);
+        assert!(!gone.ok && gone.gone && gone.abort && gone.retry_after.is_none());
+        assert_eq!(answer(204, &[]).verdict(60.0), Verdict::plain(true, false));
     }
 
     #[test]

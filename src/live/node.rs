@@ -22,7 +22,7 @@ use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::source::ListRequest;
 use crate::model::transmit::{
     Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
-    Output, ReplyTo, Status, Ticket, ToProvider,
+    Output, ReplyTo, Status, Ticket, ToProvider, Verdict,
 };
 use crate::signing::SigningKey;
 use axum::body::Bytes;
@@ -48,10 +48,9 @@ pub enum Input {
     Attempt {
         /// The attempt.
         ticket: Ticket,
-        /// 2xx.
-        ok: bool,
-        /// No answer before the sender's timeout.
-        timed_out: bool,
+        /// What the answer means to the sender (2xx, timeout, 410, abort,
+        /// `Retry-After` in virtual time).
+        verdict: Verdict,
         /// The HTTP status, or what went wrong instead.
         outcome: Outcome,
     },
@@ -302,8 +301,8 @@ impl Node {
                     self.provider.handle_timeout(now, t, l);
                     self.pump_provider(now);
                 }
-                Timer::Answer(t, ok) => self.attempt_done(now, t, ok, false),
-                Timer::Deadline(t) => self.attempt_done(now, t, false, true),
+                Timer::Answer(t, ok) => self.attempt_done(now, t, Verdict::plain(ok, false)),
+                Timer::Deadline(t) => self.attempt_done(now, t, Verdict::plain(false, true)),
                 Timer::Crash(i) => self.crash(now, i),
                 Timer::Restart => self.restart(now),
                 Timer::Consumer(t) => {
@@ -328,8 +327,7 @@ impl Node {
             }
             Input::Attempt {
                 ticket,
-                ok,
-                timed_out,
+                verdict,
                 outcome,
             } => {
                 let key = match outcome {
@@ -338,7 +336,7 @@ impl Node {
                     Outcome::Connection => "connection_error".into(),
                 };
                 *self.stats.outcomes.entry(key).or_default() += 1;
-                self.attempt_done(now, ticket, ok, timed_out);
+                self.attempt_done(now, ticket, verdict);
             }
             Input::Forged { acked } => self.stats.forged_acked += acked as u64,
             Input::Listed(mut a) => {
@@ -457,15 +455,15 @@ impl Node {
     }
 
     /// An attempt's outcome reaches the sender.
-    fn attempt_done(&mut self, now: SimTime, ticket: Ticket, ok: bool, timed_out: bool) {
+    fn attempt_done(&mut self, now: SimTime, ticket: Ticket, verdict: Verdict) {
         if let Some((m, seq)) = self.attempts.remove(&(ticket.note, ticket.gen)) {
-            if ok {
+            if verdict.ok {
                 let base = self.ledger.logs().change_offsets()[m as usize];
                 self.seen.note(base + seq as usize, now, true);
             }
         }
         self.provider
-            .handle_answer(now, ticket, ok, timed_out, &mut self.ledger);
+            .handle_verdict(now, ticket, verdict, &mut self.ledger);
         self.pump_provider(now);
     }
 
@@ -611,22 +609,20 @@ impl Node {
                 Err(WireError::Timeout) => Outcome::Timeout,
                 Err(_) => Outcome::Connection,
             };
-            let (ok, timed_out) = match (&result, mute) {
+            let verdict = match (&result, mute) {
                 (_, true) => {
                     tokio::time::sleep_until(deadline).await;
-                    (false, true)
+                    Verdict::plain(false, true)
                 }
-                (Ok(r), false) => (
-                    webhook::answer(r.status, &r.header_pairs()).status == Status::Ok,
-                    false,
-                ),
-                (Err(WireError::Timeout), false) => (false, true),
-                (Err(_), false) => (false, false),
+                (Ok(r), false) => {
+                    webhook::answer(r.status, &r.header_pairs()).verdict(clock.speed())
+                }
+                (Err(WireError::Timeout), false) => Verdict::plain(false, true),
+                (Err(_), false) => Verdict::plain(false, false),
             };
             let _ = tx.send(Input::Attempt {
                 ticket: d.reply.ticket,
-                ok,
-                timed_out,
+                verdict,
                 outcome,
             });
         });

@@ -1,5 +1,6 @@
 //! Real providers' webhook delivery rules (from ../shared/FACTS.md), as
-//! sender configurations. Every field can be overridden in `[webhooks]`.
+//! sender configurations. Every field but `honours` (which only a live
+//! endpoint's answers exercise) can be overridden in `[webhooks]`.
 //!
 //! Retry delays are measured from the moment the previous attempt was seen
 //! to fail (a refused connection at once, a timeout after `timeout`).
@@ -29,6 +30,41 @@ pub struct HealthRule {
     pub disable_after: SimDuration,
 }
 
+/// Which of a real endpoint's answers, beyond success and failure, the
+/// provider acts on (FACTS.md, "Signing and delivery over the wire").
+/// Standard Webhooks recommends that senders disable an endpoint on 410
+/// and throttle on 429/502/504 honouring `retry-after`; Svix, which
+/// implements it, also stops a message's retries on `webhook-delivery:
+/// abort-message`. FACTS.md documents none of this for the other presets
+/// (and github neither retries nor disables), so they treat such answers
+/// as plain failures. The event engine's endpoint never sends them, so
+/// these rules only act in live mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Honours {
+    /// A failure's `Retry-After` pushes the next retry back (it still
+    /// consumes one retry of the schedule).
+    pub retry_after: bool,
+    /// 410 Gone disables the endpoint at once.
+    pub gone: bool,
+    /// `webhook-delivery: abort-message` gives the message up at once.
+    pub abort: bool,
+}
+
+impl Honours {
+    /// Plain failures only.
+    pub const NONE: Honours = Honours {
+        retry_after: false,
+        gone: false,
+        abort: false,
+    };
+    /// Standard Webhooks' sender rules plus Svix's abort header.
+    pub const SVIX: Honours = Honours {
+        retry_after: true,
+        gone: true,
+        abort: true,
+    };
+}
+
 /// Everything the sender needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SenderConfig {
@@ -48,6 +84,8 @@ pub struct SenderConfig {
     pub health: Option<HealthRule>,
     /// A disabled endpoint is re-enabled after this long (None: never).
     pub reenable_after: Option<SimDuration>,
+    /// Which answers beyond success and failure the provider acts on.
+    pub honours: Honours,
 }
 
 impl SenderConfig {
@@ -86,7 +124,8 @@ fn rule(disable_after: SimDuration) -> Option<HealthRule> {
 }
 
 /// What every preset starts from: one attempt, 10 s timeout, full
-/// payloads, 20 deliveries in flight, 50 ms each way, never disabled.
+/// payloads, 20 deliveries in flight, 50 ms each way, never disabled,
+/// every failure plain.
 fn base(name: &'static str) -> SenderConfig {
     SenderConfig {
         name,
@@ -97,6 +136,7 @@ fn base(name: &'static str) -> SenderConfig {
         latency: Delay::Fixed(SimDuration::from_millis(50)),
         health: None,
         reenable_after: None,
+        honours: Honours::NONE,
     }
 }
 
@@ -113,12 +153,14 @@ pub fn preset(name: &str) -> Option<SenderConfig> {
             ..base("nylas")
         },
         // Standard Webhooks: now, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
-        // 10 h (8 attempts); 15 s timeout; disabled after 5 days failing.
+        // 10 h (8 attempts); 15 s timeout; disabled after 5 days failing,
+        // or at once on a 410; Retry-After honoured; abort-message obeyed.
         "svix" => SenderConfig {
             timeout: s(15),
             retries: vec![s(5), m(5), m(30), h(2), h(5), h(10), h(10)],
             max_in_flight: 50,
             health: rule(h(24 * 5)),
+            honours: Honours::SVIX,
             ..base("svix")
         },
         // Exponential backoff for up to 3 days (these 12 retries span
@@ -181,6 +223,16 @@ mod tests {
         assert_eq!(svix.attempts(), 8);
         assert_eq!(svix.retry_span(), s(5) + m(5) + m(30) + h(27));
         assert_eq!(svix.timeout, s(15));
+        // Only svix documents 410, Retry-After and abort-message rules.
+        for name in PRESETS {
+            let honours = preset(name).unwrap().honours;
+            let want = if name == "svix" {
+                Honours::SVIX
+            } else {
+                Honours::NONE
+            };
+            assert_eq!(honours, want, "{name}");
+        }
         let stripe = preset("stripe").unwrap();
         assert!(
             stripe.retry_span() <= h(72) && stripe.retry_span() >= h(70),

@@ -4,10 +4,11 @@
 //! policy, timeouts, endpoint health).
 //!
 //! It takes inputs with the time (`handle_list` and `handle_fetch`, which
-//! return their answer, `handle_answer`, `handle_timeout`) and yields
-//! [`Output`]s in order (`poll_output`): deliveries for the consumer and
-//! timers for itself (so its outputs are `Output<ProviderTimer, Delivery>`). It
-//! reads no clock and owns no queue; its random streams (API latency) are
+//! return their answer, `handle_answer` or, with what a real endpoint
+//! said, `handle_verdict`, and `handle_timeout`) and yields [`Output`]s in
+//! order (`poll_output`): deliveries for the consumer and timers for
+//! itself (so its outputs are `Output<ProviderTimer, Delivery>`). It reads
+//! no clock and owns no queue; its random streams (API latency) are
 //! derived from the seed and drawn in request order.
 
 use super::config::RunConfig;
@@ -18,7 +19,7 @@ use super::source::{ListOutcome, Source};
 use super::traffic::Logs;
 use super::transmit::{
     Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Outbox, Output, PageItem, ReplyTo,
-    Ticket,
+    Ticket, Verdict,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::sample::Sampler;
@@ -281,7 +282,8 @@ impl Provider {
 
     /// The outcome of a delivery attempt reaches the sender at `now`: a
     /// 2xx (`ok`), or a failure (an error status, a refused connection,
-    /// or, when `timed_out`, the sender's own timeout).
+    /// or, when `timed_out`, the sender's own timeout). A plain
+    /// [`Verdict`]: what the event engine's endpoint can say.
     pub fn handle_answer(
         &mut self,
         now: SimTime,
@@ -290,16 +292,33 @@ impl Provider {
         timed_out: bool,
         ledger: &mut Ledger,
     ) {
+        self.handle_verdict(now, ticket, Verdict::plain(ok, timed_out), ledger);
+    }
+
+    /// The outcome of a delivery attempt reaches the sender at `now`, with
+    /// whatever a real endpoint added to a failure (410 Gone, Svix's
+    /// abort, `Retry-After`); the sender applies the preset's rules.
+    pub fn handle_verdict(
+        &mut self,
+        now: SimTime,
+        ticket: Ticket,
+        verdict: Verdict,
+        ledger: &mut Ledger,
+    ) {
         if ledger.tracing() {
-            let event = match (timed_out, ok) {
-                (true, _) => "timeout",
-                (false, true) => "answer_ok",
-                (false, false) => "answer_failed",
+            let event = match verdict {
+                Verdict {
+                    timed_out: true, ..
+                } => "timeout",
+                Verdict { ok: true, .. } => "answer_ok",
+                Verdict { gone: true, .. } => "answer_gone",
+                Verdict { abort: true, .. } => "answer_abort",
+                _ => "answer_failed",
             };
             self.trace_outcome(now, ticket, event, ledger);
         }
         self.with_sender(now, ledger, |s, out| {
-            s.on_result(now, ticket.note, ticket.gen, ok, out);
+            s.on_result(now, ticket.note, ticket.gen, verdict, out);
         });
     }
 
@@ -415,5 +434,92 @@ impl Provider {
                 crate::detail!("attempt" => n.attempt),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::halves::Halves;
+    use crate::scenario::{parse, Format};
+
+    /// A svix run's provider and ledger, and its first delivery (sent at
+    /// the first commit).
+    fn first_delivery() -> (Provider, Ledger, Delivery) {
+        let text = "name='t'\nseed=3\nhorizon='1h'\n[source]\nmailboxes=2\nmessages_per_day=500\n\
+                    [webhooks]\npreset='svix'\n[consumer]\nstrategy='webhook'\n";
+        let cfg = parse(text, "t.toml", Format::Toml).unwrap().config();
+        let Halves {
+            mut provider,
+            mut ledger,
+            ..
+        } = Halves::new(&cfg);
+        provider.start();
+        let mut commits = vec![];
+        while let Some(o) = provider.poll_output() {
+            if let Output::Timer(at, t) = o {
+                commits.push((at, t));
+            }
+        }
+        let (at, t) = commits.into_iter().min_by_key(|c| c.0).unwrap();
+        provider.handle_timeout(at, t, &mut ledger);
+        while let Some(o) = provider.poll_output() {
+            if let Output::Transmit(d) = o {
+                return (provider, ledger, d);
+            }
+        }
+        panic!("no delivery at the first commit");
+    }
+
+    /// The retry timers the provider asked for.
+    fn retries(p: &mut Provider) -> Vec<SimTime> {
+        std::iter::from_fn(|| p.poll_output())
+            .filter_map(|o| match o {
+                Output::Timer(at, ProviderTimer::SendDue(_)) => Some(at),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_verdict_reaches_the_sender_with_the_presets_rules() {
+        let svix = crate::model::presets::preset("svix").unwrap();
+        let now = |d: &Delivery| d.deadline;
+        let fail = Verdict::plain(false, false);
+
+        // Plain (handle_answer): the schedule's first delay.
+        let (mut p, mut l, d) = first_delivery();
+        p.handle_answer(now(&d), d.reply.ticket, false, false, &mut l);
+        assert_eq!(retries(&mut p), vec![now(&d) + svix.retries[0]]);
+
+        // Retry-After 600 s: the retry waits for it.
+        let (mut p, mut l, d) = first_delivery();
+        let v = Verdict {
+            retry_after: Some(SimDuration::from_secs(600)),
+            ..fail
+        };
+        p.handle_verdict(now(&d), d.reply.ticket, v, &mut l);
+        assert_eq!(retries(&mut p), vec![now(&d) + SimDuration::from_secs(600)]);
+
+        // 410: the endpoint is disabled, the change marked so.
+        let (mut p, mut l, d) = first_delivery();
+        let v = Verdict { gone: true, ..fail };
+        p.handle_verdict(now(&d), d.reply.ticket, v, &mut l);
+        let s = p.sender().unwrap();
+        assert!(s.disabled());
+        assert_eq!(s.stats.disabled_times, 1);
+        assert_eq!(l.marks(d.mailbox, d.seq), Mark::Disabled as u8);
+        assert_eq!(l.gave_up, 1);
+
+        // Abort: given up (not disabled), no retry.
+        let (mut p, mut l, d) = first_delivery();
+        let v = Verdict {
+            abort: true,
+            ..fail
+        };
+        p.handle_verdict(now(&d), d.reply.ticket, v, &mut l);
+        assert!(retries(&mut p).is_empty());
+        assert!(!p.sender().unwrap().disabled());
+        assert_eq!(l.marks(d.mailbox, d.seq), Mark::GaveUp as u8);
     }
 }

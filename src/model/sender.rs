@@ -8,10 +8,21 @@
 //! over the sliding window the endpoint is failing; failing for
 //! `disable_after` disables it (no more sends) until `reenable_after`.
 //!
+//! A real endpoint's answer can say more than ok or failed (a
+//! [`Verdict`]); the preset says which of it the provider honours
+//! ([`Honours`](super::presets::Honours), from FACTS.md): a 410 disables
+//! the endpoint at once, as health does, and gives the message up as
+//! `endpoint_disabled`; Svix's `abort-message` gives the message up at
+//! once (a failed attempt); a `Retry-After` on a failure delays its next
+//! retry to at least that long, but still consumes one retry of the
+//! schedule (so a throttling endpoint cannot keep a message alive
+//! forever, and the give-up point stays the preset's).
+//!
 //! The sender never sends by itself: methods take `now` and push
 //! [`SenderOut`]s that the driver turns into transmissions and timers.
 
 use super::presets::{HealthRule, SenderConfig};
+use super::transmit::Verdict;
 use crate::engine::time::{SimDuration, SimTime};
 use std::collections::VecDeque;
 
@@ -235,14 +246,16 @@ impl Sender {
     }
 
     /// The outcome of attempt `gen` of `id` is known at `now` (a 2xx, or a
-    /// failure: refused, error status, timeout). Returns false for an
-    /// outcome that no longer matters (an earlier attempt's late answer).
+    /// failure: refused, error status, timeout, perhaps with a 410, an
+    /// abort or a `Retry-After` that the preset honours or not). Returns
+    /// false for an outcome that no longer matters (an earlier attempt's
+    /// late answer).
     pub fn on_result(
         &mut self,
         now: SimTime,
         id: NoteId,
         gen: u32,
-        ok: bool,
+        verdict: Verdict,
         out: &mut Vec<SenderOut>,
     ) -> bool {
         let note = &mut self.notes[id as usize];
@@ -252,23 +265,33 @@ impl Sender {
         note.in_flight = false;
         let note = *note;
         self.in_flight -= 1;
+        let ok = verdict.ok;
+        let honours = self.cfg.honours;
+        let gone = !ok && verdict.gone && honours.gone;
+        let abort = !ok && verdict.abort && honours.abort;
         if self.health.record(now, ok) {
-            self.stats.disabled_times += 1;
-            if let Some(after) = self.cfg.reenable_after {
-                out.push(SenderOut::Reenable(now + after));
-            }
-            while let Some(waiting) = self.backlog.pop_front() {
-                self.give_up(waiting, true, out);
-            }
+            self.disable(now, out);
+        }
+        if gone && !self.disabled() {
+            self.health.disabled_since = Some(now);
+            self.disable(now, out);
         }
         if ok {
             self.stats.delivered += 1;
             self.release(id);
         } else {
             self.stats.failed_attempts += 1;
-            match self.cfg.retries.get(note.attempt as usize - 1) {
-                Some(delay) => out.push(SenderOut::Retry(id, now + *delay)),
-                None => self.give_up(id, false, out),
+            if gone || abort {
+                self.give_up(id, gone, out);
+            } else if let Some(delay) = self.cfg.retries.get(note.attempt as usize - 1) {
+                // Retry-After delays the retry it precedes, never adds one.
+                let wait = match verdict.retry_after {
+                    Some(after) if honours.retry_after => (*delay).max(after),
+                    _ => *delay,
+                };
+                out.push(SenderOut::Retry(id, now + wait));
+            } else {
+                self.give_up(id, false, out);
             }
         }
         while self.in_flight < self.cfg.max_in_flight {
@@ -296,6 +319,18 @@ impl Sender {
     pub fn finish(&mut self, end: SimTime) {
         if let Some(since) = self.health.disabled_since {
             self.stats.disabled_for = self.stats.disabled_for + end.since(since);
+        }
+    }
+
+    /// The endpoint was disabled at `now` (`health.disabled_since` is
+    /// set): count it, ask for the re-enable, give up what waits.
+    fn disable(&mut self, now: SimTime, out: &mut Vec<SenderOut>) {
+        self.stats.disabled_times += 1;
+        if let Some(after) = self.cfg.reenable_after {
+            out.push(SenderOut::Reenable(now + after));
+        }
+        while let Some(waiting) = self.backlog.pop_front() {
+            self.give_up(waiting, true, out);
         }
     }
 
@@ -340,7 +375,35 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::presets::preset;
+    use crate::model::presets::{preset, Honours};
+
+    const OK: Verdict = Verdict::plain(true, false);
+    const FAILED: Verdict = Verdict::plain(false, false);
+
+    /// A failure carrying a `Retry-After` of `secs`.
+    fn throttled(secs: u64) -> Verdict {
+        Verdict {
+            retry_after: Some(SimDuration::from_secs(secs)),
+            ..FAILED
+        }
+    }
+
+    /// Answers the current attempt of `id` at `now`; returns what the
+    /// sender asked for.
+    fn answer(s: &mut Sender, now: SimTime, id: NoteId, v: Verdict) -> Vec<SenderOut> {
+        let mut out = vec![];
+        let gen = s.note(id).gen;
+        assert!(s.on_result(now, id, gen, v, &mut out));
+        out
+    }
+
+    fn gave_up(mailbox: u32, seq: u32, disabled: bool) -> SenderOut {
+        SenderOut::GaveUp {
+            mailbox,
+            seq,
+            disabled,
+        }
+    }
 
     fn sends(out: &[SenderOut]) -> Vec<NoteId> {
         out.iter()
@@ -396,7 +459,7 @@ mod tests {
         for _ in 0..3 {
             out.clear();
             let gen = s.note(id).gen;
-            assert!(s.on_result(now, id, gen, false, &mut out));
+            assert!(s.on_result(now, id, gen, FAILED, &mut out));
             match out[0] {
                 SenderOut::Retry(_, at) => {
                     retry_times.push(at.since(now).as_secs_f64());
@@ -434,11 +497,11 @@ mod tests {
         assert_eq!(first.len(), 2);
         let gen = s.note(first[0]).gen;
         out.clear();
-        assert!(s.on_result(SimTime(5), first[0], gen, true, &mut out));
+        assert!(s.on_result(SimTime(5), first[0], gen, OK, &mut out));
         let next = sends(&out);
         assert_eq!(s.note(next[0]).seq, 2, "backlog is FIFO");
         assert!(
-            !s.on_result(SimTime(6), first[0], gen, true, &mut out),
+            !s.on_result(SimTime(6), first[0], gen, OK, &mut out),
             "stale outcome"
         );
         assert_eq!(s.stats.delivered, 1);
@@ -463,7 +526,7 @@ mod tests {
         for _ in 0..100 {
             out.clear();
             let gen = s.note(id).gen;
-            s.on_result(now, id, gen, false, &mut out);
+            s.on_result(now, id, gen, FAILED, &mut out);
             if let Some(SenderOut::Reenable(at)) =
                 out.iter().find(|o| matches!(o, SenderOut::Reenable(_)))
             {
@@ -486,5 +549,217 @@ mod tests {
         s.reenable(SimTime(4_200_000_000));
         assert!(!s.disabled());
         assert_eq!(s.stats.disabled_for, SimDuration::from_secs(600));
+    }
+
+    #[test]
+    fn svix_retry_after_delays_the_retry_but_consumes_the_schedule() {
+        let cfg = preset("svix").unwrap();
+        let retries = cfg.retries.clone();
+        assert_eq!(cfg.honours, Honours::SVIX);
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        s.notify(SimTime(0), 0, 0, &mut out);
+        let id = sends(&out)[0];
+        // Attempt 1 answered 429 + Retry-After 600 s at t = 2 s: the retry
+        // waits 600 s, not the schedule's 5 s.
+        let now = SimTime::ZERO + SimDuration::from_secs(2);
+        assert_eq!(retries[0], SimDuration::from_secs(5));
+        let out = answer(&mut s, now, id, throttled(600));
+        assert_eq!(
+            out,
+            vec![SenderOut::Retry(id, now + SimDuration::from_secs(600))]
+        );
+        // A Retry-After shorter than the schedule's next delay (5 min after
+        // attempt 2) changes nothing.
+        let mut now = now + SimDuration::from_secs(600);
+        s.retry_due(now, id, &mut vec![]);
+        let out = answer(&mut s, now, id, throttled(60));
+        assert_eq!(out, vec![SenderOut::Retry(id, now + retries[1])]);
+        // Every later attempt throttled: still 8 attempts, then given up.
+        for _ in 2..retries.len() {
+            now = now + retries[1];
+            s.retry_due(now, id, &mut vec![]);
+            let out = answer(&mut s, now, id, throttled(1));
+            assert!(matches!(out[..], [SenderOut::Retry(..)]), "{out:?}");
+        }
+        now = now + retries[1];
+        s.retry_due(now, id, &mut vec![]);
+        assert_eq!(s.note(id).attempt as usize, retries.len() + 1);
+        let out = answer(&mut s, now, id, throttled(600));
+        assert_eq!(out, vec![gave_up(0, 0, false)]);
+        assert_eq!(
+            (s.stats.attempts, s.stats.failed_attempts, s.stats.abandoned),
+            (8, 8, 1)
+        );
+    }
+
+    #[test]
+    fn svix_plain_failure_follows_the_schedule() {
+        let cfg = preset("svix").unwrap();
+        let first = cfg.retries[0];
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        s.notify(SimTime(0), 0, 0, &mut out);
+        let id = sends(&out)[0];
+        let now = SimTime(1_000);
+        assert_eq!(
+            answer(&mut s, now, id, FAILED),
+            vec![SenderOut::Retry(id, now + first)]
+        );
+    }
+
+    #[test]
+    fn svix_410_disables_the_endpoint_and_gives_up_the_backlog() {
+        let mut cfg = preset("svix").unwrap();
+        cfg.max_in_flight = 1;
+        cfg.reenable_after = Some(SimDuration::from_secs(3_600));
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        for seq in 0..3 {
+            s.notify(SimTime(0), 4, seq, &mut out);
+        }
+        let id = sends(&out)[0];
+        assert_eq!(s.pending(), 3, "one in flight, two waiting");
+        let now = SimTime(2_000_000);
+        let gone = Verdict {
+            gone: true,
+            ..FAILED
+        };
+        let out = answer(&mut s, now, id, gone);
+        assert_eq!(
+            out,
+            vec![
+                SenderOut::Reenable(now + SimDuration::from_secs(3_600)),
+                gave_up(4, 1, true),
+                gave_up(4, 2, true),
+                gave_up(4, 0, true),
+            ]
+        );
+        assert!(s.disabled());
+        assert_eq!(s.pending(), 0);
+        assert_eq!(
+            (
+                s.stats.disabled_times,
+                s.stats.skipped_disabled,
+                s.stats.failed_attempts,
+                s.stats.abandoned
+            ),
+            (1, 3, 1, 0)
+        );
+        let mut out = vec![];
+        s.notify(now, 4, 3, &mut out);
+        assert_eq!(out, vec![gave_up(4, 3, true)]);
+    }
+
+    #[test]
+    fn svix_abort_gives_up_that_message_only() {
+        let cfg = preset("svix").unwrap();
+        let first = cfg.retries[0];
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        s.notify(SimTime(0), 1, 0, &mut out);
+        s.notify(SimTime(0), 1, 1, &mut out);
+        let ids = sends(&out);
+        let now = SimTime(3_000_000);
+        let abort = Verdict {
+            abort: true,
+            ..FAILED
+        };
+        assert_eq!(
+            answer(&mut s, now, ids[0], abort),
+            vec![gave_up(1, 0, false)]
+        );
+        assert!(!s.disabled());
+        assert_eq!(
+            answer(&mut s, now, ids[1], FAILED),
+            vec![SenderOut::Retry(ids[1], now + first)]
+        );
+        assert_eq!(
+            (
+                s.stats.failed_attempts,
+                s.stats.abandoned,
+                s.stats.disabled_times
+            ),
+            (2, 1, 0)
+        );
+    }
+
+    #[test]
+    fn presets_without_the_rules_see_plain_failures_and_a_2xx_is_a_2xx() {
+        // nylas: FACTS.md documents none of the three; its 10-minute
+        // schedule holds whatever the endpoint adds.
+        let cfg = preset("nylas").unwrap();
+        let first = cfg.retries[0];
+        assert_eq!(cfg.honours, Honours::NONE);
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        for seq in 0..4 {
+            s.notify(SimTime(0), 0, seq, &mut out);
+        }
+        let ids = sends(&out);
+        let now = SimTime(5);
+        let all = Verdict {
+            retry_after: Some(SimDuration::from_secs(7_200)),
+            gone: true,
+            abort: true,
+            ..FAILED
+        };
+        for (id, v) in [
+            (ids[0], throttled(7_200)),
+            (
+                ids[1],
+                Verdict {
+                    gone: true,
+                    ..FAILED
+                },
+            ),
+            (
+                ids[2],
+                Verdict {
+                    abort: true,
+                    ..FAILED
+                },
+            ),
+        ] {
+            assert_eq!(
+                answer(&mut s, now, id, v),
+                vec![SenderOut::Retry(id, now + first)]
+            );
+        }
+        assert!(!s.disabled());
+        // A 2xx is delivered whatever else it says (svix too).
+        assert_eq!(
+            answer(&mut s, now, ids[3], Verdict { ok: true, ..all }),
+            vec![]
+        );
+        assert_eq!(s.stats.delivered, 1);
+        let mut svix = Sender::new(preset("svix").unwrap());
+        let mut out = vec![];
+        svix.notify(SimTime(0), 0, 0, &mut out);
+        let id = sends(&out)[0];
+        assert_eq!(
+            answer(&mut svix, now, id, Verdict { ok: true, ..all }),
+            vec![]
+        );
+        assert!(!svix.disabled());
+        // github: no retries and never disabled, so a 410 is one more
+        // failed last attempt.
+        let mut gh = Sender::new(preset("github").unwrap());
+        let mut out = vec![];
+        gh.notify(SimTime(0), 2, 9, &mut out);
+        let id = sends(&out)[0];
+        assert_eq!(
+            answer(
+                &mut gh,
+                now,
+                id,
+                Verdict {
+                    gone: true,
+                    ..FAILED
+                }
+            ),
+            vec![gave_up(2, 9, false)]
+        );
+        assert!(!gh.disabled());
     }
 }

@@ -230,6 +230,42 @@ pub struct DeliveryAnswer {
     pub status: Status,
 }
 
+/// What the sender learns from one delivery attempt: the outcome, and
+/// what a real endpoint may add to a failure. The event engine only ever
+/// builds plain verdicts ([`Verdict::plain`]); a driver facing a real
+/// endpoint reads the rest from its answer (`http::webhook`). Which of the
+/// extras a provider honours is its preset's rule
+/// ([`Honours`](super::presets::Honours)), applied by the sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// A 2xx: delivered (the extras below are then ignored).
+    pub ok: bool,
+    /// No answer before the sender's timeout (a failure).
+    pub timed_out: bool,
+    /// The endpoint's `Retry-After` on a throttling failure (429, 502,
+    /// 503, 504), in virtual time.
+    pub retry_after: Option<SimDuration>,
+    /// 410 Gone: the endpoint asks to be disabled.
+    pub gone: bool,
+    /// Svix's `webhook-delivery: abort-message`: stop retrying this message.
+    pub abort: bool,
+}
+
+impl Verdict {
+    /// A 2xx (`ok`), or a failure with nothing more to it: an error
+    /// status, a refused connection, or when `timed_out` the sender's own
+    /// timeout.
+    pub const fn plain(ok: bool, timed_out: bool) -> Verdict {
+        Verdict {
+            ok,
+            timed_out,
+            retry_after: None,
+            gone: false,
+            abort: false,
+        }
+    }
+}
+
 /// An owned message from the consumer to the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToProvider {

@@ -13,7 +13,8 @@ use super::common::scenario;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use std::collections::BTreeMap;
+use axum::response::{IntoResponse, Response};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use syncsim::live::{self, ServeOptions};
 use syncsim::signing::{Secret, SigningKey, Verifier, WebhookHeaders};
@@ -148,6 +149,20 @@ fn live_hybrid_recovers_the_outage_by_reconciliation() {
 /// (mailbox, message) -> (version, deleted).
 type Held = BTreeMap<(u32, u32), (u32, bool)>;
 
+/// What a `Tiny` endpoint answers besides processing deliveries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Processes every delivery.
+    Normal,
+    /// 410 Gone to everything.
+    Gone,
+    /// 500 with Svix's `webhook-delivery: abort-message` to everything.
+    Abort,
+    /// 429 with `Retry-After: 1` (wall seconds) to the first attempt of
+    /// each message, then processes it.
+    ThrottleOnce,
+}
+
 /// A tiny consumer written for this test: it checks signatures (or not),
 /// keeps message -> version, and serves the replica contract.
 #[derive(Clone)]
@@ -155,9 +170,32 @@ struct Tiny {
     verifier: Option<Arc<Verifier>>,
     replica: Arc<Mutex<Held>>,
     rejected: Arc<Mutex<u64>>,
+    mode: Mode,
+    /// `webhook-id`s seen (`ThrottleOnce`).
+    seen: Arc<Mutex<BTreeSet<String>>>,
 }
 
-async fn tiny_webhook(State(t): State<Tiny>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn tiny_webhook(State(t): State<Tiny>, headers: HeaderMap, body: Bytes) -> Response {
+    match t.mode {
+        Mode::Normal => {}
+        Mode::Gone => return StatusCode::GONE.into_response(),
+        Mode::Abort => {
+            let abort = [("webhook-delivery", "abort-message")];
+            return (StatusCode::INTERNAL_SERVER_ERROR, abort).into_response();
+        }
+        Mode::ThrottleOnce => {
+            let id = headers.get("webhook-id").unwrap().to_str().unwrap();
+            if t.seen.lock().unwrap().insert(id.to_string()) {
+                let after = [("retry-after", "1")];
+                return (StatusCode::TOO_MANY_REQUESTS, after).into_response();
+            }
+        }
+    }
+    tiny_process(&t, &headers, &body).into_response()
+}
+
+/// Verifies (or not) and applies one delivery.
+fn tiny_process(t: &Tiny, headers: &HeaderMap, body: &Bytes) -> StatusCode {
     if let Some(v) = &t.verifier {
         let pairs: Vec<(&str, &str)> = headers
             .iter()
@@ -165,14 +203,14 @@ async fn tiny_webhook(State(t): State<Tiny>, headers: HeaderMap, body: Bytes) ->
             .collect();
         let now = live::clock::unix_secs();
         if WebhookHeaders::from_pairs(pairs)
-            .and_then(|h| v.verify(&h, &body, now))
+            .and_then(|h| v.verify(&h, body, now))
             .is_err()
         {
             *t.rejected.lock().unwrap() += 1;
             return StatusCode::UNAUTHORIZED;
         }
     }
-    let doc: serde_json::Value = match serde_json::from_slice(&body) {
+    let doc: serde_json::Value = match serde_json::from_slice(body) {
         Ok(d) => d,
         Err(_) => return StatusCode::BAD_REQUEST,
     };
@@ -205,14 +243,15 @@ async fn tiny_replica(State(t): State<Tiny>) -> axum::Json<serde_json::Value> {
 /// Serves `WEBHOOK` to a `Tiny` consumer; returns the report and how many
 /// deliveries the consumer rejected.
 fn serve_tiny(consumer_keys: Option<Vec<SigningKey>>, sender_key: SigningKey) -> (Report, u64) {
-    serve_tiny_with(WEBHOOK, consumer_keys, vec![sender_key])
+    serve_tiny_with(WEBHOOK, Mode::Normal, consumer_keys, vec![sender_key])
 }
 
-/// Serves scenario `text` to a `Tiny` consumer trusting `consumer_keys`
-/// (`None`: it checks nothing), signing with `sender_keys` (one per key
-/// generation).
+/// Serves scenario `text` to a `Tiny` consumer answering as `mode` says,
+/// trusting `consumer_keys` (`None`: it checks nothing), signing with
+/// `sender_keys` (one per key generation).
 fn serve_tiny_with(
     text: &str,
+    mode: Mode,
     consumer_keys: Option<Vec<SigningKey>>,
     sender_keys: Vec<SigningKey>,
 ) -> (Report, u64) {
@@ -223,6 +262,8 @@ fn serve_tiny_with(
             verifier: consumer_keys.map(|k| Arc::new(Verifier::trusting(&k))),
             replica: Arc::default(),
             rejected: Arc::default(),
+            mode,
+            seen: Arc::default(),
         };
         let router = axum::Router::new()
             .route("/syncsim/replica", axum::routing::get(tiny_replica))
@@ -285,6 +326,60 @@ fn serve_shows_a_consumer_with_the_wrong_secret_losing_everything() {
     assert_eq!(report.changes.lost, report.changes.generated);
     let l = report.live.as_ref().unwrap();
     assert_eq!(l.http_status.get("401").copied(), Some(rejected));
+}
+
+/// `WEBHOOK` without its outage, with time to drain a 20-minute wait.
+fn calm_webhook() -> String {
+    let calm = WEBHOOK.split("[[faults]]").next().unwrap();
+    calm.replace("drain = \"20m\"", "drain = \"40m\"")
+}
+
+#[test]
+fn serve_webhooks_svix_honours_retry_after_in_virtual_time() {
+    // Every message's first attempt is answered 429 + Retry-After: 1 (a
+    // wall second, 20 virtual minutes at speed 1,200): svix waits that long
+    // instead of its 5 s, then the second attempt delivers.
+    let (report, _) = serve_tiny_with(&calm_webhook(), Mode::ThrottleOnce, None, vec![key(7)]);
+    let w = report.webhooks.as_ref().unwrap();
+    assert_eq!(report.changes.lost, 0);
+    assert_eq!(w.attempts, 2 * w.notifications);
+    assert_eq!(w.delivered, w.notifications);
+    let l = report.live.as_ref().unwrap();
+    assert_eq!(l.http_status.get("429").copied(), Some(w.notifications));
+    let latency = &report.latency_ms.webhook;
+    assert_eq!(latency.count, w.notifications);
+    assert!(latency.mean.unwrap() > 1_200_000.0, "{latency:?}");
+}
+
+#[test]
+fn serve_webhooks_svix_disables_the_endpoint_on_410() {
+    let (report, _) = serve_tiny_with(&calm_webhook(), Mode::Gone, None, vec![key(7)]);
+    let w = report.webhooks.as_ref().unwrap();
+    assert_eq!(report.changes.applied, 0);
+    assert_eq!(report.changes.lost, report.changes.generated);
+    // The first 410 disables it (svix never re-enables): what was in
+    // flight and everything after is skipped, nothing retried.
+    assert_eq!(w.skipped_disabled, w.notifications);
+    assert_eq!(w.abandoned, 0);
+    assert_eq!(w.failed_attempts, w.attempts);
+    assert!(w.attempts < w.notifications, "{w:?}");
+    assert!(w.endpoint_disabled_for > 0.0);
+    assert_eq!(
+        report.changes.lost_by_cause.endpoint_disabled,
+        report.changes.generated
+    );
+}
+
+#[test]
+fn serve_webhooks_svix_stops_retrying_an_aborted_message() {
+    let (report, _) = serve_tiny_with(&calm_webhook(), Mode::Abort, None, vec![key(7)]);
+    let w = report.webhooks.as_ref().unwrap();
+    assert_eq!(report.changes.lost, report.changes.generated);
+    // One attempt each, given up; the endpoint stays enabled.
+    assert_eq!(w.attempts, w.notifications);
+    assert_eq!(w.abandoned, w.notifications);
+    assert_eq!(w.failed_attempts, w.attempts);
+    assert_eq!((w.skipped_disabled, w.endpoint_disabled_for), (0, 0.0));
 }
 
 #[test]
@@ -389,7 +484,8 @@ const FORGED: &str = "\n[[faults]]\nkind = \"forged\"\nprobability = 0.25\n";
 fn forged_deliveries_are_refused_by_a_checking_consumer_and_counted_when_applied() {
     let text = format!("{WEBHOOK}{FORGED}");
     // Checks signatures: every forged delivery is a 401, none applied.
-    let (checked, rejected) = serve_tiny_with(&text, Some(vec![key(7)]), vec![key(7)]);
+    let (checked, rejected) =
+        serve_tiny_with(&text, Mode::Normal, Some(vec![key(7)]), vec![key(7)]);
     let l = checked.live.as_ref().unwrap();
     assert!(l.forged_sent > 0, "the fault fired");
     assert_eq!(
@@ -403,7 +499,7 @@ fn forged_deliveries_are_refused_by_a_checking_consumer_and_counted_when_applied
     let share = l.forged_sent as f64 / attempts;
     assert!((0.1..0.45).contains(&share), "forged share {share}");
     // Checks nothing: it applies every forged delivery.
-    let (open, rejected) = serve_tiny_with(&text, None, vec![key(7)]);
+    let (open, rejected) = serve_tiny_with(&text, Mode::Normal, None, vec![key(7)]);
     let l = open.live.as_ref().unwrap();
     assert_eq!(rejected, 0);
     assert!(l.forged_sent > 0);
@@ -422,7 +518,12 @@ fn a_secret_rotation_loses_mail_at_a_consumer_that_kept_the_old_secret() {
         format!("{WEBHOOK}\n[[faults]]\nkind = \"secret_rotation\"\nat = \"30m\"\nfor = \"10m\"\n");
     let sim = syncsim::run(&scenario(&text));
     // Trusting both: nothing lost; some deliveries carried two signatures.
-    let (both, rejected) = serve_tiny_with(&text, Some(vec![key(7), key(9)]), vec![key(7), key(9)]);
+    let (both, rejected) = serve_tiny_with(
+        &text,
+        Mode::Normal,
+        Some(vec![key(7), key(9)]),
+        vec![key(7), key(9)],
+    );
     assert_eq!(rejected, 0);
     assert_eq!(both.changes.lost, 0);
     let l = both.live.as_ref().unwrap();
@@ -432,7 +533,12 @@ fn a_secret_rotation_loses_mail_at_a_consumer_that_kept_the_old_secret() {
     );
     // Trusting the old one only: every change committed after the overlap
     // (at 40m of a 60-minute horizon: about a third) is refused and lost.
-    let (old, rejected) = serve_tiny_with(&text, Some(vec![key(7)]), vec![key(7), key(9)]);
+    let (old, rejected) = serve_tiny_with(
+        &text,
+        Mode::Normal,
+        Some(vec![key(7)]),
+        vec![key(7), key(9)],
+    );
     assert!(rejected > 0);
     let generated = old.changes.generated as f64;
     let lost = old.changes.lost as f64;
