@@ -205,6 +205,40 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Live mode's reference consumer on its own: the scenario's strategy
+    /// (the simulator's Consumer half) against a `serve` over HTTP, with
+    /// its webhook endpoint and GET /syncsim/replica, until Ctrl-C or
+    /// SIGTERM. Made to run under `serve --consumer-cmd`, whose
+    /// environment it reads.
+    Consume {
+        /// Scenario file (the same as the server's).
+        file: PathBuf,
+        /// The mail API (default: $SYNCSIM_API_URL, else
+        /// http://127.0.0.1:7780).
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Where the endpoint listens (default: $SYNCSIM_LISTEN, else
+        /// 127.0.0.1:7781).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Virtual seconds per wall second, as the server's (default:
+        /// $SYNCSIM_SPEED, else 1).
+        #[arg(long)]
+        speed: Option<f64>,
+        /// Secret(s) to trust, space-separated (default:
+        /// $SYNCSIM_WEBHOOK_SECRETS, else $SYNCSIM_WEBHOOK_SECRET).
+        #[arg(long)]
+        secret: Option<String>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override a key (repeatable), as for `run`.
+        #[arg(long = "set", value_parser = parse_set)]
+        sets: Vec<(String, String)>,
+        /// No progress lines on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// List the webhook provider presets and their delivery rules.
     Presets,
     /// Check a scenario file without running it.
@@ -335,6 +369,16 @@ fn main() -> ExitCode {
                 sets: &sets,
             },
         ),
+        Command::Consume {
+            file,
+            api_url,
+            listen,
+            speed,
+            secret,
+            seed,
+            sets,
+            quiet,
+        } => consume(&file, api_url, listen, speed, secret, seed, &sets, !quiet),
         Command::Presets => {
             print!("{}", table::presets());
             Ok(exit::OK)
@@ -436,6 +480,13 @@ enum Failure {
     /// The signing secret is not valid (exit 2; the value is never echoed).
     #[error("--secret / SYNCSIM_WEBHOOK_SECRET: {0}")]
     Secret(syncsim::signing::KeyError),
+    /// `consume` has no secret to verify deliveries with (exit 2).
+    #[error("no signing secret: give --secret, or set SYNCSIM_WEBHOOK_SECRET (serve --consumer-cmd sets it)")]
+    NoSecret,
+    /// An environment variable is malformed (exit 2; its value is shown,
+    /// and none of these is a secret).
+    #[error("${0} = {1:?} cannot be read")]
+    BadEnv(&'static str, String),
     /// The async runtime cannot start (exit 4).
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -460,7 +511,9 @@ impl Failure {
             | Failure::Occupied { .. }
             | Failure::NoMailbox { .. }
             | Failure::Live(_)
-            | Failure::Secret(_) => exit::BAD_INPUT,
+            | Failure::Secret(_)
+            | Failure::NoSecret
+            | Failure::BadEnv(..) => exit::BAD_INPUT,
             Failure::Runtime(_) => exit::IO,
             Failure::Folder { source, .. } => source.exit_code(),
             Failure::Shard(e) => e.exit_code(),
@@ -630,6 +683,57 @@ fn serve(file: &Path, s: Served, e: Emit) -> Result<u8, Failure> {
         server.run().await
     })?;
     emit(&report, file, &scenario, e.out, e.format, e.sets)
+}
+
+/// `consume`: flags, else the environment `serve --consumer-cmd` sets.
+#[allow(clippy::too_many_arguments)]
+fn consume(
+    file: &Path,
+    api_url: Option<String>,
+    listen: Option<std::net::SocketAddr>,
+    speed: Option<f64>,
+    secret: Option<String>,
+    seed: Option<u64>,
+    sets: &[(String, String)],
+    progress: bool,
+) -> Result<u8, Failure> {
+    let scenario = load(file, sets, seed)?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let secrets = secret
+        .or_else(|| env("SYNCSIM_WEBHOOK_SECRETS"))
+        .or_else(|| env("SYNCSIM_WEBHOOK_SECRET"))
+        .ok_or(Failure::NoSecret)?;
+    let keys = secrets
+        .split_whitespace()
+        .map(syncsim::signing::SigningKey::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::Secret)?;
+    let listen = match (listen, env("SYNCSIM_LISTEN")) {
+        (Some(l), _) => l,
+        (None, Some(text)) => text
+            .parse()
+            .map_err(|_| Failure::BadEnv("SYNCSIM_LISTEN", text))?,
+        (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 7781)),
+    };
+    let speed = match (speed, env("SYNCSIM_SPEED")) {
+        (Some(s), _) => s,
+        (None, Some(text)) => text
+            .parse()
+            .map_err(|_| Failure::BadEnv("SYNCSIM_SPEED", text))?,
+        (None, None) => 1.0,
+    };
+    let opts = syncsim::live::ConsumeOptions {
+        api_url: api_url
+            .or_else(|| env("SYNCSIM_API_URL"))
+            .unwrap_or_else(|| format!("http://{}", syncsim::live::DEFAULT_LISTEN)),
+        listen,
+        keys,
+        speed,
+        progress,
+    };
+    let rt = syncsim::live::runtime().map_err(Failure::Runtime)?;
+    rt.block_on(syncsim::live::consume(scenario.config(), opts))?;
+    Ok(exit::OK)
 }
 
 fn live(file: &Path, speed: f64, progress: bool, e: Emit) -> Result<u8, Failure> {

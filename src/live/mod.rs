@@ -356,21 +356,35 @@ async fn drive(
 ) -> SimTime {
     let end = SimTime(node.cfg.end().0);
     let clock = node.clock();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let stop = terminated();
+    tokio::pin!(stop);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_sent = 0;
     loop {
-        let next = node.next_timer().map_or(end, |t| t.min(end));
+        // Past the end (with `hold`) only timers wake the loop; before it,
+        // the end does too.
+        let past_end = node.now() >= end;
+        let wake = match node.next_timer() {
+            Some(t) if past_end => Some(t),
+            Some(t) => Some(t.min(end)),
+            None if past_end => None,
+            None => Some(end),
+        };
+        let sleep = async {
+            match wake {
+                Some(t) => tokio::time::sleep_until(clock.wall(t)).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
-            _ = &mut ctrl_c => {
+            _ = &mut stop => {
                 eprintln!("interrupted: scoring what happened so far");
                 break;
             }
             Some(input) = rx.recv() => node.handle(input),
-            _ = tokio::time::sleep_until(clock.wall(next)) => {
+            _ = sleep => {
                 node.fire_due();
                 if node.now() >= end && !hold {
                     break;
@@ -391,6 +405,26 @@ async fn drive(
         }
     }
     node.now().min(end)
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on unix (how a supervisor stops a
+/// consumer).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Adds the live-only figures to a report and re-seals it.
@@ -468,6 +502,57 @@ pub async fn live(cfg: RunConfig, speed: f64, progress: bool) -> Result<Report, 
         crate::model::halves::report(&node.cfg, &node.provider, consumer, &node.net, &node.ledger);
     attach(&mut report, &node, started, score::Strays::default());
     Ok(report)
+}
+
+/// How `consume` runs.
+#[derive(Clone, Debug)]
+pub struct ConsumeOptions {
+    /// The mail API (`http://host:port`).
+    pub api_url: String,
+    /// Where the endpoint (webhooks, `GET /syncsim/replica`) listens.
+    pub listen: SocketAddr,
+    /// Keys the endpoint trusts (every generation of a rotation).
+    pub keys: Vec<SigningKey>,
+    /// Virtual seconds per wall second (the same as the server's).
+    pub speed: f64,
+    /// Print progress on stderr.
+    pub progress: bool,
+}
+
+/// Runs syncsim's own consumer (the scenario's strategy: the same
+/// Consumer half as the simulator) against a mail API over HTTP, with its
+/// webhook endpoint and the replica contract on `listen`, until Ctrl-C or
+/// SIGTERM (the server reads the replica at its end; it is the server
+/// that scores). The endpoint verifies every delivery's signature.
+pub async fn consume(cfg: RunConfig, opts: ConsumeOptions) -> Result<(), LiveError> {
+    check_speed(opts.speed)?;
+    if !is_loopback(&opts.listen) {
+        eprintln!(
+            "warning: the consumer's endpoint listens on {}, beyond this machine",
+            opts.listen
+        );
+    }
+    let endpoint = listen(opts.listen).await?;
+    let clock = Clock::start(opts.speed);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let links = Links {
+        webhook_url: None,
+        api_url: Some(opts.api_url.trim_end_matches('/').to_string()),
+        keys: Arc::new(opts.keys.clone()),
+        wrong_key: untrusted_key(),
+    };
+    let mut node = Node::new(cfg, true, clock, links, tx.clone());
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(wire::serve(
+        endpoint,
+        servers::endpoint_router(tx, Verifier::trusting(&opts.keys)),
+        until(stopped),
+    ));
+    node.start_consumer();
+    drive(&mut node, &mut rx, true, opts.progress).await;
+    let _ = stop.send(true);
+    node.finish(SimTime(node.cfg.end().0));
+    Ok(())
 }
 
 /// A key nobody trusts, for `forged` deliveries signed with the wrong

@@ -261,6 +261,15 @@ impl Node {
         self.pump_consumer(SimTime::ZERO);
     }
 
+    /// Starts only the consumer half (`consume`: the provider is another
+    /// process's).
+    pub fn start_consumer(&mut self) {
+        if let Some(c) = &mut self.consumer {
+            c.start();
+        }
+        self.pump_consumer(SimTime::ZERO);
+    }
+
     /// The run's clock.
     pub fn clock(&self) -> Clock {
         self.clock

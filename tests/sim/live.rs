@@ -548,3 +548,57 @@ fn a_secret_rotation_loses_mail_at_a_consumer_that_kept_the_old_secret() {
     );
     assert_eq!(sim.changes.generated, old.changes.generated);
 }
+
+/// `syncsim consume` under `serve --consumer-cmd`: the reference consumer
+/// as its own process, configured from the environment serve gives it,
+/// reconciles over the API and takes signed webhooks; serve scores it.
+#[test]
+fn the_consume_command_is_scored_by_serve() {
+    let dir = super::common::temp_dir("consume");
+    let file = dir.join("hybrid.toml");
+    std::fs::write(&file, HYBRID).unwrap();
+    let sim = syncsim::run(&scenario(HYBRID));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cmd = format!(
+        "exec {} consume {} --quiet",
+        super::common::bin(),
+        file.display()
+    );
+    let rt = live::runtime().unwrap();
+    let report = rt.block_on(async move {
+        let opts = ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            allow_remote: false,
+            webhook_url: Some(format!("http://127.0.0.1:{port}/hook")),
+            replica_url: None,
+            speed: 1_200.0,
+            keys: vec![key(4)],
+            hold: false,
+            progress: false,
+            consumer_cmd: Some(cmd),
+        };
+        let served = live::Server::bind(scenario(HYBRID).config(), opts)
+            .await
+            .unwrap();
+        served.run().await.unwrap()
+    });
+    assert_eq!(report.changes.generated, sim.changes.generated);
+    assert_eq!(report.changes.lost, 0, "{:?}", report.changes);
+    assert_eq!(report.consistency.divergent_messages, 0);
+    let l = report.live.as_ref().unwrap();
+    // Every POST was verified and accepted (github: no retries, so the
+    // outage's attempts never left), and the reconciler called the API:
+    // 6 mailboxes every 10 minutes over 90 minutes is ~54 calls; the two
+    // processes' clocks start a moment apart, so allow a run per mailbox.
+    assert_eq!(l.http_status.keys().collect::<Vec<_>>(), vec!["200"]);
+    let calls = l.api_requests as i64;
+    assert!(
+        (calls - sim.requests.total as i64).abs() <= 6,
+        "{calls} vs {}",
+        sim.requests.total
+    );
+}
