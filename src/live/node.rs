@@ -438,6 +438,9 @@ impl Node {
                     early: Early::Errors,
                 };
                 let answer = self.provider.handle_list(now, call, &mut self.ledger);
+                if self.consumer.is_none() {
+                    self.count_served(&answer.listed);
+                }
                 if let Listed::Page { items, .. } = &answer.listed {
                     let base = self.ledger.logs().change_offsets()[mailbox as usize];
                     for item in items {
@@ -460,6 +463,36 @@ impl Node {
                 let f = self.provider.handle_fetch(now, call, &mut self.ledger);
                 (mail_api::fetch_response(&f, speed), now)
             }
+        }
+    }
+
+    /// A real consumer's list call, counted by what it was answered (the
+    /// counters a modelled consumer keeps itself): every list call is a
+    /// `poll`, a resync page a `resync`.
+    fn count_served(&mut self, listed: &Listed) {
+        let c = &mut self.ledger.metrics.counters;
+        match listed {
+            Listed::Page { items, .. } => {
+                c.poll += 1;
+                c.poll_empty += items.is_empty() as u64;
+            }
+            Listed::NotModified => {
+                c.poll += 1;
+                c.not_modified += 1;
+            }
+            Listed::RateLimited { .. } => {
+                c.poll += 1;
+                c.rate_limited += 1;
+            }
+            Listed::Unavailable => {
+                c.poll += 1;
+                c.errors += 1;
+            }
+            Listed::Expired => {
+                c.poll += 1;
+                c.expired += 1;
+            }
+            Listed::Snapshot { .. } => c.resync += 1,
         }
     }
 

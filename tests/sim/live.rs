@@ -325,7 +325,14 @@ fn serve_shows_a_consumer_with_the_wrong_secret_losing_everything() {
     assert_eq!(report.changes.applied, 0);
     assert_eq!(report.changes.lost, report.changes.generated);
     let l = report.live.as_ref().unwrap();
-    assert_eq!(l.http_status.get("401").copied(), Some(rejected));
+    // Every answer the sender heard was a 401; a retry still in flight
+    // when the run ends is refused by the consumer but never heard.
+    assert_eq!(l.http_status.keys().collect::<Vec<_>>(), vec!["401"]);
+    let heard = l.http_status["401"];
+    assert!(
+        heard <= rejected && heard + 3 >= rejected,
+        "{heard} vs {rejected}"
+    );
 }
 
 /// `WEBHOOK` without its outage, with time to drain a 20-minute wait.
@@ -488,10 +495,9 @@ fn forged_deliveries_are_refused_by_a_checking_consumer_and_counted_when_applied
         serve_tiny_with(&text, Mode::Normal, Some(vec![key(7)]), vec![key(7)]);
     let l = checked.live.as_ref().unwrap();
     assert!(l.forged_sent > 0, "the fault fired");
-    assert_eq!(
-        rejected, l.forged_sent,
-        "exactly the forged ones were refused"
-    );
+    // Exactly the forged ones were refused (one sent in the run's last
+    // instant may be cut off before it arrives).
+    assert!(rejected <= l.forged_sent && rejected + 2 >= l.forged_sent);
     assert_eq!((l.forged_acked, l.forged_accepted), (0, 0));
     assert_eq!(checked.changes.lost, 0);
     // About a quarter of the real attempts brought a forged one along.
@@ -503,11 +509,10 @@ fn forged_deliveries_are_refused_by_a_checking_consumer_and_counted_when_applied
     let l = open.live.as_ref().unwrap();
     assert_eq!(rejected, 0);
     assert!(l.forged_sent > 0);
-    assert_eq!(l.forged_acked, l.forged_sent);
-    assert_eq!(
-        l.forged_accepted, l.forged_sent,
-        "each forged delivery names a new message"
-    );
+    // Each forged delivery names a new message, and every one that
+    // arrived was acked and applied.
+    assert!(l.forged_acked <= l.forged_sent && l.forged_acked + 2 >= l.forged_sent);
+    assert!(l.forged_accepted >= l.forged_acked && l.forged_accepted <= l.forged_sent);
     assert_eq!(l.unknown_in_replica, 0);
 }
 
@@ -595,6 +600,9 @@ fn the_consume_command_is_scored_by_serve() {
     // 6 mailboxes every 10 minutes over 90 minutes is ~54 calls; the two
     // processes' clocks start a moment apart, so allow a run per mailbox.
     assert_eq!(l.http_status.keys().collect::<Vec<_>>(), vec!["200"]);
+    // serve counts a real consumer's list calls by their answers.
+    assert_eq!(report.requests.poll, l.api_requests);
+    assert_eq!(report.requests.total, l.api_requests);
     let calls = l.api_requests as i64;
     assert!(
         (calls - sim.requests.total as i64).abs() <= 6,
