@@ -164,21 +164,8 @@ enum Command {
         /// SYNCSIM_WEBHOOK_SECRET and SYNCSIM_SPEED in its environment.
         #[arg(long, value_name = "CMD")]
         consumer_cmd: Option<String>,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Also write the JSON report here (atomically).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// What to print on stdout.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-        format: OutputFormat,
-        /// Override a key (repeatable), as for `run`.
-        #[arg(long = "set", value_parser = parse_set)]
-        sets: Vec<(String, String)>,
-        /// No progress lines on stderr.
-        #[arg(long)]
-        quiet: bool,
+        #[command(flatten)]
+        report: ReportFlags,
     },
     /// Live mode in one process: the scenario's mail API and syncsim's own
     /// consumer (its strategy) on loopback ports, signed webhooks between
@@ -189,21 +176,8 @@ enum Command {
         /// Virtual seconds per wall second.
         #[arg(long, default_value_t = 60.0)]
         speed: f64,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Also write the JSON report here (atomically).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// What to print on stdout.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-        format: OutputFormat,
-        /// Override a key (repeatable), as for `run`.
-        #[arg(long = "set", value_parser = parse_set)]
-        sets: Vec<(String, String)>,
-        /// No progress lines on stderr.
-        #[arg(long)]
-        quiet: bool,
+        #[command(flatten)]
+        report: ReportFlags,
     },
     /// Live mode's reference consumer on its own: the scenario's strategy
     /// (the simulator's Consumer half) against a `serve` over HTTP, with
@@ -247,6 +221,26 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// The report flags `serve` and `live` share (as `run`'s, plus `--quiet`).
+#[derive(clap::Args, Debug)]
+struct ReportFlags {
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also write the JSON report here (atomically).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+    /// Override a key (repeatable), as for `run`.
+    #[arg(long = "set", value_parser = parse_set)]
+    sets: Vec<(String, String)>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -325,11 +319,7 @@ fn main() -> ExitCode {
             secret,
             hold,
             consumer_cmd,
-            seed,
-            out,
-            format,
-            sets,
-            quiet,
+            report,
         } => serve(
             &file,
             Served {
@@ -340,35 +330,16 @@ fn main() -> ExitCode {
                 speed,
                 secret,
                 hold,
-                progress: !quiet,
+                progress: !report.quiet,
                 consumer_cmd,
             },
-            Emit {
-                seed,
-                out: out.as_deref(),
-                format,
-                sets: &sets,
-            },
+            &report,
         ),
         Command::Live {
             file,
             speed,
-            seed,
-            out,
-            format,
-            sets,
-            quiet,
-        } => live(
-            &file,
-            speed,
-            !quiet,
-            Emit {
-                seed,
-                out: out.as_deref(),
-                format,
-                sets: &sets,
-            },
-        ),
+            report,
+        } => live(&file, speed, &report),
         Command::Consume {
             file,
             api_url,
@@ -617,14 +588,6 @@ fn emit(
     Ok(exit::OK)
 }
 
-/// The report flags `serve` and `live` share with `run`.
-struct Emit<'a> {
-    seed: Option<u64>,
-    out: Option<&'a Path>,
-    format: OutputFormat,
-    sets: &'a [(String, String)],
-}
-
 /// `serve`'s own flags.
 struct Served {
     webhook_url: Option<String>,
@@ -657,8 +620,8 @@ fn signing_key(secret: Option<String>) -> Result<syncsim::signing::SigningKey, F
     }
 }
 
-fn serve(file: &Path, s: Served, e: Emit) -> Result<u8, Failure> {
-    let scenario = load(file, e.sets, e.seed)?;
+fn serve(file: &Path, s: Served, e: &ReportFlags) -> Result<u8, Failure> {
+    let scenario = load(file, &e.sets, e.seed)?;
     let key = signing_key(s.secret)?;
     let opts = syncsim::live::ServeOptions {
         listen: s.listen,
@@ -682,7 +645,14 @@ fn serve(file: &Path, s: Served, e: Emit) -> Result<u8, Failure> {
         );
         server.run().await
     })?;
-    emit(&report, file, &scenario, e.out, e.format, e.sets)
+    emit(
+        &report,
+        file,
+        &scenario,
+        e.out.as_deref(),
+        e.format,
+        &e.sets,
+    )
 }
 
 /// `consume`: flags, else the environment `serve --consumer-cmd` sets.
@@ -736,11 +706,18 @@ fn consume(
     Ok(exit::OK)
 }
 
-fn live(file: &Path, speed: f64, progress: bool, e: Emit) -> Result<u8, Failure> {
-    let scenario = load(file, e.sets, e.seed)?;
+fn live(file: &Path, speed: f64, e: &ReportFlags) -> Result<u8, Failure> {
+    let scenario = load(file, &e.sets, e.seed)?;
     let rt = syncsim::live::runtime().map_err(Failure::Runtime)?;
-    let report = rt.block_on(syncsim::live::live(scenario.config(), speed, progress))?;
-    emit(&report, file, &scenario, e.out, e.format, e.sets)
+    let report = rt.block_on(syncsim::live::live(scenario.config(), speed, !e.quiet))?;
+    emit(
+        &report,
+        file,
+        &scenario,
+        e.out.as_deref(),
+        e.format,
+        &e.sets,
+    )
 }
 
 /// The shard to run: `--shard K/N` as given, or read from the batch

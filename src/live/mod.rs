@@ -365,6 +365,9 @@ async fn drive(
         // Past the end (with `hold`) only timers wake the loop; before it,
         // the end does too.
         let past_end = node.now() >= end;
+        if past_end && !hold {
+            break;
+        }
         let wake = match node.next_timer() {
             Some(t) if past_end => Some(t),
             Some(t) => Some(t.min(end)),

@@ -597,17 +597,7 @@ impl Node {
         let wrong = self.links.wrong_key.clone();
         self.tasks.spawn(async move {
             let req = webhook::forged_request(&fake, forgery, &keys, &wrong, unix_secs());
-            let mut headers: Vec<(&str, &str)> = req.headers.pairs().to_vec();
-            headers.push(("content-type", "application/json"));
-            let result = wire::send(
-                &http,
-                Method::POST,
-                &url,
-                &headers,
-                Bytes::from(req.body),
-                Duration::from_secs(30),
-            )
-            .await;
+            let result = post(&http, &url, req, Duration::from_secs(30)).await;
             let acked = matches!(&result, Ok(r) if (200..300).contains(&r.status));
             let _ = tx.send(Input::Forged { acked });
         });
@@ -632,17 +622,7 @@ impl Node {
             let req = webhook::request(&d, &keys, unix_secs());
             let deadline = clock.wall(d.deadline);
             let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let mut headers: Vec<(&str, &str)> = req.headers.pairs().to_vec();
-            headers.push(("content-type", "application/json"));
-            let result = wire::send(
-                &http,
-                Method::POST,
-                &url,
-                &headers,
-                Bytes::from(req.body),
-                timeout.max(Duration::from_millis(1)),
-            )
-            .await;
+            let result = post(&http, &url, req, timeout.max(Duration::from_millis(1))).await;
             if !report {
                 return;
             }
@@ -677,19 +657,7 @@ impl Node {
         };
         let (http, tx, speed) = (self.http.clone(), self.tx.clone(), self.clock.speed());
         self.tasks.spawn(async move {
-            let req = client::list_request(&call, speed);
-            let headers: Vec<(&str, &str)> =
-                req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let url = format!("{api}{}", req.path_and_query);
-            let result = wire::send(
-                &http,
-                Method::GET,
-                &url,
-                &headers,
-                Bytes::new(),
-                Duration::from_secs(120),
-            )
-            .await;
+            let result = get(&http, &api, client::list_request(&call, speed)).await;
             let listed = match result {
                 Ok(r) => client::parse_list_response(r.status, &r.header_pairs(), &r.body, speed)
                     .unwrap_or(Listed::Unavailable),
@@ -714,17 +682,7 @@ impl Node {
         };
         let (http, tx, speed) = (self.http.clone(), self.tx.clone(), self.clock.speed());
         self.tasks.spawn(async move {
-            let req = client::fetch_request(&call);
-            let url = format!("{api}{}", req.path_and_query);
-            let result = wire::send(
-                &http,
-                Method::GET,
-                &url,
-                &[],
-                Bytes::new(),
-                Duration::from_secs(120),
-            )
-            .await;
+            let result = get(&http, &api, client::fetch_request(&call)).await;
             let result = match result {
                 Ok(r) => client::parse_fetch_response(r.status, &r.header_pairs(), &r.body, speed)
                     .unwrap_or(Err(Listed::Unavailable)),
@@ -765,4 +723,45 @@ impl Node {
             let _ = reply.send(a.status);
         }
     }
+}
+
+/// POSTs a signed webhook request to `url`.
+async fn post(
+    http: &Client,
+    url: &str,
+    req: webhook::WebhookRequest,
+    timeout: Duration,
+) -> Result<wire::Reply, WireError> {
+    let mut headers: Vec<(&str, &str)> = req.headers.pairs().to_vec();
+    headers.push(("content-type", "application/json"));
+    wire::send(
+        http,
+        Method::POST,
+        url,
+        &headers,
+        Bytes::from(req.body),
+        timeout,
+    )
+    .await
+}
+
+/// GETs a mail API request from `api` (`http://host:port`). The API's own
+/// answers come back well within the timeout (a long poll holds 60 wall
+/// seconds at most).
+async fn get(
+    http: &Client,
+    api: &str,
+    req: client::ClientRequest,
+) -> Result<wire::Reply, WireError> {
+    let headers: Vec<(&str, &str)> = req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = format!("{api}{}", req.path_and_query);
+    wire::send(
+        http,
+        Method::GET,
+        &url,
+        &headers,
+        Bytes::new(),
+        Duration::from_secs(120),
+    )
+    .await
 }

@@ -20,10 +20,22 @@ use syncsim::live::{self, ServeOptions};
 use syncsim::signing::{Secret, SigningKey, Verifier, WebhookHeaders};
 use syncsim::Report;
 
+/// Every live run here ends by itself within a few wall seconds; a bug
+/// that kept one going fails the test after two minutes instead of
+/// hanging CI.
+async fn bounded<E: std::fmt::Debug>(
+    run: impl std::future::Future<Output = Result<Report, E>>,
+) -> Report {
+    tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("a live run ended within 2 minutes")
+        .unwrap()
+}
+
 fn live_run(text: &str, speed: f64) -> Report {
     let s = scenario(text);
     let rt = live::runtime().unwrap();
-    rt.block_on(live::live(s.config(), speed, false)).unwrap()
+    rt.block_on(bounded(live::live(s.config(), speed, false)))
 }
 
 const POLL: &str = r#"
@@ -287,7 +299,7 @@ fn serve_tiny_with(
             .await
             .unwrap();
         assert!(served.addr().ip().is_loopback());
-        let report = served.run().await.unwrap();
+        let report = bounded(served.run()).await;
         server.abort();
         let rejected = *tiny.rejected.lock().unwrap();
         (report, rejected)
@@ -468,7 +480,7 @@ fn serve_process(mode: &str) -> Report {
         let served = live::Server::bind(scenario(&text).config(), opts)
             .await
             .unwrap();
-        served.run().await.unwrap()
+        bounded(served.run()).await
     })
 }
 
@@ -589,7 +601,7 @@ fn the_consume_command_is_scored_by_serve() {
         let served = live::Server::bind(scenario(HYBRID).config(), opts)
             .await
             .unwrap();
-        served.run().await.unwrap()
+        bounded(served.run()).await
     });
     assert_eq!(report.changes.generated, sim.changes.generated);
     assert_eq!(report.changes.lost, 0, "{:?}", report.changes);
