@@ -45,6 +45,16 @@ impl Clock {
     }
 }
 
+/// Sleeps until `when`, unless it is less than a millisecond away: tokio's
+/// timer has 1 ms ticks and rounds every sleep up to the next one, which
+/// would hold an answer already due (or a send 0.08 ms early) a whole
+/// tick. Sending up to 1 wall ms early is the price.
+pub async fn sleep_until(when: Instant) {
+    if when.saturating_duration_since(Instant::now()) >= std::time::Duration::from_millis(1) {
+        tokio::time::sleep_until(when).await;
+    }
+}
+
 /// Unix seconds on the wall clock, for `webhook-timestamp`: a receiver
 /// checks it against its own wall clock, so it is never virtual time.
 pub fn unix_secs() -> u64 {

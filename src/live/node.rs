@@ -618,7 +618,7 @@ impl Node {
         let keys = self.keys_at(at);
         let (clock, http, tx) = (self.clock, self.http.clone(), self.tx.clone());
         self.tasks.spawn(async move {
-            tokio::time::sleep_until(clock.wall(at)).await;
+            super::clock::sleep_until(clock.wall(at)).await;
             let req = webhook::request(&d, &keys, unix_secs());
             let deadline = clock.wall(d.deadline);
             let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
