@@ -152,8 +152,10 @@ fn check_speed(speed: f64) -> Result<(), LiveError> {
 }
 
 impl Server {
-    /// Checks the options, binds the mail API and builds the run (the
-    /// clock starts at [`Server::run`]'s first step, not here).
+    /// Checks the options, binds the mail API, starts the consumer
+    /// process if asked, and builds the run; virtual time starts when the
+    /// run is built (generating traffic does not eat into it), so call
+    /// [`Server::run`] at once.
     pub async fn bind(cfg: RunConfig, opts: ServeOptions) -> Result<Server, LiveError> {
         check_speed(opts.speed)?;
         check_consumer_faults(&cfg, opts.consumer_cmd.is_some())?;
@@ -195,6 +197,7 @@ impl Server {
         if let Some(p) = process {
             node.attach_process(p);
         }
+        let clock = node.restart_clock();
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(wire::serve(
             listener,
@@ -484,6 +487,7 @@ pub async fn live(cfg: RunConfig, speed: f64, progress: bool) -> Result<Report, 
     };
     let mailboxes = cfg.source.mailboxes;
     let mut node = Node::new(cfg, true, clock, links, tx.clone());
+    let clock = node.restart_clock();
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(wire::serve(
         api,
@@ -545,6 +549,7 @@ pub async fn consume(cfg: RunConfig, opts: ConsumeOptions) -> Result<(), LiveErr
         wrong_key: untrusted_key(),
     };
     let mut node = Node::new(cfg, true, clock, links, tx.clone());
+    node.restart_clock();
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(wire::serve(
         endpoint,
