@@ -119,7 +119,7 @@ fn live_poll_counts_match_the_event_engine() {
 #[test]
 fn live_webhooks_through_an_outage_match_the_event_engine() {
     let sim = syncsim::run(&scenario(WEBHOOK));
-    let live = live_run(WEBHOOK, 1_200.0);
+    let live = live_run(WEBHOOK, 600.0);
     let (lw, sw) = (
         live.webhooks.as_ref().unwrap(),
         sim.webhooks.as_ref().unwrap(),
