@@ -220,8 +220,13 @@ impl Node {
             net: halves.net,
             ledger: halves.ledger,
             stats: LiveStats::default(),
+            // Only a real consumer is scored from what the provider saw.
             seen: Seen {
-                at: vec![None; changes],
+                at: if local_consumer {
+                    Vec::new()
+                } else {
+                    vec![None; changes]
+                },
             },
             timers: BTreeMap::new(),
             seq: 0,
@@ -263,7 +268,7 @@ impl Node {
         if let Some(c) = &mut self.consumer {
             c.start();
         }
-        self.pump_consumer(SimTime::ZERO);
+        self.pump_consumer();
     }
 
     /// Starts only the consumer half (`consume`: the provider is another
@@ -272,7 +277,7 @@ impl Node {
         if let Some(c) = &mut self.consumer {
             c.start();
         }
-        self.pump_consumer(SimTime::ZERO);
+        self.pump_consumer();
     }
 
     /// Restarts the clock at virtual zero now (after the run was built:
@@ -330,7 +335,7 @@ impl Node {
                     if let Some(c) = &mut self.consumer {
                         c.handle_timeout(now, t, l);
                     }
-                    self.pump_consumer(now);
+                    self.pump_consumer();
                 }
             }
             self.now = limit.max(self.now);
@@ -369,13 +374,13 @@ impl Node {
                 if let Some(c) = &mut self.consumer {
                     c.handle_listed(&a, &mut self.ledger);
                 }
-                self.pump_consumer(now);
+                self.pump_consumer();
             }
             Input::Fetched(f) => {
                 if let Some(c) = &mut self.consumer {
                     c.handle_fetched(now, f, &mut self.ledger);
                 }
-                self.pump_consumer(now);
+                self.pump_consumer();
             }
             Input::Webhook { parsed, reply } => self.webhook(now, parsed, reply),
             Input::Replica(reply) => {
@@ -541,13 +546,8 @@ impl Node {
     }
 
     /// Moves what the local consumer asked for.
-    fn pump_consumer(&mut self, now: SimTime) {
-        let Some(c) = &mut self.consumer else { return };
-        let mut outs = Vec::new();
-        while let Some(o) = c.poll_output() {
-            outs.push(o);
-        }
-        for o in outs {
+    fn pump_consumer(&mut self) {
+        while let Some(o) = self.consumer.as_mut().and_then(|c| c.poll_output()) {
             match o {
                 Output::Timer(at, t) => self.push(at, Timer::Consumer(t)),
                 Output::Transmit(ToProvider::List(call)) => self.spawn_list(call),
@@ -555,7 +555,6 @@ impl Node {
                 Output::Transmit(ToProvider::Answer(a)) => self.answer_webhook(a),
             }
         }
-        let _ = now;
     }
 
     /// Sends a delivery attempt through the network and onto the wire.
@@ -733,7 +732,7 @@ impl Node {
             deadline: now,
         };
         c.handle_delivery(now, d, true, &mut self.ledger);
-        self.pump_consumer(now);
+        self.pump_consumer();
     }
 
     /// The local consumer's answer to a delivery goes back on its request.
