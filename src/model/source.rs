@@ -170,6 +170,11 @@ pub struct Source {
     /// Log entries examined by timestamp listings (a cost gauge: a
     /// lookback must cost its window, not the mailbox's history).
     scanned: u64,
+    /// Per mailbox: where the last timestamp listing started in the log.
+    /// Cursors and lookback windows move forward, so the next start is
+    /// found by galloping from here over the few changes since, not by a
+    /// binary search over the whole (cold) history.
+    start_hint: Vec<u32>,
 }
 
 impl Source {
@@ -194,6 +199,7 @@ impl Source {
             picked: Vec::new(),
             picked_seqs: Vec::new(),
             scanned: 0,
+            start_hint: vec![0; n as usize],
         }
     }
 
@@ -314,19 +320,19 @@ impl Source {
         let m = req.mailbox;
         let log = self.logs.changes(m);
         let kind = self.kind;
+        let hint = self.start_hint[m as usize] as usize;
         let lo = match req.cursor {
-            Cursor::Stamp(c) if kind == CursorKind::Timestamp => {
-                log.partition_point(|x| x.at.0 <= c)
-            }
+            Cursor::Stamp(c) if kind == CursorKind::Timestamp => gallop(log, hint, |x| x.at.0 <= c),
             // A window query (`since`) starts at the first change committed
             // at or after its stamp, not at the start of the history: a
             // lookback costs the window, not the log. (Stamps never follow
             // their commit, so nothing stamped later committed earlier.)
             Cursor::Stamp(c) | Cursor::StampId(c, _) | Cursor::Since(c) => {
-                log.partition_point(|x| x.at.0 < c)
+                gallop(log, hint, |x| x.at.0 < c)
             }
             _ => 0,
         };
+        self.start_hint[m as usize] = lo as u32;
         self.picked.clear();
         let mut scanned = 0u64;
         for (i, c) in log.iter().enumerate().skip(lo) {
@@ -466,6 +472,45 @@ impl Source {
                 panic!("invariant broken at {now:?}: mailbox {mailbox} message {msg} notified before any change to it committed")
             });
         Ok(seq as u32)
+    }
+}
+
+/// `log.partition_point(before)` (`before` true on a prefix of the log),
+/// searched outward from `hint` with doubling steps, then bisected: costs
+/// the log of the distance from the hint, and touches the hint's (warm)
+/// neighbourhood instead of the middle of a cold history.
+fn gallop(log: &[Change], hint: usize, before: impl Fn(&Change) -> bool) -> usize {
+    let len = log.len();
+    let hint = hint.min(len);
+    let mut step = 1;
+    if hint > 0 && !before(&log[hint - 1]) {
+        // The answer lies below the hint: every index from `hi` fails.
+        let mut hi = hint - 1;
+        loop {
+            if hi == 0 {
+                return 0;
+            }
+            let probe = hi.saturating_sub(step);
+            if before(&log[probe]) {
+                return probe + 1 + log[probe + 1..hi].partition_point(&before);
+            }
+            hi = probe;
+            step *= 2;
+        }
+    }
+    // The answer is at or above the hint: every index below `lo` holds.
+    let mut lo = hint;
+    loop {
+        if lo >= len {
+            return len;
+        }
+        let probe = (lo + step - 1).min(len - 1);
+        if before(&log[probe]) {
+            lo = probe + 1;
+            step *= 2;
+        } else {
+            return lo + log[lo..probe].partition_point(&before);
+        }
     }
 }
 
@@ -632,5 +677,30 @@ mod tests {
         assert!(
             matches!(src.list(SimTime(16), req(Cursor::Start)), ListOutcome::RateLimited { retry_after } if retry_after.0 > 0)
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Galloping from any hint finds exactly what a binary search
+        /// over the whole log finds, for any sorted log and any bound.
+        #[test]
+        fn gallop_agrees_with_partition_point(
+            mut ats in proptest::collection::vec(0u64..50, 0..40),
+            hint in 0usize..45,
+            bound in 0u64..55,
+        ) {
+            ats.sort_unstable();
+            let log: Vec<Change> = ats
+                .iter()
+                .map(|&at| Change { at: SimTime(at), msg: 0, version: 1 })
+                .collect();
+            let want = log.partition_point(|c| c.at.0 < bound);
+            proptest::prop_assert_eq!(gallop(&log, hint, |c| c.at.0 < bound), want);
+            let want = log.partition_point(|c| c.at.0 <= bound);
+            proptest::prop_assert_eq!(gallop(&log, hint, |c| c.at.0 <= bound), want);
+        }
     }
 }
