@@ -40,6 +40,9 @@ pub enum ConsumerTimer {
         /// Its generation (a crash makes older timers void).
         gen: u32,
     },
+    /// Failed items whose processing backoff ends now go back to the
+    /// queue.
+    Requeue,
     /// Crash fault `i` takes the host down.
     Crash(u32),
     /// Crash fault `i`'s downtime ends.
@@ -198,6 +201,7 @@ impl Consumer {
             ConsumerTimer::Poll(m) => self.poll(now, m, ledger),
             ConsumerTimer::Reconcile(m) => self.reconcile(now, m, ledger),
             ConsumerTimer::Worker { worker, gen } => self.worker_done(now, worker, gen, ledger),
+            ConsumerTimer::Requeue => self.requeue(now),
             ConsumerTimer::Crash(i) => self.crash(now, i, ledger),
             ConsumerTimer::Restart(_) => self.restart(now),
         }
@@ -418,8 +422,21 @@ impl Consumer {
             })));
     }
 
-    /// Hands worker timers to the driver, keeping the scratch buffer.
+    /// Failed items out of their backoff go back to the queue.
+    fn requeue(&mut self, now: SimTime) {
+        let slow = self.host.slow_factor(now);
+        let ep = self.endpoint();
+        let mut timers = std::mem::take(&mut ep.timers);
+        ep.receiver.wake(now, slow, &mut timers);
+        self.release(timers);
+    }
+
+    /// Hands worker timers (and the receiver's backoff wake-ups) to the
+    /// driver, keeping the scratch buffer.
     fn release(&mut self, mut timers: Vec<WorkerTimer>) {
+        while let Some(at) = self.endpoint().receiver.pop_wake() {
+            self.out.push(Output::Timer(at, ConsumerTimer::Requeue));
+        }
         for t in timers.drain(..) {
             self.out.push(Output::Timer(
                 t.at,
@@ -497,7 +514,7 @@ impl Consumer {
                     _ => ledger.metrics.counters.errors += 1,
                 }
                 let ep = self.endpoint();
-                let failure = ep.receiver.fail(item);
+                let failure = ep.receiver.fail(now, item);
                 ep.receiver.start_workers(now, slow, &mut timers);
                 self.settle_failure(now, item, failure, ledger);
             }

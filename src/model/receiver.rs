@@ -3,8 +3,9 @@
 //! `queue_first` answers 200 as soon as a notification is enqueued and
 //! processes it later; `inline` answers only after processing, so a slow
 //! handler makes the sender time out and retry. Workers take items in FIFO
-//! order; a failed item is retried (at the back of the queue) up to
-//! `processing_attempts` times, then dead-lettered. A crash stops the
+//! order; a failed item is retried (at the back of the queue, at once or
+//! after an exponential `processing_backoff`) up to `processing_attempts`
+//! times, then dead-lettered. A crash stops the
 //! endpoint: a `memory` queue loses everything it held (acknowledged or
 //! not); a `durable` one keeps it, and items being processed go back to the
 //! front. An optional inbound token bucket answers 429.
@@ -16,7 +17,7 @@ use crate::engine::rng::SimRng;
 use crate::engine::sample::{unit, Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::metrics::PeakRate;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// One notification inside the consumer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +87,32 @@ pub struct ReceiverConfig {
     pub attempts: u16,
     /// Inbound limit `(per_s, burst)`.
     pub inbound: Option<(f64, f64)>,
+    /// Wait before a failed item goes back into the queue: `None` retries
+    /// at once (back to back).
+    pub backoff: Option<ProcessingBackoff>,
+}
+
+/// Exponential wait before a failed item's next try: `base` after the
+/// first failure, doubling per failure, at most `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessingBackoff {
+    /// Wait after the first failure.
+    pub base: SimDuration,
+    /// Longest wait.
+    pub max: SimDuration,
+}
+
+impl ProcessingBackoff {
+    /// The wait before try `tries + 1` (`tries >= 1` failures so far).
+    pub fn wait(&self, tries: u16) -> SimDuration {
+        let doublings = u32::from(tries.saturating_sub(1)).min(63);
+        let wait = self.base.0.checked_shl(doublings).unwrap_or(u64::MAX);
+        SimDuration(if wait >> doublings == self.base.0 {
+            wait.min(self.max.0)
+        } else {
+            self.max.0
+        })
+    }
 }
 
 /// Receiver counters.
@@ -122,6 +149,12 @@ pub struct Receiver {
     handler: Sampler,
     failure_rng: SimRng,
     queue: VecDeque<Item>,
+    /// Failed items waiting out their backoff, by `(due, arrival order)`.
+    delayed: BTreeMap<(SimTime, u64), Item>,
+    /// Items delayed so far (the tie-break of `delayed`).
+    delays: u64,
+    /// Due times of delayed items not yet handed to the driver.
+    wakes: Vec<SimTime>,
     workers: Vec<Worker>,
     idle: Vec<u32>,
     up: bool,
@@ -149,6 +182,9 @@ impl Receiver {
             handler: Sampler::new(cfg.handler_time, handler_rng),
             failure_rng,
             queue: VecDeque::new(),
+            delayed: BTreeMap::new(),
+            delays: 0,
+            wakes: Vec::new(),
             workers: vec![Worker::default(); workers as usize],
             idle: (0..workers).rev().collect(),
             up: true,
@@ -166,9 +202,28 @@ impl Receiver {
         &self.cfg
     }
 
-    /// Items waiting.
+    /// Items waiting (in the queue or out their backoff).
     pub fn depth(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.delayed.len()
+    }
+
+    /// When a delayed item falls due, one per call until none is left to
+    /// hand over: the driver wakes the receiver then ([`Receiver::wake`]).
+    pub fn pop_wake(&mut self) -> Option<SimTime> {
+        self.wakes.pop()
+    }
+
+    /// Delayed items due by `now` go to the back of the queue (in due
+    /// order) and idle workers start on them.
+    pub fn wake(&mut self, now: SimTime, slow: f64, out: &mut Vec<WorkerTimer>) {
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            self.queue.push_back(entry.remove());
+        }
+        self.stats.max_depth = self.stats.max_depth.max(self.queue.len() as u64);
+        self.start_workers(now, slow, out);
     }
 
     /// A request for `item` arrives at `now`. `slow` multiplies handler
@@ -219,7 +274,7 @@ impl Receiver {
         let item = w.item.take()?;
         self.idle.push(worker);
         let done = if self.cfg.failure > 0.0 && unit(&mut self.failure_rng) < self.cfg.failure {
-            Done::Failed(item, self.fail(item))
+            Done::Failed(item, self.fail(now, item))
         } else {
             Done::Process(item)
         };
@@ -227,17 +282,28 @@ impl Receiver {
         Some(done)
     }
 
-    /// Processing of `item` failed after the worker finished (e.g. its
-    /// thin fetch failed): retry or dead-letter it.
-    pub fn fail(&mut self, mut item: Item) -> Failure {
+    /// Processing of `item` failed at `now` after the worker finished
+    /// (e.g. its thin fetch failed): retry it (at once, or after the
+    /// backoff) or dead-letter it.
+    pub fn fail(&mut self, now: SimTime, mut item: Item) -> Failure {
         self.stats.processing_failures += 1;
         if self.cfg.ack == Ack::Inline {
             return Failure::Answered500;
         }
         item.tries += 1;
         if item.tries < self.cfg.attempts {
-            self.queue.push_back(item);
-            self.stats.max_depth = self.stats.max_depth.max(self.queue.len() as u64);
+            match self.cfg.backoff {
+                None => {
+                    self.queue.push_back(item);
+                    self.stats.max_depth = self.stats.max_depth.max(self.queue.len() as u64);
+                }
+                Some(b) => {
+                    let due = now + b.wait(item.tries);
+                    self.delayed.insert((due, self.delays), item);
+                    self.delays += 1;
+                    self.wakes.push(due);
+                }
+            }
             Failure::Requeued
         } else {
             self.stats.dead_lettered += 1;
@@ -292,6 +358,7 @@ impl Receiver {
             QueueKind::Memory => {
                 let mut lost: Vec<Item> = in_progress;
                 lost.extend(self.queue.drain(..));
+                lost.extend(std::mem::take(&mut self.delayed).into_values());
                 self.stats.lost_in_crash += lost.len() as u64;
                 lost
             }
@@ -327,6 +394,7 @@ mod tests {
                 failure: 0.0,
                 attempts: 3,
                 inbound: None,
+                backoff: None,
             },
             s.stream(Purpose::HandlerTime, 0),
             s.stream(Purpose::ProcessingFailure, 0),
@@ -393,11 +461,11 @@ mod tests {
     fn failed_items_retry_then_dead_letter() {
         let mut r = receiver(Ack::QueueFirst, QueueKind::Durable, 1);
         let it = item(1);
-        assert_eq!(r.fail(it), Failure::Requeued);
+        assert_eq!(r.fail(SimTime::ZERO, it), Failure::Requeued);
         let again = r.queue.pop_front().unwrap();
-        assert_eq!(r.fail(again), Failure::Requeued);
+        assert_eq!(r.fail(SimTime::ZERO, again), Failure::Requeued);
         let third = r.queue.pop_front().unwrap();
-        assert_eq!(r.fail(third), Failure::DeadLettered);
+        assert_eq!(r.fail(SimTime::ZERO, third), Failure::DeadLettered);
         assert_eq!(r.stats.dead_lettered, 1);
     }
 }

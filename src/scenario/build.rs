@@ -72,6 +72,7 @@ impl Scenario {
                         inbound: c
                             .inbound_rate_limit
                             .map(|l| (l.per_s.0, l.burst.map_or(l.per_s.0, |b| b.0))),
+                        backoff: c.processing_backoff.map(|b| b.resolve()),
                     },
                     dedup: c.dedup,
                 };

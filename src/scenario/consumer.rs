@@ -52,6 +52,11 @@ pub struct ConsumerSpec {
     /// Webhook receiver: tries per notification before dead-lettering.
     #[serde(default = "default_processing_attempts")]
     pub processing_attempts: NonZeroU32,
+    /// Webhook receiver: wait before a failed notification (a processing
+    /// failure, or a thin payload's failed fetch) is tried again,
+    /// `min(max, base · 2^(k-1))` after the k-th failure; without it the
+    /// retry is immediate (back to back).
+    pub processing_backoff: Option<ProcessingBackoffSpec>,
     /// How duplicates and out-of-order deliveries are handled.
     #[serde(default)]
     pub dedup: Dedup,
@@ -163,9 +168,41 @@ impl Default for BackoffSpec {
     }
 }
 
+/// `processing_backoff`: exponential waits between processing tries.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessingBackoffSpec {
+    /// Wait after the first failure.
+    pub base: PositiveDuration,
+    /// Longest wait (default: 1 hour).
+    pub max: Option<PositiveDuration>,
+}
+
+/// The longest processing backoff unless `max` says otherwise.
+pub const DEFAULT_PROCESSING_BACKOFF_MAX: SimDuration = SimDuration::from_secs(3600);
+
+impl ProcessingBackoffSpec {
+    /// The receiver's backoff (every default filled in).
+    pub fn resolve(&self) -> crate::model::receiver::ProcessingBackoff {
+        crate::model::receiver::ProcessingBackoff {
+            base: self.base.get(),
+            max: self.max.map_or(DEFAULT_PROCESSING_BACKOFF_MAX, |m| m.get()),
+        }
+    }
+}
+
 impl ConsumerSpec {
     /// Checks rules across the consumer's keys.
     pub fn validate(&self, webhooks: Option<&WebhooksSpec>) -> Result<(), Invalid> {
+        if let Some(b) = self.processing_backoff {
+            let r = b.resolve();
+            if r.max < r.base {
+                return Err(invalid(
+                    "consumer.processing_backoff.max",
+                    "must not be shorter than `base`",
+                ));
+            }
+        }
         match self.strategy {
             Strategy::Poll if self.adaptive.is_some() || self.long_poll.is_some() => {
                 if self.adaptive.is_some() && self.long_poll.is_some() {

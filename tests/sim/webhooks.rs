@@ -248,6 +248,101 @@ fn thin_fetches_during_a_source_outage_fail_and_dead_letter() {
     assert_eq!(q.processing_failures, 3 * q.dead_lettered);
 }
 
+/// Retries `k` (1-based) of an item whose first try failed: `base · (2^k − 1)`
+/// after that try with a doubling `processing_backoff` (µs).
+fn backoff_offset(base_us: u64, k: u32) -> u64 {
+    base_us * ((1u64 << k) - 1)
+}
+
+#[test]
+fn a_processing_backoff_outlasts_a_source_outage_that_back_to_back_retries_cannot() {
+    let outage = "[[faults]]\nkind = \"source_outage\"\nat = \"5h\"\nfor = \"20m\"";
+    let text = |consumer: &str| {
+        hook(
+            300,
+            50.0,
+            "1d",
+            "2h",
+            "preset = \"msgraph\"",
+            consumer,
+            outage,
+        )
+    };
+    let (start, end) = (300 * MIN, 320 * MIN);
+    // What is left of the outage when each notification's first fetch
+    // fails (commit time; delivery and handler add ~0.1 s, far from the
+    // backoff steps, hence the small tolerances below).
+    let left: Vec<u64> = commit_times(&text(""))
+        .into_iter()
+        .filter(|c| (start..end).contains(c))
+        .map(|c| end - c)
+        .collect();
+    let base = 30_000_000;
+    let near = |got: u64, want: u64| got.abs_diff(want) <= 2 + want / 100;
+
+    // 7 tries, 30 s doubling: the 6th retry comes 31.5 min after the
+    // first, past any remainder of a 20-minute outage: nothing is lost,
+    // and an item fails once per retry that still falls in the outage.
+    let r = run(&text(
+        "processing_attempts = 7\nprocessing_backoff = { base = \"30s\" }",
+    ));
+    assert_eq!(r.changes.lost, 0);
+    let failures: u64 = left
+        .iter()
+        .map(|&l| (1..7).find(|&k| backoff_offset(base, k) >= l).unwrap() as u64)
+        .sum();
+    let q = r.queue.as_ref().unwrap();
+    assert!(
+        near(q.processing_failures, failures),
+        "{} failures, analysis {failures}",
+        q.processing_failures
+    );
+
+    // The default 3 tries with the same backoff: retries at +30 s and
+    // +90 s, so exactly the items with more than 90 s of outage left are
+    // dead-lettered.
+    let r = run(&text("processing_backoff = { base = \"30s\" }"));
+    let want = left
+        .iter()
+        .filter(|&&l| l > backoff_offset(base, 2))
+        .count() as u64;
+    assert!(
+        near(r.changes.lost, want),
+        "{} lost, analysis {want}",
+        r.changes.lost
+    );
+    assert_eq!(r.changes.lost_by_cause.dead_lettered, r.changes.lost);
+
+    // Back to back (no backoff): every notification of the outage is lost.
+    let r = run(&text(""));
+    let want = left.len() as u64;
+    assert!(
+        near(r.changes.lost, want),
+        "{} lost, analysis {want}",
+        r.changes.lost
+    );
+}
+
+#[test]
+fn a_processing_backoff_max_below_its_base_is_refused_naming_the_key() {
+    let text = hook(
+        10,
+        50.0,
+        "1h",
+        "0s",
+        "preset = \"msgraph\"",
+        "processing_backoff = { base = \"1m\", max = \"10s\" }",
+        "",
+    );
+    let err = syncsim::scenario::parse(&text, "t.toml", syncsim::scenario::Format::Toml)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("consumer.processing_backoff.max") && err.contains("t.toml:"),
+        "{err}"
+    );
+}
+
 #[test]
 fn presets_command_lists_the_facts() {
     let out = std::process::Command::new(crate::common::bin())
