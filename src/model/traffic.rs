@@ -4,11 +4,14 @@
 //!
 //! Generating the log up front lets the source answer "as of" any time
 //! without an event per arrival. Mailbox `m` draws only from its own
-//! streams, so its traffic is the same whatever the strategy.
+//! streams, so its traffic is the same whatever the strategy, and its
+//! generator ([`MailboxTraffic`]) can run forward in windows of any size
+//! and still give the same changes ([`generate`] runs each to the
+//! horizon in one pass).
 
 use super::config::{SourceConfig, Spread};
 use crate::engine::rng::{Purpose, SimRng, Streams};
-use crate::engine::sample::{below, exponential, standard_normal, unit};
+use crate::engine::sample::{below, exponential, standard_normal, unit, Delay};
 use crate::engine::time::{SimDuration, SimTime};
 
 /// Bit set in a version for a deletion.
@@ -212,51 +215,243 @@ pub fn expected_changes(
     total
 }
 
-/// Poisson arrival times in `[0, horizon)` at `per_day` mean per day,
-/// shaped by hourly `weights` (mean 1): exponential gaps in "operational
-/// time" mapped through the cumulative rate, hour by hour.
-fn arrival_times(
-    per_day: f64,
-    weights: &[f64; 24],
-    horizon: SimDuration,
-    rng: &mut SimRng,
-    out: &mut Vec<u64>,
-) {
-    let base_per_us = per_day / 86_400e6;
-    if base_per_us <= 0.0 {
-        return;
-    }
-    let mut need = exponential(rng, 1.0);
-    let mut hour_start = 0u64;
-    while hour_start < horizon.0 {
-        let hour_end = (hour_start + HOUR_US).min(horizon.0);
-        let rate = base_per_us * weights[((hour_start / HOUR_US) % 24) as usize];
-        let mut pos = hour_start as f64;
-        if rate > 0.0 {
-            loop {
-                let t = pos + need / rate;
-                if t >= hour_end as f64 {
-                    need -= (hour_end as f64 - pos) * rate;
-                    break;
+/// One mailbox's change log, generated forward hour by hour from the
+/// mailbox's own streams: Poisson arrivals at its rate shaped by the
+/// diurnal weights (exponential gaps in "operational time" mapped through
+/// the cumulative rate), merged with its burst messages (Poisson first on
+/// ties), each given an operation and a target, and a stamp. Whatever
+/// the windows it is asked for, it yields the same changes as one pass
+/// over the whole horizon: the ground for streaming traffic (only what is
+/// still needed kept in memory).
+#[derive(Clone, Debug)]
+pub struct MailboxTraffic {
+    weights: [f64; 24],
+    horizon: u64,
+    /// Mean changes per µs before the hour's weight (0: Poisson off).
+    base_per_us: f64,
+    arrivals: SimRng,
+    /// Operational time left before the next arrival.
+    need: f64,
+    /// Start of the next hour to generate.
+    hour: u64,
+    /// The mailbox's burst times, sorted; those before `next_burst` are
+    /// already merged.
+    bursts: Vec<u64>,
+    next_burst: usize,
+    mix: super::config::Mix,
+    ops: SimRng,
+    /// Messages not deleted, in the order the operations pick from.
+    live: Vec<u32>,
+    /// Every message's version so far, with [`DELETED`].
+    versions: Vec<u32>,
+    /// Stamp granularity (µs; 1 or less: exact).
+    granularity: u64,
+    /// Commit delay and its stream, when stamps lag commits.
+    delay: Option<(Delay, SimRng)>,
+    /// Scratch: this window's Poisson times.
+    times: Vec<u64>,
+}
+
+impl MailboxTraffic {
+    /// Mailbox `m`'s generator over `[0, horizon)`; `bursts` are its
+    /// `(at, messages, over)` bursts in scenario order.
+    pub fn new(
+        spec: &SourceConfig,
+        m: u32,
+        horizon: SimDuration,
+        streams: &Streams,
+        bursts: &[(SimDuration, u32, SimDuration)],
+    ) -> Self {
+        let mult = multiplier(
+            spec.spread,
+            &mut streams.stream(Purpose::MailboxRate, m as u64),
+        );
+        let base_per_us = spec.messages_per_day * mult / 86_400e6;
+        let mut arrivals = streams.stream(Purpose::Arrivals, m as u64);
+        let need = if base_per_us > 0.0 {
+            exponential(&mut arrivals, 1.0)
+        } else {
+            0.0
+        };
+        let mut times = Vec::new();
+        if !bursts.is_empty() {
+            let mut rng = streams.stream(Purpose::Bursts, m as u64);
+            for &(at, count, over) in bursts {
+                for _ in 0..count {
+                    let off = if over.is_zero() {
+                        0
+                    } else {
+                        below(&mut rng, over.0)
+                    };
+                    times.push((at.0 + off).min(horizon.0.saturating_sub(1)));
                 }
-                let at = t.round() as u64;
-                if at >= hour_end {
-                    need = exponential(rng, 1.0);
-                    break;
-                }
-                out.push(at);
-                pos = t;
-                need = exponential(rng, 1.0);
             }
+            times.sort_unstable();
         }
-        hour_start = hour_end;
+        let stamps = spec.timestamp_granularity.0 > 1 || spec.commit_delay.is_some();
+        MailboxTraffic {
+            weights: spec.diurnal,
+            horizon: horizon.0,
+            base_per_us,
+            arrivals,
+            need,
+            hour: 0,
+            bursts: times,
+            next_burst: 0,
+            mix: spec.mix,
+            ops: streams.stream(Purpose::Operations, m as u64),
+            live: Vec::new(),
+            versions: Vec::new(),
+            granularity: if stamps {
+                spec.timestamp_granularity.0
+            } else {
+                1
+            },
+            delay: spec
+                .commit_delay
+                .map(|d| (d, streams.stream(Purpose::CommitDelay, m as u64))),
+            times: Vec::new(),
+        }
+    }
+
+    /// True when stamps may lag commits (then [`MailboxTraffic::fill`]
+    /// reports each change's lag).
+    pub fn stamps(&self) -> bool {
+        self.granularity > 1 || self.delay.is_some()
+    }
+
+    /// True once the whole horizon is generated.
+    pub fn done(&self) -> bool {
+        self.hour >= self.horizon
+    }
+
+    /// Every message's version so far (the final state once
+    /// [`MailboxTraffic::done`]).
+    pub fn versions(&self) -> &[u32] {
+        &self.versions
+    }
+
+    /// Generates every hour that starts before `until` (at most the
+    /// horizon), appending the changes to `out` in commit order and, when
+    /// [`MailboxTraffic::stamps`], each one's stamp lag to `lags`.
+    pub fn fill(&mut self, until: u64, out: &mut Vec<Change>, lags: &mut Vec<u32>) {
+        let until = until.min(self.horizon);
+        if self.hour >= until {
+            return;
+        }
+        let mut times = std::mem::take(&mut self.times);
+        times.clear();
+        while self.hour < until {
+            let end = (self.hour + HOUR_US).min(self.horizon);
+            self.arrivals_in_hour(end, &mut times);
+            self.hour = end;
+        }
+        let window_end = self.hour;
+        let (mut i, mut j) = (0, self.next_burst);
+        let bursts_end = self.bursts.partition_point(|&b| b < window_end);
+        while i < times.len() || j < bursts_end {
+            let poisson = j >= bursts_end || (i < times.len() && times[i] <= self.bursts[j]);
+            let (at, forced_create) = if poisson {
+                i += 1;
+                (times[i - 1], false)
+            } else {
+                j += 1;
+                (self.bursts[j - 1], true)
+            };
+            let change = self.operation(at, forced_create);
+            if self.stamps() {
+                lags.push(self.stamp_lag(at));
+            }
+            out.push(change);
+        }
+        self.next_burst = bursts_end;
+        self.times = times;
+    }
+
+    /// The Poisson arrivals of the hour starting at `self.hour` and ending
+    /// at `end`.
+    fn arrivals_in_hour(&mut self, end: u64, out: &mut Vec<u64>) {
+        if self.base_per_us <= 0.0 {
+            return;
+        }
+        let rate = self.base_per_us * self.weights[((self.hour / HOUR_US) % 24) as usize];
+        if rate <= 0.0 {
+            return;
+        }
+        let mut pos = self.hour as f64;
+        loop {
+            let t = pos + self.need / rate;
+            if t >= end as f64 {
+                self.need -= (end as f64 - pos) * rate;
+                return;
+            }
+            let at = t.round() as u64;
+            if at >= end {
+                self.need = exponential(&mut self.arrivals, 1.0);
+                return;
+            }
+            out.push(at);
+            pos = t;
+            self.need = exponential(&mut self.arrivals, 1.0);
+        }
+    }
+
+    /// The change at `at`: a creation (always for a burst message), or an
+    /// update or deletion of a live message, per the mix.
+    fn operation(&mut self, at: u64, forced_create: bool) -> Change {
+        let mix = self.mix;
+        let u = if forced_create {
+            0.0
+        } else {
+            unit(&mut self.ops)
+        };
+        if forced_create || self.live.is_empty() || u < mix.created {
+            let msg = self.versions.len() as u32;
+            self.versions.push(1);
+            self.live.push(msg);
+            return Change {
+                at: SimTime(at),
+                msg,
+                version: 1,
+            };
+        }
+        let k = below(&mut self.ops, self.live.len() as u64) as usize;
+        let msg = self.live[k];
+        let next = (self.versions[msg as usize] & !DELETED) + 1;
+        let version = if u < mix.created + mix.updated {
+            next
+        } else {
+            self.live.swap_remove(k);
+            next | DELETED
+        };
+        self.versions[msg as usize] = version;
+        Change {
+            at: SimTime(at),
+            msg,
+            version,
+        }
+    }
+
+    /// How far the stamp of a change committed at `at` lies before it:
+    /// commit time minus a commit delay, then truncated to the
+    /// granularity. (A commit delay keeps the commit, and so the log order
+    /// and the visibility, where it is and moves the stamp back, which is
+    /// what a database does to a long transaction.)
+    fn stamp_lag(&mut self, at: u64) -> u32 {
+        let d = match &mut self.delay {
+            Some((d, rng)) => d.sample(rng).0.min(u32::MAX as u64 / 2),
+            None => 0,
+        };
+        let raw = at.saturating_sub(d);
+        let g = self.granularity;
+        let stamp = if g > 1 { raw / g * g } else { raw };
+        (at - stamp).min(u32::MAX as u64) as u32
     }
 }
 
 /// Generates every mailbox's log for `spec` over `horizon`.
 pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) -> Logs {
     let n = spec.mailboxes;
-    let weights = spec.diurnal;
     // Burst messages per mailbox, in scenario order.
     let mut burst_of: Vec<Vec<(SimDuration, u32, SimDuration)>> = vec![Vec::new(); n as usize];
     for b in &spec.bursts {
@@ -264,8 +459,6 @@ pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) ->
             burst_of[m as usize].push((b.at, b.messages, b.over));
         }
     }
-    let mut times = Vec::new();
-    let mut bursts = Vec::new();
     let mut logs = Logs::empty();
     // Reserve the expected count (mean + 6 sd, plus bursts) so the flat
     // arrays do not double past it; shrink_to_fit below trims in place.
@@ -278,132 +471,18 @@ pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) ->
     let reserve = (expected + 6.0 * expected.sqrt()) as usize + bursts_total as usize;
     logs.changes.reserve_exact(reserve);
     logs.final_state.reserve_exact(reserve);
-    let mut live = Vec::new();
+    let mut lags = Vec::new();
     for m in 0..n {
-        {
-            let mult = multiplier(
-                spec.spread,
-                &mut streams.stream(Purpose::MailboxRate, m as u64),
-            );
-            times.clear();
-            arrival_times(
-                spec.messages_per_day * mult,
-                &weights,
-                horizon,
-                &mut streams.stream(Purpose::Arrivals, m as u64),
-                &mut times,
-            );
-            bursts.clear();
-            if !burst_of[m as usize].is_empty() {
-                let mut rng = streams.stream(Purpose::Bursts, m as u64);
-                for &(at, count, over) in &burst_of[m as usize] {
-                    for _ in 0..count {
-                        let off = if over.is_zero() {
-                            0
-                        } else {
-                            below(&mut rng, over.0)
-                        };
-                        bursts.push((at.0 + off).min(horizon.0.saturating_sub(1)));
-                    }
-                }
-                bursts.sort_unstable();
-            }
-            build_log(
-                spec,
-                &times,
-                &bursts,
-                &mut streams.stream(Purpose::Operations, m as u64),
-                &mut live,
-                &mut logs,
-            );
-        }
+        let mut t = MailboxTraffic::new(spec, m, horizon, streams, &burst_of[m as usize]);
+        t.fill(horizon.0, &mut logs.changes, &mut lags);
+        logs.final_state.extend_from_slice(t.versions());
+        logs.close_mailbox();
     }
     logs.changes.shrink_to_fit();
     logs.final_state.shrink_to_fit();
-    stamp(spec, &mut logs, streams);
+    lags.shrink_to_fit();
+    logs.stamp_lag = lags;
     logs
-}
-
-/// Gives every change its stamp: commit time minus a commit delay, then
-/// truncated to the granularity. A commit delay keeps the commit (and so
-/// the log order and the visibility) where it is and moves the stamp back,
-/// which is what a database does to a long transaction.
-fn stamp(spec: &SourceConfig, logs: &mut Logs, streams: &Streams) {
-    let g = spec.timestamp_granularity.0;
-    let delay = spec.commit_delay;
-    if g <= 1 && delay.is_none() {
-        return;
-    }
-    logs.stamp_lag = Vec::with_capacity(logs.changes.len());
-    for m in 0..logs.mailboxes() {
-        let mut rng = delay.map(|_| streams.stream(Purpose::CommitDelay, m as u64));
-        let range = logs.change_start[m as usize]..logs.change_start[m as usize + 1];
-        for c in &logs.changes[range] {
-            let d = match (&delay, &mut rng) {
-                (Some(d), Some(rng)) => d.sample(rng).0.min(u32::MAX as u64 / 2),
-                _ => 0,
-            };
-            let raw = c.at.0.saturating_sub(d);
-            let stamp = if g > 1 { raw / g * g } else { raw };
-            logs.stamp_lag
-                .push((c.at.0 - stamp).min(u32::MAX as u64) as u32);
-        }
-    }
-}
-
-/// Merges Poisson and burst times (Poisson first on ties), assigns each
-/// change its operation and target, and appends the mailbox to `logs`.
-fn build_log(
-    spec: &SourceConfig,
-    times: &[u64],
-    bursts: &[u64],
-    rng: &mut SimRng,
-    live: &mut Vec<u32>,
-    logs: &mut Logs,
-) {
-    live.clear();
-    let msg_base = logs.final_state.len();
-
-    let (mut i, mut j) = (0, 0);
-    while i < times.len() || j < bursts.len() {
-        let take_poisson = j >= bursts.len() || (i < times.len() && times[i] <= bursts[j]);
-        let (at, forced_create) = if take_poisson {
-            i += 1;
-            (times[i - 1], false)
-        } else {
-            j += 1;
-            (bursts[j - 1], true)
-        };
-        let u = if forced_create { 0.0 } else { unit(rng) };
-        let change = if forced_create || live.is_empty() || u < spec.mix.created {
-            let msg = (logs.final_state.len() - msg_base) as u32;
-            logs.final_state.push(1);
-            live.push(msg);
-            Change {
-                at: SimTime(at),
-                msg,
-                version: 1,
-            }
-        } else {
-            let k = below(rng, live.len() as u64) as usize;
-            let msg = live[k];
-            let next = (logs.final_state[msg_base + msg as usize] & !DELETED) + 1;
-            let version = if u < spec.mix.created + spec.mix.updated {
-                next
-            } else {
-                live.swap_remove(k);
-                next | DELETED
-            };
-            logs.final_state[msg_base + msg as usize] = version;
-            Change {
-                at: SimTime(at),
-                msg,
-                version,
-            }
-        };
-        logs.changes.push(change);
-    }
-    logs.close_mailbox();
 }
 
 #[cfg(test)]
@@ -463,6 +542,50 @@ mod tests {
             .count() as f64;
         // Weights 0.1 vs 2.2: ratio 22, allow sampling noise.
         assert!(day / night > 15.0 && day / night < 32.0, "{day} / {night}");
+    }
+
+    /// Generating a mailbox in arbitrary windows gives exactly the changes,
+    /// stamps and final state of one pass over the horizon (bursts, spread,
+    /// diurnal weights, commit delays and granularity all in play).
+    #[test]
+    fn any_windows_give_the_same_log_as_one_pass() {
+        let s = spec(
+            "spread = { dist = 'lognormal', sigma = 1.0 }\ndiurnal = 'office'\ntimestamp_granularity = '1s'\ncommit_delay = { dist = 'lognormal', median = '200ms', p99 = '3s' }\n[[source.bursts]]\nat = '2d'\nmailboxes = 30\nmessages = 40\nover = '90m'\n[[source.bursts]]\nat = '2d1h'\nmailboxes = 5\nmessages = 7",
+        );
+        let cfg = s.source.config();
+        let horizon = s.horizon.get();
+        let streams = Streams::new(s.seed);
+        let whole = generate(&cfg, horizon, &streams);
+        let mut step_rng = streams.stream(Purpose::Arrivals, 999_999);
+        for m in 0..cfg.mailboxes {
+            let bursts: Vec<_> = cfg
+                .bursts
+                .iter()
+                .filter(|b| b.mailboxes.iter().any(|x| x == m))
+                .map(|b| (b.at, b.messages, b.over))
+                .collect();
+            let mut t = MailboxTraffic::new(&cfg, m, horizon, &streams, &bursts);
+            let (mut changes, mut lags) = (Vec::new(), Vec::new());
+            let mut until = 0;
+            while !t.done() {
+                // Windows from nothing to 30 hours, not hour-aligned.
+                until += below(&mut step_rng, 30 * HOUR_US);
+                t.fill(until, &mut changes, &mut lags);
+            }
+            assert_eq!(changes, whole.changes(m), "mailbox {m}");
+            assert_eq!(t.versions(), whole.final_state(m), "mailbox {m}");
+            assert!(t.stamps());
+            let stamps: Vec<u64> = (0..changes.len() as u32)
+                .map(|i| whole.stamp(m, i))
+                .collect();
+            let ours: Vec<u64> = changes
+                .iter()
+                .zip(&lags)
+                .map(|(c, &l)| c.at.0 - l as u64)
+                .collect();
+            assert_eq!(ours, stamps, "mailbox {m}");
+        }
+        assert!(whole.has_stamps());
     }
 
     #[test]
