@@ -123,13 +123,25 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
     world.ledger.start_trace(filter);
     world.run();
     let report = world.report();
-    let mut records = world
+    let records = world
         .ledger
         .take_trace()
         .map(|t| t.records)
         .unwrap_or_default();
+    let records = with_commits(world.provider.logs(), filter, records);
+    (report, records)
+}
+
+/// `records` (one run's trace for `filter`, in event order) with the
+/// traced mailbox's commits added from the change log, sorted by time
+/// (stable: commits first at equal times). Every driver's trace is
+/// finished this way.
+pub fn with_commits(
+    logs: &crate::model::traffic::Logs,
+    filter: Filter,
+    mut records: Vec<Record>,
+) -> Vec<Record> {
     let m = filter.mailbox();
-    let logs = world.provider.logs();
     if m < logs.mailboxes() {
         let mut commits: Vec<Record> = Vec::new();
         for (seq, c) in logs.changes(m).iter().enumerate() {
@@ -151,7 +163,7 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
         records = commits;
         records.sort_by_key(|r| r.at); // stable: commits first at equal times
     }
-    (report, records)
+    records
 }
 
 impl World {
