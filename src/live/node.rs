@@ -267,12 +267,14 @@ impl Node {
     /// tasks and connections of the old runtime are gone: deliveries
     /// waiting for the consumer's answer get none (their sender saw the
     /// connection drop), and each consumer call in flight is asked again,
-    /// as a restarted process retries what it never heard back.
+    /// as a restarted process retries what it never heard back. Timers
+    /// that came due meanwhile fire first, each at its own time.
     pub fn rewire(&mut self, tx: mpsc::UnboundedSender<Input>, http: Client) {
         self.tx = tx;
         self.http = http;
         self.tasks = JoinSet::new();
         self.waiting.clear();
+        self.catch_up();
         for (id, call) in std::mem::take(&mut self.calls) {
             match call {
                 Call::List(c) => self.spawn_list_as(id, c),
@@ -358,6 +360,32 @@ impl Node {
             // A late timer runs at its own time unless inputs went past it.
             let now = at.max(self.now);
             self.now = now;
+            self.dispatch(now, timer);
+            self.now = limit.max(self.now);
+        }
+    }
+
+    /// Fires every timer already due, each at its own time (the node's
+    /// time goes back to the earliest: nothing was handled since). A
+    /// restarted host catches up on what came due while it was down, in
+    /// order: a crash fault's start before its end.
+    fn catch_up(&mut self) {
+        let limit = self.clock.now();
+        while let Some(entry) = self.timers.first_entry() {
+            let (at, _) = *entry.key();
+            if at > limit {
+                break;
+            }
+            let timer = entry.remove();
+            let now = at.max(self.now);
+            self.now = now;
+            self.dispatch(now, timer);
+        }
+    }
+
+    /// Runs one timer at `now`.
+    fn dispatch(&mut self, now: SimTime, timer: Timer) {
+        {
             self.ledger.metrics.events += 1;
             let l = &mut self.ledger;
             match timer {
@@ -376,7 +404,6 @@ impl Node {
                     self.pump_consumer();
                 }
             }
-            self.now = limit.max(self.now);
         }
     }
 

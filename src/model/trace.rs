@@ -146,3 +146,16 @@ macro_rules! detail {
         m
     }};
 }
+
+/// Where two traces of the same run first differ: the index and each
+/// side's record there (`None` past a trace's end); `None` when they are
+/// equal. `run --check-determinism` names this event.
+pub fn first_divergence<'a>(
+    a: &'a [Record],
+    b: &'a [Record],
+) -> Option<(usize, Option<&'a Record>, Option<&'a Record>)> {
+    let n = a.len().max(b.len());
+    (0..n)
+        .find(|&i| a.get(i).map(Record::to_json) != b.get(i).map(Record::to_json))
+        .map(|i| (i, a.get(i), b.get(i)))
+}

@@ -114,7 +114,7 @@ pub struct NetOptions {
 impl Default for NetOptions {
     fn default() -> Self {
         NetOptions {
-            tick: Duration::from_millis(10),
+            tick: Duration::from_millis(50),
             tcp_capacity: 1024,
             trace: None,
         }
@@ -174,6 +174,62 @@ pub struct NetRun {
     pub trace: Vec<Record>,
     /// Turmoil steps taken.
     pub steps: u64,
+    /// Every change the consumer's replica lacks at the end (its message
+    /// held at an older version, or not at all), in (mailbox, change)
+    /// order: what `changes.lost` counts, by name.
+    pub lost: Vec<LostChange>,
+}
+
+/// A change the consumer never applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LostChange {
+    /// Mailbox.
+    pub mailbox: u32,
+    /// The change's index in its mailbox's log.
+    pub change: u32,
+    /// Its message.
+    pub message: u32,
+    /// The version it wrote.
+    pub version: u32,
+    /// The version the replica holds of that message (0: none).
+    pub held: u32,
+}
+
+impl std::fmt::Display for LostChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "mailbox {} message {} version {} (change {}; replica holds {})",
+            self.mailbox, self.message, self.version, self.change, self.held
+        )
+    }
+}
+
+/// The changes `doc` lacks.
+fn lost_changes(logs: &crate::model::traffic::Logs, doc: &score::ReplicaDoc) -> Vec<LostChange> {
+    use crate::model::traffic::DELETED;
+    let held: std::collections::BTreeMap<(u32, u32), u32> = doc
+        .messages
+        .iter()
+        .map(|e| ((e.mailbox, e.message), e.version))
+        .collect();
+    let mut out = Vec::new();
+    for m in 0..logs.mailboxes() {
+        for (seq, c) in logs.changes(m).iter().enumerate() {
+            let version = c.version & !DELETED;
+            let h = held.get(&(m, c.msg)).copied().unwrap_or(0);
+            if h < version {
+                out.push(LostChange {
+                    mailbox: m,
+                    change: seq as u32,
+                    message: c.msg,
+                    version,
+                    held: h,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Runs `cfg` with the bundled reference consumer (the scenario's
@@ -231,6 +287,7 @@ impl Done {
                 extra = t.records;
             }
         }
+        let lost = lost_changes(self.node.ledger.logs(), &doc);
         let (mut report, strays) = score::score(&mut self.node, &doc, self.end);
         attach(&mut report, &self.node, strays);
         let mut records = self
@@ -250,6 +307,7 @@ impl Done {
             report,
             trace: records,
             steps: self.steps,
+            lost,
         })
     }
 }
