@@ -278,7 +278,10 @@ struct DriverArgs {
 
 impl DriverArgs {
     /// The network-mode options these flags ask for.
-    fn net_options(&self, trace: Option<syncsim::model::trace::Filter>) -> syncsim::net::NetOptions {
+    fn net_options(
+        &self,
+        trace: Option<syncsim::model::trace::Filter>,
+    ) -> syncsim::net::NetOptions {
         let mut o = syncsim::net::NetOptions {
             trace,
             ..Default::default()
@@ -1016,8 +1019,14 @@ fn determinism(
     match syncsim::model::trace::first_divergence(&ta, &tb) {
         Some((i, x, y)) => {
             println!("NOT deterministic: the traces of mailbox {mailbox} diverge at event {i}:");
-            println!("  first run:  {}", x.map_or("(ended)".into(), |r| r.render()));
-            println!("  second run: {}", y.map_or("(ended)".into(), |r| r.render()));
+            println!(
+                "  first run:  {}",
+                x.map_or("(ended)".into(), |r| r.render())
+            );
+            println!(
+                "  second run: {}",
+                y.map_or("(ended)".into(), |r| r.render())
+            );
             println!("reports: {} vs {}", a.digest, b.digest);
             Ok(exit::THRESHOLD)
         }
@@ -1027,7 +1036,9 @@ fn determinism(
                 .lines()
                 .zip(jb.lines())
                 .find(|(x, y)| x != y)
-                .map_or(String::new(), |(x, y)| format!("{} vs {}", x.trim(), y.trim()));
+                .map_or(String::new(), |(x, y)| {
+                    format!("{} vs {}", x.trim(), y.trim())
+                });
             println!(
                 "NOT deterministic: the traces of mailbox {mailbox} agree ({} events) but the reports differ ({} vs {}): first difference {line}",
                 ta.len(),

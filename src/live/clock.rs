@@ -78,9 +78,7 @@ impl Clock {
     pub fn wall(&self, t: SimTime) -> Instant {
         match self.origin {
             Origin::Wall(origin) => origin + self.wall_duration(SimDuration(t.0)),
-            Origin::Sim => {
-                Instant::now() + Duration::from_micros(t.0.saturating_sub(self.now().0))
-            }
+            Origin::Sim => Instant::now() + Duration::from_micros(t.0.saturating_sub(self.now().0)),
         }
     }
 

@@ -761,13 +761,13 @@ impl Node {
             let _ = tx.send(Input::Listed(
                 id,
                 ListAnswer {
-                mailbox: call.req.mailbox,
-                asked: call.req.cursor,
-                caller: call.caller,
-                early: call.early,
-                sent_at: call.sent_at,
-                at: call.sent_at,
-                listed,
+                    mailbox: call.req.mailbox,
+                    asked: call.req.cursor,
+                    caller: call.caller,
+                    early: call.early,
+                    sent_at: call.sent_at,
+                    at: call.sent_at,
+                    listed,
                 },
             ));
         });

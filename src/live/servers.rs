@@ -138,8 +138,8 @@ async fn webhook(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
         .collect();
-    let verified =
-        WebhookHeaders::from_pairs(pairs).and_then(|h| s.verifier.verify(&h, &body, s.clock.unix_secs()));
+    let verified = WebhookHeaders::from_pairs(pairs)
+        .and_then(|h| s.verifier.verify(&h, &body, s.clock.unix_secs()));
     if let Err(e) = verified {
         return error(401, e.code(), e);
     }

@@ -32,7 +32,10 @@ impl NetConnector {
     pub fn connect(&self, uri: Uri) -> Connecting {
         Box::pin(async move {
             let host = uri.host().ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("no host in {uri}"))
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("no host in {uri}"),
+                )
             })?;
             let port = uri.port_u16().unwrap_or(80);
             turmoil::net::TcpStream::connect((host, port)).await
@@ -45,7 +48,9 @@ pub struct NetListener(pub turmoil::net::TcpListener);
 
 impl std::fmt::Debug for NetListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("NetListener").field(&self.0.local_addr().ok()).finish()
+        f.debug_tuple("NetListener")
+            .field(&self.0.local_addr().ok())
+            .finish()
     }
 }
 

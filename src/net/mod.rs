@@ -300,7 +300,7 @@ impl Done {
         records.extend(extra);
         records.sort_by_key(|r| r.at);
         let records = match trace {
-            Some(f) => crate::engine::des::with_commits(self.node.ledger.logs(), f, records),
+            Some(f) => crate::model::trace::with_commits(self.node.ledger.logs(), f, records),
             None => records,
         };
         Ok(NetRun {
@@ -367,14 +367,7 @@ where
     let crashes = Rc::new(Cell::new(0u64));
     sim.client(
         PROVIDER,
-        provider(
-            cfg,
-            keys,
-            wrong,
-            opts.trace,
-            out.clone(),
-            crashes.clone(),
-        ),
+        provider(cfg, keys, wrong, opts.trace, out.clone(), crashes.clone()),
     );
     let mut down = false;
     let mut steps = 0u64;
