@@ -647,7 +647,8 @@ impl Node {
             }
             Carry::Silent => self.push(d.deadline, Timer::Deadline(ticket)),
             Carry::Arrives { at, copy_at, mute } => {
-                self.spawn_post(d, at, !mute, mute);
+                // A lost response still ends the attempt: at its deadline.
+                self.spawn_post(d, at, true, mute);
                 if let Some(again) = copy_at {
                     self.spawn_post(d, again, false, false);
                 }

@@ -79,8 +79,9 @@ pub const EPOCH_SECS: u64 = 1_767_225_600;
 /// Why a network-mode run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
-    /// The tick is zero or longer than a second.
-    #[error("the tick must be between 1 µs and 1 s, got {0:?}")]
+    /// The tick is shorter than a millisecond (tokio's timer resolution:
+    /// a shorter step only adds idle steps) or longer than a second.
+    #[error("the tick must be between 1 ms and 1 s, got {0:?}")]
     Tick(Duration),
     /// A TCP capacity of zero.
     #[error("turmoil's TCP capacity must be at least 1")]
@@ -123,7 +124,7 @@ impl Default for NetOptions {
 
 impl NetOptions {
     fn check(&self) -> Result<(), NetError> {
-        if self.tick.is_zero() || self.tick > Duration::from_secs(1) {
+        if self.tick < Duration::from_millis(1) || self.tick > Duration::from_secs(1) {
             return Err(NetError::Tick(self.tick));
         }
         if self.tcp_capacity == 0 {
@@ -272,23 +273,34 @@ struct Done {
 
 impl Done {
     /// Scores the replica; with the reference consumer's `consumer` node,
-    /// the request counters are the consumer's own (as `run` and `live`
-    /// count them: poll, reconcile, 304, 429...) and its side of the
-    /// trace joins the provider's.
+    /// the request counters and the endpoint's figures are the
+    /// consumer's own (as `run` and `live` count them: poll, reconcile,
+    /// 304, 429, duplicates, refusals...) and its side of the trace joins
+    /// the provider's.
     fn score(mut self, trace: Option<Filter>, consumer: Option<Node>) -> Result<NetRun, NetError> {
         let doc = self.doc?;
         let mut extra = Vec::new();
+        let mut endpoint = None;
         if let Some(mut c) = consumer {
+            endpoint = c
+                .consumer
+                .as_ref()
+                .and_then(|h| h.receiver())
+                .map(|r| r.stats.clone());
             let counters = &mut self.node.ledger.metrics.counters;
             let requests = counters.requests;
             *counters = c.ledger.metrics.counters.clone();
             counters.requests = requests;
+            // Deliveries the endpoint took in twice: only it knows.
+            self.node.ledger.duplicates = c.ledger.duplicates;
+            self.node.ledger.fetches = self.node.ledger.fetches.max(c.ledger.fetches);
             if let Some(t) = c.ledger.take_trace() {
                 extra = t.records;
             }
         }
         let lost = lost_changes(self.node.ledger.logs(), &doc);
-        let (mut report, strays) = score::score(&mut self.node, &doc, self.end);
+        let (mut report, strays) =
+            score::score_with(&mut self.node, &doc, self.end, endpoint.as_ref());
         attach(&mut report, &self.node, strays);
         let mut records = self
             .node
