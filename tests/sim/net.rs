@@ -407,3 +407,38 @@ fn net_rejects_a_tick_outside_a_millisecond_to_a_second() {
     };
     assert!(net::run_reference(cfg, &opts).is_err());
 }
+
+/// The CLI: `run --driver net --check-determinism` says the seed is
+/// deterministic, `trace --driver net` shows both sides, a bad tick is a
+/// clear error (exit 2).
+#[test]
+fn net_on_the_command_line() {
+    let dir = super::common::temp_dir("net-cli");
+    let file = dir.join("webhook.toml");
+    std::fs::write(&file, WEBHOOK).unwrap();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(super::common::bin())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let f = file.to_str().unwrap();
+    let out = cli(&["run", "--driver", "net", "--check-determinism", f]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("deterministic: two runs of seed 3"),
+        "{text}"
+    );
+    let out = cli(&["trace", "--driver", "net", "--mailbox", "1", f]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    // Provider events (attempts, answers) and consumer events (arrive,
+    // apply) in one timeline.
+    for e in [" commit", " attempt", " answer_ok", " arrive", " apply"] {
+        assert!(text.contains(e), "{e} missing in\n{text}");
+    }
+    let out = cli(&["run", "--driver", "net", "--tick", "0ms", f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 ms and 1 s"));
+}
