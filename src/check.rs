@@ -127,7 +127,7 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CollectError> {
 /// no counter (`slow_consumer`).
 pub fn fired(kind: FaultKind, report: &Report) -> Option<u64> {
     let f = &report.faults;
-    let live = report.live.as_ref();
+    let live = report.live.as_ref().or(report.net.as_ref());
     Some(match kind {
         FaultKind::EndpointOutage => f.endpoint_outage_hits,
         FaultKind::Drop => f.dropped_requests + f.dropped_responses,
@@ -146,12 +146,14 @@ pub fn fired(kind: FaultKind, report: &Report) -> Option<u64> {
 
 /// True when a fault of `kind` could act on the run `report` describes:
 /// delivery faults need webhooks, source faults need calls to the mail
-/// API, signing faults need a driver that signs (live mode). A sweep
+/// API, signing faults need a driver that signs (live or network mode). A sweep
 /// variant a fault cannot touch (a poll variant beside a webhook outage)
 /// is not held against it.
 pub fn applies(kind: FaultKind, report: &Report) -> bool {
     match kind {
-        FaultKind::SecretRotation | FaultKind::Forged => report.live.is_some(),
+        FaultKind::SecretRotation | FaultKind::Forged => {
+            report.live.is_some() || report.net.is_some()
+        }
         FaultKind::SourceOutage | FaultKind::RateSqueeze => report.requests.total > 0,
         FaultKind::ConsumerCrash => true,
         _ => report.webhooks.is_some(),

@@ -15,6 +15,7 @@ pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod output;
 pub mod scenario;
 pub mod signing;

@@ -42,6 +42,16 @@ enum Command {
         /// this is how one point of a sweep is reproduced).
         #[arg(long = "set", value_parser = parse_set)]
         sets: Vec<(String, String)>,
+        #[command(flatten)]
+        driver: DriverArgs,
+        /// Run the seed twice and compare the reports and the trace of
+        /// one mailbox (`--mailbox`, default 0); name the first divergent
+        /// event. Exit 1 when they differ.
+        #[arg(long)]
+        check_determinism: bool,
+        /// The mailbox `--check-determinism` traces.
+        #[arg(long, default_value_t = 0, requires = "check_determinism")]
+        mailbox: u32,
     },
     /// Run a scenario's [sweep] (grid × variants × seeds) in parallel and
     /// write results.csv, summary.csv and report.md.
@@ -125,6 +135,8 @@ enum Command {
         /// `text` (one line per event) or `jsonl`.
         #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
         format: TraceFormat,
+        #[command(flatten)]
+        driver: DriverArgs,
     },
     /// Live mode: serve the scenario's mail API over HTTP and POST its
     /// signed webhooks to your consumer, in scaled real time; at the end,
@@ -243,6 +255,44 @@ struct ReportFlags {
     quiet: bool,
 }
 
+/// Which driver runs a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Driver {
+    /// The discrete-event engine (the simulator).
+    Des,
+    /// turmoil: the provider and the reference consumer as hosts over
+    /// simulated TCP, in virtual time (docs/net.md).
+    Net,
+}
+
+/// `--driver` and its network-mode knobs.
+#[derive(clap::Args, Clone, Debug)]
+struct DriverArgs {
+    /// `des` (the event engine) or `net` (turmoil, docs/net.md).
+    #[arg(long, value_enum, default_value_t = Driver::Des)]
+    driver: Driver,
+    /// With `--driver net`: virtual time per turmoil step (e.g. 10ms).
+    #[arg(long, value_parser = syncsim::engine::time::parse_duration)]
+    tick: Option<syncsim::engine::time::SimDuration>,
+}
+
+impl DriverArgs {
+    /// The network-mode options these flags ask for.
+    fn net_options(
+        &self,
+        trace: Option<syncsim::model::trace::Filter>,
+    ) -> syncsim::net::NetOptions {
+        let mut o = syncsim::net::NetOptions {
+            trace,
+            ..Default::default()
+        };
+        if let Some(t) = self.tick {
+            o.tick = std::time::Duration::from_micros(t.0);
+        }
+        o
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum TraceFormat {
     /// One readable line per event.
@@ -286,7 +336,16 @@ fn main() -> ExitCode {
             out,
             format,
             sets,
-        } => run(&file, seed, out.as_deref(), format, &sets),
+            driver,
+            check_determinism,
+            mailbox,
+        } => {
+            if check_determinism {
+                determinism(&file, seed, &sets, &driver, mailbox)
+            } else {
+                run(&file, seed, out.as_deref(), format, &sets, &driver)
+            }
+        }
         Command::Sweep {
             file,
             out,
@@ -308,7 +367,8 @@ fn main() -> ExitCode {
             message,
             sets,
             format,
-        } => trace(&file, seed, mailbox, message, &sets, format),
+            driver,
+        } => trace(&file, seed, mailbox, message, &sets, format, &driver),
         Command::Serve {
             file,
             webhook_url,
@@ -469,6 +529,9 @@ enum Failure {
         /// Mailboxes in the scenario.
         mailboxes: u32,
     },
+    /// A network-mode run failed (exit 2: its options or its consumer).
+    #[error("--driver net: {0}")]
+    Net(#[from] syncsim::net::NetError),
 }
 
 impl Failure {
@@ -482,6 +545,7 @@ impl Failure {
             | Failure::Occupied { .. }
             | Failure::NoMailbox { .. }
             | Failure::Live(_)
+            | Failure::Net(_)
             | Failure::Secret(_)
             | Failure::NoSecret
             | Failure::BadEnv(..) => exit::BAD_INPUT,
@@ -518,15 +582,17 @@ fn run(
     out: Option<&Path>,
     format: OutputFormat,
     sets: &[(String, String)],
+    driver: &DriverArgs,
 ) -> Result<u8, Failure> {
     let scenario = load(file, sets, seed)?;
     let started = Instant::now(); // wall clock: stderr only
                                   // The same point identity a sweep gives this run.
-    let run = syncsim::sweep::pool::isolated(scenario.seed, "run", || {
-        syncsim::sweep::run_point(&scenario, sets)
+    let run = syncsim::sweep::pool::isolated(scenario.seed, "run", || match driver.driver {
+        Driver::Des => Ok(syncsim::sweep::run_point(&scenario, sets)),
+        Driver::Net => net_point(&scenario, sets, driver.net_options(None)).map(|r| r.report),
     });
     let report = match run {
-        Ok(r) => r,
+        Ok(r) => r?,
         Err(crash) => {
             eprintln!(
                 "error: the run crashed (a syncsim bug; please report it with the scenario): {}\nreproduce with: {}",
@@ -874,6 +940,7 @@ fn trace(
     message: Option<syncsim::model::trace::Filter>,
     sets: &[(String, String)],
     format: TraceFormat,
+    driver: &DriverArgs,
 ) -> Result<u8, Failure> {
     let scenario = load(file, sets, seed)?;
     let filter = match (mailbox, message) {
@@ -888,7 +955,7 @@ fn trace(
             mailboxes,
         });
     }
-    let (report, records) = syncsim::run_traced(&scenario, filter);
+    let (report, records) = traced(&scenario, sets, filter, driver)?;
     match format {
         TraceFormat::Jsonl => print!("{}", syncsim::model::trace::Trace::jsonl(&records)),
         TraceFormat::Text => {
@@ -899,6 +966,97 @@ fn trace(
         }
     }
     Ok(exit::OK)
+}
+
+/// One run of `scenario` under `--driver net` (the reference consumer),
+/// with the same point identity a sweep gives it.
+fn net_point(
+    scenario: &syncsim::Scenario,
+    sets: &[(String, String)],
+    opts: syncsim::net::NetOptions,
+) -> Result<syncsim::net::NetRun, Failure> {
+    let mut run = syncsim::net::run_reference(scenario.config(), &opts)?;
+    if !sets.is_empty() {
+        run.report.point = sets.iter().cloned().collect();
+        run.report.seal();
+    }
+    Ok(run)
+}
+
+/// A traced run under `driver`.
+fn traced(
+    scenario: &syncsim::Scenario,
+    sets: &[(String, String)],
+    filter: syncsim::model::trace::Filter,
+    driver: &DriverArgs,
+) -> Result<(syncsim::Report, Vec<syncsim::model::trace::Record>), Failure> {
+    match driver.driver {
+        Driver::Des => Ok(syncsim::run_traced(scenario, filter)),
+        Driver::Net => {
+            let run = net_point(scenario, sets, driver.net_options(Some(filter)))?;
+            Ok((run.report, run.trace))
+        }
+    }
+}
+
+/// `run --check-determinism`: the seed twice, reports and one mailbox's
+/// trace compared; the first divergent event named.
+fn determinism(
+    file: &Path,
+    seed: Option<u64>,
+    sets: &[(String, String)],
+    driver: &DriverArgs,
+    mailbox: u32,
+) -> Result<u8, Failure> {
+    let scenario = load(file, sets, seed)?;
+    let mailboxes = scenario.source.mailboxes.get();
+    if mailbox >= mailboxes {
+        return Err(Failure::NoMailbox { mailbox, mailboxes });
+    }
+    let filter = syncsim::model::trace::Filter::Mailbox(mailbox);
+    let (a, ta) = traced(&scenario, sets, filter, driver)?;
+    let (b, tb) = traced(&scenario, sets, filter, driver)?;
+    match syncsim::model::trace::first_divergence(&ta, &tb) {
+        Some((i, x, y)) => {
+            println!("NOT deterministic: the traces of mailbox {mailbox} diverge at event {i}:");
+            println!(
+                "  first run:  {}",
+                x.map_or("(ended)".into(), |r| r.render())
+            );
+            println!(
+                "  second run: {}",
+                y.map_or("(ended)".into(), |r| r.render())
+            );
+            println!("reports: {} vs {}", a.digest, b.digest);
+            Ok(exit::THRESHOLD)
+        }
+        None if a.digest != b.digest => {
+            let (ja, jb) = (a.to_json(), b.to_json());
+            let line = ja
+                .lines()
+                .zip(jb.lines())
+                .find(|(x, y)| x != y)
+                .map_or(String::new(), |(x, y)| {
+                    format!("{} vs {}", x.trim(), y.trim())
+                });
+            println!(
+                "NOT deterministic: the traces of mailbox {mailbox} agree ({} events) but the reports differ ({} vs {}): first difference {line}",
+                ta.len(),
+                a.digest,
+                b.digest
+            );
+            Ok(exit::THRESHOLD)
+        }
+        None => {
+            println!(
+                "deterministic: two runs of seed {} gave report {} and the same {} events for mailbox {mailbox}",
+                scenario.seed,
+                a.digest,
+                ta.len()
+            );
+            Ok(exit::OK)
+        }
+    }
 }
 
 /// Checks every file (each error is printed; the others still checked).

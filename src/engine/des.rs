@@ -21,7 +21,6 @@
 
 use super::queue::EventQueue;
 use super::time::SimTime;
-use crate::detail;
 use crate::metrics::report::Report;
 use crate::model::config::RunConfig;
 use crate::model::consumer::{Consumer, ConsumerTimer};
@@ -123,34 +122,12 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
     world.ledger.start_trace(filter);
     world.run();
     let report = world.report();
-    let mut records = world
+    let records = world
         .ledger
         .take_trace()
         .map(|t| t.records)
         .unwrap_or_default();
-    let m = filter.mailbox();
-    let logs = world.provider.logs();
-    if m < logs.mailboxes() {
-        let mut commits: Vec<Record> = Vec::new();
-        for (seq, c) in logs.changes(m).iter().enumerate() {
-            if let Filter::Message(_, msg) = filter {
-                if c.msg != msg {
-                    continue;
-                }
-            }
-            let stamp = logs.stamp(m, seq as u32);
-            commits.push(Record {
-                at: c.at,
-                mailbox: m,
-                change: Some((seq as u32, c.msg, c.version)),
-                event: "commit",
-                detail: detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => stamp),
-            });
-        }
-        commits.extend(records);
-        records = commits;
-        records.sort_by_key(|r| r.at); // stable: commits first at equal times
-    }
+    let records = crate::model::trace::with_commits(world.provider.logs(), filter, records);
     (report, records)
 }
 

@@ -228,10 +228,11 @@ impl Server {
             &mut self.rx,
             self.opts.hold,
             self.opts.progress,
+            terminated(),
         )
         .await;
         let url = replica_url(&self.opts);
-        let doc = read_replica(&url).await;
+        let doc = read_replica(&wire::client(), &url).await;
         let _ = self.stop.send(true);
         self.node.finish(end);
         let doc = doc?;
@@ -312,7 +313,7 @@ fn host_port(url: &str) -> Option<String> {
 }
 
 /// Resolves when `stopped` turns true (or its sender is gone).
-async fn until(mut stopped: watch::Receiver<bool>) {
+pub(crate) async fn until(mut stopped: watch::Receiver<bool>) {
     while !*stopped.borrow() {
         if stopped.changed().await.is_err() {
             return;
@@ -328,13 +329,17 @@ pub fn replica_url_of(webhook_url: &str) -> String {
     }
 }
 
-async fn read_replica(url: &str) -> Result<score::ReplicaDoc, LiveError> {
+/// Reads the consumer's replica at `url` through `client`.
+pub(crate) async fn read_replica(
+    client: &wire::Client,
+    url: &str,
+) -> Result<score::ReplicaDoc, LiveError> {
     let err = |why: String| LiveError::Replica {
         url: url.to_string(),
         why,
     };
     let reply = wire::send(
-        &wire::client(),
+        client,
         axum::http::Method::GET,
         url,
         &[],
@@ -350,16 +355,17 @@ async fn read_replica(url: &str) -> Result<score::ReplicaDoc, LiveError> {
 }
 
 /// Moves inputs and timers until the scenario's end (with `hold`, until
-/// Ctrl-C); returns the virtual time it stopped at.
-async fn drive(
+/// `stop` resolves: Ctrl-C in live mode); returns the virtual time it
+/// stopped at.
+pub(crate) async fn drive(
     node: &mut Node,
     rx: &mut mpsc::UnboundedReceiver<Input>,
     hold: bool,
     progress: bool,
+    stop: impl std::future::Future<Output = ()>,
 ) -> SimTime {
     let end = SimTime(node.cfg.end().0);
     let clock = node.clock();
-    let stop = terminated();
     tokio::pin!(stop);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -496,12 +502,12 @@ pub async fn live(cfg: RunConfig, speed: f64, progress: bool) -> Result<Report, 
     ));
     tokio::spawn(wire::serve(
         endpoint,
-        servers::endpoint_router(tx, Verifier::trusting(&keys)),
+        servers::endpoint_router(tx, Verifier::trusting(&keys), clock),
         until(stopped),
     ));
     let started = tokio::time::Instant::now();
     node.start();
-    let end = drive(&mut node, &mut rx, false, progress).await;
+    let end = drive(&mut node, &mut rx, false, progress, terminated()).await;
     let _ = stop.send(true);
     node.finish(end);
     let consumer = node.consumer.as_ref().expect("live runs a consumer");
@@ -549,15 +555,15 @@ pub async fn consume(cfg: RunConfig, opts: ConsumeOptions) -> Result<(), LiveErr
         wrong_key: untrusted_key(),
     };
     let mut node = Node::new(cfg, true, clock, links, tx.clone());
-    node.restart_clock();
+    let clock = node.restart_clock();
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(wire::serve(
         endpoint,
-        servers::endpoint_router(tx, Verifier::trusting(&opts.keys)),
+        servers::endpoint_router(tx, Verifier::trusting(&opts.keys), clock),
         until(stopped),
     ));
     node.start_consumer();
-    drive(&mut node, &mut rx, true, opts.progress).await;
+    drive(&mut node, &mut rx, true, opts.progress, terminated()).await;
     let _ = stop.send(true);
     node.finish(SimTime(node.cfg.end().0));
     Ok(())
@@ -586,7 +592,7 @@ pub fn os_rng() -> std::io::Result<rand_chacha::ChaCha20Rng> {
 
 /// A generator seeded from the run's seed (the loopback secret of `live`:
 /// both ends are this process).
-fn seeded_rng(seed: u64) -> rand_chacha::ChaCha20Rng {
+pub(crate) fn seeded_rng(seed: u64) -> rand_chacha::ChaCha20Rng {
     use rand::SeedableRng;
     rand_chacha::ChaCha20Rng::seed_from_u64(seed ^ 0x5ec2e7)
 }

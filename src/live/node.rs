@@ -9,7 +9,7 @@
 //! holds no provider or consumer rule: it is `engine::des` with sockets
 //! and a wall clock in place of the event queue.
 
-use super::clock::{unix_secs, Clock};
+use super::clock::Clock;
 use super::wire::{self, Client, WireError};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::http::{client, mail_api, webhook};
@@ -64,10 +64,10 @@ pub enum Input {
         /// How late.
         behind: SimDuration,
     },
-    /// A list call's answer, read by a poller task.
-    Listed(ListAnswer),
-    /// A fetch's answer.
-    Fetched(Fetched),
+    /// A list call's answer, read by a poller task (with the call's id).
+    Listed(u64, ListAnswer),
+    /// A fetch's answer (with the call's id).
+    Fetched(u64, Fetched),
     /// A verified webhook at the consumer's endpoint; the endpoint's
     /// status goes back on `reply`.
     Webhook {
@@ -164,7 +164,14 @@ impl Seen {
     }
 }
 
-/// One run on real sockets.
+/// A consumer's call to the mail API, in flight.
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    List(ListCall),
+    Fetch(FetchCall),
+}
+
+/// One run on real sockets (or turmoil's).
 pub struct Node {
     /// The run's configs.
     pub cfg: RunConfig,
@@ -197,6 +204,10 @@ pub struct Node {
     process: Option<super::process::ConsumerProcess>,
     /// The scenario's crash windows (applied to `process`).
     crash: Vec<crate::model::faults::Window>,
+    /// The local consumer's calls in flight, by id (asked again after a
+    /// restart: see [`Node::rewire`]).
+    calls: BTreeMap<u64, Call>,
+    next_call: u64,
 }
 
 impl Node {
@@ -240,6 +251,35 @@ impl Node {
             next_ticket: 0,
             process: None,
             crash,
+            calls: BTreeMap::new(),
+            next_call: 0,
+        }
+    }
+
+    /// Replaces the HTTP client (network mode: one over turmoil's TCP).
+    pub fn set_client(&mut self, http: Client) {
+        self.http = http;
+    }
+
+    /// Moves the node onto a new runtime after its host restarted (network
+    /// mode: a crashed turmoil host comes back with fresh tasks and
+    /// sockets): new inputs go to `tx`, requests through `http`. The
+    /// tasks and connections of the old runtime are gone: deliveries
+    /// waiting for the consumer's answer get none (their sender saw the
+    /// connection drop), and each consumer call in flight is asked again,
+    /// as a restarted process retries what it never heard back. Timers
+    /// that came due meanwhile fire first, each at its own time.
+    pub fn rewire(&mut self, tx: mpsc::UnboundedSender<Input>, http: Client) {
+        self.tx = tx;
+        self.http = http;
+        self.tasks = JoinSet::new();
+        self.waiting.clear();
+        self.catch_up();
+        for (id, call) in std::mem::take(&mut self.calls) {
+            match call {
+                Call::List(c) => self.spawn_list_as(id, c),
+                Call::Fetch(c) => self.spawn_fetch_as(id, c),
+            }
         }
     }
 
@@ -320,6 +360,32 @@ impl Node {
             // A late timer runs at its own time unless inputs went past it.
             let now = at.max(self.now);
             self.now = now;
+            self.dispatch(now, timer);
+            self.now = limit.max(self.now);
+        }
+    }
+
+    /// Fires every timer already due, each at its own time (the node's
+    /// time goes back to the earliest: nothing was handled since). A
+    /// restarted host catches up on what came due while it was down, in
+    /// order: a crash fault's start before its end.
+    fn catch_up(&mut self) {
+        let limit = self.clock.now();
+        while let Some(entry) = self.timers.first_entry() {
+            let (at, _) = *entry.key();
+            if at > limit {
+                break;
+            }
+            let timer = entry.remove();
+            let now = at.max(self.now);
+            self.now = now;
+            self.dispatch(now, timer);
+        }
+    }
+
+    /// Runs one timer at `now`.
+    fn dispatch(&mut self, now: SimTime, timer: Timer) {
+        {
             self.ledger.metrics.events += 1;
             let l = &mut self.ledger;
             match timer {
@@ -338,7 +404,6 @@ impl Node {
                     self.pump_consumer();
                 }
             }
-            self.now = limit.max(self.now);
         }
     }
 
@@ -369,14 +434,20 @@ impl Node {
                 self.stats.max_behind = self.stats.max_behind.max(behind);
                 self.stats.late += (behind > SimDuration::from_secs(1)) as u64;
             }
-            Input::Listed(mut a) => {
+            Input::Listed(id, mut a) => {
+                if self.calls.remove(&id).is_none() {
+                    return; // asked again after a restart: this is stale
+                }
                 a.at = now;
                 if let Some(c) = &mut self.consumer {
                     c.handle_listed(&a, &mut self.ledger);
                 }
                 self.pump_consumer();
             }
-            Input::Fetched(f) => {
+            Input::Fetched(id, f) => {
+                if self.calls.remove(&id).is_none() {
+                    return;
+                }
                 if let Some(c) = &mut self.consumer {
                     c.handle_fetched(now, f, &mut self.ledger);
                 }
@@ -576,7 +647,8 @@ impl Node {
             }
             Carry::Silent => self.push(d.deadline, Timer::Deadline(ticket)),
             Carry::Arrives { at, copy_at, mute } => {
-                self.spawn_post(d, at, !mute, mute);
+                // A lost response still ends the attempt: at its deadline.
+                self.spawn_post(d, at, true, mute);
                 if let Some(again) = copy_at {
                     self.spawn_post(d, again, false, false);
                 }
@@ -608,10 +680,10 @@ impl Node {
         self.stats.forged_sent += 1;
         let fake = webhook::forged_delivery(&d, self.stats.forged_sent as u32);
         let keys = self.keys_at(now);
-        let (http, tx) = (self.http.clone(), self.tx.clone());
+        let (http, tx, clock) = (self.http.clone(), self.tx.clone(), self.clock);
         let wrong = self.links.wrong_key.clone();
         self.tasks.spawn(async move {
-            let req = webhook::forged_request(&fake, forgery, &keys, &wrong, unix_secs());
+            let req = webhook::forged_request(&fake, forgery, &keys, &wrong, clock.unix_secs());
             let result = post(&http, &url, req, Duration::from_secs(30)).await;
             let acked = matches!(&result, Ok(r) if (200..300).contains(&r.status));
             let _ = tx.send(Input::Forged { acked });
@@ -637,7 +709,7 @@ impl Node {
             let _ = tx.send(Input::Left {
                 behind: SimDuration((behind.as_micros() as f64 * clock.speed()) as u64),
             });
-            let req = webhook::request(&d, &keys, unix_secs());
+            let req = webhook::request(&d, &keys, clock.unix_secs());
             let deadline = clock.wall(d.deadline);
             let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
             let result = post(&http, &url, req, timeout.max(Duration::from_millis(1))).await;
@@ -670,9 +742,15 @@ impl Node {
 
     /// A list call goes to the mail API; its answer comes back as input.
     fn spawn_list(&mut self, call: ListCall) {
+        self.next_call += 1;
+        self.spawn_list_as(self.next_call, call);
+    }
+
+    fn spawn_list_as(&mut self, id: u64, call: ListCall) {
         let Some(api) = self.links.api_url.clone() else {
             return;
         };
+        self.calls.insert(id, Call::List(call));
         let (http, tx, speed) = (self.http.clone(), self.tx.clone(), self.clock.speed());
         self.tasks.spawn(async move {
             let result = get(&http, &api, client::list_request(&call, speed)).await;
@@ -681,23 +759,32 @@ impl Node {
                     .unwrap_or(Listed::Unavailable),
                 Err(_) => Listed::Unavailable,
             };
-            let _ = tx.send(Input::Listed(ListAnswer {
-                mailbox: call.req.mailbox,
-                asked: call.req.cursor,
-                caller: call.caller,
-                early: call.early,
-                sent_at: call.sent_at,
-                at: call.sent_at,
-                listed,
-            }));
+            let _ = tx.send(Input::Listed(
+                id,
+                ListAnswer {
+                    mailbox: call.req.mailbox,
+                    asked: call.req.cursor,
+                    caller: call.caller,
+                    early: call.early,
+                    sent_at: call.sent_at,
+                    at: call.sent_at,
+                    listed,
+                },
+            ));
         });
     }
 
     /// A fetch goes to the mail API; its answer comes back as input.
     fn spawn_fetch(&mut self, call: FetchCall) {
+        self.next_call += 1;
+        self.spawn_fetch_as(self.next_call, call);
+    }
+
+    fn spawn_fetch_as(&mut self, id: u64, call: FetchCall) {
         let Some(api) = self.links.api_url.clone() else {
             return;
         };
+        self.calls.insert(id, Call::Fetch(call));
         let (http, tx, speed) = (self.http.clone(), self.tx.clone(), self.clock.speed());
         self.tasks.spawn(async move {
             let result = get(&http, &api, client::fetch_request(&call)).await;
@@ -706,7 +793,7 @@ impl Node {
                     .unwrap_or(Err(Listed::Unavailable)),
                 Err(_) => Err(Listed::Unavailable),
             };
-            let _ = tx.send(Input::Fetched(Fetched { call, result }));
+            let _ = tx.send(Input::Fetched(id, Fetched { call, result }));
         });
     }
 

@@ -89,6 +89,18 @@ pub struct Strays {
 /// finished at `end`: returns the report and what the replica holds that
 /// the source never had.
 pub fn score(node: &mut Node, doc: &ReplicaDoc, end: SimTime) -> (Report, Strays) {
+    score_with(node, doc, end, None)
+}
+
+/// [`score`], with the endpoint's own figures when the consumer is
+/// syncsim's reference consumer and they are known (network mode):
+/// duplicates, refusals and 429s only the endpoint sees.
+pub fn score_with(
+    node: &mut Node,
+    doc: &ReplicaDoc,
+    end: SimTime,
+    endpoint: Option<&ReceiverStats>,
+) -> (Report, Strays) {
     let logs = node.ledger.logs();
     let mut replica = Replica::new(logs);
     let mut strays = Strays::default();
@@ -123,7 +135,7 @@ pub fn score(node: &mut Node, doc: &ReplicaDoc, end: SimTime) -> (Report, Strays
         node.ledger.applied(m, seq, at, Effect::Written, path);
     }
     let sender = node.provider.sender();
-    let receiver = ReceiverStats::default();
+    let receiver = endpoint.cloned().unwrap_or_default();
     let report = assemble(&Observed {
         cfg: &node.cfg,
         ledger: &node.ledger,

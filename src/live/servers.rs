@@ -5,7 +5,7 @@
 //! `http::client`, answers from the node's consumer half, and the replica
 //! contract).
 
-use super::clock::{unix_secs, Clock};
+use super::clock::Clock;
 use super::node::Input;
 use crate::http::{client, mail_api};
 use crate::model::transmit::Status;
@@ -92,18 +92,25 @@ fn to_response(r: mail_api::ApiResponse) -> Response {
 struct Endpoint {
     tx: mpsc::UnboundedSender<Input>,
     verifier: Arc<Verifier>,
+    clock: Clock,
 }
 
 /// The reference consumer's endpoint: `POST` anywhere is a webhook (401
 /// when its signature does not verify, 400 when its envelope is not
 /// one), and `GET /syncsim/replica` serves the replica contract.
-pub fn endpoint_router(tx: mpsc::UnboundedSender<Input>, verifier: Verifier) -> Router {
+/// Timestamps are checked against `clock`'s Unix time.
+pub fn endpoint_router(
+    tx: mpsc::UnboundedSender<Input>,
+    verifier: Verifier,
+    clock: Clock,
+) -> Router {
     Router::new()
         .route("/syncsim/replica", axum::routing::get(replica))
         .fallback(webhook)
         .with_state(Endpoint {
             tx,
             verifier: Arc::new(verifier),
+            clock,
         })
 }
 
@@ -131,8 +138,8 @@ async fn webhook(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
         .collect();
-    let verified =
-        WebhookHeaders::from_pairs(pairs).and_then(|h| s.verifier.verify(&h, &body, unix_secs()));
+    let verified = WebhookHeaders::from_pairs(pairs)
+        .and_then(|h| s.verifier.verify(&h, &body, s.clock.unix_secs()));
     if let Err(e) = verified {
         return error(401, e.code(), e);
     }

@@ -197,6 +197,7 @@ pub fn assemble(o: &Observed) -> Report {
             events: metrics.events,
         },
         live: None,
+        net: None,
     };
     report.seal();
     report

@@ -339,6 +339,12 @@ pub struct Report {
     /// Live-mode figures (`serve`, `live`); absent in simulated runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<Live>,
+    /// Network-mode figures (`--driver net`, turmoil): the wire figures
+    /// of live mode in virtual time only (`speed` 1, `wall_secs` and
+    /// `deliveries_per_s` 0), so the digest is reproducible from the
+    /// seed; absent in other runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<Live>,
 }
 
 impl Report {
@@ -397,6 +403,7 @@ impl Report {
             faults: Faults::default(),
             engine: Engine::default(),
             live: Some(Live::default()),
+            net: Some(Live::default()),
         };
         let mut out = std::collections::BTreeSet::new();
         fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {

@@ -146,3 +146,50 @@ macro_rules! detail {
         m
     }};
 }
+
+/// Where two traces of the same run first differ: the index and each
+/// side's record there (`None` past a trace's end); `None` when they are
+/// equal. `run --check-determinism` names this event.
+pub fn first_divergence<'a>(
+    a: &'a [Record],
+    b: &'a [Record],
+) -> Option<(usize, Option<&'a Record>, Option<&'a Record>)> {
+    let n = a.len().max(b.len());
+    (0..n)
+        .find(|&i| a.get(i).map(Record::to_json) != b.get(i).map(Record::to_json))
+        .map(|i| (i, a.get(i), b.get(i)))
+}
+
+/// `records` (one run's trace for `filter`, in event order) with the
+/// traced mailbox's commits added from the change log, sorted by time
+/// (stable: commits first at equal times). Every driver's trace is
+/// finished this way.
+pub fn with_commits(
+    logs: &super::traffic::Logs,
+    filter: Filter,
+    mut records: Vec<Record>,
+) -> Vec<Record> {
+    let m = filter.mailbox();
+    if m < logs.mailboxes() {
+        let mut commits: Vec<Record> = Vec::new();
+        for (seq, c) in logs.changes(m).iter().enumerate() {
+            if let Filter::Message(_, msg) = filter {
+                if c.msg != msg {
+                    continue;
+                }
+            }
+            let stamp = logs.stamp(m, seq as u32);
+            commits.push(Record {
+                at: c.at,
+                mailbox: m,
+                change: Some((seq as u32, c.msg, c.version)),
+                event: "commit",
+                detail: crate::detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => stamp),
+            });
+        }
+        commits.extend(records);
+        records = commits;
+        records.sort_by_key(|r| r.at); // stable: commits first at equal times
+    }
+    records
+}

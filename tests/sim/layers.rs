@@ -54,6 +54,9 @@ fn the_model_imports_neither_the_scenario_layer_nor_a_driver() {
             "crate::sweep",
             "crate::check",
             "crate::output",
+            "crate::live",
+            "crate::net",
+            "turmoil",
         ],
         "Invariant: `model` imports neither `scenario` nor a driver (ARCHITECTURE.md)",
     );
@@ -110,6 +113,37 @@ fn drivers_reach_the_model_only_through_the_seam() {
             "{f} is a driver, it uses only the seam: {bad:?}"
         );
     }
+}
+
+/// The network-mode driver (turmoil) holds no policy and nothing that
+/// breaks determinism: no component that decides about mail, no wall
+/// clock, no thread, no hashed map; it reaches the scenario layer only
+/// through a `RunConfig`.
+#[test]
+fn the_network_driver_holds_no_policy_and_no_wall_clock() {
+    assert_layer(
+        "src/net",
+        &[
+            "model::source",
+            "model::sender",
+            "model::receiver",
+            "model::poller",
+            "model::reconciler",
+            "model::presets",
+            "model::ratelimit",
+            "crate::scenario",
+            "crate::sweep",
+            "SystemTime::now",
+            "Instant::now",
+            "thread::spawn",
+            "HashMap",
+            "HashSet",
+            "OsRng",
+            "getrandom",
+            "os_rng",
+        ],
+        "Invariant: `net` is a driver: time and sockets are turmoil's, every decision the model's",
+    );
 }
 
 /// The HTTP mapping is sans-IO: drivers own the sockets and the clock.

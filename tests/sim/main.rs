@@ -12,6 +12,7 @@ mod faults;
 mod hybrid;
 mod layers;
 mod live;
+mod net;
 mod openapi;
 mod outage;
 mod paging;

@@ -1,0 +1,444 @@
+//! Network mode (turmoil): the reference consumer over simulated TCP gives
+//! the event engine's counts where timing cannot change them, the same
+//! seed gives the same digest, and a consumer's crash is a host crash.
+
+use super::common::scenario;
+use std::time::Duration;
+use syncsim::net::{self, NetOptions};
+use syncsim::Report;
+
+fn net_run(text: &str) -> Report {
+    net::run_reference(scenario(text).config(), &NetOptions::default())
+        .unwrap()
+        .report
+}
+
+const POLL: &str = r#"
+name = "net-poll"
+seed = 3
+horizon = "1h"
+[source]
+mailboxes = 6
+messages_per_day = 300
+api_latency = { dist = "lognormal", median = "120ms", p99 = "900ms" }
+[consumer]
+strategy = "poll"
+poll_interval = "5m"
+if_none_match = true
+"#;
+
+#[test]
+fn net_poll_counts_match_the_event_engine() {
+    let sim = syncsim::run(&scenario(POLL));
+    let net = net_run(POLL);
+    assert_eq!(net.changes.generated, sim.changes.generated);
+    assert_eq!(net.changes.lost, sim.changes.lost);
+    assert_eq!(net.changes.applied, sim.changes.applied);
+    // 6 mailboxes x 12 polls an hour, on the same seeded phases.
+    assert_eq!(net.requests.poll, 72);
+    assert_eq!(net.requests.poll, sim.requests.poll);
+    assert_eq!(net.requests.not_modified, sim.requests.not_modified);
+    let n = net.net.as_ref().expect("network figures");
+    assert_eq!(n.api_requests, 72, "every poll went over simulated TCP");
+}
+
+const WEBHOOK: &str = r#"
+name = "net-webhook"
+seed = 3
+horizon = "1h"
+drain = "20m"
+[source]
+mailboxes = 6
+messages_per_day = 300
+[webhooks]
+preset = "svix"
+[consumer]
+strategy = "webhook"
+ack = "queue_first"
+queue = "durable"
+workers = 4
+handler_time = { dist = "lognormal", median = "20ms", p99 = "200ms" }
+dedup = "event_id"
+[[faults]]
+kind = "endpoint_outage"
+mode = "503"
+at = "20m"
+for = "10m"
+"#;
+
+#[test]
+fn net_webhooks_through_an_outage_match_the_event_engine() {
+    let sim = syncsim::run(&scenario(WEBHOOK));
+    let net = net_run(WEBHOOK);
+    let (nw, sw) = (
+        net.webhooks.as_ref().unwrap(),
+        sim.webhooks.as_ref().unwrap(),
+    );
+    assert_eq!(net.changes.generated, sim.changes.generated);
+    assert_eq!(
+        sim.changes.lost, 0,
+        "svix retries outlast a 10-minute outage"
+    );
+    // At most one change is scored lost here: with `dedup = "event_id"`
+    // the endpoint applies a delivery without comparing versions, and
+    // for one message whose first change's retry (after the outage) and
+    // second change cross at the endpoint, the wire's ordering decides
+    // which version lands last (the event engine has no wire; seen at
+    // every tick from 10 to 100 ms: mailbox 2, message 2).
+    assert!(net.changes.lost <= 1, "{:?}", net.changes);
+    // The sender's decisions are the model's; the outage window is
+    // minutes wide, far from the wire's tick of jitter.
+    assert_eq!(nw.notifications, sw.notifications);
+    assert_eq!(nw.attempts, sw.attempts);
+    assert_eq!(nw.delivered, sw.delivered);
+    assert!(sim.faults.endpoint_outage_hits > 0, "the outage fired");
+    assert_eq!(
+        net.faults.endpoint_outage_hits,
+        sim.faults.endpoint_outage_hits
+    );
+    let n = net.net.as_ref().unwrap();
+    // Outage attempts never reach the endpoint: every POST that left was
+    // verified and answered 200.
+    assert_eq!(n.http_status.get("200").copied(), Some(nw.delivered));
+    assert_eq!(n.deliveries_sent, nw.delivered);
+    // Latency is scored from when the provider saw the 200: the model's
+    // commit-to-arrival plus the endpoint's answer over the wire. The
+    // event engine measures to the apply; both are well under a second
+    // at the median here (svix latency, 20 ms handlers, 10 ms ticks).
+    let (np50, sp50) = (
+        net.latency_ms.webhook.p50.unwrap(),
+        sim.latency_ms.webhook.p50.unwrap(),
+    );
+    assert!((np50 - sp50).abs() < 250.0, "p50 {np50} vs {sp50} ms");
+}
+
+const HYBRID: &str = r#"
+name = "net-hybrid"
+seed = 5
+horizon = "1h"
+drain = "30m"
+[source]
+mailboxes = 6
+messages_per_day = 300
+[webhooks]
+preset = "github"
+[consumer]
+strategy = "hybrid"
+reconcile_every = "10m"
+lookback = "30m"
+[[faults]]
+kind = "endpoint_outage"
+at = "15m"
+for = "10m"
+"#;
+
+#[test]
+fn net_hybrid_recovers_the_outage_by_reconciliation() {
+    let sim = syncsim::run(&scenario(HYBRID));
+    let net = net_run(HYBRID);
+    assert_eq!(net.changes.generated, sim.changes.generated);
+    assert_eq!(sim.changes.lost, 0);
+    assert_eq!(net.changes.lost, 0, "{:?}", net.changes);
+    assert_eq!(net.consistency.divergent_messages, 0);
+    // The reference consumer counts its own calls, as the engine does: 6
+    // mailboxes reconciling every 10 minutes on the same seeded phases.
+    assert_eq!(net.requests.reconcile, sim.requests.reconcile);
+    assert!(
+        sim.requests.reconcile >= 6 * 9,
+        "{}",
+        sim.requests.reconcile
+    );
+    let (nw, sw) = (
+        net.webhooks.as_ref().unwrap(),
+        sim.webhooks.as_ref().unwrap(),
+    );
+    assert_eq!(nw.attempts, sw.attempts);
+    assert_eq!(
+        net.faults.endpoint_outage_hits,
+        sim.faults.endpoint_outage_hits
+    );
+    // github does not retry: the outage's attempts failed for good, so
+    // those changes reached the consumer only by reconciling (scored as
+    // listed, not delivered).
+    assert!(nw.attempts > nw.delivered);
+}
+
+/// Same seed, same digest: twice in a row on this thread, and on two
+/// threads at once (turmoil's world is per thread), as `--jobs` runs them.
+#[test]
+fn net_runs_are_deterministic_from_the_seed() {
+    let cfg = scenario(WEBHOOK).config();
+    let opts = NetOptions::default();
+    let a = net::run_reference(cfg.clone(), &opts).unwrap();
+    let b = net::run_reference(cfg.clone(), &opts).unwrap();
+    assert_eq!(a.report.digest, b.report.digest);
+    assert_eq!(a.steps, b.steps);
+    let parallel: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let cfg = cfg.clone();
+                let opts = opts.clone();
+                s.spawn(move || net::run_reference(cfg, &opts).unwrap().report.digest)
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        parallel,
+        vec![a.report.digest.clone(), a.report.digest.clone()]
+    );
+    // A different seed is a different run (the check above can fail).
+    let mut other = cfg;
+    other.seed += 1;
+    let c = net::run_reference(other, &opts).unwrap();
+    assert_ne!(c.report.digest, a.report.digest);
+    // A trace of one mailbox is the same twice too, and has both sides.
+    let traced = NetOptions {
+        trace: Some(syncsim::model::trace::Filter::Mailbox(2)),
+        ..NetOptions::default()
+    };
+    let t1 = net::run_reference(scenario(WEBHOOK).config(), &traced).unwrap();
+    let t2 = net::run_reference(scenario(WEBHOOK).config(), &traced).unwrap();
+    assert!(syncsim::model::trace::first_divergence(&t1.trace, &t2.trace).is_none());
+    let events: std::collections::BTreeSet<&str> = t1.trace.iter().map(|r| r.event).collect();
+    for e in ["commit", "attempt", "arrive"] {
+        assert!(events.contains(e), "{e} in {events:?}");
+    }
+    assert_eq!(t1.report.digest, a.report.digest, "tracing changes nothing");
+}
+
+const CRASH: &str = r#"
+name = "net-crash"
+seed = 7
+horizon = "1h"
+drain = "30m"
+[source]
+mailboxes = 6
+messages_per_day = 600
+[webhooks]
+preset = "svix"
+[consumer]
+strategy = "webhook"
+ack = "queue_first"
+queue = "memory"
+workers = 1
+handler_time = "20s"
+[[faults]]
+kind = "consumer_crash"
+at = "20m"
+for = "5m"
+"#;
+
+#[test]
+fn net_consumer_crash_is_a_host_crash() {
+    let sim = syncsim::run(&scenario(CRASH));
+    let net = net_run(CRASH);
+    assert_eq!(sim.faults.consumer_crashes, 1);
+    assert_eq!(net.faults.consumer_crashes, 1, "one window, one host crash");
+    // One worker at 20 s a change, 150 changes an hour (utilisation
+    // 0.83): a few items wait in the memory queue, acked, when the crash
+    // comes, and are lost in both drivers (3 in each at this seed; the
+    // wire shifts arrivals by a tick, so allow two either way).
+    assert!(sim.changes.lost > 0, "the crash lost queued items");
+    let (n, s) = (net.changes.lost as i64, sim.changes.lost as i64);
+    assert!((n - s).abs() <= 2, "lost {n} vs {s}");
+    // While the host was down the provider's POSTs failed on the wire
+    // (timeouts: its packets go nowhere), and svix retried them.
+    let nf = net.net.as_ref().unwrap();
+    assert!(
+        nf.http_status.get("timeout").copied().unwrap_or(0) > 0,
+        "{:?}",
+        nf.http_status
+    );
+    assert_eq!(
+        nf.http_status.get("200").copied(),
+        Some(net.webhooks.as_ref().unwrap().delivered)
+    );
+    // The report names what was lost.
+    let run = net::run_reference(scenario(CRASH).config(), &NetOptions::default()).unwrap();
+    assert_eq!(run.lost.len() as u64, net.changes.lost);
+    assert_eq!(run.report.digest, net.digest);
+}
+
+#[allow(dead_code)]
+#[path = "../../examples/net_consumer.rs"]
+mod example;
+
+/// The example's buggy consumer (acks before persisting) loses what it
+/// held in memory at the crash, the report names it, and the seed
+/// reproduces it; the fixed one loses nothing.
+#[test]
+fn net_example_consumer_loses_mail_in_a_crash_and_the_fix_does_not() {
+    let buggy = example::run(14, false).unwrap();
+    let r = &buggy.report;
+    assert_eq!(r.faults.consumer_crashes, 1);
+    // A change every ~11 s and a flush every 60 s: the crash at 40 min
+    // finds a few acknowledged changes in memory (at most the minute
+    // since the last flush: ~5).
+    assert!(
+        (1..=12).contains(&r.changes.lost),
+        "lost {} of {}",
+        r.changes.lost,
+        r.changes.generated
+    );
+    assert_eq!(buggy.lost.len() as u64, r.changes.lost);
+    // Every lost change was acknowledged (svix got its 200, so it never
+    // sent it again) shortly before the crash: at most a minute of them.
+    let n = r.net.as_ref().unwrap();
+    assert_eq!(
+        n.http_status.get("200").copied(),
+        Some(r.webhooks.as_ref().unwrap().delivered)
+    );
+    assert_eq!(r.webhooks.as_ref().unwrap().delivered, r.changes.generated);
+    // The seed reproduces it exactly.
+    let again = example::run(14, false).unwrap();
+    assert_eq!(again.report.digest, r.digest);
+    assert_eq!(again.lost, buggy.lost);
+    // The fix: persist, then acknowledge.
+    let fixed = example::run(14, true).unwrap();
+    assert_eq!(fixed.report.changes.generated, r.changes.generated);
+    assert_eq!(fixed.report.changes.lost, 0, "{:?}", fixed.lost);
+    assert_eq!(fixed.report.faults.consumer_crashes, 1);
+}
+
+const FAULTS: &str = r#"
+name = "net-faults"
+seed = 9
+horizon = "1h"
+drain = "40m"
+[source]
+mailboxes = 6
+messages_per_day = 300
+[webhooks]
+preset = "svix"
+[consumer]
+strategy = "hybrid"
+reconcile_every = "10m"
+lookback = "30m"
+[[faults]]
+kind = "drop"
+what = "response"
+probability = 0.1
+[[faults]]
+kind = "duplicate"
+probability = 0.1
+[[faults]]
+kind = "source_outage"
+at = "10m"
+for = "5m"
+[[faults]]
+kind = "secret_rotation"
+at = "20m"
+for = "10m"
+[[faults]]
+kind = "forged"
+probability = 0.2
+"#;
+
+/// Provider-side faults act on the wire through the same Provider and
+/// Network code: each fires (a fault that never fired would be flagged by
+/// `check::fault_checks`), the reference consumer trusts every rotated
+/// key and refuses every forgery, and nothing is lost.
+#[test]
+fn net_provider_faults_fire_on_the_wire() {
+    let s = scenario(FAULTS);
+    let sim = syncsim::run(&s);
+    let net = net_run(FAULTS);
+    for c in syncsim::check::fault_checks(&s, &net) {
+        assert!(c.pass, "{} = {:?}: the fault never fired", c.path, c.got);
+    }
+    // Every kind applies under the network driver (signing ones too).
+    assert_eq!(syncsim::check::fault_checks(&s, &net).len(), 5);
+    // Drops and duplicates are drawn per attempt, in attempt order, from
+    // the model's streams; the wire moves an answer by a tick, which can
+    // reorder two attempts sent at nearly the same time and so swap their
+    // draws: allow two either way (at 10% of ~80 attempts, ~8 each).
+    let near = |a: u64, b: u64| (a as i64 - b as i64).abs() <= 2;
+    assert!(
+        near(net.faults.duplicated, sim.faults.duplicated),
+        "{:?} vs {:?}",
+        net.faults,
+        sim.faults
+    );
+    assert!(near(
+        net.faults.dropped_responses,
+        sim.faults.dropped_responses
+    ));
+    assert!(net.faults.duplicated > 0 && net.faults.dropped_responses > 0);
+    // The endpoint took the copies in twice (the reference consumer's own
+    // count), and every attempt whose response was lost still ended (at
+    // its deadline): the sender never stalled.
+    assert!(net.webhooks.as_ref().unwrap().duplicates > 0);
+    let (nw, sw) = (
+        net.webhooks.as_ref().unwrap(),
+        sim.webhooks.as_ref().unwrap(),
+    );
+    assert_eq!(nw.notifications, sw.notifications);
+    assert_eq!(nw.abandoned, 0);
+    assert_eq!(nw.delivered, nw.notifications);
+    let n = net.net.as_ref().unwrap();
+    assert!(n.forged_sent > 0 && n.signed_rotated > 0 && n.signed_twice > 0);
+    assert_eq!(n.forged_acked, 0, "every forgery was refused");
+    assert_eq!(n.forged_accepted, 0);
+    // 503s from the source outage reached the reconciler.
+    assert!(net.requests.errors > 0);
+    assert_eq!(net.changes.lost, 0, "{:?}", net.changes);
+}
+
+/// Bad options are a clear error, never a panic.
+#[test]
+fn net_rejects_a_tick_outside_a_millisecond_to_a_second() {
+    let cfg = scenario(POLL).config();
+    for tick in [
+        Duration::ZERO,
+        Duration::from_micros(500),
+        Duration::from_secs(2),
+    ] {
+        let opts = NetOptions {
+            tick,
+            ..NetOptions::default()
+        };
+        let e = net::run_reference(cfg.clone(), &opts).unwrap_err();
+        assert!(e.to_string().contains("between 1 ms and 1 s"), "{e}");
+    }
+    let opts = NetOptions {
+        tcp_capacity: 0,
+        ..NetOptions::default()
+    };
+    assert!(net::run_reference(cfg, &opts).is_err());
+}
+
+/// The CLI: `run --driver net --check-determinism` says the seed is
+/// deterministic, `trace --driver net` shows both sides, a bad tick is a
+/// clear error (exit 2).
+#[test]
+fn net_on_the_command_line() {
+    let dir = super::common::temp_dir("net-cli");
+    let file = dir.join("webhook.toml");
+    std::fs::write(&file, WEBHOOK).unwrap();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(super::common::bin())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let f = file.to_str().unwrap();
+    let out = cli(&["run", "--driver", "net", "--check-determinism", f]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("deterministic: two runs of seed 3"),
+        "{text}"
+    );
+    let out = cli(&["trace", "--driver", "net", "--mailbox", "1", f]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    // Provider events (attempts, answers) and consumer events (arrive,
+    // apply) in one timeline.
+    for e in [" commit", " attempt", " answer_ok", " arrive", " apply"] {
+        assert!(text.contains(e), "{e} missing in\n{text}");
+    }
+    let out = cli(&["run", "--driver", "net", "--tick", "0ms", f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 ms and 1 s"));
+}
