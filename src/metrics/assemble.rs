@@ -174,10 +174,10 @@ pub fn assemble(o: &Observed) -> Report {
         webhooks,
         queue,
         latency_ms: LatencyByPath {
-            all: metrics.latency_all.stats(),
-            webhook: metrics.latency_webhook.stats(),
-            poll: metrics.latency_poll.stats(),
-            reconcile: metrics.latency_reconcile.stats(),
+            all: metrics.latency_all.stats_with(&cfg.percentiles),
+            webhook: metrics.latency_webhook.stats_with(&cfg.percentiles),
+            poll: metrics.latency_poll.stats_with(&cfg.percentiles),
+            reconcile: metrics.latency_reconcile.stats_with(&cfg.percentiles),
         },
         consistency: Consistency {
             divergent_messages,

@@ -6,6 +6,8 @@ pub mod report;
 
 pub mod assemble;
 
+pub mod units;
+
 use crate::engine::time::{SimDuration, SimTime, MICROS_PER_SEC};
 pub use assemble::Path;
 use hdrhistogram::Histogram;
@@ -58,7 +60,20 @@ impl LatencyRecorder {
             p99: ms(self.hist.value_at_quantile(0.99)),
             p999: ms(self.hist.value_at_quantile(0.999)),
             max: ms(self.hist.max()),
+            extra: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// [`Self::stats`] plus the percentiles `extra` names (leaf name ->
+    /// percent, e.g. `p95` -> 95), read from the same histogram.
+    pub fn stats_with(&self, extra: &std::collections::BTreeMap<String, f64>) -> LatencyStats {
+        let mut s = self.stats();
+        for (leaf, pct) in extra {
+            let v = (!self.hist.is_empty())
+                .then(|| self.hist.value_at_quantile(pct / 100.0) as f64 / 1_000.0);
+            s.extra.insert(leaf.clone(), v);
+        }
+        s
     }
 }
 

@@ -379,6 +379,9 @@ pub struct RunConfig {
     pub reconcile_every_given: Option<SimDuration>,
     /// For the report: true when polling runs at a fixed interval.
     pub fixed_poll_interval: bool,
+    /// For the report: latency percentiles beyond p50/p90/p99/p999 that
+    /// thresholds ask for (leaf name such as `p95` -> percent).
+    pub percentiles: std::collections::BTreeMap<String, f64>,
 }
 
 impl RunConfig {

@@ -223,14 +223,13 @@ pub fn checks(results: &[crate::scenario::CheckResult]) -> String {
     }
     let mut out = String::from("\nthresholds\n");
     for r in results {
-        let got = r.got.map_or("no value".to_string(), |g| format!("{g}"));
         let _ = writeln!(
             out,
             "  {}  {} {}  (got {})",
             if r.pass { "pass" } else { "FAIL" },
             r.path,
-            r.condition,
-            got
+            r.condition.brief(&r.path),
+            r.got_brief()
         );
     }
     out

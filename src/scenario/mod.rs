@@ -48,6 +48,15 @@ pub enum ScenarioError {
     },
 }
 
+impl ScenarioError {
+    /// The file the error is about, as given.
+    pub fn file(&self) -> &str {
+        match self {
+            ScenarioError::Io { file, .. } | ScenarioError::Invalid { file, .. } => file,
+        }
+    }
+}
+
 /// Longest echo of a user value in an error message, in characters.
 pub const ECHO_MAX: usize = 80;
 /// A value up to `ECHO_MAX + ECHO_SLACK` characters is echoed whole (so a

@@ -763,8 +763,17 @@ impl Scenario {
             f.validate(i, self)?;
         }
         let known = crate::metrics::Report::numeric_paths();
-        for path in self.thresholds.keys() {
-            if !known.contains(path) {
+        for (path, conditions) in &self.thresholds {
+            if let Some(c) = conditions.0.iter().find(|c| c.value_for(path).is_none()) {
+                return Err(invalid(
+                    format!("thresholds.{path}"),
+                    format!(
+                        "`{c}`: a duration bound needs a path that measures time (`latency_ms.*`, `webhooks.endpoint_disabled_for`); `{}` is a plain number",
+                        super::echo(path)
+                    ),
+                ));
+            }
+            if !known.contains(path) && extra_percentile(path).is_none() {
                 let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
                 let leaf = path.rsplit('.').next().unwrap_or("");
                 let close: Vec<&String> = known
@@ -799,6 +808,20 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// For a threshold path `latency_ms.<path>.pNN` whose percentile the
+/// report does not carry by default (`p95`, `p75`, `p9999`): the leaf and
+/// the percentile, which the run then computes.
+pub fn extra_percentile(path: &str) -> Option<(&str, f64)> {
+    let rest = path.strip_prefix("latency_ms.")?;
+    let (which, leaf) = rest.split_once('.')?;
+    if !["all", "webhook", "poll", "reconcile"].contains(&which)
+        || ["p50", "p90", "p99", "p999"].contains(&leaf)
+    {
+        return None;
+    }
+    super::thresholds::percentile(leaf).map(|p| (leaf, p))
 }
 
 #[cfg(test)]

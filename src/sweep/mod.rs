@@ -392,4 +392,36 @@ mod tests {
         );
         assert!(set_path(&mut t, "faults[3].x", toml::Value::Integer(1)).is_err());
     }
+
+    /// Repro lines survive a shell: split by an independent POSIX-shell
+    /// word splitter (shlex), they give back the exact arguments, even for
+    /// paths and values with spaces, quotes and `$`.
+    #[test]
+    fn repro_lines_are_shell_quoted() {
+        let file = Path::new("my scenarios/it's $HOME.toml");
+        let sets = vec![
+            ("name".to_string(), "a b".to_string()),
+            ("consumer.poll_interval".to_string(), "1m".to_string()),
+            ("x".to_string(), "'q' \"d\" `c` !".to_string()),
+        ];
+        let line = repro(file, 7, &sets);
+        assert!(line.contains(" --set consumer.poll_interval=1m"), "{line}");
+        let words = shlex::split(&line).expect("a valid shell line");
+        assert_eq!(
+            words,
+            [
+                "syncsim",
+                "run",
+                "my scenarios/it's $HOME.toml",
+                "--seed",
+                "7",
+                "--set",
+                "name=a b",
+                "--set",
+                "consumer.poll_interval=1m",
+                "--set",
+                "x='q' \"d\" `c` !",
+            ]
+        );
+    }
 }
