@@ -29,6 +29,8 @@ pub struct RunChecks {
     pub seed: u64,
     /// The report digest.
     pub digest: String,
+    /// Changes the run lost (0 when it crashed).
+    pub lost: u64,
     /// One result per threshold condition (none when the run crashed).
     pub results: Vec<CheckResult>,
     /// The panic message, when the run crashed (a syncsim bug).
@@ -47,6 +49,12 @@ impl RunChecks {
     /// The one-line, shell-quoted command that reproduces this run.
     pub fn repro(&self) -> String {
         crate::sweep::repro(&self.file, self.seed, &self.overrides)
+    }
+
+    /// The one-line `syncsim trace` command that shows this run's lost
+    /// changes (or, when none was lost, its five slowest).
+    pub fn trace(&self) -> String {
+        crate::sweep::trace_command(&self.file, self.seed, &self.overrides, self.lost > 0)
     }
 }
 
@@ -212,10 +220,16 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
     outcome.runs = pool::par_map(&runs, jobs, |(file, name, run)| {
         // Wall clock: JUnit's `time` attribute only.
         let started = std::time::Instant::now();
-        let (results, digest, crash) = match pool::isolated(run.seed, &run.label, || run.report()) {
-            Ok(report) => (run_checks(&run.scenario, &report), report.digest, None),
-            Err(panicked) => (Vec::new(), String::new(), Some(panicked.message)),
-        };
+        let (results, digest, lost, crash) =
+            match pool::isolated(run.seed, &run.label, || run.report()) {
+                Ok(report) => (
+                    run_checks(&run.scenario, &report),
+                    report.digest,
+                    report.changes.lost,
+                    None,
+                ),
+                Err(panicked) => (Vec::new(), String::new(), 0, Some(panicked.message)),
+            };
         RunChecks {
             file: file.clone(),
             scenario: name.clone(),
@@ -223,6 +237,7 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
             overrides: run.overrides.clone(),
             seed: run.seed,
             digest,
+            lost,
             results,
             crash,
             wall: started.elapsed(),
@@ -248,13 +263,14 @@ pub fn render(outcome: &Outcome) -> String {
         for c in r.results.iter().filter(|c| !c.pass) {
             let _ = writeln!(
                 out,
-                "FAIL {} [{}] seed {}: {} (digest {})\n  reproduce: {}",
+                "FAIL {} [{}] seed {}: {} (digest {})\n  reproduce: {}\n  trace:     {}",
                 r.scenario,
                 r.label,
                 r.seed,
                 c.describe(),
                 r.digest,
-                r.repro()
+                r.repro(),
+                r.trace()
             );
         }
     }
@@ -321,6 +337,9 @@ pub fn junit(outcome: &Outcome) -> String {
             props.push(Property::new("digest", r.digest.clone()));
         }
         props.push(Property::new("reproduce", r.repro()));
+        if r.crash.is_none() {
+            props.push(Property::new("trace", r.trace()));
+        }
         let mut first = true;
         let mut add = |name: String, status: TestCaseStatus, suite: &mut TestSuite| {
             let mut case = TestCase::new(name, status);
@@ -361,11 +380,12 @@ pub fn junit(outcome: &Outcome) -> String {
                 s.set_message(c.describe())
                     .set_type("threshold")
                     .set_description(format!(
-                        "{}\nseed {} digest {}\nreproduce: {}",
+                        "{}\nseed {} digest {}\nreproduce: {}\ntrace: {}",
                         c.describe(),
                         r.seed,
                         r.digest,
-                        r.repro()
+                        r.repro(),
+                        r.trace()
                     ));
                 s
             };

@@ -105,8 +105,10 @@ enum Command {
         /// Sweep folder.
         dir: PathBuf,
     },
-    /// Trace one mailbox or one message through a run: every commit,
-    /// request, page, delivery attempt and its fate, retry, and apply.
+    /// Trace one mailbox or one message through a run (or the lost or
+    /// slowest ones): every commit, request, page, delivery attempt and
+    /// its fate, retry, and apply, then a verdict per change.
+    #[command(group(clap::ArgGroup::new("what").required(true)))]
     Trace {
         /// Scenario file.
         file: PathBuf,
@@ -114,11 +116,18 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Trace this mailbox.
-        #[arg(long, conflicts_with = "message", required_unless_present = "message")]
+        #[arg(long, group = "what")]
         mailbox: Option<u32>,
         /// Trace this message, as MAILBOX:MESSAGE (e.g. 17:3).
-        #[arg(long, value_parser = syncsim::model::trace::Filter::parse_message)]
+        #[arg(long, group = "what", value_parser = syncsim::model::trace::Filter::parse_message)]
         message: Option<syncsim::model::trace::Filter>,
+        /// Trace the messages of the run's first lost changes (the
+        /// report's `changes.lost_sample`, at most 10).
+        #[arg(long, group = "what")]
+        lost: bool,
+        /// Trace the messages of the run's N slowest changes.
+        #[arg(long, group = "what", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        worst: Option<u16>,
         /// Override a key (repeatable), as for `run`.
         #[arg(long = "set", value_parser = parse_set)]
         sets: Vec<(String, String)>,
@@ -306,9 +315,20 @@ fn main() -> ExitCode {
             seed,
             mailbox,
             message,
+            lost,
+            worst,
             sets,
             format,
-        } => trace(&file, seed, mailbox, message, &sets, format),
+        } => {
+            let what = match (mailbox, message, lost, worst) {
+                (Some(m), ..) => Traced::Mailbox(m),
+                (_, Some(f), ..) => Traced::Filter(f),
+                (_, _, true, _) => Traced::Lost,
+                (.., Some(n)) => Traced::Worst(n.into()),
+                _ => unreachable!("clap requires one of the group"),
+            };
+            trace(&file, seed, what, &sets, format)
+        }
         Command::Serve {
             file,
             webhook_url,
@@ -461,6 +481,14 @@ enum Failure {
     /// The async runtime cannot start (exit 4).
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// `trace --message` names a message its mailbox never has (exit 2).
+    #[error("message {message} of mailbox {mailbox} does not exist: the source never commits it in this run (messages are numbered from 0 in each mailbox; `syncsim trace FILE --mailbox {mailbox}` lists the mailbox's)")]
+    NoMessage {
+        /// The mailbox.
+        mailbox: u32,
+        /// The message asked for.
+        message: u32,
+    },
     /// `trace --mailbox` names a mailbox the scenario does not have (exit 2).
     #[error("mailbox {mailbox} does not exist; the scenario has {mailboxes} (0..{mailboxes})")]
     NoMailbox {
@@ -481,6 +509,7 @@ impl Failure {
             | Failure::OtherPath { .. }
             | Failure::Occupied { .. }
             | Failure::NoMailbox { .. }
+            | Failure::NoMessage { .. }
             | Failure::Live(_)
             | Failure::Secret(_)
             | Failure::NoSecret
@@ -579,9 +608,10 @@ fn emit(
     let failed = checks.iter().filter(|c| !c.pass).count();
     if failed > 0 {
         eprintln!(
-            "{failed} of {} thresholds failed; reproduce with: {}",
+            "{failed} of {} thresholds failed; reproduce with: {}\nsee what happened with: {}",
             checks.len(),
-            syncsim::sweep::repro(file, scenario.seed, sets)
+            syncsim::sweep::repro(file, scenario.seed, sets),
+            syncsim::sweep::trace_command(file, scenario.seed, sets, report.changes.lost > 0)
         );
         return Ok(exit::THRESHOLD);
     }
@@ -867,31 +897,105 @@ fn report(dir: &Path) -> Result<u8, Failure> {
     finish(dir, &meta)
 }
 
+/// What `trace` follows.
+enum Traced {
+    /// `--mailbox`.
+    Mailbox(u32),
+    /// `--message`.
+    Filter(syncsim::model::trace::Filter),
+    /// `--lost`.
+    Lost,
+    /// `--worst N`.
+    Worst(usize),
+}
+
 fn trace(
     file: &Path,
     seed: Option<u64>,
-    mailbox: Option<u32>,
-    message: Option<syncsim::model::trace::Filter>,
+    what: Traced,
     sets: &[(String, String)],
     format: TraceFormat,
 ) -> Result<u8, Failure> {
+    use syncsim::model::trace::{Filter, Trace};
     let scenario = load(file, sets, seed)?;
-    let filter = match (mailbox, message) {
-        (Some(m), _) => syncsim::model::trace::Filter::Mailbox(m),
-        (None, Some(f)) => f,
-        (None, None) => unreachable!("clap requires one"),
-    };
     let mailboxes = scenario.source.mailboxes.get();
-    if filter.mailbox() >= mailboxes {
-        return Err(Failure::NoMailbox {
-            mailbox: filter.mailbox(),
-            mailboxes,
-        });
+    let mut header = Vec::new();
+    let filter = match what {
+        Traced::Mailbox(m) => Filter::Mailbox(m),
+        Traced::Filter(f) => f,
+        Traced::Lost => {
+            let report = syncsim::run(&scenario);
+            let sample = &report.changes.lost_sample;
+            if sample.is_empty() {
+                eprintln!(
+                    "no change was lost in this run (digest {}): nothing to trace",
+                    report.digest
+                );
+                return Ok(exit::OK);
+            }
+            header.push(format!(
+                "{} of {} lost changes (the first by commit time):",
+                sample.len(),
+                report.changes.lost
+            ));
+            for l in sample {
+                header.push(format!(
+                    "  mailbox {} message {} (#{}), committed +{}: {}",
+                    l.mailbox,
+                    l.message,
+                    l.seq,
+                    l.committed,
+                    l.cause.name()
+                ));
+            }
+            messages(sample.iter().map(|l| (l.mailbox, l.message)))
+        }
+        Traced::Worst(n) => {
+            let (_, slow) = syncsim::engine::des::run_slowest(&scenario, n);
+            if slow.is_empty() {
+                eprintln!("no change was applied in this run: nothing to trace");
+                return Ok(exit::OK);
+            }
+            header.push(format!("the {} slowest changes:", slow.len()));
+            for c in &slow {
+                header.push(format!(
+                    "  mailbox {} message {} (#{}): {} by {}",
+                    c.mailbox,
+                    c.message,
+                    c.seq,
+                    table::fmt_ms(c.lag_ms),
+                    c.path
+                ));
+            }
+            messages(slow.iter().map(|c| (c.mailbox, c.message)))
+        }
+    };
+    for m in filter.mailboxes() {
+        if m >= mailboxes {
+            return Err(Failure::NoMailbox {
+                mailbox: m,
+                mailboxes,
+            });
+        }
     }
-    let (report, records) = syncsim::run_traced(&scenario, filter);
+    let (report, records) = syncsim::run_traced(&scenario, filter.clone());
+    if let Filter::Message(m, msg) = filter {
+        if !records.iter().any(|r| r.event == "commit") {
+            return Err(Failure::NoMessage {
+                mailbox: m,
+                message: msg,
+            });
+        }
+    }
     match format {
-        TraceFormat::Jsonl => print!("{}", syncsim::model::trace::Trace::jsonl(&records)),
+        TraceFormat::Jsonl => print!("{}", Trace::jsonl(&records)),
         TraceFormat::Text => {
+            for h in &header {
+                println!("{h}");
+            }
+            if !header.is_empty() {
+                println!();
+            }
             for r in &records {
                 println!("{}", r.render());
             }
@@ -899,6 +1003,14 @@ fn trace(
         }
     }
     Ok(exit::OK)
+}
+
+/// A filter for these messages (sorted, each once).
+fn messages(ids: impl Iterator<Item = (u32, u32)>) -> syncsim::model::trace::Filter {
+    let mut v: Vec<(u32, u32)> = ids.collect();
+    v.sort_unstable();
+    v.dedup();
+    syncsim::model::trace::Filter::Messages(v)
 }
 
 /// Checks every file (each error is printed; the others still checked).

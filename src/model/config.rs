@@ -56,6 +56,17 @@ pub enum OutageMode {
     Hang,
 }
 
+impl OutageMode {
+    /// The mode as the scenario file spells it: `refused`, `503`, `hang`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutageMode::Refused => "refused",
+            OutageMode::Status503 => "503",
+            OutageMode::Hang => "hang",
+        }
+    }
+}
+
 /// What a `drop` fault loses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

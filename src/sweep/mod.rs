@@ -127,6 +127,18 @@ pub fn repro(file: &Path, seed: u64, overrides: &[(String, String)]) -> String {
     cmd
 }
 
+/// The one-line, shell-quoted `syncsim trace` command that follows a
+/// run's lost changes (`--lost`, when it lost some) or else its five
+/// slowest (`--worst 5`): what to run after a breach.
+pub fn trace_command(file: &Path, seed: u64, overrides: &[(String, String)], lost: bool) -> String {
+    let run = repro(file, seed, overrides);
+    let args = run.strip_prefix("syncsim run ").unwrap_or(&run);
+    format!(
+        "syncsim trace {args} {}",
+        if lost { "--lost" } else { "--worst 5" }
+    )
+}
+
 /// The file at `path`: its text, and its content as a TOML table (JSON
 /// files too), for overrides.
 fn read_table(path: &Path) -> Result<(Source, toml::Table), ScenarioError> {

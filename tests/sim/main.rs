@@ -9,6 +9,7 @@ mod cursors;
 mod determinism;
 mod digests;
 mod faults;
+mod findable;
 mod hybrid;
 mod layers;
 mod live;
