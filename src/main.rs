@@ -222,8 +222,18 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// List the webhook provider presets and their delivery rules.
+    /// List the webhook provider presets and their delivery rules, and
+    /// where each figure comes from (published, fitted or assumed).
     Presets,
+    /// Print the JSON Schema of scenario files (for editors: taplo / Even
+    /// Better TOML `#:schema`, or JSON's `$schema`).
+    Schema,
+    /// Print a shell completion script, e.g. `syncsim completions bash >
+    /// ~/.local/share/bash-completion/completions/syncsim`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Check a scenario file without running it.
     Validate {
         /// Scenario files.
@@ -372,6 +382,20 @@ fn main() -> ExitCode {
         } => consume(&file, api_url, listen, speed, secret, seed, &sets, !quiet),
         Command::Presets => {
             print!("{}", table::presets());
+            Ok(exit::OK)
+        }
+        Command::Schema => {
+            print!("{}", syncsim::scenario::schema::scenario_schema());
+            Ok(exit::OK)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "syncsim",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
         Command::Validate { files } => Ok(validate(&files)),

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod consumer;
 pub mod faults;
+pub mod schema;
 pub mod spec;
 pub mod thresholds;
 pub mod webhooks;

@@ -13,7 +13,7 @@ use std::fmt;
 use std::num::NonZeroU32;
 
 /// A whole scenario file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, shown in reports.
@@ -43,11 +43,12 @@ pub struct Scenario {
     pub thresholds: super::thresholds::Thresholds,
     /// A sweep (expanded by `syncsim sweep`; `run` runs the base scenario).
     #[serde(default)]
+    #[schemars(with = "Option<super::schema::SweepSchema>")]
     pub sweep: Option<toml::Value>,
 }
 
 /// The mock mailbox source (`[source]`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// Number of mailboxes.
@@ -298,7 +299,7 @@ impl<'de> Deserialize<'de> for Mix {
 }
 
 /// A bulk burst of new messages (`[[source.bursts]]`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Burst {
     /// When the burst starts.
@@ -443,7 +444,7 @@ impl<'de> Deserialize<'de> for DelaySpec {
 }
 
 /// Token-bucket rate limits at the source (`[source.rate_limit]`).
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
     /// Sustained requests per second per mailbox.

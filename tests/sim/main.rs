@@ -19,6 +19,7 @@ mod paging;
 mod pair;
 mod poll_arithmetic;
 mod props;
+mod schema;
 mod seeds;
 mod styles;
 mod sweep;
