@@ -65,6 +65,9 @@ pub struct Outcome {
     pub runs: Vec<RunChecks>,
     /// Files that are not valid scenarios.
     pub bad: Vec<ScenarioError>,
+    /// Sweep grid axes that cannot change some variant (see
+    /// [`crate::sweep::Sweep::warnings`]), as `file: warning`.
+    pub warnings: Vec<String>,
 }
 
 impl Outcome {
@@ -208,12 +211,18 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
     let mut runs: Vec<(PathBuf, String, Run)> = Vec::new();
     for f in files {
         match expand(f) {
-            Ok(sweep) => runs.extend(
+            Ok(sweep) => runs.extend({
+                outcome.warnings.extend(
+                    sweep
+                        .warnings
+                        .iter()
+                        .map(|w| format!("{}: {w}", f.display())),
+                );
                 sweep
                     .runs
                     .into_iter()
-                    .map(|r| (f.clone(), sweep.name.clone(), r)),
-            ),
+                    .map(|r| (f.clone(), sweep.name.clone(), r))
+            }),
             Err(e) => outcome.bad.push(e),
         }
     }
@@ -249,6 +258,9 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
 /// The human summary: every failure with its repro line, then totals.
 pub fn render(outcome: &Outcome) -> String {
     let mut out = String::new();
+    for w in &outcome.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     for e in &outcome.bad {
         let _ = writeln!(out, "error: {e}");
     }

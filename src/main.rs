@@ -802,6 +802,9 @@ fn sweep(
     force: bool,
 ) -> Result<u8, Failure> {
     let sweep = syncsim::sweep::expand(file)?;
+    for w in &sweep.warnings {
+        eprintln!("warning: {}: {w}", file.display());
+    }
     let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(&sweep.name));
     let jobs = threads(jobs);
     let started = Instant::now(); // wall clock: stderr only
@@ -1041,8 +1044,13 @@ fn messages(ids: impl Iterator<Item = (u32, u32)>) -> syncsim::model::trace::Fil
 fn validate(files: &[PathBuf]) -> u8 {
     let mut code = exit::OK;
     for f in files {
-        match syncsim::load(f).and_then(|s| syncsim::sweep::check_file(f).map(|()| s)) {
-            Ok(s) => println!("{}: ok ({})", f.display(), s.name),
+        match syncsim::load(f).and_then(|s| syncsim::sweep::expand(f).map(|w| (s, w))) {
+            Ok((s, w)) => {
+                for w in &w.warnings {
+                    eprintln!("warning: {}: {w}", f.display());
+                }
+                println!("{}: ok ({})", f.display(), s.name)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 code = exit::BAD_INPUT;
@@ -1075,6 +1083,9 @@ fn finish(dir: &Path, meta: &Meta) -> Result<u8, Failure> {
     tables::write_all(dir, meta, &collected)?;
     let points = tables::by_point(meta, &collected);
     print!("{}", tables::comparison(&points));
+    if points.iter().any(|p| p.runs.len() > 1) {
+        println!("(a±b: mean over seeds ± the half-width of its 95% confidence interval)");
+    }
     if let Some(best) = tables::recommendation(&points) {
         println!(
             "\nrecommended: {} (cheapest meeting the thresholds)",

@@ -74,6 +74,48 @@ pub struct Sweep {
     pub scenario_hash: String,
     /// Hash of the expansion: every run id, in order.
     pub expanded_hash: String,
+    /// Grid axes that cannot change some variant's runs (a poll interval
+    /// beside a hybrid variant): each such variant repeats one run per
+    /// value. `sweep`, `check` and `validate` print them.
+    pub warnings: Vec<String>,
+}
+
+/// True when the scenario key `key` can change a run whose consumer has
+/// `strategy`: polling settings act only on `poll`, reconciliation
+/// settings only on `hybrid`, webhook and endpoint settings not on `poll`.
+pub fn key_applies(key: &str, strategy: crate::scenario::consumer::Strategy) -> bool {
+    use crate::scenario::consumer::Strategy;
+    let under = |prefixes: &[&str]| {
+        prefixes
+            .iter()
+            .any(|p| key == *p || key.starts_with(&format!("{p}.")))
+    };
+    if under(&[
+        "consumer.poll_interval",
+        "consumer.poll_jitter",
+        "consumer.adaptive",
+        "consumer.long_poll",
+        "consumer.if_none_match",
+    ]) {
+        return strategy == Strategy::Poll;
+    }
+    if under(&["consumer.reconcile_every", "consumer.lookback"]) {
+        return strategy == Strategy::Hybrid;
+    }
+    if under(&[
+        "webhooks",
+        "consumer.ack",
+        "consumer.queue",
+        "consumer.workers",
+        "consumer.handler_time",
+        "consumer.inbound_rate_limit",
+        "consumer.processing_failure",
+        "consumer.processing_attempts",
+        "consumer.dedup",
+    ]) {
+        return strategy != Strategy::Poll;
+    }
+    true
 }
 
 /// Runs `scenario` and seals its report with the point's `overrides` (the
@@ -203,7 +245,9 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
     let mut runs = Vec::new();
     let mut labels: std::collections::BTreeMap<String, usize> = Default::default();
     let mut point = 0;
+    let mut warnings = Vec::new();
     for v in &spec.variants {
+        let first_run = runs.len();
         for combo in &combos {
             let mut t = table.clone();
             let mut overrides = Vec::new();
@@ -259,6 +303,22 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
             }
             point += 1;
         }
+        let Some(r) = runs.get(first_run) else {
+            continue;
+        };
+        let strategy = r.scenario.consumer.strategy;
+        for axis in spec.axes.iter().filter(|a| a.values.len() > 1) {
+            if !key_applies(&axis.key, strategy) {
+                let name = v.name.as_deref().unwrap_or("base");
+                warnings.push(format!(
+                    "grid axis `{}` does not apply to variant `{name}` (strategy {}): its {} values give {} identical points; set it in the variants it applies to instead of the grid",
+                    spec::echo(&axis.key),
+                    r.scenario.config().consumer.name(),
+                    axis.values.len(),
+                    axis.values.len()
+                ));
+            }
+        }
     }
     let expanded_hash = short_hash(
         std::iter::once(scenario_hash.as_bytes()).chain(runs.iter().map(|r| r.hash.as_bytes())),
@@ -271,6 +331,7 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
         keys,
         scenario_hash,
         expanded_hash,
+        warnings,
     })
 }
 

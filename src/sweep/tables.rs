@@ -392,7 +392,7 @@ const COLUMNS: [Column; 15] = [
     },
     Column {
         terminal: Some(("req/mbx-day", 11)),
-        markdown: Some(("requests / mailbox-day", "---:")),
+        markdown: Some(("requests / mailbox-day (± 95% CI)", "---:")),
         cell: |p| Cell::Cost(metric(p, "requests.per_mailbox_day")),
     },
     Column {
@@ -449,12 +449,12 @@ const COLUMNS: [Column; 15] = [
     },
     Column {
         terminal: Some(("loss", 9)),
-        markdown: Some(("loss", "---:")),
+        markdown: Some(("loss (± 95% CI)", "---:")),
         cell: |p| Cell::Pct(metric(p, "changes.loss_rate")),
     },
     Column {
         terminal: Some(("recovered", 9)),
-        markdown: Some(("recovered by reconciliation", "---:")),
+        markdown: Some(("recovered by reconciliation (± 95% CI)", "---:")),
         cell: |p| Cell::Pct(metric(p, "changes.recovery_rate")),
     },
     Column {
@@ -589,24 +589,52 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "## Winners\n");
+    // Only points that meet every threshold on every seed can win; equal
+    // values (as shown) are a tie, and every tied point is named.
+    let eligible: Vec<&PointSummary> = points.iter().filter(|p| p.meets).collect();
+    if eligible.is_empty() {
+        let _ = writeln!(
+            out,
+            "No point meets every threshold on every seed, so none wins."
+        );
+    } else if eligible.len() < points.len() {
+        let _ = writeln!(
+            out,
+            "Among the {} of {} points that meet every threshold on every seed:\n",
+            eligible.len(),
+            points.len()
+        );
+    }
     for (what, path, pct) in [
         ("cheapest", "requests.per_mailbox_day", false),
         ("freshest (p99 lag)", "latency_ms.all.p99", false),
         ("least loss", "changes.loss_rate", true),
     ] {
-        let best = points
-            .iter()
-            .filter_map(|p| metric(p, path).map(|s| (p, s.mean)))
-            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.point.cmp(&b.0.point)));
-        if let Some((p, v)) = best {
-            let shown = if pct {
+        let shown = |v: f64| {
+            if pct {
                 format!("{:.3}%", v * 100.0)
             } else if path.starts_with("latency") {
                 fmt_ms(v)
             } else {
                 format!("{v:.1}")
+            }
+        };
+        let best = eligible
+            .iter()
+            .filter_map(|p| metric(p, path).map(|s| s.mean))
+            .min_by(f64::total_cmp);
+        if let Some(v) = best {
+            let tied: Vec<String> = eligible
+                .iter()
+                .filter(|p| metric(p, path).is_some_and(|s| shown(s.mean) == shown(v)))
+                .map(|p| format!("**{}**", p.label))
+                .collect();
+            let tie = if tied.len() > 1 {
+                format!(" ({}-way tie)", tied.len())
+            } else {
+                String::new()
             };
-            let _ = writeln!(out, "- {what}: **{}** ({shown})", p.label);
+            let _ = writeln!(out, "- {what}: {}{tie} ({})", tied.join(", "), shown(v));
         }
     }
     let _ = writeln!(out);
