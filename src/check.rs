@@ -29,10 +29,15 @@ pub struct RunChecks {
     pub seed: u64,
     /// The report digest.
     pub digest: String,
+    /// Changes the run lost (0 when it crashed).
+    pub lost: u64,
     /// One result per threshold condition (none when the run crashed).
     pub results: Vec<CheckResult>,
     /// The panic message, when the run crashed (a syncsim bug).
     pub crash: Option<String>,
+    /// Wall time the run took (for JUnit's `time` only: never in a
+    /// report, a digest or anything a run's results depend on).
+    pub wall: std::time::Duration,
 }
 
 impl RunChecks {
@@ -45,6 +50,12 @@ impl RunChecks {
     pub fn repro(&self) -> String {
         crate::sweep::repro(&self.file, self.seed, &self.overrides)
     }
+
+    /// The one-line `syncsim trace` command that shows this run's lost
+    /// changes (or, when none was lost, its five slowest).
+    pub fn trace(&self) -> String {
+        crate::sweep::trace_command(&self.file, self.seed, &self.overrides, self.lost > 0)
+    }
 }
 
 /// Everything `check` found.
@@ -54,6 +65,9 @@ pub struct Outcome {
     pub runs: Vec<RunChecks>,
     /// Files that are not valid scenarios.
     pub bad: Vec<ScenarioError>,
+    /// Sweep grid axes that cannot change some variant (see
+    /// [`crate::sweep::Sweep::warnings`]), as `file: warning`.
+    pub warnings: Vec<String>,
 }
 
 impl Outcome {
@@ -175,10 +189,7 @@ pub fn fault_checks(scenario: &Scenario, report: &Report) -> Vec<CheckResult> {
             let got = fired(k, report)?;
             Some(CheckResult {
                 path: format!("faults.fired.{k}"),
-                condition: Condition {
-                    op: Op::Gt,
-                    value: 0.0,
-                },
+                condition: Condition::number(Op::Gt, 0.0),
                 got: Some(got as f64),
                 pass: got > 0,
             })
@@ -202,20 +213,34 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
     let mut runs: Vec<(PathBuf, String, Run)> = Vec::new();
     for f in files {
         match expand(f) {
-            Ok(sweep) => runs.extend(
+            Ok(sweep) => runs.extend({
+                outcome.warnings.extend(
+                    sweep
+                        .warnings
+                        .iter()
+                        .map(|w| format!("{}: {w}", f.display())),
+                );
                 sweep
                     .runs
                     .into_iter()
-                    .map(|r| (f.clone(), sweep.name.clone(), r)),
-            ),
+                    .map(|r| (f.clone(), sweep.name.clone(), r))
+            }),
             Err(e) => outcome.bad.push(e),
         }
     }
     outcome.runs = pool::par_map(&runs, jobs, |(file, name, run)| {
-        let (results, digest, crash) = match pool::isolated(run.seed, &run.label, || run.report()) {
-            Ok(report) => (run_checks(&run.scenario, &report), report.digest, None),
-            Err(panicked) => (Vec::new(), String::new(), Some(panicked.message)),
-        };
+        // Wall clock: JUnit's `time` attribute only.
+        let started = std::time::Instant::now();
+        let (results, digest, lost, crash) =
+            match pool::isolated(run.seed, &run.label, || run.report()) {
+                Ok(report) => (
+                    run_checks(&run.scenario, &report),
+                    report.digest,
+                    report.changes.lost,
+                    None,
+                ),
+                Err(panicked) => (Vec::new(), String::new(), 0, Some(panicked.message)),
+            };
         RunChecks {
             file: file.clone(),
             scenario: name.clone(),
@@ -223,8 +248,10 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
             overrides: run.overrides.clone(),
             seed: run.seed,
             digest,
+            lost,
             results,
             crash,
+            wall: started.elapsed(),
         }
     });
     outcome
@@ -233,6 +260,9 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
 /// The human summary: every failure with its repro line, then totals.
 pub fn render(outcome: &Outcome) -> String {
     let mut out = String::new();
+    for w in &outcome.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     for e in &outcome.bad {
         let _ = writeln!(out, "error: {e}");
     }
@@ -245,18 +275,16 @@ pub fn render(outcome: &Outcome) -> String {
             );
         }
         for c in r.results.iter().filter(|c| !c.pass) {
-            let got = c.got.map_or("no value".into(), |g| g.to_string());
             let _ = writeln!(
                 out,
-                "FAIL {} [{}] seed {}: {} = {}, threshold {} (digest {})\n  reproduce: {}",
+                "FAIL {} [{}] seed {}: {} (digest {})\n  reproduce: {}\n  trace:     {}",
                 r.scenario,
                 r.label,
                 r.seed,
-                c.path,
-                got,
-                c.condition,
+                c.describe(),
                 r.digest,
-                r.repro()
+                r.repro(),
+                r.trace()
             );
         }
     }
@@ -278,73 +306,119 @@ pub fn render(outcome: &Outcome) -> String {
     out
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-/// JUnit XML: one testcase per condition (or per run without thresholds),
-/// one `<error>` testcase per bad file and per crashed run.
+/// JUnit XML (through quick-junit): one `<testsuite>` per scenario file,
+/// named by its path; one testcase per condition (or per run without
+/// thresholds), with the file as its `file` attribute, the run's seed,
+/// point, digest and repro line as properties, and a failure message
+/// with value, threshold and unit (`latency_ms.all.p99 = 22.6 min
+/// (1356000), threshold < 2 min`). A bad file is an `<error>` case of its
+/// suite, a crashed run one `<error>` case. A run's wall time is the
+/// `time` of its first case (its other cases add none), so suite and
+/// report times sum the runs once.
 pub fn junit(outcome: &Outcome) -> String {
-    let mut cases = String::new();
-    let (mut tests, mut failures, mut errors) = (0, 0, 0);
+    use quick_junit::{
+        NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestSuite,
+    };
+    let mut report = JReport::new("syncsim check");
+    let mut suites: Vec<TestSuite> = Vec::new();
+    let suite_of = |file: &str, suites: &mut Vec<TestSuite>| -> usize {
+        if let Some(i) = suites.iter().position(|s| s.name.as_str() == file) {
+            return i;
+        }
+        suites.push(TestSuite::new(file));
+        suites.len() - 1
+    };
     for e in &outcome.bad {
-        tests += 1;
-        errors += 1;
-        let _ = writeln!(
-            cases,
-            "    <testcase classname=\"syncsim\" name=\"load\"><error message=\"{}\"/></testcase>",
-            xml(&e.to_string())
-        );
+        let file = e.file().to_string();
+        let i = suite_of(&file, &mut suites);
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(e.to_string()).set_type("bad input");
+        let mut case = TestCase::new("load", status);
+        case.set_classname(file.clone());
+        case.extra.insert("file".into(), file.into());
+        suites[i].add_test_case(case);
     }
+    let mut total = std::time::Duration::ZERO;
     for r in &outcome.runs {
-        let class = xml(&format!("{}.{}", r.scenario, r.label));
+        let file = r.file.display().to_string();
+        let i = suite_of(&file, &mut suites);
+        let class = format!("{}.{}", r.scenario, r.label);
+        let mut props = vec![
+            Property::new("seed", r.seed.to_string()),
+            Property::new("point", r.label.clone()),
+        ];
+        if !r.digest.is_empty() {
+            props.push(Property::new("digest", r.digest.clone()));
+        }
+        props.push(Property::new("reproduce", r.repro()));
+        if r.crash.is_none() {
+            props.push(Property::new("trace", r.trace()));
+        }
+        let mut first = true;
+        let mut add = |name: String, status: TestCaseStatus, suite: &mut TestSuite| {
+            let mut case = TestCase::new(name, status);
+            case.set_classname(class.clone());
+            case.extra.insert("file".into(), file.clone().into());
+            case.set_time(if first {
+                r.wall
+            } else {
+                std::time::Duration::ZERO
+            });
+            first = false;
+            case.add_properties(props.iter().cloned());
+            suite.add_test_case(case);
+        };
+        total += r.wall;
         if let Some(message) = &r.crash {
-            tests += 1;
-            errors += 1;
-            let _ = writeln!(
-                cases,
-                "    <testcase classname=\"{class}\" name=\"seed {} runs\"><error message=\"run crashed: {}\">{}</error></testcase>",
-                r.seed,
-                xml(message),
-                xml(&format!("a syncsim bug; reproduce: {}", r.repro()))
-            );
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(format!("run crashed: {message}"))
+                .set_type("crash")
+                .set_description(format!("a syncsim bug; reproduce: {}", r.repro()));
+            add(format!("seed {} runs", r.seed), status, &mut suites[i]);
             continue;
         }
         if r.results.is_empty() {
-            tests += 1;
-            let _ = writeln!(
-                cases,
-                "    <testcase classname=\"{class}\" name=\"seed {} runs\"/>",
-                r.seed
+            add(
+                format!("seed {} runs", r.seed),
+                TestCaseStatus::success(),
+                &mut suites[i],
             );
         }
         for c in &r.results {
-            tests += 1;
-            let name = xml(&format!("seed {}: {} {}", r.seed, c.path, c.condition));
-            if c.pass {
-                let _ = writeln!(
-                    cases,
-                    "    <testcase classname=\"{class}\" name=\"{name}\"/>"
-                );
+            let name = format!("seed {}: {} {}", r.seed, c.path, c.condition);
+            let status = if c.pass {
+                TestCaseStatus::success()
             } else {
-                failures += 1;
-                let got = c.got.map_or("no value".into(), |g| g.to_string());
-                let _ = writeln!(
-                    cases,
-                    "    <testcase classname=\"{class}\" name=\"{name}\"><failure message=\"got {}\">{}</failure></testcase>",
-                    xml(&got),
-                    xml(&format!("digest {}; reproduce: {}", r.digest, r.repro()))
-                );
-            }
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(c.describe())
+                    .set_type("threshold")
+                    .set_description(format!(
+                        "{}\nseed {} digest {}\nreproduce: {}\ntrace: {}",
+                        c.describe(),
+                        r.seed,
+                        r.digest,
+                        r.repro(),
+                        r.trace()
+                    ));
+                s
+            };
+            add(name, status, &mut suites[i]);
         }
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"syncsim check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n{cases}  </testsuite>\n</testsuites>\n"
-    )
+    for s in &mut suites {
+        let t = s
+            .test_cases
+            .iter()
+            .filter_map(|c| c.time)
+            .sum::<std::time::Duration>();
+        s.set_time(t);
+    }
+    report.set_time(total);
+    report.add_test_suites(suites);
+    report
+        .to_string()
+        .expect("JUnit XML of owned strings always serializes")
 }
 
 /// For the CLI: the files of `paths`, after checking that every path names

@@ -115,8 +115,10 @@ enum Command {
         /// Sweep folder.
         dir: PathBuf,
     },
-    /// Trace one mailbox or one message through a run: every commit,
-    /// request, page, delivery attempt and its fate, retry, and apply.
+    /// Trace one mailbox or one message through a run (or the lost or
+    /// slowest ones): every commit, request, page, delivery attempt and
+    /// its fate, retry, and apply, then a verdict per change.
+    #[command(group(clap::ArgGroup::new("what").required(true)))]
     Trace {
         /// Scenario file.
         file: PathBuf,
@@ -124,11 +126,18 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Trace this mailbox.
-        #[arg(long, conflicts_with = "message", required_unless_present = "message")]
+        #[arg(long, group = "what")]
         mailbox: Option<u32>,
         /// Trace this message, as MAILBOX:MESSAGE (e.g. 17:3).
-        #[arg(long, value_parser = syncsim::model::trace::Filter::parse_message)]
+        #[arg(long, group = "what", value_parser = syncsim::model::trace::Filter::parse_message)]
         message: Option<syncsim::model::trace::Filter>,
+        /// Trace the messages of the run's first lost changes (the
+        /// report's `changes.lost_sample`, at most 10).
+        #[arg(long, group = "what")]
+        lost: bool,
+        /// Trace the messages of the run's N slowest changes.
+        #[arg(long, group = "what", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        worst: Option<u16>,
         /// Override a key (repeatable), as for `run`.
         #[arg(long = "set", value_parser = parse_set)]
         sets: Vec<(String, String)>,
@@ -225,8 +234,18 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// List the webhook provider presets and their delivery rules.
+    /// List the webhook provider presets and their delivery rules, and
+    /// where each figure comes from (published, fitted or assumed).
     Presets,
+    /// Print the JSON Schema of scenario files (for editors: taplo / Even
+    /// Better TOML `#:schema`, or JSON's `$schema`).
+    Schema,
+    /// Print a shell completion script, e.g. `syncsim completions bash >
+    /// ~/.local/share/bash-completion/completions/syncsim`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Check a scenario file without running it.
     Validate {
         /// Scenario files.
@@ -365,10 +384,21 @@ fn main() -> ExitCode {
             seed,
             mailbox,
             message,
+            lost,
+            worst,
             sets,
             format,
             driver,
-        } => trace(&file, seed, mailbox, message, &sets, format, &driver),
+        } => {
+            let what = match (mailbox, message, lost, worst) {
+                (Some(m), ..) => Traced::Mailbox(m),
+                (_, Some(f), ..) => Traced::Filter(f),
+                (_, _, true, _) => Traced::Lost,
+                (.., Some(n)) => Traced::Worst(n.into()),
+                _ => unreachable!("clap requires one of the group"),
+            };
+            trace(&file, seed, what, &sets, format, &driver)
+        }
         Command::Serve {
             file,
             webhook_url,
@@ -412,6 +442,20 @@ fn main() -> ExitCode {
         } => consume(&file, api_url, listen, speed, secret, seed, &sets, !quiet),
         Command::Presets => {
             print!("{}", table::presets());
+            Ok(exit::OK)
+        }
+        Command::Schema => {
+            print!("{}", syncsim::scenario::schema::scenario_schema());
+            Ok(exit::OK)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "syncsim",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
         Command::Validate { files } => Ok(validate(&files)),
@@ -521,6 +565,14 @@ enum Failure {
     /// The async runtime cannot start (exit 4).
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// `trace --message` names a message its mailbox never has (exit 2).
+    #[error("message {message} of mailbox {mailbox} does not exist: the source never commits it in this run (messages are numbered from 0 in each mailbox; `syncsim trace FILE --mailbox {mailbox}` lists the mailbox's)")]
+    NoMessage {
+        /// The mailbox.
+        mailbox: u32,
+        /// The message asked for.
+        message: u32,
+    },
     /// `trace --mailbox` names a mailbox the scenario does not have (exit 2).
     #[error("mailbox {mailbox} does not exist; the scenario has {mailboxes} (0..{mailboxes})")]
     NoMailbox {
@@ -529,6 +581,9 @@ enum Failure {
         /// Mailboxes in the scenario.
         mailboxes: u32,
     },
+    /// `trace --lost/--worst` with `--driver net` (exit 2).
+    #[error("trace --lost and --worst pick their changes from the event engine's run; with --driver net, trace a --mailbox or a --message (the net report lists its lost changes)")]
+    NetPick,
     /// A network-mode run failed (exit 2: its options or its consumer).
     #[error("--driver net: {0}")]
     Net(#[from] syncsim::net::NetError),
@@ -544,6 +599,8 @@ impl Failure {
             | Failure::OtherPath { .. }
             | Failure::Occupied { .. }
             | Failure::NoMailbox { .. }
+            | Failure::NoMessage { .. }
+            | Failure::NetPick
             | Failure::Live(_)
             | Failure::Net(_)
             | Failure::Secret(_)
@@ -645,9 +702,10 @@ fn emit(
     let failed = checks.iter().filter(|c| !c.pass).count();
     if failed > 0 {
         eprintln!(
-            "{failed} of {} thresholds failed; reproduce with: {}",
+            "{failed} of {} thresholds failed; reproduce with: {}\nsee what happened with: {}",
             checks.len(),
-            syncsim::sweep::repro(file, scenario.seed, sets)
+            syncsim::sweep::repro(file, scenario.seed, sets),
+            syncsim::sweep::trace_command(file, scenario.seed, sets, report.changes.lost > 0)
         );
         return Ok(exit::THRESHOLD);
     }
@@ -814,6 +872,9 @@ fn sweep(
     force: bool,
 ) -> Result<u8, Failure> {
     let sweep = syncsim::sweep::expand(file)?;
+    for w in &sweep.warnings {
+        eprintln!("warning: {}: {w}", file.display());
+    }
     let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(&sweep.name));
     let jobs = threads(jobs);
     let started = Instant::now(); // wall clock: stderr only
@@ -933,32 +994,109 @@ fn report(dir: &Path) -> Result<u8, Failure> {
     finish(dir, &meta)
 }
 
+/// What `trace` follows.
+enum Traced {
+    /// `--mailbox`.
+    Mailbox(u32),
+    /// `--message`.
+    Filter(syncsim::model::trace::Filter),
+    /// `--lost`.
+    Lost,
+    /// `--worst N`.
+    Worst(usize),
+}
+
 fn trace(
     file: &Path,
     seed: Option<u64>,
-    mailbox: Option<u32>,
-    message: Option<syncsim::model::trace::Filter>,
+    what: Traced,
     sets: &[(String, String)],
     format: TraceFormat,
     driver: &DriverArgs,
 ) -> Result<u8, Failure> {
+    use syncsim::model::trace::{Filter, Trace};
     let scenario = load(file, sets, seed)?;
-    let filter = match (mailbox, message) {
-        (Some(m), _) => syncsim::model::trace::Filter::Mailbox(m),
-        (None, Some(f)) => f,
-        (None, None) => unreachable!("clap requires one"),
-    };
     let mailboxes = scenario.source.mailboxes.get();
-    if filter.mailbox() >= mailboxes {
-        return Err(Failure::NoMailbox {
-            mailbox: filter.mailbox(),
-            mailboxes,
-        });
+    let mut header = Vec::new();
+    if driver.driver == Driver::Net && matches!(what, Traced::Lost | Traced::Worst(_)) {
+        return Err(Failure::NetPick);
     }
-    let (report, records) = traced(&scenario, sets, filter, driver)?;
+    let filter = match what {
+        Traced::Mailbox(m) => Filter::Mailbox(m),
+        Traced::Filter(f) => f,
+        Traced::Lost => {
+            let report = syncsim::run(&scenario);
+            let sample = &report.changes.lost_sample;
+            if sample.is_empty() {
+                eprintln!(
+                    "no change was lost in this run (digest {}): nothing to trace",
+                    report.digest
+                );
+                return Ok(exit::OK);
+            }
+            header.push(format!(
+                "{} of {} lost changes (the first by commit time):",
+                sample.len(),
+                report.changes.lost
+            ));
+            for l in sample {
+                header.push(format!(
+                    "  mailbox {} message {} (#{}), committed +{}: {}",
+                    l.mailbox,
+                    l.message,
+                    l.seq,
+                    l.committed,
+                    l.cause.name()
+                ));
+            }
+            messages(sample.iter().map(|l| (l.mailbox, l.message)))
+        }
+        Traced::Worst(n) => {
+            let (_, slow) = syncsim::engine::des::run_slowest(&scenario, n);
+            if slow.is_empty() {
+                eprintln!("no change was applied in this run: nothing to trace");
+                return Ok(exit::OK);
+            }
+            header.push(format!("the {} slowest changes:", slow.len()));
+            for c in &slow {
+                header.push(format!(
+                    "  mailbox {} message {} (#{}): {} by {}",
+                    c.mailbox,
+                    c.message,
+                    c.seq,
+                    table::fmt_ms(c.lag_ms),
+                    c.path
+                ));
+            }
+            messages(slow.iter().map(|c| (c.mailbox, c.message)))
+        }
+    };
+    for m in filter.mailboxes() {
+        if m >= mailboxes {
+            return Err(Failure::NoMailbox {
+                mailbox: m,
+                mailboxes,
+            });
+        }
+    }
+    let (report, records) = traced(&scenario, sets, filter.clone(), driver)?;
+    if let Filter::Message(m, msg) = filter {
+        if !records.iter().any(|r| r.event == "commit") {
+            return Err(Failure::NoMessage {
+                mailbox: m,
+                message: msg,
+            });
+        }
+    }
     match format {
-        TraceFormat::Jsonl => print!("{}", syncsim::model::trace::Trace::jsonl(&records)),
+        TraceFormat::Jsonl => print!("{}", Trace::jsonl(&records)),
         TraceFormat::Text => {
+            for h in &header {
+                println!("{h}");
+            }
+            if !header.is_empty() {
+                println!();
+            }
             for r in &records {
                 println!("{}", r.render());
             }
@@ -1014,7 +1152,7 @@ fn determinism(
         return Err(Failure::NoMailbox { mailbox, mailboxes });
     }
     let filter = syncsim::model::trace::Filter::Mailbox(mailbox);
-    let (a, ta) = traced(&scenario, sets, filter, driver)?;
+    let (a, ta) = traced(&scenario, sets, filter.clone(), driver)?;
     let (b, tb) = traced(&scenario, sets, filter, driver)?;
     match syncsim::model::trace::first_divergence(&ta, &tb) {
         Some((i, x, y)) => {
@@ -1059,12 +1197,25 @@ fn determinism(
     }
 }
 
+/// A filter for these messages (sorted, each once).
+fn messages(ids: impl Iterator<Item = (u32, u32)>) -> syncsim::model::trace::Filter {
+    let mut v: Vec<(u32, u32)> = ids.collect();
+    v.sort_unstable();
+    v.dedup();
+    syncsim::model::trace::Filter::Messages(v)
+}
+
 /// Checks every file (each error is printed; the others still checked).
 fn validate(files: &[PathBuf]) -> u8 {
     let mut code = exit::OK;
     for f in files {
-        match syncsim::load(f).and_then(|s| syncsim::sweep::check_file(f).map(|()| s)) {
-            Ok(s) => println!("{}: ok ({})", f.display(), s.name),
+        match syncsim::load(f).and_then(|s| syncsim::sweep::expand(f).map(|w| (s, w))) {
+            Ok((s, w)) => {
+                for w in &w.warnings {
+                    eprintln!("warning: {}: {w}", f.display());
+                }
+                println!("{}: ok ({})", f.display(), s.name)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 code = exit::BAD_INPUT;
@@ -1097,6 +1248,9 @@ fn finish(dir: &Path, meta: &Meta) -> Result<u8, Failure> {
     tables::write_all(dir, meta, &collected)?;
     let points = tables::by_point(meta, &collected);
     print!("{}", tables::comparison(&points));
+    if points.iter().any(|p| p.runs.len() > 1) {
+        println!("(a±b: mean over seeds ± the half-width of its 95% confidence interval)");
+    }
     if let Some(best) = tables::recommendation(&points) {
         println!(
             "\nrecommended: {} (cheapest meeting the thresholds)",

@@ -21,6 +21,7 @@
 
 use super::queue::EventQueue;
 use super::time::SimTime;
+use crate::detail;
 use crate::metrics::report::Report;
 use crate::model::config::RunConfig;
 use crate::model::consumer::{Consumer, ConsumerTimer};
@@ -28,7 +29,7 @@ use crate::model::halves::{self, Halves};
 use crate::model::ledger::Ledger;
 use crate::model::network::{Carry, Network};
 use crate::model::provider::{Provider, ProviderTimer};
-use crate::model::trace::{Filter, Record};
+use crate::model::trace::{self, Filter, Record};
 use crate::model::transmit::{
     Delivery, DeliveryAnswer, ListAnswer, Output, Status, Ticket, ToConsumer, ToProvider,
 };
@@ -116,10 +117,11 @@ pub fn run_config(cfg: RunConfig) -> Report {
 }
 
 /// Runs `scenario` and also returns the timeline of everything that
-/// touched what `filter` names, in time order (commits included).
+/// touched what `filter` names, in time order (commits included), then
+/// one `verdict` record per traced change (applied or lost, and why).
 pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) {
     let mut world = World::new(scenario.config());
-    world.ledger.start_trace(filter);
+    world.ledger.start_trace(filter.clone());
     world.run();
     let report = world.report();
     let records = world
@@ -127,8 +129,67 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
         .take_trace()
         .map(|t| t.records)
         .unwrap_or_default();
-    let records = crate::model::trace::with_commits(world.provider.logs(), filter, records);
-    (report, records)
+    // The first apply of each traced change, for its verdict.
+    let mut first_apply: std::collections::BTreeMap<(u32, u32), usize> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        if let (Some((seq, _, _)), true) = (
+            r.change,
+            r.event == "apply" && r.detail.get("first") == Some(&true.into()),
+        ) {
+            first_apply.entry((r.mailbox, seq)).or_insert(i);
+        }
+    }
+    let end = SimTime(world.cfg.end().0);
+    let logs = world.provider.logs();
+    let (mut commits, mut verdicts) = (Vec::new(), Vec::new());
+    for m in filter.mailboxes() {
+        if m >= logs.mailboxes() {
+            continue;
+        }
+        for (seq, c) in logs.changes(m).iter().enumerate() {
+            if !filter.keeps(m, Some(c.msg), "commit") {
+                continue;
+            }
+            let seq = seq as u32;
+            let change = (seq, c.msg, c.version);
+            commits.push(Record {
+                at: c.at,
+                mailbox: m,
+                change: Some(change),
+                event: "commit",
+                detail: detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => logs.stamp(m, seq)),
+            });
+            let halves = (
+                &world.cfg,
+                &world.provider,
+                &world.consumer,
+                &world.net,
+                &world.ledger,
+            );
+            let lost = halves::loss_cause(halves, m, seq).map(|c| c.name());
+            let first = first_apply.get(&(m, seq)).map(|&i| &records[i]);
+            verdicts.push(trace::verdict(end, m, change, c.at, first, lost));
+        }
+    }
+    commits.extend(records);
+    commits.sort_by_key(|r| r.at); // stable: commits first at equal times
+    commits.extend(verdicts);
+    (report, commits)
+}
+
+/// Runs `scenario` and also returns its `n` slowest changes (the report
+/// lists [`crate::metrics::SLOWEST_IN_REPORT`]; this may keep more).
+pub fn run_slowest(
+    scenario: &Scenario,
+    n: usize,
+) -> (Report, Vec<crate::metrics::report::SlowChange>) {
+    let mut world = World::new(scenario.config());
+    world.ledger.metrics.slowest =
+        crate::metrics::Slowest::new(n.max(crate::metrics::SLOWEST_IN_REPORT));
+    world.run();
+    let report = world.report();
+    let slow = crate::metrics::assemble::slowest(&world.ledger, n);
+    (report, slow)
 }
 
 impl World {

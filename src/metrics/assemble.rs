@@ -35,34 +35,86 @@ pub struct Observed<'a> {
     pub hits: &'a FaultHits,
 }
 
-/// Splits the changes never applied by the first cause recorded for
-/// them, else by what the end state shows.
-fn lost_by_cause(o: &Observed) -> LostByCause {
+/// Why change `seq` of mailbox `m` was lost: the first cause recorded for
+/// it, else what the end state shows; `None` when it was applied.
+pub fn loss_cause(o: &Observed, m: u32, seq: u32) -> Option<LossCause> {
+    if o.ledger.has_applied(m, seq) {
+        return None;
+    }
+    let marks = o.ledger.marks(m, seq);
+    let has = |k: Mark| marks & k as u8 != 0;
+    Some(if has(Mark::Crashed) {
+        LossCause::Crash
+    } else if has(Mark::DeadLettered) {
+        LossCause::DeadLettered
+    } else if has(Mark::Disabled) {
+        LossCause::EndpointDisabled
+    } else if has(Mark::GaveUp) {
+        LossCause::WebhookGaveUp
+    } else if cursor_passed(o, m, seq) {
+        LossCause::CursorSkip
+    } else {
+        LossCause::Undelivered
+    })
+}
+
+/// Splits the changes never applied by cause ([`loss_cause`]), and keeps
+/// the first [`LOST_IN_REPORT`] by commit time (then mailbox, then
+/// sequence number) as a sample.
+fn lost_by_cause(o: &Observed) -> (LostByCause, Vec<LostChange>) {
     let logs = o.ledger.logs();
     let mut out = LostByCause::default();
+    let mut first: Vec<(crate::engine::time::SimTime, u32, u32, LossCause)> = Vec::new();
     for m in 0..logs.mailboxes() {
         for seq in 0..logs.changes(m).len() as u32 {
-            if o.ledger.has_applied(m, seq) {
+            let Some(cause) = loss_cause(o, m, seq) else {
                 continue;
-            }
-            let marks = o.ledger.marks(m, seq);
-            let has = |k: Mark| marks & k as u8 != 0;
-            if has(Mark::Crashed) {
-                out.crash += 1;
-            } else if has(Mark::DeadLettered) {
-                out.dead_lettered += 1;
-            } else if has(Mark::Disabled) {
-                out.endpoint_disabled += 1;
-            } else if has(Mark::GaveUp) {
-                out.webhook_gave_up += 1;
-            } else if cursor_passed(o, m, seq) {
-                out.cursor_skip += 1;
-            } else {
-                out.undelivered += 1;
+            };
+            *match cause {
+                LossCause::Crash => &mut out.crash,
+                LossCause::DeadLettered => &mut out.dead_lettered,
+                LossCause::EndpointDisabled => &mut out.endpoint_disabled,
+                LossCause::WebhookGaveUp => &mut out.webhook_gave_up,
+                LossCause::CursorSkip => &mut out.cursor_skip,
+                LossCause::Undelivered => &mut out.undelivered,
+            } += 1;
+            let key = (logs.changes(m)[seq as usize].at, m, seq, cause);
+            if first.len() < LOST_IN_REPORT || key < first[first.len() - 1] {
+                let at = first.partition_point(|k| *k < key);
+                first.insert(at, key);
+                first.truncate(LOST_IN_REPORT);
             }
         }
     }
-    out
+    let sample = first
+        .into_iter()
+        .map(|(at, m, seq, cause)| LostChange {
+            mailbox: m,
+            message: logs.changes(m)[seq as usize].msg,
+            seq,
+            committed: SimDuration(at.0 / 1_000 * 1_000).to_string(),
+            cause,
+        })
+        .collect();
+    (out, sample)
+}
+
+/// The slowest changes, for the report.
+pub fn slowest(ledger: &Ledger, n: usize) -> Vec<SlowChange> {
+    ledger
+        .metrics
+        .slowest
+        .items()
+        .iter()
+        .take(n)
+        .map(|s| SlowChange {
+            mailbox: s.mailbox,
+            message: ledger.logs().changes(s.mailbox)[s.seq as usize].msg,
+            seq: s.seq,
+            lag_ms: s.lag.as_millis_f64(),
+            path: s.path.name().to_string(),
+        })
+        .collect()
 }
 
 /// True when mailbox `m`'s poller cursor has moved past change `seq`
@@ -91,11 +143,14 @@ pub fn assemble(o: &Observed) -> Report {
     let c = &metrics.counters;
     let (divergent_messages, divergent_mailboxes) = o.replica.divergence(logs);
     let hooks = o.sender.zip(o.receiver);
+    let (lost_by_cause, lost_sample) = lost_by_cause(o);
+    let inbound = o.receiver.map_or(0, |r| r.requests);
     let webhooks = hooks.map(|(sender, r)| {
         let s = &sender.stats;
         Webhooks {
             preset: sender.config().name.to_string(),
             duplicates: o.ledger.duplicates,
+            redundant: o.ledger.redundant,
             inbound_requests: r.requests,
             inbound_refused: r.refused,
             inbound_rate_limited: r.rate_limited,
@@ -131,6 +186,16 @@ pub fn assemble(o: &Observed) -> Report {
                 .reconcile_every_given
                 .map(|d| round3(d.as_secs_f64() / 60.0)),
         },
+        capacity: Capacity {
+            source_peak_rps: metrics.source_rps.peak(),
+            source_requests_per_day: c.requests as f64 / days,
+            source_requests_per_month: c.requests as f64 / days * 30.0,
+            source_rate_limited: c.rate_limited,
+            inbound_peak_rps: o.receiver.map_or(0, |r| r.inbound.peak()),
+            inbound_per_day: inbound as f64 / days,
+            inbound_per_month: inbound as f64 / days * 30.0,
+            inbound_rate_limited: o.receiver.map_or(0, |r| r.rate_limited),
+        },
         changes: Changes {
             generated,
             applied,
@@ -152,7 +217,9 @@ pub fn assemble(o: &Observed) -> Report {
                 metrics.latency_reconcile.count() as f64 / generated as f64
             },
             redelivered: c.redelivered,
-            lost_by_cause: lost_by_cause(o),
+            lost_by_cause,
+            lost_sample,
+            slowest: slowest(o.ledger, crate::metrics::SLOWEST_IN_REPORT),
         },
         requests: Requests {
             total: c.requests,
@@ -174,10 +241,10 @@ pub fn assemble(o: &Observed) -> Report {
         webhooks,
         queue,
         latency_ms: LatencyByPath {
-            all: metrics.latency_all.stats(),
-            webhook: metrics.latency_webhook.stats(),
-            poll: metrics.latency_poll.stats(),
-            reconcile: metrics.latency_reconcile.stats(),
+            all: metrics.latency_all.stats_with(&cfg.percentiles),
+            webhook: metrics.latency_webhook.stats_with(&cfg.percentiles),
+            poll: metrics.latency_poll.stats_with(&cfg.percentiles),
+            reconcile: metrics.latency_reconcile.stats_with(&cfg.percentiles),
         },
         consistency: Consistency {
             divergent_messages,
@@ -214,6 +281,19 @@ pub enum Path {
     Resync,
     /// The hybrid's reconciler.
     Reconcile,
+}
+
+impl Path {
+    /// The path's name in reports and traces (`poll`, `webhook`,
+    /// `resync`, `reconcile`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Poll => "poll",
+            Path::Webhook => "webhook",
+            Path::Resync => "resync",
+            Path::Reconcile => "reconcile",
+        }
+    }
 }
 
 impl Metrics {

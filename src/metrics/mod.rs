@@ -6,6 +6,8 @@ pub mod report;
 
 pub mod assemble;
 
+pub mod units;
+
 use crate::engine::time::{SimDuration, SimTime, MICROS_PER_SEC};
 pub use assemble::Path;
 use hdrhistogram::Histogram;
@@ -58,7 +60,20 @@ impl LatencyRecorder {
             p99: ms(self.hist.value_at_quantile(0.99)),
             p999: ms(self.hist.value_at_quantile(0.999)),
             max: ms(self.hist.max()),
+            extra: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// [`Self::stats`] plus the percentiles `extra` names (leaf name ->
+    /// percent, e.g. `p95` -> 95), read from the same histogram.
+    pub fn stats_with(&self, extra: &std::collections::BTreeMap<String, f64>) -> LatencyStats {
+        let mut s = self.stats();
+        for (leaf, pct) in extra {
+            let v = (!self.hist.is_empty())
+                .then(|| self.hist.value_at_quantile(pct / 100.0) as f64 / 1_000.0);
+            s.extra.insert(leaf.clone(), v);
+        }
+        s
     }
 }
 
@@ -131,6 +146,63 @@ pub struct Counters {
     pub not_modified: u64,
 }
 
+/// How many of the slowest changes a report lists (`changes.slowest`).
+pub const SLOWEST_IN_REPORT: usize = 10;
+
+/// One change's first application, as [`Slowest`] keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slow {
+    /// Commit to first application.
+    pub lag: SimDuration,
+    /// Mailbox.
+    pub mailbox: u32,
+    /// The change's sequence number in its mailbox's log.
+    pub seq: u32,
+    /// The path that applied it first.
+    pub path: Path,
+}
+
+/// The `k` slowest first applications so far, slowest first (ties: the
+/// one applied first stays ahead). Fixed size; one comparison per apply
+/// once full.
+#[derive(Clone, Debug)]
+pub struct Slowest {
+    k: usize,
+    items: Vec<Slow>,
+}
+
+impl Default for Slowest {
+    fn default() -> Self {
+        Slowest::new(SLOWEST_IN_REPORT)
+    }
+}
+
+impl Slowest {
+    /// Keeps the `k` slowest.
+    pub fn new(k: usize) -> Self {
+        Slowest {
+            k,
+            items: Vec::with_capacity(k + 1),
+        }
+    }
+
+    /// Offers one first application.
+    #[inline]
+    pub fn offer(&mut self, s: Slow) {
+        if self.items.len() == self.k && self.items.last().is_none_or(|l| s.lag <= l.lag) {
+            return;
+        }
+        let at = self.items.partition_point(|i| i.lag >= s.lag);
+        self.items.insert(at, s);
+        self.items.truncate(self.k);
+    }
+
+    /// The slowest, slowest first.
+    pub fn items(&self) -> &[Slow] {
+        &self.items
+    }
+}
+
 /// Everything measured during a run.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -148,6 +220,8 @@ pub struct Metrics {
     pub latency_reconcile: LatencyRecorder,
     /// Events the engine processed.
     pub events: u64,
+    /// The slowest first applications.
+    pub slowest: Slowest,
 }
 
 impl Metrics {
@@ -162,6 +236,22 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slowest_keeps_the_k_largest_in_order() {
+        let mut s = Slowest::new(3);
+        for (i, ms) in [5u64, 1, 9, 7, 9, 3, 8].iter().enumerate() {
+            s.offer(Slow {
+                lag: SimDuration::from_millis(*ms),
+                mailbox: 0,
+                seq: i as u32,
+                path: Path::Poll,
+            });
+        }
+        let got: Vec<(u64, u32)> = s.items().iter().map(|x| (x.lag.0 / 1_000, x.seq)).collect();
+        // 9 (seq 2) before the later 9 (seq 4), then 8; 7 and below dropped.
+        assert_eq!(got, [(9, 2), (9, 4), (8, 6)]);
+    }
 
     #[test]
     fn peak_rate_finds_busiest_second() {

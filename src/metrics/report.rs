@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 /// Latency summary of one path, in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LatencyStats {
     /// Number of changes measured.
     pub count: u64,
@@ -24,6 +23,11 @@ pub struct LatencyStats {
     pub p999: Option<f64>,
     /// Largest.
     pub max: Option<f64>,
+    /// Percentiles the scenario's thresholds ask for beyond the ones
+    /// above (`p95`, `p75`, ...), by leaf name; empty (and absent from the
+    /// JSON) otherwise, so reports without them keep their digests.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Option<f64>>,
 }
 
 /// The simulated world's size.
@@ -81,6 +85,107 @@ pub struct Changes {
     pub redelivered: u64,
     /// Lost changes split by cause.
     pub lost_by_cause: LostByCause,
+    /// The first lost changes by commit time (at most
+    /// [`LOST_IN_REPORT`]), each with its cause: where to start
+    /// `syncsim trace --lost`.
+    pub lost_sample: Vec<LostChange>,
+    /// The slowest changes (at most [`super::SLOWEST_IN_REPORT`]),
+    /// slowest first: `syncsim trace --worst N` traces them.
+    pub slowest: Vec<SlowChange>,
+}
+
+/// How many lost changes a report lists (`changes.lost_sample`).
+pub const LOST_IN_REPORT: usize = 10;
+
+/// Why a change was lost (see [`LostByCause`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossCause {
+    /// The webhook sender gave up after its last attempt.
+    WebhookGaveUp,
+    /// The sender skipped it: endpoint disabled.
+    EndpointDisabled,
+    /// Dead-lettered after failed processing.
+    DeadLettered,
+    /// Lost with a memory queue in a consumer crash.
+    Crash,
+    /// A timestamp cursor moved past it.
+    CursorSkip,
+    /// Not delivered by the end.
+    Undelivered,
+}
+
+impl LossCause {
+    /// The name used in reports and traces (`webhook_gave_up`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LossCause::WebhookGaveUp => "webhook_gave_up",
+            LossCause::EndpointDisabled => "endpoint_disabled",
+            LossCause::DeadLettered => "dead_lettered",
+            LossCause::Crash => "crash",
+            LossCause::CursorSkip => "cursor_skip",
+            LossCause::Undelivered => "undelivered",
+        }
+    }
+}
+
+/// One lost change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LostChange {
+    /// Mailbox.
+    pub mailbox: u32,
+    /// Message (what `syncsim trace --message MAILBOX:MESSAGE` takes).
+    pub message: u32,
+    /// The change's sequence number in its mailbox's log.
+    pub seq: u32,
+    /// When the source committed it (from the start, e.g. `6h12m3s`).
+    pub committed: String,
+    /// Why it was lost.
+    pub cause: LossCause,
+}
+
+/// One slow change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowChange {
+    /// Mailbox.
+    pub mailbox: u32,
+    /// Message.
+    pub message: u32,
+    /// The change's sequence number in its mailbox's log.
+    pub seq: u32,
+    /// Commit to first application, in milliseconds.
+    pub lag_ms: f64,
+    /// The path that applied it first (`webhook`, `poll`, `reconcile`,
+    /// `resync`).
+    pub path: String,
+}
+
+/// What a fleet of this size asks of the mail API and of the consumer's
+/// endpoint: the figures capacity planning starts from. Per day and per
+/// 30-day month are the run's totals over its simulated days (horizon
+/// plus drain), unrounded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// Requests at the source (mail API) in its busiest second.
+    pub source_peak_rps: u64,
+    /// Requests at the source per day, whole fleet.
+    pub source_requests_per_day: f64,
+    /// Requests at the source per 30-day month, whole fleet.
+    pub source_requests_per_month: f64,
+    /// Requests the source answered 429 (rate limited).
+    pub source_rate_limited: u64,
+    /// Webhook deliveries reaching the consumer's endpoint in its busiest
+    /// second (0 without webhooks).
+    pub inbound_peak_rps: u64,
+    /// Webhook deliveries reaching the endpoint per day.
+    pub inbound_per_day: f64,
+    /// Webhook deliveries reaching the endpoint per 30-day month.
+    pub inbound_per_month: f64,
+    /// Deliveries the endpoint's inbound rate limit answered 429.
+    pub inbound_rate_limited: u64,
 }
 
 /// Why lost changes were lost (the first cause recorded for each).
@@ -171,6 +276,9 @@ pub struct Webhooks {
     pub skipped_disabled: u64,
     /// Deliveries that reached the consumer for a change it had already received.
     pub duplicates: u64,
+    /// First deliveries of changes that another path (the hybrid's
+    /// reconciler) had already applied: redundant work at the endpoint.
+    pub redundant: u64,
     /// Seconds the endpoint spent disabled.
     pub endpoint_disabled_for: f64,
     /// Requests that reached the endpoint.
@@ -320,6 +428,8 @@ pub struct Report {
     pub digest: String,
     /// Size of the simulated world.
     pub simulated: Simulated,
+    /// Peak rates and fleet totals per day and month.
+    pub capacity: Capacity,
     /// Ground truth against the replica.
     pub changes: Changes,
     /// Request cost.
@@ -374,6 +484,7 @@ impl Report {
             p99: Some(0.0),
             p999: Some(0.0),
             max: Some(0.0),
+            extra: BTreeMap::new(),
         };
         let sample = Report {
             scenario: String::new(),
@@ -389,6 +500,7 @@ impl Report {
                 poll_interval_min: Some(0.0),
                 reconcile_every_min: Some(0.0),
             },
+            capacity: Capacity::default(),
             changes: Changes::default(),
             requests: Requests::default(),
             webhooks: Some(Webhooks::default()),
@@ -467,7 +579,7 @@ pub fn check_with(
                 path: path.clone(),
                 condition: *c,
                 got,
-                pass: got.is_some_and(|g| c.op.holds(g, c.value)),
+                pass: got.is_some_and(|g| c.holds(path, g)),
             });
         }
     }
@@ -509,6 +621,7 @@ mod tests {
             Webhooks {
                 preset: String::new(),
                 duplicates: 0,
+                redundant: 0,
                 inbound_requests: 0,
                 inbound_refused: 0,
                 inbound_rate_limited: 0,

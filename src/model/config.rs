@@ -56,6 +56,17 @@ pub enum OutageMode {
     Hang,
 }
 
+impl OutageMode {
+    /// The mode as the scenario file spells it: `refused`, `503`, `hang`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutageMode::Refused => "refused",
+            OutageMode::Status503 => "503",
+            OutageMode::Hang => "hang",
+        }
+    }
+}
+
 /// What a `drop` fault loses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -379,6 +390,9 @@ pub struct RunConfig {
     pub reconcile_every_given: Option<SimDuration>,
     /// For the report: true when polling runs at a fixed interval.
     pub fixed_poll_interval: bool,
+    /// For the report: latency percentiles beyond p50/p90/p99/p999 that
+    /// thresholds ask for (leaf name such as `p95` -> percent).
+    pub percentiles: std::collections::BTreeMap<String, f64>,
 }
 
 impl RunConfig {

@@ -260,7 +260,7 @@ impl Consumer {
             panic!("poll answers only with a poller")
         };
         if ledger.tracing() {
-            trace!(ledger, sent_at, m, None, "poll", "cursor" => format!("{asked:?}"),
+            trace!(ledger, sent_at, m, None, "poll", "cursor" => super::trace::cursor(&asked),
                 "answer" => describe(listed), "arrives_us" => at.0);
         }
         let c = &mut ledger.metrics.counters;
@@ -325,7 +325,7 @@ impl Consumer {
             return;
         }
         let (req, _starts) = rec.request(m, now);
-        trace!(ledger, now, m, None, "reconcile_request", "cursor" => format!("{:?}", req.cursor));
+        trace!(ledger, now, m, None, "reconcile_request", "cursor" => super::trace::cursor(&req.cursor));
         ledger.metrics.counters.reconcile += 1;
         self.out.push(Output::Transmit(ToProvider::List(ListCall {
             req,
@@ -396,7 +396,7 @@ impl Consumer {
         let mut timers = std::mem::take(&mut ep.timers);
         let reply = ep.receiver.on_request(now, item, slow, &mut timers);
         trace!(ledger, now, d.mailbox, ledger.change(d.mailbox, d.seq), "arrive",
-            "reply" => format!("{reply:?}"), "late_copy" => !open, "response_lost" => d.reply.lost);
+            "reply" => super::trace::word(&reply), "late_copy" => !open, "response_lost" => d.reply.lost);
         if matches!(reply, Reply::Accepted | Reply::Pending) {
             ledger.received(d.mailbox, d.seq);
         }
@@ -528,7 +528,7 @@ impl Consumer {
         let a = self.replica.apply(item.mailbox, data, dedup);
         let a = ledger.applied(item.mailbox, item.seq, now, a.effect, Path::Webhook);
         trace!(ledger, now, item.mailbox, ledger.change(item.mailbox, item.seq), "apply",
-            "path" => "webhook", "first" => a.first, "effect" => format!("{:?}", a.effect),
+            "path" => "webhook", "first" => a.first, "effect" => super::trace::word(&a.effect),
             "written_version" => data.version & !super::traffic::DELETED);
         if let Some(reply) = item.reply_to {
             self.answer(reply, Status::Ok);
@@ -539,7 +539,7 @@ impl Consumer {
     /// dead-lettered by the receiver.
     fn settle_failure(&mut self, now: SimTime, item: Item, failure: Failure, ledger: &mut Ledger) {
         trace!(ledger, now, item.mailbox, ledger.change(item.mailbox, item.seq), "processing_failed",
-            "then" => format!("{failure:?}"), "tries" => item.tries + 1);
+            "then" => super::trace::word(&failure), "tries" => item.tries + 1);
         if failure == Failure::DeadLettered {
             ledger.mark(item.mailbox, item.seq, Mark::DeadLettered);
         }
@@ -556,7 +556,7 @@ impl Consumer {
     /// start; a memory queue loses what it held.
     fn crash(&mut self, now: SimTime, i: u32, ledger: &mut Ledger) {
         let w = self.host.crash[i as usize];
-        if let Some(m) = ledger.traced_mailbox() {
+        for m in ledger.traced_mailboxes() {
             let until = w.end_after(now).map_or(0, |t| t.0);
             ledger.emit(
                 now,
@@ -617,7 +617,7 @@ fn apply_page(
         let a = replica.apply(m, item, Dedup::Version);
         let a = ledger.applied(m, item.seq, at, a.effect, path);
         trace!(ledger, at, m, Some((item.seq, item.msg, item.version)), "apply",
-            "path" => format!("{path:?}").to_lowercase(), "first" => a.first, "effect" => format!("{:?}", a.effect));
+            "path" => path.name(), "first" => a.first, "effect" => super::trace::word(&a.effect));
     }
 }
 

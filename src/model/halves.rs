@@ -64,7 +64,18 @@ pub fn report(
     net: &Network,
     ledger: &Ledger,
 ) -> Report {
-    assemble(&Observed {
+    assemble(&observed(cfg, provider, consumer, net, ledger))
+}
+
+/// What a finished run observed, for the report's assembly.
+fn observed<'a>(
+    cfg: &'a RunConfig,
+    provider: &'a Provider,
+    consumer: &'a Consumer,
+    net: &'a Network,
+    ledger: &'a Ledger,
+) -> Observed<'a> {
+    Observed {
         cfg,
         ledger,
         replica: consumer.replica(),
@@ -72,5 +83,15 @@ pub fn report(
         sender: provider.sender(),
         receiver: consumer.receiver().map(|r| &r.stats),
         hits: net.hits(),
-    })
+    }
+}
+
+/// Why change `seq` of mailbox `m` was lost in a finished run (`None`:
+/// it was applied), by the report's rules: for traces' verdicts.
+pub fn loss_cause(
+    (cfg, provider, consumer, net, ledger): (&RunConfig, &Provider, &Consumer, &Network, &Ledger),
+    m: u32,
+    seq: u32,
+) -> Option<crate::metrics::report::LossCause> {
+    crate::metrics::assemble::loss_cause(&observed(cfg, provider, consumer, net, ledger), m, seq)
 }

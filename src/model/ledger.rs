@@ -44,6 +44,9 @@ pub struct Ledger {
     pub metrics: Metrics,
     /// Webhook deliveries that reached the consumer a second time or more.
     pub duplicates: u64,
+    /// First webhook deliveries of changes another path had applied
+    /// already (the hybrid's reconciler got there first).
+    pub redundant: u64,
     /// Thin-payload fetches.
     pub fetches: u64,
     /// Changes the sender gave up on.
@@ -61,6 +64,7 @@ impl Ledger {
             logs,
             metrics: Metrics::default(),
             duplicates: 0,
+            redundant: 0,
             fetches: 0,
             gave_up: 0,
             crashes: 0,
@@ -100,18 +104,31 @@ impl Ledger {
         *flag |= APPLIED;
         let a = Applied { first, effect };
         let committed = self.logs.changes(m)[seq as usize].at;
-        self.metrics.record_apply(a, at.since(committed), path);
+        let lag = at.since(committed);
+        self.metrics.record_apply(a, lag, path);
+        if first {
+            self.metrics.slowest.offer(crate::metrics::Slow {
+                lag,
+                mailbox: m,
+                seq,
+                path,
+            });
+        }
         a
     }
 
     /// A webhook delivery of change `seq` was taken in by the consumer;
-    /// counts it as a duplicate if one was before.
+    /// counts it as a duplicate if one was before, and as redundant if it
+    /// is the first but another path (reconciliation) applied the change
+    /// already.
     #[inline]
     pub fn received(&mut self, m: u32, seq: u32) {
         let flag = self.flag(m, seq);
         let again = *flag & RECEIVED != 0;
+        let redundant = !again && *flag & APPLIED != 0;
         *flag |= RECEIVED;
         self.duplicates += again as u64;
+        self.redundant += redundant as u64;
     }
 
     /// Records a possible cause of loss for change `seq`.
@@ -146,9 +163,18 @@ impl Ledger {
         self.trace.is_some()
     }
 
-    /// The mailbox a trace is about, if tracing.
+    /// The first mailbox a trace is about, if tracing.
     pub fn traced_mailbox(&self) -> Option<u32> {
-        self.trace.as_ref().map(|t| t.filter.mailbox())
+        self.trace
+            .as_ref()
+            .and_then(|t| t.filter.mailboxes().first().copied())
+    }
+
+    /// The mailboxes a trace is about (none when not tracing).
+    pub fn traced_mailboxes(&self) -> Vec<u32> {
+        self.trace
+            .as_ref()
+            .map_or(Vec::new(), |t| t.filter.mailboxes())
     }
 
     /// `(seq, message, version)` of change `seq` of mailbox `m`, for traces.
@@ -171,14 +197,7 @@ impl Ledger {
         detail: Map<String, Value>,
     ) {
         if let Some(t) = &mut self.trace {
-            let keep = match t.filter {
-                Filter::Mailbox(fm) => fm == m,
-                Filter::Message(fm, msg) => {
-                    fm == m
-                        && (change.map(|c| c.1) == Some(msg)
-                            || (change.is_none() && event == "consumer_crash"))
-                }
-            };
+            let keep = t.filter.keeps(m, change.map(|c| c.1), event);
             if keep {
                 t.records.push(Record {
                     at,

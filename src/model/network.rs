@@ -78,12 +78,14 @@ impl Network {
             Fate::default()
         };
         if ledger.tracing() {
-            let what = match (fate.outage, fate.drop_request) {
-                (Some(mode), _) => format!("endpoint outage ({mode:?})"),
-                (None, true) => "request lost".into(),
-                _ => "sent".into(),
+            // `fate` is one word of a closed set: `sent`, `request_lost`,
+            // `endpoint_outage` (with `outage`: `refused`, `503`, `hang`).
+            let (what, outage) = match (fate.outage, fate.drop_request) {
+                (Some(mode), _) => ("endpoint_outage", Some(mode.name())),
+                (None, true) => ("request_lost", None),
+                _ => ("sent", None),
             };
-            trace!(ledger, now, d.mailbox, ledger.change(d.mailbox, d.seq), "attempt", "attempt" => d.attempt, "fate" => what,
+            trace!(ledger, now, d.mailbox, ledger.change(d.mailbox, d.seq), "attempt", "attempt" => d.attempt, "fate" => what, "outage" => outage,
                 "response_lost" => fate.drop_response, "duplicated" => fate.duplicate, "extra_delay_ms" => fate.extra_delay.as_millis_f64());
         }
         self.send(now, fate)

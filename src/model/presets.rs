@@ -208,9 +208,122 @@ pub fn preset(name: &str) -> Option<SenderConfig> {
     })
 }
 
+/// Where a preset's figure comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The provider publishes it; the text names the document.
+    Published(&'static str),
+    /// The provider publishes a total or a shape, not this figure:
+    /// syncsim chose values that match it; the text says what was matched.
+    Fitted(&'static str),
+    /// Not published: syncsim's neutral default.
+    Assumed,
+}
+
+/// The figures a preset is made of, each with its [`Origin`].
+pub const FIELDS: [&str; 6] = [
+    "attempts",
+    "retry delays",
+    "timeout",
+    "payload",
+    "health",
+    "in flight",
+];
+
+/// Where each figure of preset `name` ([`FIELDS`], in order) comes from
+/// (`None` for `custom` and unknown names). The sources are the providers'
+/// public documentation as summarised in ../shared/FACTS.md.
+pub fn origins(name: &str) -> Option<[Origin; 6]> {
+    use Origin::*;
+    const NYLAS: &str = "Nylas webhook docs";
+    const SVIX: &str = "Svix / Standard Webhooks retry schedule";
+    const STRIPE: &str = "Stripe webhook docs";
+    const SHOPIFY: &str = "Shopify webhook docs";
+    const GITHUB: &str = "GitHub webhook docs";
+    const GRAPH: &str = "Microsoft Graph change notification docs";
+    Some(match name {
+        "nylas" => [
+            Published("Nylas webhook docs: 3 attempts"),
+            Fitted("Nylas publishes 'over 10-20 min, exponential backoff', not the steps: 10m 10m"),
+            Published(NYLAS),
+            Published(NYLAS),
+            Published("Nylas webhook docs: failing at 95% non-200 over 15 min, failed after 72 h"),
+            Assumed,
+        ],
+        "svix" => [
+            Published(SVIX),
+            Published(SVIX),
+            Published(SVIX),
+            Published(SVIX),
+            Published("Svix docs: disabled after 5 days of failures"),
+            Assumed,
+        ],
+        "stripe" => [
+            Fitted("Stripe publishes 'up to 3 days, exponential backoff', not a count"),
+            Fitted("Stripe publishes 'up to 3 days, exponential backoff', not the steps: these 12 span 2d23h36m"),
+            Fitted("Stripe publishes only 'a short timeout'"),
+            Published(STRIPE),
+            Fitted("Stripe publishes 'disabled after days of failures': 72 h, 95% over 15 min"),
+            Assumed,
+        ],
+        "shopify" => [
+            Published("Shopify webhook docs: 8 retries (9 attempts)"),
+            Fitted("Shopify publishes '8 retries over 4 hours', not the intervals: doubling from 1 min, 240 min in all"),
+            Published(SHOPIFY),
+            Published(SHOPIFY),
+            Fitted("Shopify publishes 'removed after continued failure': after 4 h, 95% over 15 min"),
+            Assumed,
+        ],
+        "github" => [
+            Published("GitHub webhook docs: no automatic retries"),
+            Published(GITHUB),
+            Published(GITHUB),
+            Published(GITHUB),
+            Published("GitHub webhook docs: never disabled"),
+            Assumed,
+        ],
+        "msgraph" => [
+            Fitted("Graph publishes 'retries for up to 4 h', not a count"),
+            Fitted("Graph publishes 'up to 4 h, exponential', not the steps: doubling from 1 min, capped at 1 h, 240 min in all"),
+            Published(GRAPH),
+            Published("Microsoft Graph change notification docs: thin (resource id only)"),
+            Fitted("Graph publishes 'slow endpoints are delayed then dropped', no rule: never disabled"),
+            Assumed,
+        ],
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every preset's figures say where they come from; the retry steps
+    /// neither Shopify nor Stripe publishes are marked fitted, Svix's
+    /// published schedule is marked published.
+    #[test]
+    fn every_figure_has_an_origin() {
+        for name in PRESETS {
+            assert_eq!(origins(name).is_none(), name == "custom", "{name}");
+        }
+        let delays = FIELDS.iter().position(|f| *f == "retry delays").unwrap();
+        for name in ["shopify", "stripe", "nylas", "msgraph"] {
+            assert!(
+                matches!(origins(name).unwrap()[delays], Origin::Fitted(_)),
+                "{name}"
+            );
+        }
+        assert!(matches!(
+            origins("svix").unwrap()[delays],
+            Origin::Published(_)
+        ));
+        // In flight is syncsim's choice for every provider.
+        let flight = FIELDS.iter().position(|f| *f == "in flight").unwrap();
+        assert!(PRESETS
+            .iter()
+            .filter_map(|n| origins(n))
+            .all(|o| o[flight] == Origin::Assumed));
+    }
 
     #[test]
     fn preset_figures_match_facts() {

@@ -9,12 +9,15 @@ use serde_json::{Map, Value};
 use std::fmt::Write;
 
 /// What to trace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Filter {
     /// Everything about one mailbox.
     Mailbox(u32),
     /// Everything about one message (`mailbox`, message index).
     Message(u32, u32),
+    /// Everything about several messages (`(mailbox, message)`, sorted,
+    /// e.g. the lost or slowest ones of a run).
+    Messages(Vec<(u32, u32)>),
 }
 
 impl Filter {
@@ -34,10 +37,32 @@ impl Filter {
         Ok(Filter::Message(m, msg))
     }
 
-    /// The mailbox the filter is about.
-    pub fn mailbox(&self) -> u32 {
-        match *self {
-            Filter::Mailbox(m) | Filter::Message(m, _) => m,
+    /// The mailboxes the filter is about, sorted.
+    pub fn mailboxes(&self) -> Vec<u32> {
+        match self {
+            Filter::Mailbox(m) | Filter::Message(m, _) => vec![*m],
+            Filter::Messages(v) => {
+                let mut out: Vec<u32> = v.iter().map(|(m, _)| *m).collect();
+                out.dedup();
+                out
+            }
+        }
+    }
+
+    /// True when the filter keeps what happened to message `msg` of
+    /// mailbox `m` (`None`: a mailbox-wide event, such as a request or a
+    /// crash, kept by mailbox traces only, except crashes, which every
+    /// trace of the mailbox keeps).
+    pub fn keeps(&self, m: u32, msg: Option<u32>, event: &str) -> bool {
+        match self {
+            Filter::Mailbox(fm) => *fm == m,
+            Filter::Message(fm, fmsg) => {
+                *fm == m && (msg == Some(*fmsg) || (msg.is_none() && event == "consumer_crash"))
+            }
+            Filter::Messages(v) => match msg {
+                Some(msg) => v.binary_search(&(m, msg)).is_ok(),
+                None => event == "consumer_crash" && v.iter().any(|(fm, _)| *fm == m),
+            },
         }
     }
 }
@@ -75,25 +100,101 @@ impl Record {
         Value::Object(m)
     }
 
-    /// One human line: `+6h1m0.05s  m17 #42 msg 8 v2  attempt  {...}`.
+    /// One human line, in aligned columns: time, mailbox, change (`#seq
+    /// msg N vV`), event, then `key=value` details:
+    /// `   +6h1m0.05s  m17    #42 msg 8 v2      attempt           attempt=1  fate=sent`.
     pub fn render(&self) -> String {
+        let change = self.change.map_or(String::new(), |(seq, msg, version)| {
+            format!("#{seq} msg {msg} v{}", version & !(1 << 31))
+        });
         let mut out = format!(
-            "{:>16}  m{}",
+            "{:>20}  {:<6} {:<20} {:<18}",
             format!("+{}", SimDuration(self.at.0)),
-            self.mailbox
+            format!("m{}", self.mailbox),
+            change,
+            self.event
         );
-        if let Some((seq, msg, version)) = self.change {
-            let _ = write!(out, " #{seq} msg {msg} v{}", version & !(1 << 31));
-        }
-        let _ = write!(out, "  {}", self.event);
-        for (k, v) in &self.detail {
+        // A verdict reads first (`verdict=lost  cause=...`).
+        let first = self.detail.get_key_value("verdict");
+        let rest = self.detail.iter().filter(|(k, _)| *k != "verdict");
+        for (k, v) in first.into_iter().chain(rest) {
             let v = match v {
+                Value::Null => continue,
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
             let _ = write!(out, "  {k}={v}");
         }
-        out
+        out.trim_end().to_string()
+    }
+}
+
+/// A fieldless enum variant's name, as a trace word: `StaleOverwrite` ->
+/// `stale_overwrite`, `Status503` -> `status503`.
+pub fn word(x: &impl std::fmt::Debug) -> String {
+    let name = format!("{x:?}");
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A list cursor as a trace shows it: `start`, `seq 42`, `stamp +6h1m`,
+/// `stamp +6h1m id 42`, `resync page 3`, `since +2h50m46.296s`.
+pub fn cursor(c: &super::source::Cursor) -> String {
+    use super::source::Cursor;
+    let t = |us: u64| format!("+{}", SimDuration(us));
+    match *c {
+        Cursor::Start => "start".into(),
+        Cursor::Seq(n) => format!("seq {n}"),
+        Cursor::Stamp(us) => format!("stamp {}", t(us)),
+        Cursor::StampId(us, id) => format!("stamp {} id {id}", t(us)),
+        Cursor::Resync(page) => format!("resync page {page}"),
+        Cursor::Since(us) => format!("since {}", t(us)),
+    }
+}
+
+/// What became of a traced change by the end of the run, as a final
+/// `verdict` record per change: applied (when, by which path, how long
+/// after its commit) or lost (and why, `cause` as in the report's
+/// `lost_by_cause`). `first_apply` is the change's first apply record in
+/// the trace, if any; `lost` its loss cause when it was never applied.
+pub fn verdict(
+    end: SimTime,
+    mailbox: u32,
+    change: (u32, u32, u32),
+    committed: SimTime,
+    first_apply: Option<&Record>,
+    lost: Option<&'static str>,
+) -> Record {
+    let detail = match (lost, first_apply) {
+        (Some(cause), _) => crate::detail!("verdict" => "lost", "cause" => cause),
+        (None, Some(a)) => {
+            let lag = a.at.since(committed);
+            crate::detail!(
+                "verdict" => "applied",
+                "path" => a.detail.get("path").cloned().unwrap_or(Value::Null),
+                "applied_us" => a.at.0,
+                "lag_ms" => lag.as_millis_f64(),
+                "lag" => SimDuration(lag.0 / 1_000 * 1_000).to_string(),
+            )
+        }
+        (None, None) => crate::detail!("verdict" => "applied"),
+    };
+    Record {
+        at: end,
+        mailbox,
+        change: Some(change),
+        event: "verdict",
+        detail,
     }
 }
 
@@ -112,17 +213,6 @@ impl Trace {
         Trace {
             filter,
             records: Vec::new(),
-        }
-    }
-
-    /// True when an event about mailbox `m` (and message `msg`, if it
-    /// concerns one) belongs in this trace. Mailbox-wide events (requests,
-    /// crashes) belong to a message trace only with `msg = None` passed as
-    /// `Some` by the caller when they carried the message.
-    pub fn wants(&self, m: u32, msg: Option<u32>) -> bool {
-        match self.filter {
-            Filter::Mailbox(fm) => fm == m,
-            Filter::Message(fm, fmsg) => fm == m && msg == Some(fmsg),
         }
     }
 
@@ -166,17 +256,17 @@ pub fn first_divergence<'a>(
 /// finished this way.
 pub fn with_commits(
     logs: &super::traffic::Logs,
-    filter: Filter,
+    filter: &Filter,
     mut records: Vec<Record>,
 ) -> Vec<Record> {
-    let m = filter.mailbox();
-    if m < logs.mailboxes() {
-        let mut commits: Vec<Record> = Vec::new();
+    let mut commits: Vec<Record> = Vec::new();
+    for m in filter.mailboxes() {
+        if m >= logs.mailboxes() {
+            continue;
+        }
         for (seq, c) in logs.changes(m).iter().enumerate() {
-            if let Filter::Message(_, msg) = filter {
-                if c.msg != msg {
-                    continue;
-                }
+            if !filter.keeps(m, Some(c.msg), "commit") {
+                continue;
             }
             let stamp = logs.stamp(m, seq as u32);
             commits.push(Record {
@@ -187,9 +277,9 @@ pub fn with_commits(
                 detail: crate::detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => stamp),
             });
         }
-        commits.extend(records);
-        records = commits;
-        records.sort_by_key(|r| r.at); // stable: commits first at equal times
     }
+    commits.extend(records);
+    records = commits;
+    records.sort_by_key(|r| r.at); // stable: commits first at equal times
     records
 }

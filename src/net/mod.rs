@@ -238,14 +238,14 @@ fn lost_changes(logs: &crate::model::traffic::Logs, doc: &score::ReplicaDoc) -> 
 /// `live` and `consume`) as the consumer host.
 pub fn run_reference(cfg: RunConfig, opts: &NetOptions) -> Result<NetRun, NetError> {
     let slot: Rc<RefCell<Option<Node>>> = Rc::new(RefCell::new(None));
-    let trace = opts.trace;
+    let trace = opts.trace.clone();
     let host_slot = slot.clone();
     let done = simulate(cfg, opts, move |env| {
-        reference_consumer(env, host_slot.clone(), trace)
+        reference_consumer(env, host_slot.clone(), trace.clone())
     })?;
     // The sim is over: the consumer's node is back in its slot.
     let consumer = slot.borrow_mut().take();
-    done.score(opts.trace, consumer)
+    done.score(opts.trace.clone(), consumer)
 }
 
 /// Runs `cfg` with `consumer` as the consumer host: an async closure over
@@ -258,7 +258,7 @@ where
     F: Fn(ConsumerEnv) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
-    simulate(cfg, opts, consumer)?.score(opts.trace, None)
+    simulate(cfg, opts, consumer)?.score(opts.trace.clone(), None)
 }
 
 /// A finished simulation, before scoring.
@@ -312,7 +312,7 @@ impl Done {
         records.extend(extra);
         records.sort_by_key(|r| r.at);
         let records = match trace {
-            Some(f) => crate::model::trace::with_commits(self.node.ledger.logs(), f, records),
+            Some(f) => crate::model::trace::with_commits(self.node.ledger.logs(), &f, records),
             None => records,
         };
         Ok(NetRun {
@@ -379,7 +379,7 @@ where
     let crashes = Rc::new(Cell::new(0u64));
     sim.client(
         PROVIDER,
-        provider(cfg, keys, wrong, opts.trace, out.clone(), crashes.clone()),
+        provider(cfg, keys, wrong, opts.trace.clone(), out.clone(), crashes.clone()),
     );
     let mut down = false;
     let mut steps = 0u64;

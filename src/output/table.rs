@@ -20,6 +20,29 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// A count for a person, three significant digits with a suffix:
+/// `288`, `46.1K`, `1.44M`, `2.88B`.
+pub fn fmt_count(x: f64) -> String {
+    let a = x.abs();
+    let (v, suffix) = if a < 1e3 {
+        return format!("{x:.0}");
+    } else if a < 1e6 {
+        (x / 1e3, "K")
+    } else if a < 1e9 {
+        (x / 1e6, "M")
+    } else {
+        (x / 1e9, "B")
+    };
+    let digits = if v.abs() >= 99.95 {
+        0
+    } else if v.abs() >= 9.995 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$}{suffix}")
+}
+
 fn latency_row(out: &mut String, name: &str, s: &LatencyStats) {
     if s.count == 0 {
         return;
@@ -57,9 +80,29 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "{} mailboxes, strategy {}, horizon {} + drain {} ({} days)\n",
+        "{} mailboxes, strategy {}, horizon {} + drain {} ({} days)",
         sim.mailboxes, sim.strategy, sim.horizon, sim.drain, sim.days
     );
+    let cap = &r.capacity;
+    let _ = writeln!(
+        out,
+        "capacity   source  peak {:>6} req/s   {:>7} requests/day   {:>7} per 30-day month   rate-limited {}",
+        cap.source_peak_rps,
+        fmt_count(cap.source_requests_per_day),
+        fmt_count(cap.source_requests_per_month),
+        cap.source_rate_limited
+    );
+    if r.webhooks.is_some() {
+        let _ = writeln!(
+            out,
+            "           inbound peak {:>6} req/s   {:>7} deliveries/day {:>7} per 30-day month   rate-limited {}",
+            cap.inbound_peak_rps,
+            fmt_count(cap.inbound_per_day),
+            fmt_count(cap.inbound_per_month),
+            cap.inbound_rate_limited
+        );
+    }
+    let _ = writeln!(out);
     let _ = writeln!(
         out,
         "changes    generated {:>10}  applied {:>10}  lost {:>8}  loss rate {:.4}%",
@@ -68,6 +111,29 @@ pub fn render(r: &Report) -> String {
         c.lost,
         c.loss_rate * 100.0
     );
+    if !c.lost_sample.is_empty() {
+        let first: Vec<String> = c
+            .lost_sample
+            .iter()
+            .take(3)
+            .map(|l| format!("{}:{} ({})", l.mailbox, l.message, l.cause.name()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  first lost (mailbox:message): {}  -> `syncsim trace FILE --lost`",
+            first.join(", ")
+        );
+    }
+    if let Some(s) = c.slowest.first() {
+        let _ = writeln!(
+            out,
+            "  slowest: {}:{} applied {} after its commit, by {}  -> `syncsim trace FILE --worst 5`",
+            s.mailbox,
+            s.message,
+            fmt_ms(s.lag_ms),
+            s.path
+        );
+    }
     let _ = writeln!(
         out,
         "requests   total {:>14}  per mailbox-day {:>9.1}  peak {} rps",
@@ -99,8 +165,9 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(
             out,
-            "  duplicates {}  endpoint disabled {:.0}s  inbound {} (refused {}, 429 {}, peak {} rps)",
+            "  duplicates {}  redundant {}  endpoint disabled {:.0}s  inbound {} (refused {}, 429 {}, peak {} rps)",
             w.duplicates,
+            w.redundant,
             w.endpoint_disabled_for,
             w.inbound_requests,
             w.inbound_refused,
@@ -213,6 +280,37 @@ pub fn presets() -> String {
             health
         );
     }
+    out.push_str(&origins());
+    out
+}
+
+/// Where each preset's figures come from: published (with the source),
+/// fitted (syncsim's values matching a published total or shape) or
+/// assumed (syncsim's default).
+pub fn origins() -> String {
+    use crate::model::presets::{origins, Origin, FIELDS, PRESETS};
+    let mut out = String::from(
+        "\nwhere the figures come from (published: the provider's docs say it; fitted: syncsim's values\nmatching what the provider publishes; assumed: syncsim's default):\n",
+    );
+    for name in PRESETS {
+        let Some(o) = origins(name) else { continue };
+        let _ = writeln!(out, "{name}");
+        let mut published = Vec::new();
+        for (field, origin) in FIELDS.iter().zip(o) {
+            match origin {
+                Origin::Published(src) => published.push(format!("{field} ({src})")),
+                Origin::Fitted(why) => {
+                    let _ = writeln!(out, "  fitted     {field}: {why}");
+                }
+                Origin::Assumed => {
+                    let _ = writeln!(out, "  assumed    {field}");
+                }
+            }
+        }
+        if !published.is_empty() {
+            let _ = writeln!(out, "  published  {}", published.join("; "));
+        }
+    }
     out
 }
 
@@ -223,14 +321,13 @@ pub fn checks(results: &[crate::scenario::CheckResult]) -> String {
     }
     let mut out = String::from("\nthresholds\n");
     for r in results {
-        let got = r.got.map_or("no value".to_string(), |g| format!("{g}"));
         let _ = writeln!(
             out,
             "  {}  {} {}  (got {})",
             if r.pass { "pass" } else { "FAIL" },
             r.path,
-            r.condition,
-            got
+            r.condition.brief(&r.path),
+            r.got_brief()
         );
     }
     out

@@ -109,6 +109,12 @@ impl Scenario {
                 .filter(|_| c.strategy == Strategy::Hybrid)
                 .map(|d| d.get()),
             fixed_poll_interval: c.adaptive.is_none() && c.long_poll.is_none(),
+            percentiles: self
+                .thresholds
+                .keys()
+                .filter_map(|p| super::spec::extra_percentile(p))
+                .map(|(leaf, pct)| (leaf.to_string(), pct))
+                .collect(),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 /// The consumer under test. Settings of other strategies are accepted and
 /// ignored (so one file can sweep `consumer.strategy`); `adaptive` and
 /// `long_poll` take precedence over `poll_interval`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     /// Which strategy.
@@ -106,7 +106,7 @@ fn default_processing_attempts() -> NonZeroU32 {
 }
 
 /// The consumer strategies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Poll every mailbox on a timer.
@@ -118,7 +118,7 @@ pub enum Strategy {
 }
 
 /// Adaptive polling intervals.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdaptiveSpec {
     /// Interval right after a poll that found changes.
@@ -135,7 +135,7 @@ fn two() -> Positive {
 }
 
 /// Inbound rate limit of the webhook endpoint.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundLimit {
     /// Sustained requests per second.
@@ -145,7 +145,7 @@ pub struct InboundLimit {
 }
 
 /// Exponential backoff `min(max, base · 2^k)` after the k-th failure in a row.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffSpec {
     /// First delay.
@@ -169,7 +169,7 @@ impl Default for BackoffSpec {
 }
 
 /// `processing_backoff`: exponential waits between processing tries.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessingBackoffSpec {
     /// Wait after the first failure.

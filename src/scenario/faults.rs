@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::fmt;
 
 /// One injected fault.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// What fails.
@@ -51,7 +51,7 @@ pub struct FaultSpec {
 }
 
 /// Fault kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// The webhook endpoint fails (refused, 503, or hangs until the timeout).

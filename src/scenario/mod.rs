@@ -5,6 +5,7 @@
 pub mod build;
 pub mod consumer;
 pub mod faults;
+pub mod schema;
 pub mod spec;
 pub mod thresholds;
 pub mod webhooks;
@@ -46,6 +47,15 @@ pub enum ScenarioError {
         /// What is wrong and what is allowed.
         message: String,
     },
+}
+
+impl ScenarioError {
+    /// The file the error is about, as given.
+    pub fn file(&self) -> &str {
+        match self {
+            ScenarioError::Io { file, .. } | ScenarioError::Invalid { file, .. } => file,
+        }
+    }
 }
 
 /// Longest echo of a user value in an error message, in characters.

@@ -13,7 +13,7 @@ use std::fmt;
 use std::num::NonZeroU32;
 
 /// A whole scenario file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, shown in reports.
@@ -43,11 +43,12 @@ pub struct Scenario {
     pub thresholds: super::thresholds::Thresholds,
     /// A sweep (expanded by `syncsim sweep`; `run` runs the base scenario).
     #[serde(default)]
+    #[schemars(with = "Option<super::schema::SweepSchema>")]
     pub sweep: Option<toml::Value>,
 }
 
 /// The mock mailbox source (`[source]`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// Number of mailboxes.
@@ -298,7 +299,7 @@ impl<'de> Deserialize<'de> for Mix {
 }
 
 /// A bulk burst of new messages (`[[source.bursts]]`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Burst {
     /// When the burst starts.
@@ -443,7 +444,7 @@ impl<'de> Deserialize<'de> for DelaySpec {
 }
 
 /// Token-bucket rate limits at the source (`[source.rate_limit]`).
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
     /// Sustained requests per second per mailbox.
@@ -763,8 +764,17 @@ impl Scenario {
             f.validate(i, self)?;
         }
         let known = crate::metrics::Report::numeric_paths();
-        for path in self.thresholds.keys() {
-            if !known.contains(path) {
+        for (path, conditions) in &self.thresholds {
+            if let Some(c) = conditions.0.iter().find(|c| c.value_for(path).is_none()) {
+                return Err(invalid(
+                    format!("thresholds.{path}"),
+                    format!(
+                        "`{c}`: a duration bound needs a path that measures time (`latency_ms.*`, `webhooks.endpoint_disabled_for`); `{}` is a plain number",
+                        super::echo(path)
+                    ),
+                ));
+            }
+            if !known.contains(path) && extra_percentile(path).is_none() {
                 let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
                 let leaf = path.rsplit('.').next().unwrap_or("");
                 let close: Vec<&String> = known
@@ -799,6 +809,20 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// For a threshold path `latency_ms.<path>.pNN` whose percentile the
+/// report does not carry by default (`p95`, `p75`, `p9999`): the leaf and
+/// the percentile, which the run then computes.
+pub fn extra_percentile(path: &str) -> Option<(&str, f64)> {
+    let rest = path.strip_prefix("latency_ms.")?;
+    let (which, leaf) = rest.split_once('.')?;
+    if !["all", "webhook", "poll", "reconcile"].contains(&which)
+        || ["p50", "p90", "p99", "p999"].contains(&leaf)
+    {
+        return None;
+    }
+    super::thresholds::percentile(leaf).map(|p| (leaf, p))
 }
 
 #[cfg(test)]

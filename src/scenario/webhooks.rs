@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::num::NonZeroU32;
 
 /// The webhook provider.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhooksSpec {
     /// A provider preset, or `custom` (then timeout, retries and payload are required).

@@ -74,6 +74,48 @@ pub struct Sweep {
     pub scenario_hash: String,
     /// Hash of the expansion: every run id, in order.
     pub expanded_hash: String,
+    /// Grid axes that cannot change some variant's runs (a poll interval
+    /// beside a hybrid variant): each such variant repeats one run per
+    /// value. `sweep`, `check` and `validate` print them.
+    pub warnings: Vec<String>,
+}
+
+/// True when the scenario key `key` can change a run whose consumer has
+/// `strategy`: polling settings act only on `poll`, reconciliation
+/// settings only on `hybrid`, webhook and endpoint settings not on `poll`.
+pub fn key_applies(key: &str, strategy: crate::scenario::consumer::Strategy) -> bool {
+    use crate::scenario::consumer::Strategy;
+    let under = |prefixes: &[&str]| {
+        prefixes
+            .iter()
+            .any(|p| key == *p || key.starts_with(&format!("{p}.")))
+    };
+    if under(&[
+        "consumer.poll_interval",
+        "consumer.poll_jitter",
+        "consumer.adaptive",
+        "consumer.long_poll",
+        "consumer.if_none_match",
+    ]) {
+        return strategy == Strategy::Poll;
+    }
+    if under(&["consumer.reconcile_every", "consumer.lookback"]) {
+        return strategy == Strategy::Hybrid;
+    }
+    if under(&[
+        "webhooks",
+        "consumer.ack",
+        "consumer.queue",
+        "consumer.workers",
+        "consumer.handler_time",
+        "consumer.inbound_rate_limit",
+        "consumer.processing_failure",
+        "consumer.processing_attempts",
+        "consumer.dedup",
+    ]) {
+        return strategy != Strategy::Poll;
+    }
+    true
 }
 
 /// Runs `scenario` and seals its report with the point's `overrides` (the
@@ -125,6 +167,18 @@ pub fn repro(file: &Path, seed: u64, overrides: &[(String, String)]) -> String {
         cmd.push_str(&shell_quote(&format!("{k}={v}")));
     }
     cmd
+}
+
+/// The one-line, shell-quoted `syncsim trace` command that follows a
+/// run's lost changes (`--lost`, when it lost some) or else its five
+/// slowest (`--worst 5`): what to run after a breach.
+pub fn trace_command(file: &Path, seed: u64, overrides: &[(String, String)], lost: bool) -> String {
+    let run = repro(file, seed, overrides);
+    let args = run.strip_prefix("syncsim run ").unwrap_or(&run);
+    format!(
+        "syncsim trace {args} {}",
+        if lost { "--lost" } else { "--worst 5" }
+    )
 }
 
 /// The file at `path`: its text, and its content as a TOML table (JSON
@@ -191,7 +245,9 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
     let mut runs = Vec::new();
     let mut labels: std::collections::BTreeMap<String, usize> = Default::default();
     let mut point = 0;
+    let mut warnings = Vec::new();
     for v in &spec.variants {
+        let first_run = runs.len();
         for combo in &combos {
             let mut t = table.clone();
             let mut overrides = Vec::new();
@@ -247,6 +303,22 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
             }
             point += 1;
         }
+        let Some(r) = runs.get(first_run) else {
+            continue;
+        };
+        let strategy = r.scenario.consumer.strategy;
+        for axis in spec.axes.iter().filter(|a| a.values.len() > 1) {
+            if !key_applies(&axis.key, strategy) {
+                let name = v.name.as_deref().unwrap_or("base");
+                warnings.push(format!(
+                    "grid axis `{}` does not apply to variant `{name}` (strategy {}): its {} values give {} identical points; set it in the variants it applies to instead of the grid",
+                    spec::echo(&axis.key),
+                    r.scenario.config().consumer.name(),
+                    axis.values.len(),
+                    axis.values.len()
+                ));
+            }
+        }
     }
     let expanded_hash = short_hash(
         std::iter::once(scenario_hash.as_bytes()).chain(runs.iter().map(|r| r.hash.as_bytes())),
@@ -259,6 +331,7 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
         keys,
         scenario_hash,
         expanded_hash,
+        warnings,
     })
 }
 
@@ -391,5 +464,37 @@ mod tests {
             "{text}"
         );
         assert!(set_path(&mut t, "faults[3].x", toml::Value::Integer(1)).is_err());
+    }
+
+    /// Repro lines survive a shell: split by an independent POSIX-shell
+    /// word splitter (shlex), they give back the exact arguments, even for
+    /// paths and values with spaces, quotes and `$`.
+    #[test]
+    fn repro_lines_are_shell_quoted() {
+        let file = Path::new("my scenarios/it's $HOME.toml");
+        let sets = vec![
+            ("name".to_string(), "a b".to_string()),
+            ("consumer.poll_interval".to_string(), "1m".to_string()),
+            ("x".to_string(), "'q' \"d\" `c` !".to_string()),
+        ];
+        let line = repro(file, 7, &sets);
+        assert!(line.contains(" --set consumer.poll_interval=1m"), "{line}");
+        let words = shlex::split(&line).expect("a valid shell line");
+        assert_eq!(
+            words,
+            [
+                "syncsim",
+                "run",
+                "my scenarios/it's $HOME.toml",
+                "--seed",
+                "7",
+                "--set",
+                "name=a b",
+                "--set",
+                "consumer.poll_interval=1m",
+                "--set",
+                "x='q' \"d\" `c` !",
+            ]
+        );
     }
 }

@@ -9,16 +9,30 @@ use super::folder::{Collected, Meta};
 use super::stats::{summarize, Summary};
 use crate::metrics::report::{check_with, lookup};
 use crate::output::plots::{Plot, PlotError, PlotPoint};
-use crate::output::table::fmt_ms;
+use crate::output::table::{fmt_count, fmt_ms};
 use crate::output::write_atomic;
 use crate::scenario::{CheckResult, Thresholds};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// The metrics every table reports: (report path, short name).
-pub const METRICS: [(&str, &str); 14] = [
+pub const METRICS: [(&str, &str); 22] = [
     ("requests.per_mailbox_day", "requests_per_mailbox_day"),
     ("requests.peak_rps", "peak_rps"),
+    (
+        "capacity.source_requests_per_day",
+        "source_requests_per_day",
+    ),
+    (
+        "capacity.source_requests_per_month",
+        "source_requests_per_month",
+    ),
+    ("capacity.source_rate_limited", "source_rate_limited"),
+    ("capacity.inbound_peak_rps", "inbound_peak_rps"),
+    ("capacity.inbound_per_day", "inbound_per_day"),
+    ("capacity.inbound_per_month", "inbound_per_month"),
+    ("capacity.inbound_rate_limited", "inbound_rate_limited"),
+    ("webhooks.redundant", "redundant_deliveries"),
     ("latency_ms.all.mean", "latency_mean_ms"),
     ("latency_ms.all.p50", "latency_p50_ms"),
     ("latency_ms.all.p90", "latency_p90_ms"),
@@ -74,7 +88,39 @@ impl WriteError {
 }
 
 fn cell(x: Option<f64>) -> String {
-    x.map_or(String::new(), |v| format!("{v}"))
+    x.map_or(String::new(), clean)
+}
+
+/// A number for a CSV cell without float noise: at most 9 significant
+/// digits (a mean of 46.111 three times is `46.111`, not
+/// `46.111000000000004`), integers as integers.
+pub fn clean(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    let magnitude = if v == 0.0 {
+        0
+    } else {
+        v.abs().log10().floor() as i32 + 1
+    };
+    let decimals = (9 - magnitude).clamp(0, 15) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
 }
 
 /// One point's results across its seeds.
@@ -317,6 +363,9 @@ enum Cell {
     Ms(Option<Summary>),
     /// A share, in percent: mean and confidence interval.
     Pct(Option<Summary>),
+    /// A count or rate for a person: the mean, three significant digits
+    /// (`1.44M`).
+    Count(Option<Summary>),
 }
 
 /// One column of the comparison table: its heading and width on a
@@ -330,7 +379,7 @@ struct Column {
 
 /// The comparison table: one row per point, these columns. Rendered for a
 /// terminal by [`comparison`] and in `report.md`.
-const COLUMNS: [Column; 10] = [
+const COLUMNS: [Column; 15] = [
     Column {
         terminal: Some(("point", 0)),
         markdown: Some(("point", "---")),
@@ -343,8 +392,40 @@ const COLUMNS: [Column; 10] = [
     },
     Column {
         terminal: Some(("req/mbx-day", 11)),
-        markdown: Some(("requests / mailbox-day", "---:")),
+        markdown: Some(("requests / mailbox-day (± 95% CI)", "---:")),
         cell: |p| Cell::Cost(metric(p, "requests.per_mailbox_day")),
+    },
+    Column {
+        terminal: Some(("api peak/s", 10)),
+        markdown: Some(("peak requests/s at the API", "---:")),
+        cell: |p| Cell::Count(metric(p, "requests.peak_rps")),
+    },
+    Column {
+        terminal: Some(("api/month", 9)),
+        markdown: Some(("API requests / 30-day month", "---:")),
+        cell: |p| Cell::Count(metric(p, "capacity.source_requests_per_month")),
+    },
+    Column {
+        terminal: Some(("hook peak/s", 11)),
+        markdown: Some(("peak deliveries/s at the endpoint", "---:")),
+        cell: |p| Cell::Count(metric(p, "capacity.inbound_peak_rps")),
+    },
+    Column {
+        terminal: None,
+        markdown: Some(("deliveries / 30-day month", "---:")),
+        cell: |p| Cell::Count(metric(p, "capacity.inbound_per_month")),
+    },
+    Column {
+        terminal: None,
+        markdown: Some(("rate-limited (API / endpoint)", "---:")),
+        cell: |p| {
+            let n = |path| metric(p, path).map_or("-".into(), |s: Summary| fmt_count(s.mean));
+            Cell::Text(format!(
+                "{} / {}",
+                n("capacity.source_rate_limited"),
+                n("capacity.inbound_rate_limited")
+            ))
+        },
     },
     Column {
         terminal: Some(("mean", 8)),
@@ -368,12 +449,12 @@ const COLUMNS: [Column; 10] = [
     },
     Column {
         terminal: Some(("loss", 9)),
-        markdown: Some(("loss", "---:")),
+        markdown: Some(("loss (± 95% CI)", "---:")),
         cell: |p| Cell::Pct(metric(p, "changes.loss_rate")),
     },
     Column {
         terminal: Some(("recovered", 9)),
-        markdown: Some(("recovered by reconciliation", "---:")),
+        markdown: Some(("recovered by reconciliation (± 95% CI)", "---:")),
         cell: |p| Cell::Pct(metric(p, "changes.recovery_rate")),
     },
     Column {
@@ -400,6 +481,7 @@ fn cell_text(cell: Cell, spaced: bool) -> String {
                 format!("{:.1}", s.mean)
             }
         }),
+        Cell::Count(s) => show(s, &|s| fmt_count(s.mean)),
         Cell::Pct(s) => show(s, &|s| {
             if spaced {
                 format!("{:.3}% ± {:.3}", s.mean * 100.0, s.ci95 * 100.0)
@@ -507,24 +589,52 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "## Winners\n");
+    // Only points that meet every threshold on every seed can win; equal
+    // values (as shown) are a tie, and every tied point is named.
+    let eligible: Vec<&PointSummary> = points.iter().filter(|p| p.meets).collect();
+    if eligible.is_empty() {
+        let _ = writeln!(
+            out,
+            "No point meets every threshold on every seed, so none wins."
+        );
+    } else if eligible.len() < points.len() {
+        let _ = writeln!(
+            out,
+            "Among the {} of {} points that meet every threshold on every seed:\n",
+            eligible.len(),
+            points.len()
+        );
+    }
     for (what, path, pct) in [
         ("cheapest", "requests.per_mailbox_day", false),
         ("freshest (p99 lag)", "latency_ms.all.p99", false),
         ("least loss", "changes.loss_rate", true),
     ] {
-        let best = points
-            .iter()
-            .filter_map(|p| metric(p, path).map(|s| (p, s.mean)))
-            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.point.cmp(&b.0.point)));
-        if let Some((p, v)) = best {
-            let shown = if pct {
+        let shown = |v: f64| {
+            if pct {
                 format!("{:.3}%", v * 100.0)
             } else if path.starts_with("latency") {
                 fmt_ms(v)
             } else {
                 format!("{v:.1}")
+            }
+        };
+        let best = eligible
+            .iter()
+            .filter_map(|p| metric(p, path).map(|s| s.mean))
+            .min_by(f64::total_cmp);
+        if let Some(v) = best {
+            let tied: Vec<String> = eligible
+                .iter()
+                .filter(|p| metric(p, path).is_some_and(|s| shown(s.mean) == shown(v)))
+                .map(|p| format!("**{}**", p.label))
+                .collect();
+            let tie = if tied.len() > 1 {
+                format!(" ({}-way tie)", tied.len())
+            } else {
+                String::new()
             };
-            let _ = writeln!(out, "- {what}: **{}** ({shown})", p.label);
+            let _ = writeln!(out, "- {what}: {}{tie} ({})", tied.join(", "), shown(v));
         }
     }
     let _ = writeln!(out);
@@ -560,4 +670,21 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_numbers_carry_no_float_noise() {
+        assert_eq!(format!("{}", 0.1 + 0.2), "0.30000000000000004", "the noise");
+        assert_eq!(clean(46.111_000_000_000_004), "46.111");
+        assert_eq!(clean(288_000.0), "288000");
+        assert_eq!(clean(8_640_000.000_000_001), "8640000");
+        assert_eq!(clean(0.1 + 0.2), "0.3");
+        assert_eq!(clean(1.0 / 3.0), "0.333333333");
+        assert_eq!(clean(-0.0), "0");
+        assert_eq!(clean(f64::NAN), "");
+    }
 }

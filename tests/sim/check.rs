@@ -44,18 +44,64 @@ fn exit_codes_junit_and_repro() {
     assert_eq!(code, 1, "{out}");
     let text = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&text).expect("JUnit XML parses");
-    let suite = doc
+    // One suite per file, named by its path; the root sums them.
+    let root = doc.root_element();
+    assert_eq!(
+        (root.attribute("tests"), root.attribute("failures")),
+        (Some("3"), Some("1"))
+    );
+    let suites: Vec<_> = doc
         .descendants()
-        .find(|n| n.has_tag_name("testsuite"))
-        .unwrap();
-    assert_eq!(suite.attribute("tests"), Some("3"));
-    assert_eq!(suite.attribute("failures"), Some("1"));
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    let names: Vec<_> = suites
+        .iter()
+        .map(|s| s.attribute("name").unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            good.display().to_string(),
+            bad_threshold.display().to_string()
+        ]
+    );
+    assert_eq!(suites[1].attribute("tests"), Some("1"));
+    assert_eq!(suites[1].attribute("failures"), Some("1"));
+    // Every case has `file` and a `time`; the suite's time is theirs.
+    for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        let file = case.attribute("file").unwrap();
+        assert!(file.ends_with("good.toml") || file.ends_with("breach.toml"));
+        let t: f64 = case.attribute("time").unwrap().parse().unwrap();
+        assert!(t >= 0.0);
+    }
+    let suite_time: f64 = suites[1].attribute("time").unwrap().parse().unwrap();
+    assert!(suite_time > 0.0, "a run takes some wall time");
     let failure = doc
         .descendants()
         .find(|n| n.has_tag_name("failure"))
         .unwrap();
-    assert_eq!(failure.attribute("message"), Some("got 288"));
-
+    // Value, threshold and unit: 6 h of 5-minute polling is 288 a day.
+    assert_eq!(
+        failure.attribute("message"),
+        Some("requests.per_mailbox_day = 288 requests/mailbox-day, threshold < 200 requests/mailbox-day")
+    );
+    assert_eq!(failure.attribute("type"), Some("threshold"));
+    // Seed and digest as properties of the case.
+    let case = failure.parent().unwrap();
+    let prop = |name: &str| {
+        case.descendants()
+            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+            .and_then(|n| n.attribute("value"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(prop("seed"), "3");
+    assert_eq!(prop("digest").len(), 16);
+    assert!(
+        out.contains(&format!("(digest {})", prop("digest"))),
+        "{out}"
+    );
+    assert!(prop("reproduce").starts_with("syncsim run "));
     // The repro line reproduces the failing run, digest and all.
     let line = out
         .lines()
@@ -162,6 +208,7 @@ fn a_crashing_run_is_an_error_case_and_the_others_still_run() {
         .descendants()
         .find(|n| n.has_tag_name("testsuite"))
         .unwrap();
+    assert_eq!(suite.attribute("name"), Some(&*file.display().to_string()));
     assert_eq!(
         (
             suite.attribute("tests"),
@@ -259,4 +306,68 @@ fn a_fault_that_never_fired_fails_the_check() {
     .unwrap();
     let (code, out) = check(&[no_api.as_os_str()]);
     assert_eq!(code, 0, "{out}");
+}
+
+/// Thresholds as durations (`"< 5m"`) and on any percentile (`p95`),
+/// checked against what 5-minute polling gives: lag uniform over the
+/// interval (plus ~0.17 s of API latency), so p95 is about 0.95 x 300 s =
+/// 285 s; with ~600 changes its sampling error is ~3 s, so 4.6-4.9 min
+/// holds and `< 2m` breaks, with the value in minutes in the message.
+#[test]
+fn duration_thresholds_and_any_percentile() {
+    let dir = temp_dir("check-durations");
+    let file = dir.join("p95.toml");
+    let text = PASSING.replace(
+        "\"requests.per_mailbox_day\" = [\">= 287\", \"<= 289\"]",
+        "\"latency_ms.all.p95\" = [\"> 4.6m\", \"< 4.9m\"]\n\"latency_ms.all.max\" = \"<= 5m1s\"",
+    );
+    std::fs::write(&file, &text).unwrap();
+    let (code, out) = check(&[file.as_os_str()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
+    // The report carries the asked percentile, in ms, beside the others.
+    let s = syncsim::load(&file).unwrap();
+    let r = syncsim::run(&s);
+    let p95 = r.value("latency_ms.all.p95").unwrap();
+    assert!((276_000.0..294_000.0).contains(&p95), "{p95}");
+    assert!(r.latency_ms.all.p90.unwrap() < p95 && p95 < r.latency_ms.all.p99.unwrap());
+    // Every path carries it (`null` without samples); no other is added.
+    assert_eq!(
+        r.value("latency_ms.poll.p95"),
+        Some(p95),
+        "all changes polled"
+    );
+    assert_eq!(r.value("latency_ms.webhook.p95"), None);
+    assert_eq!(r.latency_ms.all.extra.len(), 1);
+
+    let breach = dir.join("breach.toml");
+    std::fs::write(
+        &breach,
+        text.replace("[\"> 4.6m\", \"< 4.9m\"]", "\"< 2m\""),
+    )
+    .unwrap();
+    let (code, out) = check(&[breach.as_os_str()]);
+    assert_eq!(code, 1, "{out}");
+    let want = format!(
+        "latency_ms.all.p95 = {} ({}), threshold < 2 min",
+        syncsim::metrics::units::human_ms(p95),
+        syncsim::metrics::units::plain(p95)
+    );
+    assert!(out.contains(&want), "{want}\n{out}");
+    assert!(want.contains(" min ("), "{want}");
+
+    // A duration on a count is refused, with the key's position.
+    let wrong = dir.join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        PASSING.replace("[\">= 287\", \"<= 289\"]", "\"< 5m\""),
+    )
+    .unwrap();
+    let (code, out) = check(&[wrong.as_os_str()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("wrong.toml:13:")
+            && out.contains("a duration bound needs a path that measures time"),
+        "{out}"
+    );
 }

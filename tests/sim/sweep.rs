@@ -939,3 +939,74 @@ fn sweep_errors_point_at_the_users_lines() {
         "{stderr}"
     );
 }
+
+/// A grid axis that cannot change a variant (a poll interval beside a
+/// hybrid) is named in a warning, with how many identical points it makes;
+/// an axis every variant uses is not.
+#[test]
+fn a_grid_axis_a_variant_ignores_is_warned_about() {
+    let dir = crate::common::temp_dir("sweep-ignored-axis");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"s\"\nseed = 1\nhorizon = \"1h\"\n\n[source]\nmailboxes = 5\n\n[webhooks]\npreset = \"nylas\"\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\n\n[sweep]\n\"consumer.poll_interval\" = [\"1m\", \"5m\", \"15m\"]\n\"source.mailboxes\" = [5, 10]\n\n[[sweep.variants]]\nname = \"poll\"\n\n[[sweep.variants]]\nname = \"hybrid\"\n\"consumer.strategy\" = \"hybrid\"\n\"consumer.reconcile_every\" = \"30m\"\n\"consumer.lookback\" = \"1h\"\n",
+    )
+    .unwrap();
+    let sweep = syncsim::sweep::expand(&file).unwrap();
+    assert_eq!(sweep.runs.len(), 2 * 3 * 2);
+    assert_eq!(sweep.warnings.len(), 1, "{:?}", sweep.warnings);
+    let w = &sweep.warnings[0];
+    assert!(
+        w.contains("`consumer.poll_interval` does not apply to variant `hybrid` (strategy hybrid): its 3 values give 3 identical points"),
+        "{w}"
+    );
+    // The CLI says it on stderr (validate, sweep and check alike).
+    let o = Command::new(bin())
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("warning: "),
+        "{o:?}"
+    );
+    // The hybrid's three poll intervals really are one run three times.
+    let digests: std::collections::BTreeSet<String> = sweep
+        .runs
+        .iter()
+        .filter(|r| r.label.starts_with("hybrid") && r.label.ends_with("source.mailboxes=5"))
+        .map(|r| syncsim::run(&r.scenario).digest)
+        .collect();
+    assert_eq!(digests.len(), 1);
+}
+
+/// `report.md`'s winners: a point that breaks a threshold cannot win
+/// (5- and 15-minute polling are cheaper but their p99 lag breaks
+/// `< 3m`), and equal points are named together as a tie.
+#[test]
+fn winners_skip_failing_points_and_name_ties() {
+    let dir = crate::common::temp_dir("sweep-winners");
+    let file = dir.join("w.toml");
+    std::fs::write(
+        &file,
+        "name = \"w\"\nseed = 1\nhorizon = \"2h\"\n\n[source]\nmailboxes = 20\nmessages_per_day = 200\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"1m\"\n\n[thresholds]\n\"latency_ms.all.p99\" = \"< 3m\"\n\n[sweep]\nseeds = 1\n\n[[sweep.variants]]\nname = \"1m\"\n\n[[sweep.variants]]\nname = \"1m again\"\n\"description\" = \"the same\"\n\n[[sweep.variants]]\nname = \"5m\"\n\"consumer.poll_interval\" = \"5m\"\n\n[[sweep.variants]]\nname = \"15m\"\n\"consumer.poll_interval\" = \"15m\"\n",
+    )
+    .unwrap();
+    let out = sweep(&file, &dir.join("out"), &[]);
+    assert!(out.status.success(), "{out:?}");
+    let md = read(&dir.join("out/report.md"));
+    assert!(
+        md.contains("Among the 2 of 4 points that meet every threshold on every seed:"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- cheapest: **1m**, **1m again** (2-way tie) (1440.0)"),
+        "{md}"
+    );
+    assert!(md.contains("(± 95% CI)"), "{md}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("95% confidence interval")
+            || !String::from_utf8_lossy(&out.stdout).contains('±')
+    );
+}

@@ -87,7 +87,10 @@ fn a_message_through_an_outage_is_retried_then_recovered_by_reconciliation() {
     ];
     assert_eq!(&events[..want.len()], &want, "{events:?}");
     for a in ours.iter().filter(|r| r["event"] == "attempt") {
-        assert_eq!(a["fate"], "endpoint outage (Status503)");
+        assert_eq!(
+            (&a["fate"], &a["outage"]),
+            (&"endpoint_outage".into(), &"503".into())
+        );
     }
     let attempts: Vec<u64> = ours
         .iter()
