@@ -379,7 +379,14 @@ where
     let crashes = Rc::new(Cell::new(0u64));
     sim.client(
         PROVIDER,
-        provider(cfg, keys, wrong, opts.trace.clone(), out.clone(), crashes.clone()),
+        provider(
+            cfg,
+            keys,
+            wrong,
+            opts.trace.clone(),
+            out.clone(),
+            crashes.clone(),
+        ),
     );
     let mut down = false;
     let mut steps = 0u64;
