@@ -21,7 +21,6 @@
 
 use super::queue::EventQueue;
 use super::time::SimTime;
-use crate::detail;
 use crate::metrics::report::Report;
 use crate::model::config::RunConfig;
 use crate::model::consumer::{Consumer, ConsumerTimer};
@@ -141,7 +140,7 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
     }
     let end = SimTime(world.cfg.end().0);
     let logs = world.provider.logs();
-    let (mut commits, mut verdicts) = (Vec::new(), Vec::new());
+    let mut verdicts = Vec::new();
     for m in filter.mailboxes() {
         if m >= logs.mailboxes() {
             continue;
@@ -152,13 +151,6 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
             }
             let seq = seq as u32;
             let change = (seq, c.msg, c.version);
-            commits.push(Record {
-                at: c.at,
-                mailbox: m,
-                change: Some(change),
-                event: "commit",
-                detail: detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => logs.stamp(m, seq)),
-            });
             let halves = (
                 &world.cfg,
                 &world.provider,
@@ -171,10 +163,9 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
             verdicts.push(trace::verdict(end, m, change, c.at, first, lost));
         }
     }
-    commits.extend(records);
-    commits.sort_by_key(|r| r.at); // stable: commits first at equal times
-    commits.extend(verdicts);
-    (report, commits)
+    let mut records = trace::with_commits(logs, &filter, records);
+    records.extend(verdicts);
+    (report, records)
 }
 
 /// Runs `scenario` and also returns its `n` slowest changes (the report

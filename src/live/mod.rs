@@ -442,12 +442,24 @@ async fn terminated() {
 /// Adds the live-only figures to a report and re-seals it.
 fn attach(report: &mut Report, node: &Node, started: tokio::time::Instant, strays: score::Strays) {
     let wall = started.elapsed().as_secs_f64();
+    let mut live = figures(node, strays);
+    live.speed = node.clock().speed();
+    live.wall_secs = crate::metrics::round3(wall);
+    live.deliveries_per_s = crate::metrics::round3(live.deliveries_sent as f64 / wall.max(1e-9));
+    report.live = Some(live);
+    report.seal();
+}
+
+/// What a node counted on the wire, and the strays its consumer's replica
+/// held: the figures live and network mode report (their wall-clock ones,
+/// `speed`, `wall_secs` and `deliveries_per_s`, left at 1, 0 and 0).
+pub(crate) fn figures(node: &Node, strays: score::Strays) -> Live {
     let s = &node.stats;
-    report.live = Some(Live {
-        speed: node.clock().speed(),
-        wall_secs: crate::metrics::round3(wall),
+    Live {
+        speed: 1.0,
+        wall_secs: 0.0,
         deliveries_sent: s.sent,
-        deliveries_per_s: crate::metrics::round3(s.sent as f64 / wall.max(1e-9)),
+        deliveries_per_s: 0.0,
         behind_schedule_max_ms: s.max_behind.0 as f64 / 1_000.0,
         late_deliveries: s.late,
         http_status: s.outcomes.clone(),
@@ -458,8 +470,7 @@ fn attach(report: &mut Report, node: &Node, started: tokio::time::Instant, stray
         unknown_in_replica: strays.unknown,
         signed_rotated: s.signed_rotated,
         signed_twice: s.signed_twice,
-    });
-    report.seal();
+    }
 }
 
 /// Runs `cfg` in live mode in one process: the mail API and syncsim's own

@@ -50,7 +50,7 @@ use crate::live::clock::Clock;
 use crate::live::node::{Links, Node};
 use crate::live::wire::{self, Connector};
 use crate::live::{score, servers, LiveError};
-use crate::metrics::report::{Live, Report};
+use crate::metrics::report::Report;
 use crate::model::config::RunConfig;
 use crate::model::faults::{FaultPlan, Window};
 use crate::model::trace::{Filter, Record};
@@ -483,23 +483,7 @@ async fn provider(
 
 /// Adds the wire figures (virtual time only) and re-seals.
 fn attach(report: &mut Report, node: &Node, strays: score::Strays) {
-    let s = &node.stats;
-    report.net = Some(Live {
-        speed: 1.0,
-        wall_secs: 0.0,
-        deliveries_sent: s.sent,
-        deliveries_per_s: 0.0,
-        behind_schedule_max_ms: s.max_behind.0 as f64 / 1_000.0,
-        late_deliveries: s.late,
-        http_status: s.outcomes.clone(),
-        api_requests: s.api_requests,
-        forged_sent: s.forged_sent,
-        forged_acked: s.forged_acked,
-        forged_accepted: strays.forged,
-        unknown_in_replica: strays.unknown,
-        signed_rotated: s.signed_rotated,
-        signed_twice: s.signed_twice,
-    });
+    report.net = Some(crate::live::figures(node, strays));
     report.seal();
 }
 
