@@ -141,27 +141,18 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
     let end = SimTime(world.cfg.end().0);
     let logs = world.provider.logs();
     let mut verdicts = Vec::new();
-    for m in filter.mailboxes() {
-        if m >= logs.mailboxes() {
-            continue;
-        }
-        for (seq, c) in logs.changes(m).iter().enumerate() {
-            if !filter.keeps(m, Some(c.msg), "commit") {
-                continue;
-            }
-            let seq = seq as u32;
-            let change = (seq, c.msg, c.version);
-            let halves = (
-                &world.cfg,
-                &world.provider,
-                &world.consumer,
-                &world.net,
-                &world.ledger,
-            );
-            let lost = halves::loss_cause(halves, m, seq).map(|c| c.name());
-            let first = first_apply.get(&(m, seq)).map(|&i| &records[i]);
-            verdicts.push(trace::verdict(end, m, change, c.at, first, lost));
-        }
+    for (m, seq, c) in trace::traced_changes(logs, &filter) {
+        let change = (seq, c.msg, c.version);
+        let halves = (
+            &world.cfg,
+            &world.provider,
+            &world.consumer,
+            &world.net,
+            &world.ledger,
+        );
+        let lost = halves::loss_cause(halves, m, seq).map(|c| c.name());
+        let first = first_apply.get(&(m, seq)).map(|&i| &records[i]);
+        verdicts.push(trace::verdict(end, m, change, c.at, first, lost));
     }
     let mut records = trace::with_commits(logs, &filter, records);
     records.extend(verdicts);

@@ -250,6 +250,25 @@ pub fn first_divergence<'a>(
         .map(|i| (i, a.get(i), b.get(i)))
 }
 
+/// Every change `filter` names, as `(mailbox, sequence, change)` in log
+/// order, mailbox by mailbox (mailboxes the logs lack are skipped).
+pub fn traced_changes<'a>(
+    logs: &'a super::traffic::Logs,
+    filter: &'a Filter,
+) -> impl Iterator<Item = (u32, u32, &'a super::traffic::Change)> + 'a {
+    filter
+        .mailboxes()
+        .into_iter()
+        .filter(move |&m| m < logs.mailboxes())
+        .flat_map(move |m| {
+            logs.changes(m)
+                .iter()
+                .enumerate()
+                .filter(move |(_, c)| filter.keeps(m, Some(c.msg), "commit"))
+                .map(move |(seq, c)| (m, seq as u32, c))
+        })
+}
+
 /// `records` (one run's trace for `filter`, in event order) with the
 /// traced mailbox's commits added from the change log, sorted by time
 /// (stable: commits first at equal times). Every driver's trace is
@@ -259,25 +278,15 @@ pub fn with_commits(
     filter: &Filter,
     mut records: Vec<Record>,
 ) -> Vec<Record> {
-    let mut commits: Vec<Record> = Vec::new();
-    for m in filter.mailboxes() {
-        if m >= logs.mailboxes() {
-            continue;
-        }
-        for (seq, c) in logs.changes(m).iter().enumerate() {
-            if !filter.keeps(m, Some(c.msg), "commit") {
-                continue;
-            }
-            let stamp = logs.stamp(m, seq as u32);
-            commits.push(Record {
-                at: c.at,
-                mailbox: m,
-                change: Some((seq as u32, c.msg, c.version)),
-                event: "commit",
-                detail: crate::detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => stamp),
-            });
-        }
-    }
+    let mut commits: Vec<Record> = traced_changes(logs, filter)
+        .map(|(m, seq, c)| Record {
+            at: c.at,
+            mailbox: m,
+            change: Some((seq, c.msg, c.version)),
+            event: "commit",
+            detail: crate::detail!("kind" => format!("{:?}", c.kind()).to_lowercase(), "stamp_us" => logs.stamp(m, seq)),
+        })
+        .collect();
     commits.extend(records);
     records = commits;
     records.sort_by_key(|r| r.at); // stable: commits first at equal times
