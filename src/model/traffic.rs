@@ -215,6 +215,16 @@ pub fn expected_changes(
     total
 }
 
+/// Reusable buffers of a [`MailboxTraffic`] (see
+/// [`MailboxTraffic::new_in`]).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    live: Vec<u32>,
+    versions: Vec<u32>,
+    times: Vec<u64>,
+    burst_times: Vec<u64>,
+}
+
 /// One mailbox's change log, generated forward hour by hour from the
 /// mailbox's own streams: Poisson arrivals at its rate shaped by the
 /// diurnal weights (exponential gaps in "operational time" mapped through
@@ -262,6 +272,30 @@ impl MailboxTraffic {
         streams: &Streams,
         bursts: &[(SimDuration, u32, SimDuration)],
     ) -> Self {
+        Self::new_in(spec, m, horizon, streams, bursts, Scratch::default())
+    }
+
+    /// [`MailboxTraffic::new`] in the buffers of a finished generator
+    /// ([`MailboxTraffic::into_scratch`]): generating mailbox after
+    /// mailbox then allocates nothing once the buffers are grown.
+    pub fn new_in(
+        spec: &SourceConfig,
+        m: u32,
+        horizon: SimDuration,
+        streams: &Streams,
+        bursts: &[(SimDuration, u32, SimDuration)],
+        scratch: Scratch,
+    ) -> Self {
+        let Scratch {
+            mut live,
+            mut versions,
+            mut times,
+            mut burst_times,
+        } = scratch;
+        live.clear();
+        versions.clear();
+        times.clear();
+        burst_times.clear();
         let mult = multiplier(
             spec.spread,
             &mut streams.stream(Purpose::MailboxRate, m as u64),
@@ -273,7 +307,6 @@ impl MailboxTraffic {
         } else {
             0.0
         };
-        let mut times = Vec::new();
         if !bursts.is_empty() {
             let mut rng = streams.stream(Purpose::Bursts, m as u64);
             for &(at, count, over) in bursts {
@@ -283,10 +316,10 @@ impl MailboxTraffic {
                     } else {
                         below(&mut rng, over.0)
                     };
-                    times.push((at.0 + off).min(horizon.0.saturating_sub(1)));
+                    burst_times.push((at.0 + off).min(horizon.0.saturating_sub(1)));
                 }
             }
-            times.sort_unstable();
+            burst_times.sort_unstable();
         }
         let stamps = spec.timestamp_granularity.0 > 1 || spec.commit_delay.is_some();
         MailboxTraffic {
@@ -296,12 +329,12 @@ impl MailboxTraffic {
             arrivals,
             need,
             hour: 0,
-            bursts: times,
+            bursts: burst_times,
             next_burst: 0,
             mix: spec.mix,
             ops: streams.stream(Purpose::Operations, m as u64),
-            live: Vec::new(),
-            versions: Vec::new(),
+            live,
+            versions,
             granularity: if stamps {
                 spec.timestamp_granularity.0
             } else {
@@ -310,7 +343,18 @@ impl MailboxTraffic {
             delay: spec
                 .commit_delay
                 .map(|d| (d, streams.stream(Purpose::CommitDelay, m as u64))),
-            times: Vec::new(),
+            times,
+        }
+    }
+
+    /// Gives back the generator's buffers for the next mailbox's
+    /// [`MailboxTraffic::new_in`].
+    pub fn into_scratch(self) -> Scratch {
+        Scratch {
+            live: self.live,
+            versions: self.versions,
+            times: self.times,
+            burst_times: self.bursts,
         }
     }
 
@@ -472,11 +516,14 @@ pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) ->
     logs.changes.reserve_exact(reserve);
     logs.final_state.reserve_exact(reserve);
     let mut lags = Vec::new();
+    let mut scratch = Scratch::default();
     for m in 0..n {
-        let mut t = MailboxTraffic::new(spec, m, horizon, streams, &burst_of[m as usize]);
+        let mut t =
+            MailboxTraffic::new_in(spec, m, horizon, streams, &burst_of[m as usize], scratch);
         t.fill(horizon.0, &mut logs.changes, &mut lags);
         logs.final_state.extend_from_slice(t.versions());
         logs.close_mailbox();
+        scratch = t.into_scratch();
     }
     logs.changes.shrink_to_fit();
     logs.final_state.shrink_to_fit();
