@@ -239,6 +239,7 @@ impl World {
                     ToConsumer::Delivery(d) => self.deliver(now, d),
                     ToConsumer::Listed(a) => {
                         self.consumer.handle_listed(&a, l);
+                        self.provider.recycle(a.listed);
                         self.pump_consumer(now);
                     }
                     ToConsumer::Fetched(_) => unreachable!("fetch answers never fly"),
@@ -296,6 +297,7 @@ impl World {
         }
         if a.may_hand_early() {
             self.consumer.handle_listed(&a, &mut self.ledger);
+            self.provider.recycle(a.listed);
         } else {
             let at = a.at;
             let slot = self.flight.put(ToConsumer::Listed(a));

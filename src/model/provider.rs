@@ -56,25 +56,29 @@ pub struct Provider {
     latency: Sampler,
     hooks: Option<Hooks>,
     out: Outbox<Output<ProviderTimer, Delivery>>,
+    /// A page buffer a driver gave back ([`Provider::recycle`]), filled by
+    /// the next non-empty page instead of a new allocation.
+    spare: Vec<PageItem>,
 }
 
-/// A borrowed source answer as an owned one (ids and versions only).
+/// A borrowed source answer as an owned one (ids and versions only),
+/// its items in `spare`'s buffer.
 #[inline(always)]
-fn owned(outcome: ListOutcome<'_>) -> Listed {
+fn owned(outcome: ListOutcome<'_>, spare: &mut Vec<PageItem>) -> Listed {
     match outcome {
         ListOutcome::Page(p) => Listed::Page {
             // Most pages are empty: no iterator, no allocation.
             items: if p.items.is_empty() {
                 Vec::new()
             } else {
-                p.items
-                    .iter()
-                    .map(|(seq, c)| PageItem {
-                        seq,
-                        msg: c.msg,
-                        version: c.version,
-                    })
-                    .collect()
+                let mut items = std::mem::take(spare);
+                items.clear();
+                items.extend(p.items.iter().map(|(seq, c)| PageItem {
+                    seq,
+                    msg: c.msg,
+                    version: c.version,
+                }));
+                items
             },
             next_cursor: p.next_cursor,
             has_more: p.has_more,
@@ -144,6 +148,7 @@ impl Provider {
             ),
             hooks,
             out: Outbox::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -176,6 +181,18 @@ impl Provider {
         self.out.pop()
     }
 
+    /// Gives back a list answer the consumer is done with: its page's
+    /// buffer serves the next page (a driver's optional courtesy; a page
+    /// otherwise costs an allocation).
+    #[inline]
+    pub fn recycle(&mut self, listed: Listed) {
+        if let Listed::Page { items, .. } = listed {
+            if items.capacity() > self.spare.capacity() {
+                self.spare = items;
+            }
+        }
+    }
+
     /// A timer is due.
     pub fn handle_timeout(&mut self, now: SimTime, timer: ProviderTimer, ledger: &mut Ledger) {
         match timer {
@@ -204,7 +221,7 @@ impl Provider {
             early: call.early,
             sent_at: call.sent_at,
             at: now + latency,
-            listed: owned(self.source.list(now, req)),
+            listed: owned(self.source.list(now, req), &mut self.spare),
         };
         let mut answered = now;
         let empty = |l: &Listed| match l {
@@ -216,8 +233,13 @@ impl Provider {
         if !call.wait.is_zero() && empty(&answer.listed) {
             let hold = call.wait;
             (answered, answer.listed) = match self.source.next_commit(req.mailbox, req.cursor) {
-                Some(v) if v <= now + hold => (v, owned(self.source.answer(v, req))),
-                _ => (now + hold, owned(self.source.answer(now, req))),
+                Some(v) if v <= now + hold => {
+                    (v, owned(self.source.answer(v, req), &mut self.spare))
+                }
+                _ => (
+                    now + hold,
+                    owned(self.source.answer(now, req), &mut self.spare),
+                ),
             };
             answer.at = answered + latency;
         }
@@ -246,7 +268,7 @@ impl Provider {
                     version: c.version,
                 })
             }
-            Err(outcome) => Err(owned(outcome)),
+            Err(outcome) => Err(owned(outcome, &mut self.spare)),
         };
         Fetched { call, result }
     }
