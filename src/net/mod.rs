@@ -123,7 +123,9 @@ impl Default for NetOptions {
 }
 
 impl NetOptions {
-    fn check(&self) -> Result<(), NetError> {
+    /// Checks the options: the tick between 1 ms and 1 s, a capacity of
+    /// at least 1 (what [`run`] checks before it starts).
+    pub fn validate(&self) -> Result<(), NetError> {
         if self.tick < Duration::from_millis(1) || self.tick > Duration::from_secs(1) {
             return Err(NetError::Tick(self.tick));
         }
@@ -349,7 +351,7 @@ where
     F: Fn(ConsumerEnv) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
-    opts.check()?;
+    opts.validate()?;
     let end = SimTime(cfg.end().0);
     let (keys, wrong) = keys_for(&cfg);
     let windows = crash_windows(&cfg);

@@ -442,3 +442,163 @@ fn net_on_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 ms and 1 s"));
 }
+
+/// A small poll sweep: 2 intervals × 2 seeds, 4 mailboxes for 30 minutes
+/// plus a 10-minute drain. Polling every 2 minutes is at least 30/2 = 15
+/// polls per mailbox in the horizon alone, so 4 × 15 = 60 > 50: that point
+/// breaks `requests.poll < 50`; every 5 minutes is at most 40/5 + 1 = 9
+/// per mailbox, 36 < 50: that point holds. The drain outlasts a poll
+/// interval, so nothing is lost.
+const SWEEP: &str = r#"
+name = "net-sweep"
+seed = 3
+horizon = "30m"
+drain = "10m"
+[source]
+mailboxes = 4
+messages_per_day = 300
+[consumer]
+strategy = "poll"
+poll_interval = "5m"
+[thresholds]
+"changes.lost" = "== 0"
+"requests.poll" = "< 50"
+[sweep]
+seeds = [3, 4]
+"consumer.poll_interval" = ["2m", "5m"]
+"#;
+
+fn cli(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let o = std::process::Command::new(super::common::bin())
+        .args(args)
+        .env_remove(syncsim::sweep::pool::TEST_PANIC_VAR)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// `sweep --driver net` stores, for every run, the report `run --driver
+/// net` gives that point and seed, whatever `--jobs`; a folder of one
+/// driver is not taken for the other's; `--tick` without `--driver net`
+/// is bad input.
+#[test]
+fn net_sweep_matches_run_and_does_not_depend_on_jobs() {
+    use std::ffi::OsStr;
+    use syncsim::sweep::{exec, Driver};
+    let dir = super::common::temp_dir("net-sweep");
+    let file = dir.join("sweep.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let (d1, d2) = (dir.join("j1"), dir.join("j2"));
+    for (d, jobs) in [(&d1, "1"), (&d2, "2")] {
+        let (code, out, err) = cli(&[
+            OsStr::new("sweep"),
+            file.as_os_str(),
+            OsStr::new("--driver"),
+            OsStr::new("net"),
+            OsStr::new("--jobs"),
+            OsStr::new(jobs),
+            OsStr::new("--no-progress"),
+            OsStr::new("--out"),
+            d.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let driver = Driver::net(None).unwrap();
+    let sweep = syncsim::sweep::expand(&file).unwrap().on(driver);
+    assert_eq!(sweep.runs.len(), 4);
+    let des = syncsim::sweep::expand(&file).unwrap();
+    let digest = |d: &std::path::Path, hash: &str| {
+        let stored = exec::load(&exec::point_file(d, hash)).expect("stored run");
+        stored.report["digest"].as_str().unwrap().to_string()
+    };
+    for (run, des_run) in sweep.runs.iter().zip(&des.runs) {
+        assert_ne!(run.hash, des_run.hash, "the driver is part of a run's id");
+        let direct = driver.run(&run.scenario, &run.overrides).unwrap();
+        assert_eq!(digest(&d1, &run.hash), direct.digest, "{}", run.label);
+        assert_eq!(digest(&d2, &run.hash), direct.digest, "{}", run.label);
+        assert!(direct.net.is_some(), "a network-mode report");
+    }
+    // The command line's `run --driver net` of one point: the same digest.
+    let run = &sweep.runs[1];
+    let (code, out, err) = cli(&[
+        OsStr::new("run"),
+        file.as_os_str(),
+        OsStr::new("--driver"),
+        OsStr::new("net"),
+        OsStr::new("--seed"),
+        OsStr::new(&run.seed.to_string()),
+        OsStr::new("--set"),
+        OsStr::new(&format!("{}={}", run.overrides[0].0, run.overrides[0].1)),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["digest"].as_str().unwrap(), digest(&d1, &run.hash));
+    // The event engine into the network sweep's folder: refused.
+    let (code, _, err) = cli(&[
+        OsStr::new("sweep"),
+        file.as_os_str(),
+        OsStr::new("--no-progress"),
+        OsStr::new("--out"),
+        d1.as_os_str(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("driver `net tick=50ms`, not `des`"), "{err}");
+    let (code, _, err) = cli(&[
+        OsStr::new("sweep"),
+        file.as_os_str(),
+        OsStr::new("--tick"),
+        OsStr::new("10ms"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("needs --driver net"), "{err}");
+}
+
+/// `check --driver net` evaluates the thresholds on network-mode reports
+/// (the 2-minute point breaks `requests.poll < 50`, see [`SWEEP`]) and
+/// writes JUnit whose repro lines carry `--driver net`.
+#[test]
+fn net_check_evaluates_thresholds_and_writes_junit() {
+    use std::ffi::OsStr;
+    let dir = super::common::temp_dir("net-check");
+    let file = dir.join("sweep.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let junit = dir.join("junit.xml");
+    let (code, out, err) = cli(&[
+        OsStr::new("check"),
+        file.as_os_str(),
+        OsStr::new("--driver"),
+        OsStr::new("net"),
+        OsStr::new("--jobs"),
+        OsStr::new("2"),
+        OsStr::new("--junit"),
+        junit.as_os_str(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    // Two seeds of the 2-minute point fail `requests.poll`; nothing else.
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fails.len(), 2, "{out}");
+    assert!(
+        fails
+            .iter()
+            .all(|l| l.contains("consumer.poll_interval=2m") && l.contains("requests.poll")),
+        "{out}"
+    );
+    assert!(
+        out.contains("--driver net --set consumer.poll_interval=2m"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+    assert!(xml.contains("--driver net"), "{xml}");
+    // The same check on the event engine has the same verdicts (its
+    // repro lines without the driver).
+    let o = syncsim::check::check(&[file], 1, syncsim::sweep::Driver::Des);
+    assert_eq!(o.exit_code(), 1);
+    assert!(!syncsim::check::render(&o).contains("--driver"));
+}
