@@ -601,9 +601,6 @@ enum Failure {
         /// Mailboxes in the scenario.
         mailboxes: u32,
     },
-    /// `trace --lost/--worst` with `--driver net` (exit 2).
-    #[error("trace --lost and --worst pick their changes from the event engine's run; with --driver net, trace a --mailbox or a --message (the net report lists its lost changes)")]
-    NetPick,
     /// `--tick` without `--driver net` (exit 2).
     #[error("--tick sets network mode's tick: it needs --driver net")]
     TickWithoutNet,
@@ -623,7 +620,6 @@ impl Failure {
             | Failure::Occupied { .. }
             | Failure::NoMailbox { .. }
             | Failure::NoMessage { .. }
-            | Failure::NetPick
             | Failure::TickWithoutNet
             | Failure::Live(_)
             | Failure::Net(_)
@@ -1054,14 +1050,12 @@ fn trace(
     let scenario = load(file, sets, seed)?;
     let mailboxes = scenario.source.mailboxes.get();
     let mut header = Vec::new();
-    if driver != syncsim::sweep::Driver::Des && matches!(what, Traced::Lost | Traced::Worst(_)) {
-        return Err(Failure::NetPick);
-    }
     let filter = match what {
         Traced::Mailbox(m) => Filter::Mailbox(m),
         Traced::Filter(f) => f,
         Traced::Lost => {
-            let report = syncsim::run(&scenario);
+            // The run itself picks: the same report `run --driver` gives.
+            let report = driver.run(&scenario, sets)?;
             let sample = &report.changes.lost_sample;
             if sample.is_empty() {
                 eprintln!(
@@ -1088,7 +1082,16 @@ fn trace(
             messages(sample.iter().map(|l| (l.mailbox, l.message)))
         }
         Traced::Worst(n) => {
-            let (_, slow) = syncsim::engine::des::run_slowest(&scenario, n);
+            let slow = match driver {
+                syncsim::sweep::Driver::Des => syncsim::engine::des::run_slowest(&scenario, n).1,
+                syncsim::sweep::Driver::Net { .. } => {
+                    let opts = syncsim::net::NetOptions {
+                        slowest: n,
+                        ..driver.options(None)
+                    };
+                    syncsim::net::run_reference(scenario.config(), &opts)?.slowest
+                }
+            };
             if slow.is_empty() {
                 eprintln!("no change was applied in this run: nothing to trace");
                 return Ok(exit::OK);

@@ -602,3 +602,182 @@ fn net_check_evaluates_thresholds_and_writes_junit() {
     assert_eq!(o.exit_code(), 1);
     assert!(!syncsim::check::render(&o).contains("--driver"));
 }
+
+/// The JSONL records of a `trace --format jsonl` output.
+fn jsonl(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `trace --driver net --lost` picks the lost changes from the network
+/// run itself and traces exactly them (their messages, each change with
+/// its verdict); `--worst N` picks the run's N slowest.
+#[test]
+fn net_trace_lost_traces_exactly_the_lost_changes() {
+    use std::collections::BTreeSet;
+    use std::ffi::OsStr;
+    let dir = super::common::temp_dir("net-trace-lost");
+    let file = dir.join("crash.toml");
+    std::fs::write(&file, CRASH).unwrap();
+    let run = net::run_reference(scenario(CRASH).config(), &NetOptions::default()).unwrap();
+    // The crash empties a memory queue of a few acknowledged items (see
+    // `net_consumer_crash_is_a_host_crash`): at least one, and fewer than
+    // the 10 `--lost` follows, so all of them.
+    assert!((1..=10).contains(&run.lost.len()), "{:?}", run.lost);
+    let (code, out, err) = cli(&[
+        OsStr::new("trace"),
+        file.as_os_str(),
+        OsStr::new("--driver"),
+        OsStr::new("net"),
+        OsStr::new("--lost"),
+        OsStr::new("--format"),
+        OsStr::new("jsonl"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let records = jsonl(&out);
+    let id = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap() as u32;
+    let lost_verdicts: BTreeSet<(u32, u32)> = records
+        .iter()
+        .filter(|r| r["event"] == "verdict" && r["verdict"] == "lost")
+        .map(|r| (id(r, "mailbox"), id(r, "seq")))
+        .collect();
+    let lost: BTreeSet<(u32, u32)> = run.lost.iter().map(|l| (l.mailbox, l.change)).collect();
+    assert_eq!(lost_verdicts, lost);
+    // Only the lost changes' messages are traced.
+    let traced: BTreeSet<(u32, u32)> = records
+        .iter()
+        .filter(|r| r["event"] == "commit")
+        .map(|r| (id(r, "mailbox"), id(r, "message")))
+        .collect();
+    let messages: BTreeSet<(u32, u32)> = run.lost.iter().map(|l| (l.mailbox, l.message)).collect();
+    assert_eq!(traced, messages);
+    // The only way to lose here is the crash emptying the memory queue
+    // (svix retries through the 30-minute drain): the consumer's own
+    // record of it reaches the verdicts and the report, as in `run`.
+    for r in records.iter().filter(|r| r["verdict"] == "lost") {
+        assert_eq!(r["cause"], "crash", "{r}");
+    }
+    assert_eq!(
+        run.report.changes.lost_by_cause.crash,
+        run.report.changes.lost
+    );
+    // The text form names them first.
+    let (code, out, _) = cli(&[
+        OsStr::new("trace"),
+        file.as_os_str(),
+        OsStr::new("--driver"),
+        OsStr::new("net"),
+        OsStr::new("--lost"),
+    ]);
+    assert_eq!(code, 0);
+    let n = run.lost.len();
+    assert!(
+        out.starts_with(&format!("{n} of {n} lost changes")),
+        "{out}"
+    );
+    // `--worst 3`: the network run's three slowest, each traced.
+    let (code, out, err) = cli(&[
+        OsStr::new("trace"),
+        file.as_os_str(),
+        OsStr::new("--driver"),
+        OsStr::new("net"),
+        OsStr::new("--worst"),
+        OsStr::new("3"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("the 3 slowest changes:"), "{out}");
+    let slow = net::run_reference(
+        scenario(CRASH).config(),
+        &NetOptions {
+            slowest: 3,
+            ..NetOptions::default()
+        },
+    )
+    .unwrap()
+    .slowest;
+    assert_eq!(slow.len(), 3);
+    // Slowest first, and the report's own list starts the same way.
+    assert!(slow.windows(2).all(|w| w[0].lag_ms >= w[1].lag_ms));
+    assert_eq!(slow[0].lag_ms, run.report.changes.slowest[0].lag_ms);
+    for c in &slow {
+        assert!(
+            out.contains(&format!(
+                "  mailbox {} message {} (#{})",
+                c.mailbox, c.message, c.seq
+            )),
+            "{out}"
+        );
+    }
+}
+
+/// A network-mode trace ends as the event engine's does: one `verdict`
+/// record per traced change, after every other record, at the run's end,
+/// with the same fields; on the hybrid scenario (nothing lost in either
+/// driver) the verdicts agree change by change.
+#[test]
+fn net_traces_end_with_a_verdict_per_change_like_the_event_engine() {
+    use syncsim::model::trace::Filter;
+    let s = scenario(HYBRID);
+    let filter = Filter::Mailbox(1);
+    let (_, des) = syncsim::run_traced(&s, filter.clone());
+    let net = net::run_reference(
+        s.config(),
+        &NetOptions {
+            trace: Some(filter),
+            ..NetOptions::default()
+        },
+    )
+    .unwrap()
+    .trace;
+    let tail = |t: &[syncsim::model::trace::Record]| {
+        let commits = t.iter().filter(|r| r.event == "commit").count();
+        assert!(commits > 0);
+        let (rest, verdicts) = t.split_at(t.len() - commits);
+        assert!(verdicts.iter().all(|r| r.event == "verdict"));
+        assert!(rest.iter().all(|r| r.event != "verdict"));
+        verdicts.to_vec()
+    };
+    let (dv, nv) = (tail(&des), tail(&net));
+    assert_eq!(dv.len(), nv.len());
+    let keys = |r: &syncsim::model::trace::Record| {
+        r.to_json()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for (d, n) in dv.iter().zip(&nv) {
+        assert_eq!((d.at, d.mailbox, d.change), (n.at, n.mailbox, n.change));
+        assert_eq!(keys(d), keys(n), "{} / {}", d.render(), n.render());
+        assert_eq!(d.detail["verdict"], "applied");
+        assert_eq!(n.detail["verdict"], "applied");
+    }
+    // The verdict line reads alike in both (up to the details).
+    let head = |r: &syncsim::model::trace::Record| r.render()[..70].to_string();
+    assert_eq!(head(&dv[0]), head(&nv[0]));
+}
+
+/// A hybrid consumer's listings are reconciliations: first seen by
+/// `reconcile`, never `poll`, as the event engine counts them. The
+/// outage's changes (github does not retry) are the reconciled ones in
+/// both drivers; a change could only move between paths if its webhook
+/// and a listing crossed within the wire's tick, which does not happen at
+/// this seed, so the counts are identical.
+#[test]
+fn net_hybrid_listings_count_as_reconcile() {
+    let sim = syncsim::run(&scenario(HYBRID));
+    let net = net_run(HYBRID);
+    assert!(sim.changes.first_seen_by.reconcile > 0);
+    assert_eq!(sim.changes.first_seen_by.poll, 0);
+    assert_eq!(net.changes.first_seen_by, sim.changes.first_seen_by);
+    assert_eq!(
+        net.latency_ms.reconcile.count, sim.latency_ms.reconcile.count,
+        "reconciled changes' latency is recorded as reconcile"
+    );
+    // A poll consumer's listings stay polls.
+    let (sp, np) = (syncsim::run(&scenario(POLL)), net_run(POLL));
+    assert_eq!(np.changes.first_seen_by, sp.changes.first_seen_by);
+    assert_eq!(np.changes.first_seen_by.reconcile, 0);
+}
