@@ -416,31 +416,32 @@ fn net_on_the_command_line() {
     let dir = super::common::temp_dir("net-cli");
     let file = dir.join("webhook.toml");
     std::fs::write(&file, WEBHOOK).unwrap();
-    let cli = |args: &[&str]| {
-        std::process::Command::new(super::common::bin())
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let f = file.to_str().unwrap();
-    let out = cli(&["run", "--driver", "net", "--check-determinism", f]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text, _) =
+        super::common::syncsim(&["run", "--driver", "net", "--check-determinism", f]);
+    assert_eq!(code, 0, "{text}");
     assert!(
         text.starts_with("deterministic: two runs of seed 3"),
         "{text}"
     );
-    let out = cli(&["trace", "--driver", "net", "--mailbox", "1", f]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0));
+    let (code, text, _) =
+        super::common::syncsim(&["trace", "--driver", "net", "--mailbox", "1", f]);
+    assert_eq!(code, 0);
     // Provider events (attempts, answers) and consumer events (arrive,
-    // apply) in one timeline.
-    for e in [" commit", " attempt", " answer_ok", " arrive", " apply"] {
+    // apply) in one timeline, then a verdict per change.
+    for e in [
+        " commit",
+        " attempt",
+        " answer_ok",
+        " arrive",
+        " apply",
+        " verdict",
+    ] {
         assert!(text.contains(e), "{e} missing in\n{text}");
     }
-    let out = cli(&["run", "--driver", "net", "--tick", "0ms", f]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 ms and 1 s"));
+    let (code, _, err) = super::common::syncsim(&["run", "--driver", "net", "--tick", "0ms", f]);
+    assert_eq!(code, 2);
+    assert!(err.contains("between 1 ms and 1 s"), "{err}");
 }
 
 /// A small poll sweep: 2 intervals × 2 seeds, 4 mailboxes for 30 minutes
@@ -468,42 +469,28 @@ seeds = [3, 4]
 "consumer.poll_interval" = ["2m", "5m"]
 "#;
 
-fn cli(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let o = std::process::Command::new(super::common::bin())
-        .args(args)
-        .env_remove(syncsim::sweep::pool::TEST_PANIC_VAR)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 /// `sweep --driver net` stores, for every run, the report `run --driver
 /// net` gives that point and seed, whatever `--jobs`; a folder of one
 /// driver is not taken for the other's; `--tick` without `--driver net`
 /// is bad input.
 #[test]
 fn net_sweep_matches_run_and_does_not_depend_on_jobs() {
-    use std::ffi::OsStr;
     use syncsim::sweep::{exec, Driver};
     let dir = super::common::temp_dir("net-sweep");
     let file = dir.join("sweep.toml");
     std::fs::write(&file, SWEEP).unwrap();
     let (d1, d2) = (dir.join("j1"), dir.join("j2"));
     for (d, jobs) in [(&d1, "1"), (&d2, "2")] {
-        let (code, out, err) = cli(&[
-            OsStr::new("sweep"),
-            file.as_os_str(),
-            OsStr::new("--driver"),
-            OsStr::new("net"),
-            OsStr::new("--jobs"),
-            OsStr::new(jobs),
-            OsStr::new("--no-progress"),
-            OsStr::new("--out"),
-            d.as_os_str(),
+        let (code, out, err) = super::common::syncsim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--driver",
+            "net",
+            "--jobs",
+            jobs,
+            "--no-progress",
+            "--out",
+            d.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "{out}{err}");
     }
@@ -524,37 +511,33 @@ fn net_sweep_matches_run_and_does_not_depend_on_jobs() {
     }
     // The command line's `run --driver net` of one point: the same digest.
     let run = &sweep.runs[1];
-    let (code, out, err) = cli(&[
-        OsStr::new("run"),
-        file.as_os_str(),
-        OsStr::new("--driver"),
-        OsStr::new("net"),
-        OsStr::new("--seed"),
-        OsStr::new(&run.seed.to_string()),
-        OsStr::new("--set"),
-        OsStr::new(&format!("{}={}", run.overrides[0].0, run.overrides[0].1)),
-        OsStr::new("--format"),
-        OsStr::new("json"),
+    let (code, out, err) = super::common::syncsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--seed",
+        &run.seed.to_string(),
+        "--set",
+        &format!("{}={}", run.overrides[0].0, run.overrides[0].1),
+        "--format",
+        "json",
     ]);
     assert!(code == 0 || code == 1, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["digest"].as_str().unwrap(), digest(&d1, &run.hash));
     // The event engine into the network sweep's folder: refused.
-    let (code, _, err) = cli(&[
-        OsStr::new("sweep"),
-        file.as_os_str(),
-        OsStr::new("--no-progress"),
-        OsStr::new("--out"),
-        d1.as_os_str(),
+    let (code, _, err) = super::common::syncsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--no-progress",
+        "--out",
+        d1.to_str().unwrap(),
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("driver `net tick=50ms`, not `des`"), "{err}");
-    let (code, _, err) = cli(&[
-        OsStr::new("sweep"),
-        file.as_os_str(),
-        OsStr::new("--tick"),
-        OsStr::new("10ms"),
-    ]);
+    let (code, _, err) =
+        super::common::syncsim(&["sweep", file.to_str().unwrap(), "--tick", "10ms"]);
     assert_eq!(code, 2);
     assert!(err.contains("needs --driver net"), "{err}");
 }
@@ -564,20 +547,19 @@ fn net_sweep_matches_run_and_does_not_depend_on_jobs() {
 /// writes JUnit whose repro lines carry `--driver net`.
 #[test]
 fn net_check_evaluates_thresholds_and_writes_junit() {
-    use std::ffi::OsStr;
     let dir = super::common::temp_dir("net-check");
     let file = dir.join("sweep.toml");
     std::fs::write(&file, SWEEP).unwrap();
     let junit = dir.join("junit.xml");
-    let (code, out, err) = cli(&[
-        OsStr::new("check"),
-        file.as_os_str(),
-        OsStr::new("--driver"),
-        OsStr::new("net"),
-        OsStr::new("--jobs"),
-        OsStr::new("2"),
-        OsStr::new("--junit"),
-        junit.as_os_str(),
+    let (code, out, err) = super::common::syncsim(&[
+        "check",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--jobs",
+        "2",
+        "--junit",
+        junit.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{out}{err}");
     // Two seeds of the 2-minute point fail `requests.poll`; nothing else.
@@ -616,7 +598,6 @@ fn jsonl(out: &str) -> Vec<serde_json::Value> {
 #[test]
 fn net_trace_lost_traces_exactly_the_lost_changes() {
     use std::collections::BTreeSet;
-    use std::ffi::OsStr;
     let dir = super::common::temp_dir("net-trace-lost");
     let file = dir.join("crash.toml");
     std::fs::write(&file, CRASH).unwrap();
@@ -625,14 +606,14 @@ fn net_trace_lost_traces_exactly_the_lost_changes() {
     // `net_consumer_crash_is_a_host_crash`): at least one, and fewer than
     // the 10 `--lost` follows, so all of them.
     assert!((1..=10).contains(&run.lost.len()), "{:?}", run.lost);
-    let (code, out, err) = cli(&[
-        OsStr::new("trace"),
-        file.as_os_str(),
-        OsStr::new("--driver"),
-        OsStr::new("net"),
-        OsStr::new("--lost"),
-        OsStr::new("--format"),
-        OsStr::new("jsonl"),
+    let (code, out, err) = super::common::syncsim(&[
+        "trace",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--lost",
+        "--format",
+        "jsonl",
     ]);
     assert_eq!(code, 0, "{err}");
     let records = jsonl(&out);
@@ -663,13 +644,8 @@ fn net_trace_lost_traces_exactly_the_lost_changes() {
         run.report.changes.lost
     );
     // The text form names them first.
-    let (code, out, _) = cli(&[
-        OsStr::new("trace"),
-        file.as_os_str(),
-        OsStr::new("--driver"),
-        OsStr::new("net"),
-        OsStr::new("--lost"),
-    ]);
+    let (code, out, _) =
+        super::common::syncsim(&["trace", file.to_str().unwrap(), "--driver", "net", "--lost"]);
     assert_eq!(code, 0);
     let n = run.lost.len();
     assert!(
@@ -677,13 +653,13 @@ fn net_trace_lost_traces_exactly_the_lost_changes() {
         "{out}"
     );
     // `--worst 3`: the network run's three slowest, each traced.
-    let (code, out, err) = cli(&[
-        OsStr::new("trace"),
-        file.as_os_str(),
-        OsStr::new("--driver"),
-        OsStr::new("net"),
-        OsStr::new("--worst"),
-        OsStr::new("3"),
+    let (code, out, err) = super::common::syncsim(&[
+        "trace",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--worst",
+        "3",
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("the 3 slowest changes:"), "{out}");
