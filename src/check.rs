@@ -10,7 +10,7 @@ use crate::exit;
 use crate::metrics::Report;
 use crate::scenario::{CheckResult, Condition, FaultKind, Op, Scenario, ScenarioError};
 use crate::sweep::folder::render_crash;
-use crate::sweep::{expand, pool, Run};
+use crate::sweep::{expand, pool, Driver, Run};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -27,6 +27,8 @@ pub struct RunChecks {
     pub overrides: Vec<(String, String)>,
     /// The seed.
     pub seed: u64,
+    /// The driver it ran on.
+    pub driver: Driver,
     /// The report digest.
     pub digest: String,
     /// Changes the run lost (0 when it crashed).
@@ -48,13 +50,19 @@ impl RunChecks {
 
     /// The one-line, shell-quoted command that reproduces this run.
     pub fn repro(&self) -> String {
-        crate::sweep::repro(&self.file, self.seed, &self.overrides)
+        crate::sweep::repro_on(&self.file, self.seed, &self.overrides, self.driver)
     }
 
     /// The one-line `syncsim trace` command that shows this run's lost
     /// changes (or, when none was lost, its five slowest).
     pub fn trace(&self) -> String {
-        crate::sweep::trace_command(&self.file, self.seed, &self.overrides, self.lost > 0)
+        crate::sweep::trace_command(
+            &self.file,
+            self.seed,
+            &self.overrides,
+            self.driver,
+            self.lost > 0,
+        )
     }
 }
 
@@ -207,12 +215,14 @@ pub fn run_checks(scenario: &Scenario, report: &Report) -> Vec<CheckResult> {
     out
 }
 
-/// Runs every scenario (every run of every sweep) on `jobs` threads.
-pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
+/// Runs every scenario (every run of every sweep) on `jobs` threads, on
+/// `driver` (the thresholds, fault checks and JUnit are the same under
+/// either; a network-mode run that fails is reported as a crash).
+pub fn check(files: &[PathBuf], jobs: usize, driver: Driver) -> Outcome {
     let mut outcome = Outcome::default();
     let mut runs: Vec<(PathBuf, String, Run)> = Vec::new();
     for f in files {
-        match expand(f) {
+        match expand(f).map(|s| s.on(driver)) {
             Ok(sweep) => runs.extend({
                 outcome.warnings.extend(
                     sweep
@@ -232,12 +242,18 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
         // Wall clock: JUnit's `time` attribute only.
         let started = std::time::Instant::now();
         let (results, digest, lost, crash) =
-            match pool::isolated(run.seed, &run.label, || run.report()) {
-                Ok(report) => (
+            match pool::isolated(run.seed, &run.label, || run.report_on(driver)) {
+                Ok(Ok(report)) => (
                     run_checks(&run.scenario, &report),
                     report.digest,
                     report.changes.lost,
                     None,
+                ),
+                Ok(Err(net)) => (
+                    Vec::new(),
+                    String::new(),
+                    0,
+                    Some(format!("--driver net: {net}")),
                 ),
                 Err(panicked) => (Vec::new(), String::new(), 0, Some(panicked.message)),
             };
@@ -247,6 +263,7 @@ pub fn check(files: &[PathBuf], jobs: usize) -> Outcome {
             label: run.label.clone(),
             overrides: run.overrides.clone(),
             seed: run.seed,
+            driver,
             digest,
             lost,
             results,

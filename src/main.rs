@@ -86,6 +86,8 @@ enum Command {
         /// an unreadable one), discarding its stored runs.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        driver: DriverArgs,
     },
     /// CI mode: run scenarios and sweeps (files or folders) against their
     /// [thresholds]. Exit 0 when all hold, 1 when one breaks, 2 on bad
@@ -100,6 +102,8 @@ enum Command {
         /// Parallel runs (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
+        #[command(flatten)]
+        driver: DriverArgs,
     },
     /// Join sweep folders (e.g. shards) into one and write its outputs.
     Merge {
@@ -296,19 +300,16 @@ struct DriverArgs {
 }
 
 impl DriverArgs {
-    /// The network-mode options these flags ask for.
-    fn net_options(
-        &self,
-        trace: Option<syncsim::model::trace::Filter>,
-    ) -> syncsim::net::NetOptions {
-        let mut o = syncsim::net::NetOptions {
-            trace,
-            ..Default::default()
-        };
-        if let Some(t) = self.tick {
-            o.tick = std::time::Duration::from_micros(t.0);
+    /// The driver these flags ask for, checked before anything runs: a
+    /// tick out of range, or a `--tick` without `--driver net`, is bad
+    /// input.
+    fn resolve(&self) -> Result<syncsim::sweep::Driver, Failure> {
+        let tick = self.tick.map(|t| std::time::Duration::from_micros(t.0));
+        match self.driver {
+            Driver::Des if tick.is_some() => Err(Failure::TickWithoutNet),
+            Driver::Des => Ok(syncsim::sweep::Driver::Des),
+            Driver::Net => Ok(syncsim::sweep::Driver::net(tick)?),
         }
-        o
     }
 }
 
@@ -358,13 +359,13 @@ fn main() -> ExitCode {
             driver,
             check_determinism,
             mailbox,
-        } => {
+        } => driver.resolve().and_then(|driver| {
             if check_determinism {
-                determinism(&file, seed, &sets, &driver, mailbox)
+                determinism(&file, seed, &sets, driver, mailbox)
             } else {
-                run(&file, seed, out.as_deref(), format, &sets, &driver)
+                run(&file, seed, out.as_deref(), format, &sets, driver)
             }
-        }
+        }),
         Command::Sweep {
             file,
             out,
@@ -374,10 +375,27 @@ fn main() -> ExitCode {
             shard_count,
             no_progress,
             force,
-        } => pick_shard(shard, shard_from, shard_count)
-            .and_then(|shard| sweep(&file, out, jobs, shard, !no_progress, force)),
+            driver,
+        } => pick_shard(shard, shard_from, shard_count).and_then(|shard| {
+            sweep(
+                &file,
+                out,
+                jobs,
+                shard,
+                !no_progress,
+                force,
+                driver.resolve()?,
+            )
+        }),
         Command::Merge { dirs, out } => merge(&dirs, &out),
-        Command::Check { paths, junit, jobs } => check(&paths, junit.as_deref(), jobs),
+        Command::Check {
+            paths,
+            junit,
+            jobs,
+            driver,
+        } => driver
+            .resolve()
+            .and_then(|d| check(&paths, junit.as_deref(), jobs, d)),
         Command::Report { dir } => report(&dir),
         Command::Trace {
             file,
@@ -397,7 +415,9 @@ fn main() -> ExitCode {
                 (.., Some(n)) => Traced::Worst(n.into()),
                 _ => unreachable!("clap requires one of the group"),
             };
-            trace(&file, seed, what, &sets, format, &driver)
+            driver
+                .resolve()
+                .and_then(|driver| trace(&file, seed, what, &sets, format, driver))
         }
         Command::Serve {
             file,
@@ -581,9 +601,9 @@ enum Failure {
         /// Mailboxes in the scenario.
         mailboxes: u32,
     },
-    /// `trace --lost/--worst` with `--driver net` (exit 2).
-    #[error("trace --lost and --worst pick their changes from the event engine's run; with --driver net, trace a --mailbox or a --message (the net report lists its lost changes)")]
-    NetPick,
+    /// `--tick` without `--driver net` (exit 2).
+    #[error("--tick sets network mode's tick: it needs --driver net")]
+    TickWithoutNet,
     /// A network-mode run failed (exit 2: its options or its consumer).
     #[error("--driver net: {0}")]
     Net(#[from] syncsim::net::NetError),
@@ -600,7 +620,7 @@ impl Failure {
             | Failure::Occupied { .. }
             | Failure::NoMailbox { .. }
             | Failure::NoMessage { .. }
-            | Failure::NetPick
+            | Failure::TickWithoutNet
             | Failure::Live(_)
             | Failure::Net(_)
             | Failure::Secret(_)
@@ -639,28 +659,25 @@ fn run(
     out: Option<&Path>,
     format: OutputFormat,
     sets: &[(String, String)],
-    driver: &DriverArgs,
+    driver: syncsim::sweep::Driver,
 ) -> Result<u8, Failure> {
     let scenario = load(file, sets, seed)?;
     let started = Instant::now(); // wall clock: stderr only
                                   // The same point identity a sweep gives this run.
-    let run = syncsim::sweep::pool::isolated(scenario.seed, "run", || match driver.driver {
-        Driver::Des => Ok(syncsim::sweep::run_point(&scenario, sets)),
-        Driver::Net => net_point(&scenario, sets, driver.net_options(None)).map(|r| r.report),
-    });
+    let run = syncsim::sweep::pool::isolated(scenario.seed, "run", || driver.run(&scenario, sets));
     let report = match run {
         Ok(r) => r?,
         Err(crash) => {
             eprintln!(
                 "error: the run crashed (a syncsim bug; please report it with the scenario): {}\nreproduce with: {}",
                 crash.message,
-                syncsim::sweep::repro(file, scenario.seed, sets)
+                syncsim::sweep::repro_on(file, scenario.seed, sets, driver)
             );
             return Ok(exit::CRASH);
         }
     };
     let wall = started.elapsed().as_secs_f64();
-    let code = emit(&report, file, &scenario, out, format, sets)?;
+    let code = emit(&report, file, &scenario, out, format, sets, driver)?;
     eprintln!(
         "wall time {:.3}s, {:.1} M events/s",
         wall,
@@ -678,6 +695,7 @@ fn emit(
     out: Option<&Path>,
     format: OutputFormat,
     sets: &[(String, String)],
+    driver: syncsim::sweep::Driver,
 ) -> Result<u8, Failure> {
     if let Some(path) = out {
         write(path, report.to_json().as_bytes())?;
@@ -704,8 +722,14 @@ fn emit(
         eprintln!(
             "{failed} of {} thresholds failed; reproduce with: {}\nsee what happened with: {}",
             checks.len(),
-            syncsim::sweep::repro(file, scenario.seed, sets),
-            syncsim::sweep::trace_command(file, scenario.seed, sets, report.changes.lost > 0)
+            syncsim::sweep::repro_on(file, scenario.seed, sets, driver),
+            syncsim::sweep::trace_command(
+                file,
+                scenario.seed,
+                sets,
+                driver,
+                report.changes.lost > 0
+            )
         );
         return Ok(exit::THRESHOLD);
     }
@@ -776,6 +800,7 @@ fn serve(file: &Path, s: Served, e: &ReportFlags) -> Result<u8, Failure> {
         e.out.as_deref(),
         e.format,
         &e.sets,
+        syncsim::sweep::Driver::Des,
     )
 }
 
@@ -841,6 +866,7 @@ fn live(file: &Path, speed: f64, e: &ReportFlags) -> Result<u8, Failure> {
         e.out.as_deref(),
         e.format,
         &e.sets,
+        syncsim::sweep::Driver::Des,
     )
 }
 
@@ -870,8 +896,9 @@ fn sweep(
     shard: Option<Shard>,
     progress: bool,
     force: bool,
+    driver: syncsim::sweep::Driver,
 ) -> Result<u8, Failure> {
-    let sweep = syncsim::sweep::expand(file)?;
+    let sweep = syncsim::sweep::expand(file)?.on(driver);
     for w in &sweep.warnings {
         eprintln!("warning: {}: {w}", file.display());
     }
@@ -968,7 +995,12 @@ fn merge(dirs: &[PathBuf], out: &Path) -> Result<u8, Failure> {
     finish(out, &meta)
 }
 
-fn check(paths: &[PathBuf], junit: Option<&Path>, jobs: Option<usize>) -> Result<u8, Failure> {
+fn check(
+    paths: &[PathBuf],
+    junit: Option<&Path>,
+    jobs: Option<usize>,
+    driver: syncsim::sweep::Driver,
+) -> Result<u8, Failure> {
     let files = syncsim::check::collect(paths)?;
     // The JUnit file's folder must exist (a mistyped path is an error, not
     // a new folder), checked before anything runs.
@@ -981,7 +1013,7 @@ fn check(paths: &[PathBuf], junit: Option<&Path>, jobs: Option<usize>) -> Result
             });
         }
     }
-    let outcome = syncsim::check::check(&files, threads(jobs));
+    let outcome = syncsim::check::check(&files, threads(jobs), driver);
     print!("{}", syncsim::check::render(&outcome));
     if let Some(path) = junit {
         write(path, syncsim::check::junit(&outcome).as_bytes())?;
@@ -1012,20 +1044,18 @@ fn trace(
     what: Traced,
     sets: &[(String, String)],
     format: TraceFormat,
-    driver: &DriverArgs,
+    driver: syncsim::sweep::Driver,
 ) -> Result<u8, Failure> {
     use syncsim::model::trace::{Filter, Trace};
     let scenario = load(file, sets, seed)?;
     let mailboxes = scenario.source.mailboxes.get();
     let mut header = Vec::new();
-    if driver.driver == Driver::Net && matches!(what, Traced::Lost | Traced::Worst(_)) {
-        return Err(Failure::NetPick);
-    }
     let filter = match what {
         Traced::Mailbox(m) => Filter::Mailbox(m),
         Traced::Filter(f) => f,
         Traced::Lost => {
-            let report = syncsim::run(&scenario);
+            // The run itself picks: the same report `run --driver` gives.
+            let report = driver.run(&scenario, sets)?;
             let sample = &report.changes.lost_sample;
             if sample.is_empty() {
                 eprintln!(
@@ -1052,7 +1082,16 @@ fn trace(
             messages(sample.iter().map(|l| (l.mailbox, l.message)))
         }
         Traced::Worst(n) => {
-            let (_, slow) = syncsim::engine::des::run_slowest(&scenario, n);
+            let slow = match driver {
+                syncsim::sweep::Driver::Des => syncsim::engine::des::run_slowest(&scenario, n).1,
+                syncsim::sweep::Driver::Net { .. } => {
+                    let opts = syncsim::net::NetOptions {
+                        slowest: n,
+                        ..driver.options(None)
+                    };
+                    syncsim::net::run_reference(scenario.config(), &opts)?.slowest
+                }
+            };
             if slow.is_empty() {
                 eprintln!("no change was applied in this run: nothing to trace");
                 return Ok(exit::OK);
@@ -1106,32 +1145,17 @@ fn trace(
     Ok(exit::OK)
 }
 
-/// One run of `scenario` under `--driver net` (the reference consumer),
-/// with the same point identity a sweep gives it.
-fn net_point(
-    scenario: &syncsim::Scenario,
-    sets: &[(String, String)],
-    opts: syncsim::net::NetOptions,
-) -> Result<syncsim::net::NetRun, Failure> {
-    let mut run = syncsim::net::run_reference(scenario.config(), &opts)?;
-    if !sets.is_empty() {
-        run.report.point = sets.iter().cloned().collect();
-        run.report.seal();
-    }
-    Ok(run)
-}
-
 /// A traced run under `driver`.
 fn traced(
     scenario: &syncsim::Scenario,
     sets: &[(String, String)],
     filter: syncsim::model::trace::Filter,
-    driver: &DriverArgs,
+    driver: syncsim::sweep::Driver,
 ) -> Result<(syncsim::Report, Vec<syncsim::model::trace::Record>), Failure> {
-    match driver.driver {
-        Driver::Des => Ok(syncsim::run_traced(scenario, filter)),
-        Driver::Net => {
-            let run = net_point(scenario, sets, driver.net_options(Some(filter)))?;
+    match driver {
+        syncsim::sweep::Driver::Des => Ok(syncsim::run_traced(scenario, filter)),
+        syncsim::sweep::Driver::Net { .. } => {
+            let run = driver.run_net(scenario, sets, Some(filter))?;
             Ok((run.report, run.trace))
         }
     }
@@ -1143,7 +1167,7 @@ fn determinism(
     file: &Path,
     seed: Option<u64>,
     sets: &[(String, String)],
-    driver: &DriverArgs,
+    driver: syncsim::sweep::Driver,
     mailbox: u32,
 ) -> Result<u8, Failure> {
     let scenario = load(file, sets, seed)?;

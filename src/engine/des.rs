@@ -128,32 +128,18 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
         .take_trace()
         .map(|t| t.records)
         .unwrap_or_default();
-    // The first apply of each traced change, for its verdict.
-    let mut first_apply: std::collections::BTreeMap<(u32, u32), usize> = Default::default();
-    for (i, r) in records.iter().enumerate() {
-        if let (Some((seq, _, _)), true) = (
-            r.change,
-            r.event == "apply" && r.detail.get("first") == Some(&true.into()),
-        ) {
-            first_apply.entry((r.mailbox, seq)).or_insert(i);
-        }
-    }
     let end = SimTime(world.cfg.end().0);
     let logs = world.provider.logs();
-    let mut verdicts = Vec::new();
-    for (m, seq, c) in trace::traced_changes(logs, &filter) {
-        let change = (seq, c.msg, c.version);
-        let halves = (
-            &world.cfg,
-            &world.provider,
-            &world.consumer,
-            &world.net,
-            &world.ledger,
-        );
-        let lost = halves::loss_cause(halves, m, seq).map(|c| c.name());
-        let first = first_apply.get(&(m, seq)).map(|&i| &records[i]);
-        verdicts.push(trace::verdict(end, m, change, c.at, first, lost));
-    }
+    let halves = (
+        &world.cfg,
+        &world.provider,
+        &world.consumer,
+        &world.net,
+        &world.ledger,
+    );
+    let verdicts = trace::verdicts(end, logs, &filter, &records, |m, seq| {
+        halves::loss_cause(halves, m, seq).map(|c| c.name())
+    });
     let mut records = trace::with_commits(logs, &filter, records);
     records.extend(verdicts);
     (report, records)

@@ -114,6 +114,13 @@ pub fn score_with(
             }
         }
     }
+    // A page that listed a change is a poll under `poll`; under `hybrid`
+    // the only list calls are reconciliations, counted as the event
+    // engine counts them.
+    let listing = match node.cfg.consumer {
+        crate::model::config::ConsumerConfig::Hybrid(..) => Path::Reconcile,
+        _ => Path::Poll,
+    };
     let mut applied = Vec::new();
     for m in 0..logs.mailboxes() {
         let base = logs.change_offsets()[m as usize];
@@ -123,11 +130,7 @@ pub fn score_with(
                 continue;
             }
             let (at, by_webhook) = node.seen.first(base + seq).unwrap_or((end, false));
-            let path = if by_webhook {
-                Path::Webhook
-            } else {
-                Path::Poll
-            };
+            let path = if by_webhook { Path::Webhook } else { listing };
             applied.push((m, seq as u32, at.max(c.at), path));
         }
     }

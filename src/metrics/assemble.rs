@@ -38,10 +38,17 @@ pub struct Observed<'a> {
 /// Why change `seq` of mailbox `m` was lost: the first cause recorded for
 /// it, else what the end state shows; `None` when it was applied.
 pub fn loss_cause(o: &Observed, m: u32, seq: u32) -> Option<LossCause> {
-    if o.ledger.has_applied(m, seq) {
+    cause(o.ledger, o.poller, m, seq)
+}
+
+/// [`loss_cause`] from the ledger and the poller alone (what it reads):
+/// for a driver that has no replica or sender of its own at hand, such as
+/// network mode once it has scored a consumer's replica.
+pub fn cause(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> Option<LossCause> {
+    if ledger.has_applied(m, seq) {
         return None;
     }
-    let marks = o.ledger.marks(m, seq);
+    let marks = ledger.marks(m, seq);
     let has = |k: Mark| marks & k as u8 != 0;
     Some(if has(Mark::Crashed) {
         LossCause::Crash
@@ -51,7 +58,7 @@ pub fn loss_cause(o: &Observed, m: u32, seq: u32) -> Option<LossCause> {
         LossCause::EndpointDisabled
     } else if has(Mark::GaveUp) {
         LossCause::WebhookGaveUp
-    } else if cursor_passed(o, m, seq) {
+    } else if cursor_passed(ledger, poller, m, seq) {
         LossCause::CursorSkip
     } else {
         LossCause::Undelivered
@@ -119,9 +126,9 @@ pub fn slowest(ledger: &Ledger, n: usize) -> Vec<SlowChange> {
 
 /// True when mailbox `m`'s poller cursor has moved past change `seq`
 /// without delivering it (timestamp cursors only).
-fn cursor_passed(o: &Observed, m: u32, seq: u32) -> bool {
-    let Some(p) = o.poller else { return false };
-    let stamp = o.ledger.logs().stamp(m, seq);
+fn cursor_passed(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> bool {
+    let Some(p) = poller else { return false };
+    let stamp = ledger.logs().stamp(m, seq);
     match p.cursor(m) {
         Cursor::Stamp(c) => stamp <= c,
         Cursor::StampId(c, s) => (stamp, seq) <= (c, s),

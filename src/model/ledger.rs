@@ -137,6 +137,17 @@ impl Ledger {
         *self.flag(m, seq) |= mark as u8;
     }
 
+    /// Adds `other`'s loss causes (its [`Mark`]s) to this ledger's, change
+    /// by change: a driver whose provider and consumer keep a ledger each
+    /// (live and network mode) scores with both sides' causes. Both must
+    /// be of the same run (the same logs).
+    pub fn absorb_marks(&mut self, other: &Ledger) {
+        let marks = !(APPLIED | RECEIVED);
+        for (mine, theirs) in self.flags.iter_mut().zip(&other.flags) {
+            *mine |= theirs & marks;
+        }
+    }
+
     /// The recorded causes of change `seq` (a bit set of [`Mark`]s).
     pub fn marks(&self, m: u32, seq: u32) -> u8 {
         self.flag_of(m, seq) & !(APPLIED | RECEIVED)

@@ -198,6 +198,34 @@ pub fn verdict(
     }
 }
 
+/// One `verdict` record per change `filter` names ([`verdict`]), in log
+/// order: `records` is the run's trace (its first `apply` of a change,
+/// `first: true`, says when and by which path), `cause` says why a change
+/// was lost (`None`: applied). Every driver ends a trace with these.
+pub fn verdicts(
+    end: SimTime,
+    logs: &super::traffic::Logs,
+    filter: &Filter,
+    records: &[Record],
+    cause: impl Fn(u32, u32) -> Option<&'static str>,
+) -> Vec<Record> {
+    let mut first_apply: std::collections::BTreeMap<(u32, u32), usize> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        if let (Some((seq, _, _)), true) = (
+            r.change,
+            r.event == "apply" && r.detail.get("first") == Some(&true.into()),
+        ) {
+            first_apply.entry((r.mailbox, seq)).or_insert(i);
+        }
+    }
+    traced_changes(logs, filter)
+        .map(|(m, seq, c)| {
+            let first = first_apply.get(&(m, seq)).map(|&i| &records[i]);
+            verdict(end, m, (seq, c.msg, c.version), c.at, first, cause(m, seq))
+        })
+        .collect()
+}
+
 /// The trace being collected.
 #[derive(Clone, Debug)]
 pub struct Trace {

@@ -50,10 +50,11 @@ use crate::live::clock::Clock;
 use crate::live::node::{Links, Node};
 use crate::live::wire::{self, Connector};
 use crate::live::{score, servers, LiveError};
-use crate::metrics::report::Report;
+use crate::metrics::assemble;
+use crate::metrics::report::{Report, SlowChange};
 use crate::model::config::RunConfig;
 use crate::model::faults::{FaultPlan, Window};
-use crate::model::trace::{Filter, Record};
+use crate::model::trace::{self, Filter, Record};
 use crate::signing::{SigningKey, Verifier};
 use connector::{NetConnector, NetListener};
 use std::cell::{Cell, RefCell};
@@ -110,6 +111,9 @@ pub struct NetOptions {
     pub tcp_capacity: usize,
     /// Trace one mailbox or message (as `trace` does).
     pub trace: Option<Filter>,
+    /// How many of the slowest changes [`NetRun::slowest`] lists (for
+    /// `trace --worst N`; the report lists its own few either way).
+    pub slowest: usize,
 }
 
 impl Default for NetOptions {
@@ -118,12 +122,15 @@ impl Default for NetOptions {
             tick: Duration::from_millis(50),
             tcp_capacity: 1024,
             trace: None,
+            slowest: 0,
         }
     }
 }
 
 impl NetOptions {
-    fn check(&self) -> Result<(), NetError> {
+    /// Checks the options: the tick between 1 ms and 1 s, a capacity of
+    /// at least 1 (what [`run`] checks before it starts).
+    pub fn validate(&self) -> Result<(), NetError> {
         if self.tick < Duration::from_millis(1) || self.tick > Duration::from_secs(1) {
             return Err(NetError::Tick(self.tick));
         }
@@ -171,8 +178,11 @@ pub struct NetRun {
     /// with the wire figures under `net`.
     pub report: Report,
     /// The trace asked for in [`NetOptions::trace`] (provider and, for
-    /// the reference consumer, consumer events; commits included).
+    /// the reference consumer, consumer events; commits included), ending
+    /// with one `verdict` record per traced change, as the event engine's.
     pub trace: Vec<Record>,
+    /// The [`NetOptions::slowest`] slowest changes, slowest first.
+    pub slowest: Vec<SlowChange>,
     /// Turmoil steps taken.
     pub steps: u64,
     /// Every change the consumer's replica lacks at the end (its message
@@ -245,7 +255,7 @@ pub fn run_reference(cfg: RunConfig, opts: &NetOptions) -> Result<NetRun, NetErr
     })?;
     // The sim is over: the consumer's node is back in its slot.
     let consumer = slot.borrow_mut().take();
-    done.score(opts.trace.clone(), consumer)
+    done.score(opts, consumer)
 }
 
 /// Runs `cfg` with `consumer` as the consumer host: an async closure over
@@ -258,7 +268,7 @@ where
     F: Fn(ConsumerEnv) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
-    simulate(cfg, opts, consumer)?.score(opts.trace.clone(), None)
+    simulate(cfg, opts, consumer)?.score(opts, None)
 }
 
 /// A finished simulation, before scoring.
@@ -277,7 +287,7 @@ impl Done {
     /// consumer's own (as `run` and `live` count them: poll, reconcile,
     /// 304, 429, duplicates, refusals...) and its side of the trace joins
     /// the provider's.
-    fn score(mut self, trace: Option<Filter>, consumer: Option<Node>) -> Result<NetRun, NetError> {
+    fn score(mut self, opts: &NetOptions, consumer: Option<Node>) -> Result<NetRun, NetError> {
         let doc = self.doc?;
         let mut extra = Vec::new();
         let mut endpoint = None;
@@ -294,14 +304,21 @@ impl Done {
             // Deliveries the endpoint took in twice: only it knows.
             self.node.ledger.duplicates = c.ledger.duplicates;
             self.node.ledger.fetches = self.node.ledger.fetches.max(c.ledger.fetches);
+            // Causes of loss only the consumer saw (a crash emptying its
+            // memory queue, dead letters), as the event engine scores them.
+            self.node.ledger.absorb_marks(&c.ledger);
             if let Some(t) = c.ledger.take_trace() {
                 extra = t.records;
             }
         }
         let lost = lost_changes(self.node.ledger.logs(), &doc);
+        if opts.slowest > crate::metrics::SLOWEST_IN_REPORT {
+            self.node.ledger.metrics.slowest = crate::metrics::Slowest::new(opts.slowest);
+        }
         let (mut report, strays) =
             score::score_with(&mut self.node, &doc, self.end, endpoint.as_ref());
         attach(&mut report, &self.node, strays);
+        let slowest = assemble::slowest(&self.node.ledger, opts.slowest);
         let mut records = self
             .node
             .ledger
@@ -311,13 +328,24 @@ impl Done {
         // Provider events first at equal times (a stable sort).
         records.extend(extra);
         records.sort_by_key(|r| r.at);
-        let records = match trace {
-            Some(f) => crate::model::trace::with_commits(self.node.ledger.logs(), &f, records),
+        let records = match &opts.trace {
+            Some(f) => {
+                // Verdicts as the event engine's: the first apply from the
+                // consumer's trace, the cause from the scored ledger.
+                let (ledger, end) = (&self.node.ledger, SimTime(self.node.cfg.end().0));
+                let verdicts = trace::verdicts(end, ledger.logs(), f, &records, |m, seq| {
+                    assemble::cause(ledger, None, m, seq).map(|c| c.name())
+                });
+                let mut records = trace::with_commits(ledger.logs(), f, records);
+                records.extend(verdicts);
+                records
+            }
             None => records,
         };
         Ok(NetRun {
             report,
             trace: records,
+            slowest,
             steps: self.steps,
             lost,
         })
@@ -349,7 +377,7 @@ where
     F: Fn(ConsumerEnv) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
-    opts.check()?;
+    opts.validate()?;
     let end = SimTime(cfg.end().0);
     let (keys, wrong) = keys_for(&cfg);
     let windows = crash_windows(&cfg);

@@ -105,6 +105,15 @@ fn prepare(sweep: &Sweep, meta: &Meta, opts: &Options) -> Result<usize, FolderEr
                     meta.scenario
                 )))
             }
+            Some(old) if old.driver != meta.driver => {
+                let name = |d: &Option<String>| d.clone().unwrap_or_else(|| "des".into());
+                return Err(FolderError::Bad(format!(
+                    "{} holds this sweep run on driver `{}`, not `{}`: sweep into a new --out folder, or add --force to discard the stored runs",
+                    out.display(),
+                    name(&old.driver),
+                    name(&meta.driver)
+                )));
+            }
             Some(_) => {}
             None => {
                 let points = out.join("points");
@@ -209,18 +218,24 @@ pub fn execute(sweep: &Sweep, opts: &Options) -> Result<Outcome, FolderError> {
         if stop.load(Ordering::Relaxed) {
             return None;
         }
-        let result = pool::isolated(run.seed, &run.label, || run.report());
-        let (stored, crash) = match result {
+        let result = pool::isolated(run.seed, &run.label, || run.report_on(sweep.driver));
+        // A panic, or a network-mode run that failed: a crash of this run.
+        let failed = match result {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(net)) => Err(format!("--driver net: {net}")),
+            Err(panicked) => Err(panicked.message),
+        };
+        let (stored, crash) = match failed {
             Ok(report) => (store(&opts.out, run, &report), None),
-            Err(panicked) => {
+            Err(message) => {
                 let crash = Crash {
                     id: run.hash.clone(),
                     file: sweep.file.display().to_string(),
                     label: run.label.clone(),
                     overrides: run.overrides.clone(),
                     seed: run.seed,
-                    repro: super::repro(&sweep.file, run.seed, &run.overrides),
-                    message: panicked.message,
+                    repro: super::repro_on(&sweep.file, run.seed, &run.overrides, sweep.driver),
+                    message,
                 };
                 (store_crash(&opts.out, &crash), Some(crash))
             }

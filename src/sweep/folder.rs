@@ -110,6 +110,11 @@ pub struct Meta {
     pub expanded: String,
     /// Every point, in order, with its runs.
     pub points: Vec<PlannedPoint>,
+    /// The driver, when not the event engine (e.g. `net tick=50ms`; see
+    /// [`super::Driver::identity`]): shards of one sweep on two drivers
+    /// are two sweeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 impl Meta {
@@ -143,6 +148,7 @@ impl Meta {
             scenario: sweep.scenario_hash.clone(),
             expanded: sweep.expanded_hash.clone(),
             points,
+            driver: sweep.driver.identity(),
         }
     }
 

@@ -54,6 +54,111 @@ impl Run {
     pub fn report(&self) -> crate::Report {
         run_point(&self.scenario, &self.overrides)
     }
+
+    /// Runs the point under `driver` (see [`Driver::run`]).
+    pub fn report_on(&self, driver: Driver) -> Result<crate::Report, crate::net::NetError> {
+        driver.run(&self.scenario, &self.overrides)
+    }
+}
+
+/// Which driver runs a scenario's points: `run`, `sweep`, `check` and
+/// `trace` take `--driver des|net [--tick T]` and mean the same by it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// The discrete-event engine.
+    #[default]
+    Des,
+    /// Network mode: the provider and the reference consumer as turmoil
+    /// hosts over simulated TCP (`crate::net`), with this tick.
+    Net {
+        /// Virtual time per turmoil step.
+        tick: std::time::Duration,
+    },
+}
+
+impl Driver {
+    /// Network mode with `tick` (default: [`crate::net::NetOptions`]'s),
+    /// checked before anything runs: a tick outside 1 ms to 1 s is an
+    /// error here, not in every run of a sweep.
+    pub fn net(tick: Option<std::time::Duration>) -> Result<Driver, crate::net::NetError> {
+        let tick = tick.unwrap_or(crate::net::NetOptions::default().tick);
+        let driver = Driver::Net { tick };
+        driver.options(None).validate()?;
+        Ok(driver)
+    }
+
+    /// The network-mode options of this driver (the default ones for the
+    /// event engine), tracing `trace`.
+    pub fn options(&self, trace: Option<crate::model::trace::Filter>) -> crate::net::NetOptions {
+        let mut o = crate::net::NetOptions {
+            trace,
+            ..Default::default()
+        };
+        if let Driver::Net { tick } = *self {
+            o.tick = tick;
+        }
+        o
+    }
+
+    /// Runs `scenario` and seals its report with the point's `overrides`:
+    /// [`run_point`] under the event engine, the reference consumer under
+    /// network mode. Network mode fails (its consumer, its options)
+    /// where the event engine cannot.
+    pub fn run(
+        &self,
+        scenario: &Scenario,
+        overrides: &[(String, String)],
+    ) -> Result<crate::Report, crate::net::NetError> {
+        match self {
+            Driver::Des => Ok(run_point(scenario, overrides)),
+            Driver::Net { .. } => self.run_net(scenario, overrides, None).map(|r| r.report),
+        }
+    }
+
+    /// A network-mode run of `scenario` (the reference consumer) with the
+    /// point identity a sweep gives it, tracing `trace`.
+    pub fn run_net(
+        &self,
+        scenario: &Scenario,
+        overrides: &[(String, String)],
+        trace: Option<crate::model::trace::Filter>,
+    ) -> Result<crate::net::NetRun, crate::net::NetError> {
+        let mut run = crate::net::run_reference(scenario.config(), &self.options(trace))?;
+        if !overrides.is_empty() {
+            run.report.point = overrides.iter().cloned().collect();
+            run.report.seal();
+        }
+        Ok(run)
+    }
+
+    /// The command-line words that select this driver (none for the
+    /// default event engine; `--tick` only when not the default).
+    pub fn args(&self) -> Vec<String> {
+        match *self {
+            Driver::Des => Vec::new(),
+            Driver::Net { tick } => {
+                let mut v = vec!["--driver".to_string(), "net".to_string()];
+                if tick != crate::net::NetOptions::default().tick {
+                    v.push("--tick".into());
+                    v.push(crate::engine::time::SimDuration(tick.as_micros() as u64).to_string());
+                }
+                v
+            }
+        }
+    }
+
+    /// The driver's part of a run's identity: `None` for the event
+    /// engine (ids as before), else a name with the tick (a run at
+    /// another tick is another run).
+    pub fn identity(&self) -> Option<String> {
+        match *self {
+            Driver::Des => None,
+            Driver::Net { tick } => Some(format!(
+                "net tick={}",
+                crate::engine::time::SimDuration(tick.as_micros() as u64)
+            )),
+        }
+    }
 }
 
 /// A whole sweep: the runs in order (point-major, then seed).
@@ -78,6 +183,28 @@ pub struct Sweep {
     /// beside a hybrid variant): each such variant repeats one run per
     /// value. `sweep`, `check` and `validate` print them.
     pub warnings: Vec<String>,
+    /// The driver its runs run on ([`Sweep::on`]; the event engine by
+    /// default).
+    pub driver: Driver,
+}
+
+impl Sweep {
+    /// The same sweep run on `driver`. Under network mode every run id
+    /// (and so the expansion's hash) also hashes the driver and its tick,
+    /// so a folder's stored runs are never taken for another driver's.
+    pub fn on(mut self, driver: Driver) -> Sweep {
+        if let Some(id) = driver.identity() {
+            for r in &mut self.runs {
+                r.hash = short_hash([r.hash.as_bytes(), id.as_bytes()]);
+            }
+            self.expanded_hash = short_hash(
+                std::iter::once(self.scenario_hash.as_bytes())
+                    .chain(self.runs.iter().map(|r| r.hash.as_bytes())),
+            );
+        }
+        self.driver = driver;
+        self
+    }
 }
 
 /// True when the scenario key `key` can change a run whose consumer has
@@ -158,10 +285,20 @@ pub fn shell_quote(word: &str) -> String {
 /// The one-line, shell-quoted command that reproduces a run:
 /// `syncsim run FILE --seed N --set k=v ...`.
 pub fn repro(file: &Path, seed: u64, overrides: &[(String, String)]) -> String {
+    repro_on(file, seed, overrides, Driver::Des)
+}
+
+/// [`repro`] for a run on `driver` (its `--driver`/`--tick` words after
+/// the seed).
+pub fn repro_on(file: &Path, seed: u64, overrides: &[(String, String)], driver: Driver) -> String {
     let mut cmd = format!(
         "syncsim run {} --seed {seed}",
         shell_quote(&file.display().to_string())
     );
+    for w in driver.args() {
+        cmd.push(' ');
+        cmd.push_str(&w);
+    }
     for (k, v) in overrides {
         cmd.push_str(" --set ");
         cmd.push_str(&shell_quote(&format!("{k}={v}")));
@@ -172,8 +309,14 @@ pub fn repro(file: &Path, seed: u64, overrides: &[(String, String)]) -> String {
 /// The one-line, shell-quoted `syncsim trace` command that follows a
 /// run's lost changes (`--lost`, when it lost some) or else its five
 /// slowest (`--worst 5`): what to run after a breach.
-pub fn trace_command(file: &Path, seed: u64, overrides: &[(String, String)], lost: bool) -> String {
-    let run = repro(file, seed, overrides);
+pub fn trace_command(
+    file: &Path,
+    seed: u64,
+    overrides: &[(String, String)],
+    driver: Driver,
+    lost: bool,
+) -> String {
+    let run = repro_on(file, seed, overrides, driver);
     let args = run.strip_prefix("syncsim run ").unwrap_or(&run);
     format!(
         "syncsim trace {args} {}",
@@ -332,6 +475,7 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
         scenario_hash,
         expanded_hash,
         warnings,
+        driver: Driver::Des,
     })
 }
 

@@ -144,7 +144,7 @@ fn the_ci_regression_suite_holds() {
     let dir = format!("{}/scenarios/ci", env!("CARGO_MANIFEST_DIR"));
     let files = syncsim::check::files(&[dir.into()]).unwrap();
     assert!(files.len() >= 5);
-    let outcome = syncsim::check::check(&files, 2);
+    let outcome = syncsim::check::check(&files, 2, syncsim::sweep::Driver::Des);
     assert_eq!(
         outcome.exit_code(),
         0,

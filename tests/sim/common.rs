@@ -33,6 +33,22 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_syncsim")
 }
 
+/// Runs the `syncsim` binary with `args` in the crate's folder (the
+/// test-panic hook unset): its exit code, stdout and stderr.
+pub fn syncsim(args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove(syncsim::sweep::pool::TEST_PANIC_VAR)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("syncsim-test-{name}-{}", std::process::id()));

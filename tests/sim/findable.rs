@@ -4,8 +4,7 @@
 //! totals are the run's counters over its days; the hybrid counts the
 //! webhooks that arrive for changes reconciliation already applied.
 
-use crate::common::{bin, logs, run, scenario};
-use std::process::Command;
+use crate::common::{logs, run, scenario};
 
 const OUTAGE: &str = "scenarios/webhook-nylas-outage.toml";
 
@@ -79,17 +78,7 @@ fn the_report_lists_the_first_lost_and_the_slowest_changes() {
 }
 
 fn trace(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(bin())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("trace")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    crate::common::syncsim(&[&["trace"], args].concat())
 }
 
 /// `trace --lost` follows the report's lost changes: each ends in a

@@ -416,29 +416,344 @@ fn net_on_the_command_line() {
     let dir = super::common::temp_dir("net-cli");
     let file = dir.join("webhook.toml");
     std::fs::write(&file, WEBHOOK).unwrap();
-    let cli = |args: &[&str]| {
-        std::process::Command::new(super::common::bin())
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let f = file.to_str().unwrap();
-    let out = cli(&["run", "--driver", "net", "--check-determinism", f]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text, _) =
+        super::common::syncsim(&["run", "--driver", "net", "--check-determinism", f]);
+    assert_eq!(code, 0, "{text}");
     assert!(
         text.starts_with("deterministic: two runs of seed 3"),
         "{text}"
     );
-    let out = cli(&["trace", "--driver", "net", "--mailbox", "1", f]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0));
+    let (code, text, _) =
+        super::common::syncsim(&["trace", "--driver", "net", "--mailbox", "1", f]);
+    assert_eq!(code, 0);
     // Provider events (attempts, answers) and consumer events (arrive,
-    // apply) in one timeline.
-    for e in [" commit", " attempt", " answer_ok", " arrive", " apply"] {
+    // apply) in one timeline, then a verdict per change.
+    for e in [
+        " commit",
+        " attempt",
+        " answer_ok",
+        " arrive",
+        " apply",
+        " verdict",
+    ] {
         assert!(text.contains(e), "{e} missing in\n{text}");
     }
-    let out = cli(&["run", "--driver", "net", "--tick", "0ms", f]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 ms and 1 s"));
+    let (code, _, err) = super::common::syncsim(&["run", "--driver", "net", "--tick", "0ms", f]);
+    assert_eq!(code, 2);
+    assert!(err.contains("between 1 ms and 1 s"), "{err}");
+}
+
+/// A small poll sweep: 2 intervals × 2 seeds, 4 mailboxes for 30 minutes
+/// plus a 10-minute drain. Polling every 2 minutes is at least 30/2 = 15
+/// polls per mailbox in the horizon alone, so 4 × 15 = 60 > 50: that point
+/// breaks `requests.poll < 50`; every 5 minutes is at most 40/5 + 1 = 9
+/// per mailbox, 36 < 50: that point holds. The drain outlasts a poll
+/// interval, so nothing is lost.
+const SWEEP: &str = r#"
+name = "net-sweep"
+seed = 3
+horizon = "30m"
+drain = "10m"
+[source]
+mailboxes = 4
+messages_per_day = 300
+[consumer]
+strategy = "poll"
+poll_interval = "5m"
+[thresholds]
+"changes.lost" = "== 0"
+"requests.poll" = "< 50"
+[sweep]
+seeds = [3, 4]
+"consumer.poll_interval" = ["2m", "5m"]
+"#;
+
+/// `sweep --driver net` stores, for every run, the report `run --driver
+/// net` gives that point and seed, whatever `--jobs`; a folder of one
+/// driver is not taken for the other's; `--tick` without `--driver net`
+/// is bad input.
+#[test]
+fn net_sweep_matches_run_and_does_not_depend_on_jobs() {
+    use syncsim::sweep::{exec, Driver};
+    let dir = super::common::temp_dir("net-sweep");
+    let file = dir.join("sweep.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let (d1, d2) = (dir.join("j1"), dir.join("j2"));
+    for (d, jobs) in [(&d1, "1"), (&d2, "2")] {
+        let (code, out, err) = super::common::syncsim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--driver",
+            "net",
+            "--jobs",
+            jobs,
+            "--no-progress",
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let driver = Driver::net(None).unwrap();
+    let sweep = syncsim::sweep::expand(&file).unwrap().on(driver);
+    assert_eq!(sweep.runs.len(), 4);
+    let des = syncsim::sweep::expand(&file).unwrap();
+    let digest = |d: &std::path::Path, hash: &str| {
+        let stored = exec::load(&exec::point_file(d, hash)).expect("stored run");
+        stored.report["digest"].as_str().unwrap().to_string()
+    };
+    for (run, des_run) in sweep.runs.iter().zip(&des.runs) {
+        assert_ne!(run.hash, des_run.hash, "the driver is part of a run's id");
+        let direct = driver.run(&run.scenario, &run.overrides).unwrap();
+        assert_eq!(digest(&d1, &run.hash), direct.digest, "{}", run.label);
+        assert_eq!(digest(&d2, &run.hash), direct.digest, "{}", run.label);
+        assert!(direct.net.is_some(), "a network-mode report");
+    }
+    // The command line's `run --driver net` of one point: the same digest.
+    let run = &sweep.runs[1];
+    let (code, out, err) = super::common::syncsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--seed",
+        &run.seed.to_string(),
+        "--set",
+        &format!("{}={}", run.overrides[0].0, run.overrides[0].1),
+        "--format",
+        "json",
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["digest"].as_str().unwrap(), digest(&d1, &run.hash));
+    // The event engine into the network sweep's folder: refused.
+    let (code, _, err) = super::common::syncsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--no-progress",
+        "--out",
+        d1.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("driver `net tick=50ms`, not `des`"), "{err}");
+    let (code, _, err) =
+        super::common::syncsim(&["sweep", file.to_str().unwrap(), "--tick", "10ms"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("needs --driver net"), "{err}");
+}
+
+/// `check --driver net` evaluates the thresholds on network-mode reports
+/// (the 2-minute point breaks `requests.poll < 50`, see [`SWEEP`]) and
+/// writes JUnit whose repro lines carry `--driver net`.
+#[test]
+fn net_check_evaluates_thresholds_and_writes_junit() {
+    let dir = super::common::temp_dir("net-check");
+    let file = dir.join("sweep.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let junit = dir.join("junit.xml");
+    let (code, out, err) = super::common::syncsim(&[
+        "check",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--jobs",
+        "2",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    // Two seeds of the 2-minute point fail `requests.poll`; nothing else.
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fails.len(), 2, "{out}");
+    assert!(
+        fails
+            .iter()
+            .all(|l| l.contains("consumer.poll_interval=2m") && l.contains("requests.poll")),
+        "{out}"
+    );
+    assert!(
+        out.contains("--driver net --set consumer.poll_interval=2m"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+    assert!(xml.contains("--driver net"), "{xml}");
+    // The same check on the event engine has the same verdicts (its
+    // repro lines without the driver).
+    let o = syncsim::check::check(&[file], 1, syncsim::sweep::Driver::Des);
+    assert_eq!(o.exit_code(), 1);
+    assert!(!syncsim::check::render(&o).contains("--driver"));
+}
+
+/// The JSONL records of a `trace --format jsonl` output.
+fn jsonl(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `trace --driver net --lost` picks the lost changes from the network
+/// run itself and traces exactly them (their messages, each change with
+/// its verdict); `--worst N` picks the run's N slowest.
+#[test]
+fn net_trace_lost_traces_exactly_the_lost_changes() {
+    use std::collections::BTreeSet;
+    let dir = super::common::temp_dir("net-trace-lost");
+    let file = dir.join("crash.toml");
+    std::fs::write(&file, CRASH).unwrap();
+    let run = net::run_reference(scenario(CRASH).config(), &NetOptions::default()).unwrap();
+    // The crash empties a memory queue of a few acknowledged items (see
+    // `net_consumer_crash_is_a_host_crash`): at least one, and fewer than
+    // the 10 `--lost` follows, so all of them.
+    assert!((1..=10).contains(&run.lost.len()), "{:?}", run.lost);
+    let (code, out, err) = super::common::syncsim(&[
+        "trace",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--lost",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let records = jsonl(&out);
+    let id = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap() as u32;
+    let lost_verdicts: BTreeSet<(u32, u32)> = records
+        .iter()
+        .filter(|r| r["event"] == "verdict" && r["verdict"] == "lost")
+        .map(|r| (id(r, "mailbox"), id(r, "seq")))
+        .collect();
+    let lost: BTreeSet<(u32, u32)> = run.lost.iter().map(|l| (l.mailbox, l.change)).collect();
+    assert_eq!(lost_verdicts, lost);
+    // Only the lost changes' messages are traced.
+    let traced: BTreeSet<(u32, u32)> = records
+        .iter()
+        .filter(|r| r["event"] == "commit")
+        .map(|r| (id(r, "mailbox"), id(r, "message")))
+        .collect();
+    let messages: BTreeSet<(u32, u32)> = run.lost.iter().map(|l| (l.mailbox, l.message)).collect();
+    assert_eq!(traced, messages);
+    // The only way to lose here is the crash emptying the memory queue
+    // (svix retries through the 30-minute drain): the consumer's own
+    // record of it reaches the verdicts and the report, as in `run`.
+    for r in records.iter().filter(|r| r["verdict"] == "lost") {
+        assert_eq!(r["cause"], "crash", "{r}");
+    }
+    assert_eq!(
+        run.report.changes.lost_by_cause.crash,
+        run.report.changes.lost
+    );
+    // The text form names them first.
+    let (code, out, _) =
+        super::common::syncsim(&["trace", file.to_str().unwrap(), "--driver", "net", "--lost"]);
+    assert_eq!(code, 0);
+    let n = run.lost.len();
+    assert!(
+        out.starts_with(&format!("{n} of {n} lost changes")),
+        "{out}"
+    );
+    // `--worst 3`: the network run's three slowest, each traced.
+    let (code, out, err) = super::common::syncsim(&[
+        "trace",
+        file.to_str().unwrap(),
+        "--driver",
+        "net",
+        "--worst",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("the 3 slowest changes:"), "{out}");
+    let slow = net::run_reference(
+        scenario(CRASH).config(),
+        &NetOptions {
+            slowest: 3,
+            ..NetOptions::default()
+        },
+    )
+    .unwrap()
+    .slowest;
+    assert_eq!(slow.len(), 3);
+    // Slowest first, and the report's own list starts the same way.
+    assert!(slow.windows(2).all(|w| w[0].lag_ms >= w[1].lag_ms));
+    assert_eq!(slow[0].lag_ms, run.report.changes.slowest[0].lag_ms);
+    for c in &slow {
+        assert!(
+            out.contains(&format!(
+                "  mailbox {} message {} (#{})",
+                c.mailbox, c.message, c.seq
+            )),
+            "{out}"
+        );
+    }
+}
+
+/// A network-mode trace ends as the event engine's does: one `verdict`
+/// record per traced change, after every other record, at the run's end,
+/// with the same fields; on the hybrid scenario (nothing lost in either
+/// driver) the verdicts agree change by change.
+#[test]
+fn net_traces_end_with_a_verdict_per_change_like_the_event_engine() {
+    use syncsim::model::trace::Filter;
+    let s = scenario(HYBRID);
+    let filter = Filter::Mailbox(1);
+    let (_, des) = syncsim::run_traced(&s, filter.clone());
+    let net = net::run_reference(
+        s.config(),
+        &NetOptions {
+            trace: Some(filter),
+            ..NetOptions::default()
+        },
+    )
+    .unwrap()
+    .trace;
+    let tail = |t: &[syncsim::model::trace::Record]| {
+        let commits = t.iter().filter(|r| r.event == "commit").count();
+        assert!(commits > 0);
+        let (rest, verdicts) = t.split_at(t.len() - commits);
+        assert!(verdicts.iter().all(|r| r.event == "verdict"));
+        assert!(rest.iter().all(|r| r.event != "verdict"));
+        verdicts.to_vec()
+    };
+    let (dv, nv) = (tail(&des), tail(&net));
+    assert_eq!(dv.len(), nv.len());
+    let keys = |r: &syncsim::model::trace::Record| {
+        r.to_json()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for (d, n) in dv.iter().zip(&nv) {
+        assert_eq!((d.at, d.mailbox, d.change), (n.at, n.mailbox, n.change));
+        assert_eq!(keys(d), keys(n), "{} / {}", d.render(), n.render());
+        assert_eq!(d.detail["verdict"], "applied");
+        assert_eq!(n.detail["verdict"], "applied");
+    }
+    // The verdict line reads alike in both (up to the details).
+    let head = |r: &syncsim::model::trace::Record| r.render()[..70].to_string();
+    assert_eq!(head(&dv[0]), head(&nv[0]));
+}
+
+/// A hybrid consumer's listings are reconciliations: first seen by
+/// `reconcile`, never `poll`, as the event engine counts them. The
+/// outage's changes (github does not retry) are the reconciled ones in
+/// both drivers; a change could only move between paths if its webhook
+/// and a listing crossed within the wire's tick, which does not happen at
+/// this seed, so the counts are identical.
+#[test]
+fn net_hybrid_listings_count_as_reconcile() {
+    let sim = syncsim::run(&scenario(HYBRID));
+    let net = net_run(HYBRID);
+    assert!(sim.changes.first_seen_by.reconcile > 0);
+    assert_eq!(sim.changes.first_seen_by.poll, 0);
+    assert_eq!(net.changes.first_seen_by, sim.changes.first_seen_by);
+    assert_eq!(
+        net.latency_ms.reconcile.count, sim.latency_ms.reconcile.count,
+        "reconciled changes' latency is recorded as reconcile"
+    );
+    // A poll consumer's listings stay polls.
+    let (sp, np) = (syncsim::run(&scenario(POLL)), net_run(POLL));
+    assert_eq!(np.changes.first_seen_by, sp.changes.first_seen_by);
+    assert_eq!(np.changes.first_seen_by.reconcile, 0);
 }
