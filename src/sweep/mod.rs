@@ -183,7 +183,7 @@ pub fn trace_command(file: &Path, seed: u64, overrides: &[(String, String)], los
 
 /// The file at `path`: its text, and its content as a TOML table (JSON
 /// files too), for overrides.
-fn read_table(path: &Path) -> Result<(Source, toml::Table), ScenarioError> {
+pub fn read_table(path: &Path) -> Result<(Source, toml::Table), ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
         file: file.clone(),
