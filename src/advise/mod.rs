@@ -426,7 +426,18 @@ struct Runner<'a> {
     runs: usize,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    /// A runner with nothing run yet.
+    fn new(plan: &'a Plan, opts: Options, bar: &'a indicatif::ProgressBar) -> Runner<'a> {
+        Runner {
+            plan,
+            jobs: opts.jobs,
+            bar,
+            done: BTreeMap::new(),
+            runs: 0,
+        }
+    }
+
     /// Runs candidate `idx` of space `space` on `seeds` (in parallel).
     fn run(
         &mut self,
@@ -598,13 +609,7 @@ pub const MAX_CONFIRM_TRIES: usize = 3;
 /// Searches `plan` (see the module docs).
 pub fn advise(plan: &Plan, opts: Options) -> Result<Advice, AdviseError> {
     let bar = progress_bar(opts.progress);
-    let mut runner = Runner {
-        plan,
-        jobs: opts.jobs,
-        bar: &bar,
-        done: BTreeMap::new(),
-        runs: 0,
-    };
+    let mut runner = Runner::new(plan, opts, &bar);
     for space in 0..plan.spaces.len() {
         runner.search(space)?;
     }
@@ -671,17 +676,11 @@ pub fn advise(plan: &Plan, opts: Options) -> Result<Advice, AdviseError> {
 }
 
 /// Runs every candidate of every space on the search seeds (the full
-/// grid `advise` avoids), in space then grid order: what tests and
-/// `--full-grid` compare the search with.
+/// grid `advise` avoids), in space then grid order: what the tests
+/// compare the search with.
 pub fn full_grid(plan: &Plan, opts: Options) -> Result<Vec<Evaluation>, AdviseError> {
     let bar = progress_bar(opts.progress);
-    let mut runner = Runner {
-        plan,
-        jobs: opts.jobs,
-        bar: &bar,
-        done: BTreeMap::new(),
-        runs: 0,
-    };
+    let mut runner = Runner::new(plan, opts, &bar);
     let mut out = Vec::new();
     for (i, sp) in plan.spaces.iter().enumerate() {
         for idx in sp.grid() {

@@ -2,7 +2,7 @@
 //! with a fraction of its runs, deterministically, and says so when
 //! nothing meets the constraints.
 
-use crate::common::{bin, temp_dir};
+use crate::common::{bin, temp_dir, validate};
 use std::path::Path;
 use syncsim::advise::{advise, full_grid, Options, Plan};
 
@@ -151,12 +151,8 @@ fn bad_advise_tables_are_named() {
     ] {
         let f = dir.join("bad.toml");
         std::fs::write(&f, format!("{base}{advise}")).unwrap();
-        let o = std::process::Command::new(bin())
-            .args(["validate", f.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{err}");
+        let (code, err) = validate(&f);
+        assert_eq!(code, Some(2), "{err}");
         assert!(
             err.contains(&format!("`{key}`")) && err.contains(words),
             "want {key} / {words}: {err}"

@@ -33,6 +33,19 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_syncsim")
 }
 
+/// `syncsim validate FILE`: its exit code and stderr.
+pub fn validate(file: &std::path::Path) -> (Option<i32>, String) {
+    let o = std::process::Command::new(bin())
+        .arg("validate")
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("syncsim-test-{name}-{}", std::process::id()));

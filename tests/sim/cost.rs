@@ -1,7 +1,7 @@
 //! `[cost]`: money per 30-day month computed from the report's own counts,
 //! absent (and every digest unchanged) without prices.
 
-use crate::common::{bin, hook, poll, run, scenario, temp_dir};
+use crate::common::{hook, poll, run, scenario, temp_dir, validate};
 
 const PRICES: &str = "\n[cost]\ncurrency = \"EUR\"\nper_1000_requests = 0.40\nper_1000_by_kind = { fetch = 2.0 }\nper_delivery = 0.001\nper_worker_hour = 0.05\n";
 
@@ -142,12 +142,8 @@ fn bad_prices_are_named() {
     let base = poll(5, 30.0, "10m", "6h", "1h", "\"100ms\"");
     let f = dir.join("neg.toml");
     std::fs::write(&f, format!("{base}\n[cost]\nper_delivery = -0.5\n")).unwrap();
-    let o = std::process::Command::new(bin())
-        .args(["validate", f.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (code, err) = validate(&f);
+    assert_eq!(code, Some(2), "{err}");
     let line = base.lines().count() + 3;
     assert!(err.contains(&format!("neg.toml:{line}:")), "{err}");
     assert!(
@@ -160,12 +156,8 @@ fn bad_prices_are_named() {
         format!("{base}\n[thresholds]\n\"cost.month\" = \"< 500\"\n"),
     )
     .unwrap();
-    let o = std::process::Command::new(bin())
-        .args(["validate", f.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (code, err) = validate(&f);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("thresholds.cost.month") && err.contains("[cost]"),
         "{err}"
