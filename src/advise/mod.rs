@@ -815,7 +815,7 @@ pub fn render(plan: &Plan, advice: &Advice) -> String {
                         out,
                         "  {p:<28} {} ± {}",
                         unit.human(s.mean),
-                        unit.human(s.ci95)
+                        unit.brief(s.ci95)
                     );
                 }
             }
