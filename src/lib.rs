@@ -8,6 +8,7 @@
 //! for byte.
 #![warn(missing_docs)]
 
+pub mod advise;
 pub mod check;
 pub mod engine;
 pub mod exit;
@@ -21,6 +22,24 @@ pub mod scenario;
 pub mod signing;
 pub mod sweep;
 
-pub use engine::des::{run, run_traced};
+/// Runs `scenario` to the end of its drain ([`engine::des::run`]) and
+/// returns the sealed report, with its `cost` section when the scenario
+/// has `[cost]` prices.
+pub fn run(scenario: &Scenario) -> Report {
+    let mut report = engine::des::run(scenario);
+    scenario::cost::apply(scenario, &mut report);
+    report
+}
+
+/// [`run`], also returning the trace of what `filter` names
+/// ([`engine::des::run_traced`]).
+pub fn run_traced(
+    scenario: &Scenario,
+    filter: model::trace::Filter,
+) -> (Report, Vec<model::trace::Record>) {
+    let (mut report, records) = engine::des::run_traced(scenario, filter);
+    scenario::cost::apply(scenario, &mut report);
+    (report, records)
+}
 pub use metrics::Report;
 pub use scenario::{load, Scenario, ScenarioError};

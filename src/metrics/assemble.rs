@@ -270,6 +270,7 @@ pub fn assemble(o: &Observed) -> Report {
         engine: Engine {
             events: metrics.events,
         },
+        cost: None,
         live: None,
         net: None,
     };

@@ -188,6 +188,53 @@ pub struct Capacity {
     pub inbound_rate_limited: u64,
 }
 
+/// What a run costs per 30-day month at the scenario's `[cost]` prices
+/// (absent without `[cost]`, so reports without prices keep their
+/// digests). Scaled like [`Capacity`]'s monthly totals: the run's totals
+/// over its simulated days (horizon plus drain) times 30 / days; worker
+/// hours are the consumer's workers for 720 hours (30 days) a month.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cost {
+    /// Currency label from `[cost]` (no conversion is made).
+    pub currency: String,
+    /// Everything below, per 30-day month.
+    pub month: f64,
+    /// `month` per mailbox.
+    pub per_mailbox_month: f64,
+    /// API requests at the mail API, per month.
+    pub requests_month: f64,
+    /// The same, split by kind of request (each at its own price when
+    /// `[cost.per_1000_by_kind]` names it).
+    pub requests_by_kind_month: RequestCosts,
+    /// Webhook deliveries received by the endpoint, per month.
+    pub deliveries_month: f64,
+    /// The consumer's workers, per month.
+    pub workers_month: f64,
+    /// Worker-hours per month that `workers_month` prices (the webhook
+    /// endpoint's workers × 720 h; 0 for `poll`, which has no worker pool
+    /// in the model).
+    pub worker_hours_month: f64,
+}
+
+/// Monthly request cost by kind of request: the parts of
+/// [`Cost::requests_month`] (they add up to it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestCosts {
+    /// Poller list requests (`requests.poll`).
+    pub poll: f64,
+    /// Thin-payload fetches (`requests.fetch`).
+    pub fetch: f64,
+    /// Reconciler list requests (`requests.reconcile`).
+    pub reconcile: f64,
+    /// Full-resync pages (`requests.resync`).
+    pub resync: f64,
+    /// Any other request the source counted (`requests.total` minus the
+    /// kinds above), at the default price.
+    pub other: f64,
+}
+
 /// Why lost changes were lost (the first cause recorded for each).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -446,6 +493,10 @@ pub struct Report {
     pub faults: Faults,
     /// Engine figures.
     pub engine: Engine,
+    /// Cost per 30-day month at the scenario's `[cost]` prices; absent
+    /// without `[cost]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
     /// Live-mode figures (`serve`, `live`); absent in simulated runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<Live>,
@@ -514,6 +565,7 @@ impl Report {
             consistency: Consistency::default(),
             faults: Faults::default(),
             engine: Engine::default(),
+            cost: Some(Cost::default()),
             live: Some(Live::default()),
             net: Some(Live::default()),
         };

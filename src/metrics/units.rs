@@ -19,6 +19,9 @@ pub enum Unit {
     PerMailboxDay,
     /// Per second (`*_rps`, `*per_s`).
     PerSec,
+    /// Money per month (`cost.*` except worker-hours), in the
+    /// scenario's `[cost]` currency.
+    Money,
     /// A count or any other plain number.
     Plain,
 }
@@ -33,6 +36,9 @@ impl Unit {
             } else {
                 Unit::Millis
             };
+        }
+        if path.starts_with("cost.") && leaf != "worker_hours_month" {
+            return Unit::Money;
         }
         if leaf.ends_with("_ms") {
             Unit::Millis
@@ -74,6 +80,7 @@ impl Unit {
             Unit::Ratio => format!("{}%", trim(format!("{:.3}", value * 100.0))),
             Unit::PerMailboxDay => format!("{} requests/mailbox-day", plain(value)),
             Unit::PerSec => format!("{}/s", plain(value)),
+            Unit::Money => format!("{value:.2}"),
             _ => plain(value),
         }
     }
@@ -144,5 +151,9 @@ mod tests {
         assert_eq!(Unit::Ratio.human(0.03708), "3.708%");
         assert_eq!(Unit::PerMailboxDay.human(288.0), "288 requests/mailbox-day");
         assert_eq!(plain(46.111000000000004), "46.111");
+        assert_eq!(Unit::of("cost.month"), Unit::Money);
+        assert_eq!(Unit::of("cost.requests_by_kind_month.fetch"), Unit::Money);
+        assert_eq!(Unit::of("cost.worker_hours_month"), Unit::Plain);
+        assert_eq!(Unit::Money.human(190.7512), "190.75");
     }
 }

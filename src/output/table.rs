@@ -20,6 +20,16 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// An amount of money for a person: two decimals below 1,000, then
+/// three significant digits with a suffix (`12.34`, `4.57K`, `1.20M`).
+pub fn fmt_money(x: f64) -> String {
+    if x.abs() < 1e3 {
+        format!("{x:.2}")
+    } else {
+        fmt_count(x)
+    }
+}
+
 /// A count for a person, three significant digits with a suffix:
 /// `288`, `46.1K`, `1.44M`, `2.88B`.
 pub fn fmt_count(x: f64) -> String {
@@ -100,6 +110,19 @@ pub fn render(r: &Report) -> String {
             fmt_count(cap.inbound_per_day),
             fmt_count(cap.inbound_per_month),
             cap.inbound_rate_limited
+        );
+    }
+    if let Some(cost) = &r.cost {
+        let _ = writeln!(
+            out,
+            "cost       {} {} per 30-day month ({} per mailbox): requests {}, deliveries {}, workers {} ({} worker-hours)",
+            fmt_money(cost.month),
+            cost.currency,
+            fmt_money(cost.per_mailbox_month),
+            fmt_money(cost.requests_month),
+            fmt_money(cost.deliveries_month),
+            fmt_money(cost.workers_month),
+            fmt_count(cost.worker_hours_month)
         );
     }
     let _ = writeln!(out);

@@ -2,8 +2,10 @@
 //! [`ScenarioError`] naming the file, line, column, key path and what is
 //! allowed.
 
+pub mod advise;
 pub mod build;
 pub mod consumer;
+pub mod cost;
 pub mod faults;
 pub mod schema;
 pub mod spec;

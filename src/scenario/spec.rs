@@ -41,6 +41,13 @@ pub struct Scenario {
     /// Assertions on report paths, checked after the run.
     #[serde(default)]
     pub thresholds: super::thresholds::Thresholds,
+    /// Prices that turn the run's counts into cost per 30-day month (the
+    /// report's `cost` section); absent: no cost figures.
+    #[serde(default)]
+    pub cost: Option<super::cost::CostSpec>,
+    /// What `syncsim advise` searches (ignored by other commands).
+    #[serde(default)]
+    pub advise: Option<super::advise::AdviseSpec>,
     /// A sweep (expanded by `syncsim sweep`; `run` runs the base scenario).
     #[serde(default)]
     #[schemars(with = "Option<super::schema::SweepSchema>")]
@@ -763,52 +770,77 @@ impl Scenario {
         for (i, f) in self.faults.iter().enumerate() {
             f.validate(i, self)?;
         }
-        let known = crate::metrics::Report::numeric_paths();
-        for (path, conditions) in &self.thresholds {
-            if let Some(c) = conditions.0.iter().find(|c| c.value_for(path).is_none()) {
-                return Err(invalid(
-                    format!("thresholds.{path}"),
-                    format!(
-                        "`{c}`: a duration bound needs a path that measures time (`latency_ms.*`, `webhooks.endpoint_disabled_for`); `{}` is a plain number",
-                        super::echo(path)
-                    ),
-                ));
-            }
-            if !known.contains(path) && extra_percentile(path).is_none() {
-                let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
-                let leaf = path.rsplit('.').next().unwrap_or("");
-                let close: Vec<&String> = known
-                    .iter()
-                    .filter(|k| {
-                        k.rsplit('.').next() == Some(leaf)
-                            || (!parent.is_empty()
-                                && k.rsplit_once('.').map(|(p, _)| p) == Some(parent))
-                    })
-                    .take(6)
-                    .collect();
-                let hint = if close.is_empty() {
-                    "see the Report section of the README for the paths".to_string()
-                } else {
-                    format!(
-                        "did you mean {}?",
-                        close
-                            .iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                return Err(invalid(
-                    format!("thresholds.{path}"),
-                    format!(
-                        "`{}` is not a numeric report path; {hint}",
-                        super::echo(path)
-                    ),
-                ));
-            }
+        validate_conditions("thresholds", &self.thresholds, self.cost.is_some())?;
+        if let Some(a) = &self.advise {
+            a.validate(self)?;
         }
         Ok(())
     }
+}
+
+/// Checks conditions on report paths (`[thresholds]`, `[advise.constraints]`,
+/// errors under `prefix`): each path is a numeric report path (or an extra
+/// latency percentile), a duration bound is on a path that measures time,
+/// and a `cost.*` path has a `[cost]` table (`has_cost`).
+pub fn validate_conditions(
+    prefix: &str,
+    conditions: &super::thresholds::Thresholds,
+    has_cost: bool,
+) -> Result<(), Invalid> {
+    let known = crate::metrics::Report::numeric_paths();
+    for (path, conditions) in conditions {
+        if path.starts_with("cost.") && !has_cost {
+            return Err(invalid(
+                format!("{prefix}.{path}"),
+                format!(
+                    "`{}` needs a [cost] table with prices (per_1000_requests, per_delivery, per_worker_hour)",
+                    super::echo(path)
+                ),
+            ));
+        }
+        if let Some(c) = conditions.0.iter().find(|c| c.value_for(path).is_none()) {
+            return Err(invalid(
+                format!("{prefix}.{path}"),
+                format!(
+                    "`{c}`: a duration bound needs a path that measures time (`latency_ms.*`, `webhooks.endpoint_disabled_for`); `{}` is a plain number",
+                    super::echo(path)
+                ),
+            ));
+        }
+        if !known.contains(path) && extra_percentile(path).is_none() {
+            let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+            let leaf = path.rsplit('.').next().unwrap_or("");
+            let close: Vec<&String> = known
+                .iter()
+                .filter(|k| {
+                    k.rsplit('.').next() == Some(leaf)
+                        || (!parent.is_empty()
+                            && k.rsplit_once('.').map(|(p, _)| p) == Some(parent))
+                })
+                .take(6)
+                .collect();
+            let hint = if close.is_empty() {
+                "see the Report section of the README for the paths".to_string()
+            } else {
+                format!(
+                    "did you mean {}?",
+                    close
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(invalid(
+                format!("{prefix}.{path}"),
+                format!(
+                    "`{}` is not a numeric report path; {hint}",
+                    super::echo(path)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// For a threshold path `latency_ms.<path>.pNN` whose percentile the

@@ -124,6 +124,7 @@ impl Driver {
         trace: Option<crate::model::trace::Filter>,
     ) -> Result<crate::net::NetRun, crate::net::NetError> {
         let mut run = crate::net::run_reference(scenario.config(), &self.options(trace))?;
+        crate::scenario::cost::apply(scenario, &mut run.report);
         if !overrides.is_empty() {
             run.report.point = overrides.iter().cloned().collect();
             run.report.seal();
@@ -326,7 +327,7 @@ pub fn trace_command(
 
 /// The file at `path`: its text, and its content as a TOML table (JSON
 /// files too), for overrides.
-fn read_table(path: &Path) -> Result<(Source, toml::Table), ScenarioError> {
+pub fn read_table(path: &Path) -> Result<(Source, toml::Table), ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
         file: file.clone(),

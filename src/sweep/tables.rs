@@ -9,7 +9,7 @@ use super::folder::{Collected, Meta};
 use super::stats::{summarize, Summary};
 use crate::metrics::report::{check_with, lookup};
 use crate::output::plots::{Plot, PlotError, PlotPoint};
-use crate::output::table::{fmt_count, fmt_ms};
+use crate::output::table::{fmt_count, fmt_money, fmt_ms};
 use crate::output::write_atomic;
 use crate::scenario::{CheckResult, Thresholds};
 use std::fmt::Write;
@@ -46,6 +46,37 @@ pub const METRICS: [(&str, &str); 22] = [
     ("consistency.divergent_messages", "divergent_messages"),
     ("consistency.stale_overwrites", "stale_overwrites"),
 ];
+
+/// The cost metrics (report path, short name): columns of the CSVs and the
+/// tables only when the runs have a `cost` section (`[cost]`), so sweeps
+/// without prices keep their outputs.
+pub const COST_METRICS: [(&str, &str); 5] = [
+    ("cost.month", "cost_month"),
+    ("cost.per_mailbox_month", "cost_per_mailbox_month"),
+    ("cost.requests_month", "cost_requests_month"),
+    ("cost.deliveries_month", "cost_deliveries_month"),
+    ("cost.workers_month", "cost_workers_month"),
+];
+
+/// Every metric a point is summarised on: [`METRICS`], then
+/// [`COST_METRICS`].
+fn all_metrics() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    METRICS.iter().chain(COST_METRICS.iter())
+}
+
+/// The metrics the CSVs show: [`METRICS`], and [`COST_METRICS`] when
+/// `priced`.
+fn shown_metrics(priced: bool) -> Vec<(&'static str, &'static str)> {
+    all_metrics()
+        .take(METRICS.len() + if priced { COST_METRICS.len() } else { 0 })
+        .copied()
+        .collect()
+}
+
+/// True when some stored run has a `cost` section.
+fn priced<'a>(reports: impl IntoIterator<Item = &'a serde_json::Value>) -> bool {
+    reports.into_iter().any(|r| r.get("cost").is_some())
+}
 
 /// Why a sweep's outputs could not be written. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +166,7 @@ pub struct PointSummary<'a> {
     pub runs: Vec<&'a Stored>,
     /// Seeds whose run crashed.
     pub crashed: Vec<u64>,
-    /// Per metric of [`METRICS`].
+    /// Per metric of [`METRICS`], then of [`COST_METRICS`].
     pub metrics: Vec<Option<Summary>>,
     /// True when every seed ran and meets every threshold (vacuously
     /// without thresholds).
@@ -169,8 +200,7 @@ pub fn by_point<'a>(meta: &Meta, collected: &'a Collected) -> Vec<PointSummary<'
         }
     }
     for p in &mut points {
-        p.metrics = METRICS
-            .iter()
+        p.metrics = all_metrics()
             .map(|(path, _)| {
                 summarize(
                     &p.runs
@@ -300,9 +330,10 @@ fn csv_bytes(
 }
 
 fn results_csv(meta: &Meta, results: &[Stored]) -> Result<Vec<u8>, csv::Error> {
+    let metrics = shown_metrics(priced(results.iter().map(|r| &r.report)));
     let mut header = lead_header(meta);
     header.extend(["seed".to_string(), "digest".into()]);
-    header.extend(METRICS.iter().map(|(_, n)| n.to_string()));
+    header.extend(metrics.iter().map(|(_, n)| n.to_string()));
     let rows = results.iter().map(|r| {
         let mut row = lead_cells(meta, r.point, &r.label, &r.overrides);
         row.push(r.seed.to_string());
@@ -313,20 +344,21 @@ fn results_csv(meta: &Meta, results: &[Stored]) -> Result<Vec<u8>, csv::Error> {
                 .unwrap_or("")
                 .to_string(),
         );
-        row.extend(METRICS.iter().map(|(p, _)| cell(lookup(&r.report, p))));
+        row.extend(metrics.iter().map(|(p, _)| cell(lookup(&r.report, p))));
         row
     });
     csv_bytes(&header, rows)
 }
 
 fn summary_csv(meta: &Meta, points: &[PointSummary]) -> Result<Vec<u8>, csv::Error> {
+    let metrics = shown_metrics(priced_points(points));
     let mut header = lead_header(meta);
     header.extend([
         "seeds".to_string(),
         "crashed".into(),
         "meets_thresholds".into(),
     ]);
-    for (_, n) in METRICS {
+    for (_, n) in &metrics {
         header.extend([format!("{n}_mean"), format!("{n}_sd"), format!("{n}_ci95")]);
     }
     let rows = points.iter().map(|p| {
@@ -334,7 +366,7 @@ fn summary_csv(meta: &Meta, points: &[PointSummary]) -> Result<Vec<u8>, csv::Err
         row.push(p.runs.len().to_string());
         row.push(p.crashed.len().to_string());
         row.push(p.meets.to_string());
-        for m in &p.metrics {
+        for m in p.metrics.iter().take(metrics.len()) {
             row.extend([
                 cell(m.map(|s| s.mean)),
                 cell(m.map(|s| s.sd)),
@@ -347,10 +379,14 @@ fn summary_csv(meta: &Meta, points: &[PointSummary]) -> Result<Vec<u8>, csv::Err
 }
 
 fn metric(p: &PointSummary, path: &str) -> Option<Summary> {
-    METRICS
-        .iter()
+    all_metrics()
         .position(|(m, _)| *m == path)
-        .and_then(|i| p.metrics[i])
+        .and_then(|i| p.metrics.get(i).copied().flatten())
+}
+
+/// True when some point's runs have a `cost` section.
+fn priced_points(points: &[PointSummary]) -> bool {
+    priced(points.iter().flat_map(|p| p.runs.iter().map(|r| &r.report)))
 }
 
 /// What one cell of the comparison shows.
@@ -359,6 +395,8 @@ enum Cell {
     Text(String),
     /// Requests per mailbox-day: mean and confidence interval.
     Cost(Option<Summary>),
+    /// Money per month: mean and confidence interval.
+    Money(Option<Summary>),
     /// A latency: the mean, in readable units.
     Ms(Option<Summary>),
     /// A share, in percent: mean and confidence interval.
@@ -372,6 +410,8 @@ enum Cell {
 /// terminal and its heading and alignment in `report.md` (`None`: not
 /// shown there), and its cell for a point.
 struct Column {
+    /// Shown only when the runs have a `cost` section.
+    priced: bool,
     terminal: Option<(&'static str, usize)>,
     markdown: Option<(&'static str, &'static str)>,
     cell: fn(&PointSummary) -> Cell,
@@ -379,43 +419,57 @@ struct Column {
 
 /// The comparison table: one row per point, these columns. Rendered for a
 /// terminal by [`comparison`] and in `report.md`.
-const COLUMNS: [Column; 15] = [
+const COLUMNS: [Column; 16] = [
     Column {
+        priced: false,
         terminal: Some(("point", 0)),
         markdown: Some(("point", "---")),
         cell: |p| Cell::Text(p.label.clone()),
     },
     Column {
+        priced: false,
         terminal: Some(("seeds", 5)),
         markdown: Some(("seeds", "---:")),
         cell: |p| Cell::Text(seeds(p)),
     },
     Column {
+        priced: false,
         terminal: Some(("req/mbx-day", 11)),
         markdown: Some(("requests / mailbox-day (± 95% CI)", "---:")),
         cell: |p| Cell::Cost(metric(p, "requests.per_mailbox_day")),
     },
     Column {
+        priced: true,
+        terminal: Some(("cost/month", 10)),
+        markdown: Some(("cost / 30-day month (± 95% CI)", "---:")),
+        cell: |p| Cell::Money(metric(p, "cost.month")),
+    },
+    Column {
+        priced: false,
         terminal: Some(("api peak/s", 10)),
         markdown: Some(("peak requests/s at the API", "---:")),
         cell: |p| Cell::Count(metric(p, "requests.peak_rps")),
     },
     Column {
+        priced: false,
         terminal: Some(("api/month", 9)),
         markdown: Some(("API requests / 30-day month", "---:")),
         cell: |p| Cell::Count(metric(p, "capacity.source_requests_per_month")),
     },
     Column {
+        priced: false,
         terminal: Some(("hook peak/s", 11)),
         markdown: Some(("peak deliveries/s at the endpoint", "---:")),
         cell: |p| Cell::Count(metric(p, "capacity.inbound_peak_rps")),
     },
     Column {
+        priced: false,
         terminal: None,
         markdown: Some(("deliveries / 30-day month", "---:")),
         cell: |p| Cell::Count(metric(p, "capacity.inbound_per_month")),
     },
     Column {
+        priced: false,
         terminal: None,
         markdown: Some(("rate-limited (API / endpoint)", "---:")),
         cell: |p| {
@@ -428,36 +482,43 @@ const COLUMNS: [Column; 15] = [
         },
     },
     Column {
+        priced: false,
         terminal: Some(("mean", 8)),
         markdown: Some(("mean lag", "---:")),
         cell: |p| Cell::Ms(metric(p, "latency_ms.all.mean")),
     },
     Column {
+        priced: false,
         terminal: Some(("p50", 8)),
         markdown: None,
         cell: |p| Cell::Ms(metric(p, "latency_ms.all.p50")),
     },
     Column {
+        priced: false,
         terminal: Some(("p99", 8)),
         markdown: Some(("p99 lag", "---:")),
         cell: |p| Cell::Ms(metric(p, "latency_ms.all.p99")),
     },
     Column {
+        priced: false,
         terminal: Some(("max", 8)),
         markdown: Some(("max lag", "---:")),
         cell: |p| Cell::Ms(metric(p, "latency_ms.all.max")),
     },
     Column {
+        priced: false,
         terminal: Some(("loss", 9)),
         markdown: Some(("loss (± 95% CI)", "---:")),
         cell: |p| Cell::Pct(metric(p, "changes.loss_rate")),
     },
     Column {
+        priced: false,
         terminal: Some(("recovered", 9)),
         markdown: Some(("recovered by reconciliation (± 95% CI)", "---:")),
         cell: |p| Cell::Pct(metric(p, "changes.recovery_rate")),
     },
     Column {
+        priced: false,
         terminal: None,
         markdown: Some(("meets thresholds", ":---:")),
         cell: |p| Cell::Text(if p.meets { "yes" } else { "no" }.to_string()),
@@ -481,6 +542,13 @@ fn cell_text(cell: Cell, spaced: bool) -> String {
                 format!("{:.1}", s.mean)
             }
         }),
+        Cell::Money(s) => show(s, &|s| {
+            if spaced {
+                format!("{} ± {}", fmt_money(s.mean), fmt_money(s.ci95))
+            } else {
+                fmt_money(s.mean)
+            }
+        }),
         Cell::Count(s) => show(s, &|s| fmt_count(s.mean)),
         Cell::Pct(s) => show(s, &|s| {
             if spaced {
@@ -494,8 +562,10 @@ fn cell_text(cell: Cell, spaced: bool) -> String {
 
 /// The comparison table for a terminal: cost, latency percentiles, loss.
 pub fn comparison(points: &[PointSummary]) -> String {
+    let priced = priced_points(points);
     let columns: Vec<(&str, usize, &Column)> = COLUMNS
         .iter()
+        .filter(|c| priced || !c.priced)
         .filter_map(|c| c.terminal.map(|(head, width)| (head, width, c)))
         .collect();
     // The first column (the label) is as wide as the longest label.
@@ -532,8 +602,10 @@ pub fn comparison(points: &[PointSummary]) -> String {
 /// The comparison table in Markdown (`report.md`): the terminal's, with
 /// confidence intervals and whether each point meets the thresholds.
 fn comparison_markdown(points: &[PointSummary]) -> String {
+    let priced = priced_points(points);
     let columns: Vec<(&str, &str, &Column)> = COLUMNS
         .iter()
+        .filter(|c| priced || !c.priced)
         .filter_map(|c| c.markdown.map(|(head, align)| (head, align, c)))
         .collect();
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
@@ -551,13 +623,22 @@ fn comparison_markdown(points: &[PointSummary]) -> String {
     out
 }
 
-/// The cheapest point (fewest requests per mailbox-day) that meets every
-/// threshold on every seed.
+/// The report path "cheapest" means for these points: `cost.month` when
+/// the runs are priced (`[cost]`), else `requests.per_mailbox_day`.
+pub fn cost_path(points: &[PointSummary]) -> &'static str {
+    if priced_points(points) {
+        "cost.month"
+    } else {
+        "requests.per_mailbox_day"
+    }
+}
+
+/// The cheapest point (lowest [`cost_path`]) that meets every threshold
+/// on every seed.
 pub fn recommendation<'a>(points: &'a [PointSummary<'a>]) -> Option<&'a PointSummary<'a>> {
+    let path = cost_path(points);
     points.iter().filter(|p| p.meets).min_by(|a, b| {
-        let cost = |p: &PointSummary| {
-            metric(p, "requests.per_mailbox_day").map_or(f64::INFINITY, |s| s.mean)
-        };
+        let cost = |p: &PointSummary| metric(p, path).map_or(f64::INFINITY, |s| s.mean);
         cost(a).total_cmp(&cost(b)).then(a.point.cmp(&b.point))
     })
 }
@@ -605,8 +686,9 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
             points.len()
         );
     }
+    let cheapest = cost_path(points);
     for (what, path, pct) in [
-        ("cheapest", "requests.per_mailbox_day", false),
+        ("cheapest", cheapest, false),
         ("freshest (p99 lag)", "latency_ms.all.p99", false),
         ("least loss", "changes.loss_rate", true),
     ] {
@@ -615,6 +697,8 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
                 format!("{:.3}%", v * 100.0)
             } else if path.starts_with("latency") {
                 fmt_ms(v)
+            } else if path.starts_with("cost.") {
+                format!("{} per 30-day month", fmt_money(v))
             } else {
                 format!("{v:.1}")
             }
@@ -646,9 +730,15 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
     match recommendation(points) {
         Some(p) => {
             let cost = metric(p, "requests.per_mailbox_day").map_or(0.0, |s| s.mean);
+            let money = match metric(p, "cost.month") {
+                Some(m) if cheapest == "cost.month" => {
+                    format!(" and {} per 30-day month", fmt_money(m.mean))
+                }
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "**{}**: the cheapest configuration that meets {} on every seed, at {:.1} requests per mailbox-day.",
+                "**{}**: the cheapest configuration that meets {} on every seed, at {:.1} requests per mailbox-day{money}.",
                 p.label,
                 if meta.thresholds.is_empty() { "the (empty) thresholds" } else { "every threshold" },
                 cost

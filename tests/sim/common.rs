@@ -49,6 +49,13 @@ pub fn syncsim(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `syncsim validate FILE`: its exit code (none when killed) and stderr.
+pub fn validate(file: &std::path::Path) -> (Option<i32>, String) {
+    let path = file.to_str().expect("test paths are UTF-8");
+    let (code, _, stderr) = syncsim(&["validate", path]);
+    ((code >= 0).then_some(code), stderr)
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("syncsim-test-{name}-{}", std::process::id()));

@@ -1,10 +1,12 @@
 //! Integration tests: each module is one behaviour, asserting values derived
 //! from arithmetic or ../shared/FACTS.md, with the tolerance stated.
 
+mod advise;
 mod bad_input;
 mod batch;
 mod check;
 mod common;
+mod cost;
 mod cursors;
 mod determinism;
 mod digests;
