@@ -164,17 +164,21 @@ fn live_hybrid_recovers_the_outage_by_reconciliation() {
     // so live may count a few more reconcile-first changes, never fewer
     // than the outage ate. 15 of 6 mailboxes × 300/day × 1 h ≈ 75 changes
     // here; the bound allows up to 10 more.
+    // Live mode decides an attempt's fate when it leaves, in real time: an
+    // attempt due just before the outage's edge can leave just after it
+    // on a loaded machine, so the hits may differ by one or two.
     let eaten = sim.faults.endpoint_outage_hits;
+    let live_eaten = live.faults.endpoint_outage_hits;
     assert!(eaten > 0, "the outage fired");
-    assert_eq!(live.faults.endpoint_outage_hits, eaten);
+    assert!(live_eaten.abs_diff(eaten) <= 2, "{live_eaten} vs {eaten}");
     let (l, s) = (
         live.changes.first_seen_by.reconcile,
         sim.changes.first_seen_by.reconcile,
     );
     assert!(s >= eaten, "sim: {s} reconcile-first, {eaten} eaten");
     assert!(
-        l >= eaten && l <= s + 10,
-        "live: {l} reconcile-first, sim {s}, {eaten} eaten"
+        l >= live_eaten && l <= s + 10,
+        "live: {l} reconcile-first ({live_eaten} eaten), sim {s}"
     );
 }
 
