@@ -350,6 +350,7 @@ where
     Fut: Future<Output = turmoil::Result> + 'static,
 {
     opts.check()?;
+    crate::live::check_drivable(&cfg)?;
     let end = SimTime(cfg.end().0);
     let (keys, wrong) = keys_for(&cfg);
     let windows = crash_windows(&cfg);
