@@ -30,6 +30,42 @@ pub struct HealthRule {
     pub disable_after: SimDuration,
 }
 
+/// Microsoft Graph throttles endpoints that answer slowly
+/// (learn.microsoft.com/graph/change-notifications-delivery-webhooks,
+/// "Throttling"): an endpoint is marked "slow" once more than 10% of
+/// responses take longer than 10 seconds in a 10-minute window, and new
+/// notifications are then sent on a 10-second delay; it is marked "drop"
+/// once more than 15% do, and new notifications are dropped (they cannot
+/// be recovered); each state ends when the share falls back under its
+/// threshold. syncsim counts an attempt that timed out (Graph's 3-second
+/// timeout) as a slow response too, since the model's sender cannot wait
+/// longer than its timeout; the 10-minute cap Graph puts on one drop
+/// spell is not modelled (the sliding window ends it once retries stop
+/// timing out). Dropped notifications are reported as skipped by a
+/// disabled endpoint (`endpoint_disabled`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SlowRule {
+    /// A response slower than this is slow.
+    pub threshold: SimDuration,
+    /// The sliding window the shares are taken over.
+    pub window: SimDuration,
+    /// Above this share of slow responses: "slow".
+    pub slow_share: f64,
+    /// What "slow" delays new notifications by.
+    pub delay: SimDuration,
+    /// Above this share: "drop".
+    pub drop_share: f64,
+}
+
+/// Graph's published slow-endpoint rule.
+pub const GRAPH_SLOW: SlowRule = SlowRule {
+    threshold: SimDuration::from_secs(10),
+    window: SimDuration::from_secs(600),
+    slow_share: 0.10,
+    delay: SimDuration::from_secs(10),
+    drop_share: 0.15,
+};
+
 /// Which of a real endpoint's answers, beyond success and failure, the
 /// provider acts on (FACTS.md, "Signing and delivery over the wire").
 /// Standard Webhooks recommends that senders disable an endpoint on 410
@@ -93,6 +129,9 @@ pub struct SenderConfig {
     /// The renewal cadence the provider recommends (`None`: half the
     /// lifetime, syncsim's default); `[consumer] renew_every` overrides it.
     pub renew_every: Option<SimDuration>,
+    /// Throttling of slow endpoints (Graph's, [`GRAPH_SLOW`]; `None`: no
+    /// such rule).
+    pub slow: Option<SlowRule>,
 }
 
 impl SenderConfig {
@@ -159,6 +198,7 @@ fn base(name: &'static str) -> SenderConfig {
         honours: Honours::NONE,
         subscription_lifetime: None,
         renew_every: None,
+        slow: None,
     }
 }
 
@@ -224,6 +264,7 @@ pub fn preset(name: &str) -> Option<SenderConfig> {
             retries: vec![m(1), m(2), m(4), m(8), m(16), m(32), m(60), m(60), m(57)],
             payload: Payload::Thin,
             subscription_lifetime: Some(GRAPH_MAIL_LIFETIME),
+            slow: Some(GRAPH_SLOW),
             ..base("msgraph")
         },
         // Gmail push (`users.watch` through Cloud Pub/Sub): a thin
@@ -344,7 +385,7 @@ pub fn origins(name: &str) -> Option<[Origin; 7]> {
             Fitted("Graph publishes 'up to 4 h, exponential', not the steps: doubling from 1 min, capped at 1 h, 240 min in all"),
             Published(GRAPH),
             Published("Microsoft Graph change notification docs: thin (resource id only)"),
-            Fitted("Graph publishes 'slow endpoints are delayed then dropped', no rule: never disabled"),
+            Published("Graph change notification docs, throttling: >10% of responses over 10 s in 10 min delays new notifications 10 s, >15% drops them; never disabled"),
             Assumed,
             Published("Graph subscription resource type: Outlook message subscriptions live at most 10,080 min (under 7 days); renewal cadence assumed: half of it"),
         ],
