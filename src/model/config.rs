@@ -353,9 +353,12 @@ pub struct HookConfig {
 pub struct SubscriptionConfig {
     /// How long a subscription lives after its creation or last renewal.
     pub lifetime: SimDuration,
-    /// The consumer's renewal cadence (validated: not longer than
+    /// The consumer's renewal cadence (validated: shorter than
     /// `lifetime`).
     pub renew_every: SimDuration,
+    /// After a failed call, the consumer tries again after this long
+    /// (`None`: at the next cadence).
+    pub retry: Option<SimDuration>,
 }
 
 /// The consumer strategy under test, with its components' configs.

@@ -588,9 +588,10 @@ impl Consumer {
 
     /// A subscription call is answered at `now`. A live subscription is
     /// renewed again a cadence later; an expired one (404) is created
-    /// again at once; a failed call is not retried before the next
-    /// cadence (the consumer logs it and carries on, as a scheduled
-    /// renewal job does), so one failure can let the subscription lapse.
+    /// again at once; a failed call is tried again after `retry` if the
+    /// consumer has one, else not before the next cadence (it logs the
+    /// failure and carries on, as a scheduled renewal job does), so one
+    /// failure can let the subscription lapse.
     pub fn handle_subscribed(&mut self, now: SimTime, s: Subscribed, ledger: &mut Ledger) {
         let Some(cfg) = self.subs else { return };
         let m = s.call.mailbox;
@@ -611,10 +612,9 @@ impl Consumer {
             }
             Subscription::Failed => {
                 ledger.metrics.counters.renew_failed += 1;
-                self.out.push(Output::Timer(
-                    now + cfg.renew_every,
-                    ConsumerTimer::Renew(m),
-                ));
+                let wait = cfg.retry.unwrap_or(cfg.renew_every);
+                self.out
+                    .push(Output::Timer(now + wait, ConsumerTimer::Renew(m)));
             }
         }
     }

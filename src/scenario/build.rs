@@ -167,6 +167,7 @@ impl Scenario {
                 .map(|r| r.get())
                 .or(sender.renew_every)
                 .unwrap_or(SimDuration(lifetime.0 / 2)),
+            retry: self.consumer.renew_retry.map(|r| r.get()),
         })
     }
 }

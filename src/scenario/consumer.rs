@@ -68,6 +68,9 @@ pub struct ConsumerSpec {
     /// lifetime). Default: the preset's recommendation (gmail: 1 d), else
     /// half the lifetime.
     pub renew_every: Option<PositiveDuration>,
+    /// Webhook and hybrid: after a failed renewal, try again after this
+    /// long (default: not before the next `renew_every`).
+    pub renew_retry: Option<PositiveDuration>,
     /// Hybrid: how far back a run lists (a duration, or "watermark": since
     /// the previous run began).
     pub lookback: Option<LookbackSpec>,
@@ -205,16 +208,18 @@ impl ConsumerSpec {
         let sender = webhooks.map(WebhooksSpec::resolve);
         let lifetime = sender.as_ref().and_then(|s| s.subscription_lifetime);
         let Some(lifetime) = lifetime else {
-            return match self.renew_every {
-                Some(_) => Err(invalid(
-                    "consumer.renew_every",
-                    format!(
-                        "preset \"{}\" has no expiring subscriptions to renew; use msgraph or gmail, or set webhooks.subscription_lifetime",
-                        sender.map_or("custom", |s| s.name)
-                    ),
-                )),
-                None => Ok(()),
+            let key = match (self.renew_every, self.renew_retry) {
+                (Some(_), _) => "consumer.renew_every",
+                (None, Some(_)) => "consumer.renew_retry",
+                (None, None) => return Ok(()),
             };
+            return Err(invalid(
+                key,
+                format!(
+                    "preset \"{}\" has no expiring subscriptions to renew; use msgraph or gmail, or set webhooks.subscription_lifetime",
+                    sender.map_or("custom", |s| s.name)
+                ),
+            ));
         };
         let (renew, whose) = match (self.renew_every, sender.and_then(|s| s.renew_every)) {
             (Some(r), _) => (r.get(), "renew_every"),

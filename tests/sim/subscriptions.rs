@@ -94,6 +94,24 @@ fn renewing_at_least_twice_per_lifetime_absorbs_one_failure() {
 }
 
 #[test]
+fn a_consumer_that_retries_a_failed_renewal_loses_nothing() {
+    // renew_retry = 10 min: the renewal at 12 h fails (the fault's window
+    // is [12 h, 12 h 1 min)), the retry at 12 h 10 min succeeds (expiry
+    // 22 h 10 min), and the cadence goes on from there: renewals at 6 h,
+    // 12 h, then 12 h 10 min + k × 6 h for k = 0..6 (up to 48 h 10 min,
+    // before the end at 52 h): 9 per mailbox, 180 in all.
+    let t = text("webhook", ONE_FAILURE).replace(
+        "renew_every = \"6h\"",
+        "renew_every = \"6h\"\nrenew_retry = \"10m\"",
+    );
+    let r = run(&t);
+    assert_eq!(r.changes.lost, 0);
+    assert_eq!(r.requests.renew_failed, Some(20));
+    assert_eq!(r.requests.subscribe, Some(0));
+    assert_eq!(r.requests.renew, Some(9 * 20));
+}
+
+#[test]
 fn short_runs_of_expiring_presets_model_nothing_and_long_ones_do() {
     // A 1-day msgraph run (lifetime 10,080 min) renews nothing and its
     // report has no subscription fields: the bundled scenarios keep their
