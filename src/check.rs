@@ -162,6 +162,7 @@ pub fn fired(kind: FaultKind, report: &Report) -> Option<u64> {
         FaultKind::RateSqueeze => report.requests.rate_limited,
         FaultKind::SecretRotation => live.map_or(0, |l| l.signed_rotated),
         FaultKind::Forged => live.map_or(0, |l| l.forged_sent),
+        FaultKind::RenewalFailure => report.requests.renew_failed.unwrap_or(0),
         FaultKind::SlowConsumer => return None,
     })
 }
@@ -178,6 +179,7 @@ pub fn applies(kind: FaultKind, report: &Report) -> bool {
         }
         FaultKind::SourceOutage | FaultKind::RateSqueeze => report.requests.total > 0,
         FaultKind::ConsumerCrash => true,
+        FaultKind::RenewalFailure => report.requests.renew.is_some(),
         _ => report.webhooks.is_some(),
     }
 }

@@ -228,7 +228,9 @@ impl World {
                         self.provider.recycle(a.listed);
                         self.pump_consumer(now);
                     }
-                    ToConsumer::Fetched(_) => unreachable!("fetch answers never fly"),
+                    ToConsumer::Fetched(_) | ToConsumer::Subscribed(_) => {
+                        unreachable!("fetch and subscription answers never fly")
+                    }
                 },
             }
         }
@@ -254,6 +256,10 @@ impl World {
                     self.consumer.handle_fetched(now, f, &mut self.ledger);
                 }
                 Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
+                Output::Transmit(ToProvider::Subscribe(call)) => {
+                    let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
+                    self.consumer.handle_subscribed(now, s, &mut self.ledger);
+                }
             }
         }
         debug_assert!(

@@ -59,6 +59,10 @@ pub enum LiveError {
     /// Nowhere to read the consumer's replica from.
     #[error("no replica URL: give --replica-url URL (the consumer's GET /syncsim/replica)")]
     NoReplicaUrl,
+    /// The scenario's subscriptions expire (a renewal cadence, a
+    /// `renewal_failure`): the HTTP mail API has no subscription calls yet.
+    #[error("the scenario models expiring webhook subscriptions (preset {0}'s lifetime within the run, `renew_every` or `renewal_failure`); live and network modes do not act out renewals yet: run it with `syncsim run`")]
+    Subscriptions(&'static str),
     /// Consumer faults need a consumer process syncsim controls.
     #[error("the scenario has consumer faults ({0}), which act on the consumer's process: give --consumer-cmd CMD so syncsim runs the consumer and can kill it (slow_consumer cannot be applied to a real process)")]
     ConsumerFaults(&'static str),
@@ -143,6 +147,16 @@ async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, LiveError> 
         .map_err(|source| LiveError::Bind { addr, source })
 }
 
+/// Refuses what live and network modes cannot act out: expiring webhook
+/// subscriptions (their renewals have no HTTP call in `http::mail_api`
+/// yet, and a real consumer could not make them).
+pub fn check_drivable(cfg: &RunConfig) -> Result<(), LiveError> {
+    match cfg.consumer.hooks() {
+        Some(h) if h.subscription.is_some() => Err(LiveError::Subscriptions(h.sender.name)),
+        _ => Ok(()),
+    }
+}
+
 fn check_speed(speed: f64) -> Result<(), LiveError> {
     if speed.is_finite() && speed > 0.0 {
         Ok(())
@@ -158,6 +172,7 @@ impl Server {
     /// [`Server::run`] at once.
     pub async fn bind(cfg: RunConfig, opts: ServeOptions) -> Result<Server, LiveError> {
         check_speed(opts.speed)?;
+        check_drivable(&cfg)?;
         check_consumer_faults(&cfg, opts.consumer_cmd.is_some())?;
         if !is_loopback(&opts.listen) {
             if !opts.allow_remote {
@@ -479,6 +494,7 @@ pub(crate) fn figures(node: &Node, strays: score::Strays) -> Live {
 /// with the live figures.
 pub async fn live(cfg: RunConfig, speed: f64, progress: bool) -> Result<Report, LiveError> {
     check_speed(speed)?;
+    check_drivable(&cfg)?;
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let api = listen(loopback).await?;
     let endpoint = listen(loopback).await?;
@@ -550,6 +566,7 @@ pub struct ConsumeOptions {
 /// that scores). The endpoint verifies every delivery's signature.
 pub async fn consume(cfg: RunConfig, opts: ConsumeOptions) -> Result<(), LiveError> {
     check_speed(opts.speed)?;
+    check_drivable(&cfg)?;
     if !is_loopback(&opts.listen) {
         eprintln!(
             "warning: the consumer's endpoint listens on {}, beyond this machine",

@@ -624,6 +624,17 @@ impl Node {
                 Output::Transmit(ToProvider::List(call)) => self.spawn_list(call),
                 Output::Transmit(ToProvider::Fetch(call)) => self.spawn_fetch(call),
                 Output::Transmit(ToProvider::Answer(a)) => self.answer_webhook(a),
+                // The API has no subscription endpoint (live and network
+                // modes refuse scenarios whose subscriptions expire, see
+                // `live::check_drivable`): the in-process consumer's call
+                // is answered in process, as the event engine does.
+                Output::Transmit(ToProvider::Subscribe(call)) => {
+                    let now = self.now();
+                    let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
+                    if let Some(c) = self.consumer.as_mut() {
+                        c.handle_subscribed(now, s, &mut self.ledger);
+                    }
+                }
             }
         }
     }

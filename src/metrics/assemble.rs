@@ -58,6 +58,8 @@ pub fn cause(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> Opti
         LossCause::EndpointDisabled
     } else if has(Mark::GaveUp) {
         LossCause::WebhookGaveUp
+    } else if has(Mark::Unsubscribed) {
+        LossCause::SubscriptionExpired
     } else if cursor_passed(ledger, poller, m, seq) {
         LossCause::CursorSkip
     } else {
@@ -70,7 +72,10 @@ pub fn cause(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> Opti
 /// sequence number) as a sample.
 fn lost_by_cause(o: &Observed) -> (LostByCause, Vec<LostChange>) {
     let logs = o.ledger.logs();
-    let mut out = LostByCause::default();
+    let mut out = LostByCause {
+        subscription_expired: subscribed(o.cfg).then_some(0),
+        ..LostByCause::default()
+    };
     let mut first: Vec<(crate::engine::time::SimTime, u32, u32, LossCause)> = Vec::new();
     for m in 0..logs.mailboxes() {
         for seq in 0..logs.changes(m).len() as u32 {
@@ -84,6 +89,7 @@ fn lost_by_cause(o: &Observed) -> (LostByCause, Vec<LostChange>) {
                 LossCause::WebhookGaveUp => &mut out.webhook_gave_up,
                 LossCause::CursorSkip => &mut out.cursor_skip,
                 LossCause::Undelivered => &mut out.undelivered,
+                LossCause::SubscriptionExpired => out.subscription_expired.get_or_insert(0),
             } += 1;
             let key = (logs.changes(m)[seq as usize].at, m, seq, cause);
             if first.len() < LOST_IN_REPORT || key < first[first.len() - 1] {
@@ -134,6 +140,14 @@ fn cursor_passed(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> 
         Cursor::StampId(c, s) => (stamp, seq) <= (c, s),
         _ => false,
     }
+}
+
+/// True when the run models webhook subscriptions (their report fields
+/// appear only then, so other reports keep their shape and digest).
+fn subscribed(cfg: &RunConfig) -> bool {
+    cfg.consumer
+        .hooks()
+        .is_some_and(|h| h.subscription.is_some())
 }
 
 /// Compares ground truth with the replica and assembles the report.
@@ -244,6 +258,9 @@ pub fn assemble(o: &Observed) -> Report {
             rate_limited: c.rate_limited,
             errors: c.errors,
             peak_rps: metrics.source_rps.peak(),
+            renew: subscribed(cfg).then_some(c.renew),
+            subscribe: subscribed(cfg).then_some(c.subscribe),
+            renew_failed: subscribed(cfg).then_some(c.renew_failed),
         },
         webhooks,
         queue,

@@ -144,6 +144,12 @@ pub struct Counters {
     pub reconcile: u64,
     /// 304 answers to conditional polls.
     pub not_modified: u64,
+    /// Subscription renewals sent (Graph subscription PATCH, Gmail watch).
+    pub renew: u64,
+    /// Subscriptions created again after one expired.
+    pub subscribe: u64,
+    /// Subscription calls that failed (5xx, `renewal_failure`).
+    pub renew_failed: u64,
 }
 
 /// How many of the slowest changes a report lists (`changes.slowest`).

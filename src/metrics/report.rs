@@ -113,6 +113,8 @@ pub enum LossCause {
     CursorSkip,
     /// Not delivered by the end.
     Undelivered,
+    /// Never notified: the webhook subscription had expired.
+    SubscriptionExpired,
 }
 
 impl LossCause {
@@ -125,6 +127,7 @@ impl LossCause {
             LossCause::Crash => "crash",
             LossCause::CursorSkip => "cursor_skip",
             LossCause::Undelivered => "undelivered",
+            LossCause::SubscriptionExpired => "subscription_expired",
         }
     }
 }
@@ -251,6 +254,10 @@ pub struct LostByCause {
     pub cursor_skip: u64,
     /// Not delivered by the end (in flight, or no path reached them).
     pub undelivered: u64,
+    /// Never notified: the mailbox's webhook subscription had expired
+    /// (a failed renewal). Only in runs that model subscriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_expired: Option<u64>,
 }
 
 /// Request cost at the source.
@@ -287,6 +294,20 @@ pub struct Requests {
     pub errors: u64,
     /// Requests in the busiest second.
     pub peak_rps: u64,
+    /// Subscription renewals (Graph subscription PATCH, Gmail `watch`),
+    /// failed ones included; in `total`. Only in runs that model
+    /// subscriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew: Option<u64>,
+    /// Subscriptions created again after one expired (each after a
+    /// renewal answered 404); in `total`. Only in runs that model
+    /// subscriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribe: Option<u64>,
+    /// Subscription calls (renewals, creations) that failed with a 5xx
+    /// (`renewal_failure`). Only in runs that model subscriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_failed: Option<u64>,
 }
 
 /// Latency per delivery path.
@@ -552,8 +573,19 @@ impl Report {
                 reconcile_every_min: Some(0.0),
             },
             capacity: Capacity::default(),
-            changes: Changes::default(),
-            requests: Requests::default(),
+            changes: Changes {
+                lost_by_cause: LostByCause {
+                    subscription_expired: Some(0),
+                    ..LostByCause::default()
+                },
+                ..Changes::default()
+            },
+            requests: Requests {
+                renew: Some(0),
+                subscribe: Some(0),
+                renew_failed: Some(0),
+                ..Requests::default()
+            },
             webhooks: Some(Webhooks::default()),
             queue: Some(Queue::default()),
             latency_ms: LatencyByPath {

@@ -302,6 +302,8 @@ pub enum FaultEffect {
     /// Extra deliveries with a bad signature, for messages the source
     /// never had (live mode: the simulator does not sign).
     Forged(Forgery),
+    /// Subscription calls (renewals and creations) fail with a 5xx.
+    RenewalFailure,
 }
 
 /// One injected fault: its effect, when, for whom, how often.
@@ -335,6 +337,28 @@ pub struct HookConfig {
     pub receiver: super::receiver::ReceiverConfig,
     /// How the processor treats repeats and reordering.
     pub dedup: Dedup,
+    /// The subscription's lifecycle, when the run models it (a preset
+    /// with an expiring subscription, see [`SubscriptionConfig`]).
+    pub subscription: Option<SubscriptionConfig>,
+}
+
+/// A webhook subscription that expires unless renewed (a Microsoft Graph
+/// subscription, a Gmail `watch`): one per mailbox, created before the
+/// run starts (so live at time zero, expiring at `lifetime`), renewed by
+/// the consumer every `renew_every` from then on. A renewal is an API
+/// request; a renewal of an expired subscription is answered 404 and the
+/// consumer creates a new one (a second request). While a mailbox's
+/// subscription has expired the provider notifies nothing for it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SubscriptionConfig {
+    /// How long a subscription lives after its creation or last renewal.
+    pub lifetime: SimDuration,
+    /// The consumer's renewal cadence (validated: shorter than
+    /// `lifetime`).
+    pub renew_every: SimDuration,
+    /// After a failed call, the consumer tries again after this long
+    /// (`None`: at the next cadence).
+    pub retry: Option<SimDuration>,
 }
 
 /// The consumer strategy under test, with its components' configs.

@@ -10,7 +10,7 @@
 //! It sees what a real consumer sees: ids, versions and its own receive
 //! times; what it did goes to the [`Ledger`].
 
-use super::config::{Ack, ConsumerConfig, Dedup, RunConfig};
+use super::config::{Ack, ConsumerConfig, Dedup, RunConfig, SubscriptionConfig};
 use super::faults::{HostFaults, Window};
 use super::ledger::{trace, Ledger, Mark};
 use super::poller::{Poller, RequestKind};
@@ -20,7 +20,8 @@ use super::replica::Replica;
 use super::traffic::Logs;
 use super::transmit::{
     Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
-    Outbox, Output, PageItem, Status, ToProvider,
+    Outbox, Output, PageItem, Status, SubscribeCall, SubscribeKind, Subscribed, Subscription,
+    ToProvider,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::time::{SimDuration, SimTime};
@@ -43,6 +44,8 @@ pub enum ConsumerTimer {
     /// Failed items whose processing backoff ends now go back to the
     /// queue.
     Requeue,
+    /// Mailbox `m`'s subscription is due for renewal.
+    Renew(u32),
     /// Crash fault `i` takes the host down.
     Crash(u32),
     /// Crash fault `i`'s downtime ends.
@@ -81,6 +84,10 @@ pub struct Consumer {
     strategy: Strategy,
     replica: Replica,
     host: HostFaults,
+    /// The subscriptions this consumer renews, when the run models them.
+    subs: Option<SubscriptionConfig>,
+    /// Mailboxes in the run.
+    mailboxes: u32,
     /// First timers, armed by [`Consumer::start`].
     firsts: Vec<SimTime>,
     out: Outbox<Output<ConsumerTimer, ToProvider>>,
@@ -119,6 +126,8 @@ impl Consumer {
             strategy,
             replica: Replica::new(logs),
             host,
+            subs: cfg.consumer.hooks().and_then(|h| h.subscription),
+            mailboxes: n,
             firsts,
             out: Outbox::default(),
         }
@@ -134,6 +143,16 @@ impl Consumer {
                 _ => ConsumerTimer::Poll(m as u32),
             };
             self.out.push(Output::Timer(t, timer));
+        }
+        if let Some(s) = self.subs {
+            // Every subscription was created just before the run: the
+            // first renewals are one cadence in.
+            for m in 0..self.mailboxes {
+                self.out.push(Output::Timer(
+                    SimTime::ZERO + s.renew_every,
+                    ConsumerTimer::Renew(m),
+                ));
+            }
         }
         for (i, w) in self.host.crash.iter().enumerate() {
             if let Some(start) = w.first_start() {
@@ -202,6 +221,7 @@ impl Consumer {
             ConsumerTimer::Reconcile(m) => self.reconcile(now, m, ledger),
             ConsumerTimer::Worker { worker, gen } => self.worker_done(now, worker, gen, ledger),
             ConsumerTimer::Requeue => self.requeue(now),
+            ConsumerTimer::Renew(m) => self.renew(now, m, ledger),
             ConsumerTimer::Crash(i) => self.crash(now, i, ledger),
             ConsumerTimer::Restart(_) => self.restart(now),
         }
@@ -546,6 +566,55 @@ impl Consumer {
         if failure == Failure::Answered500 {
             if let Some(reply) = item.reply_to {
                 self.answer(reply, Status::Failed);
+            }
+        }
+    }
+
+    // ----- subscriptions -------------------------------------------------
+
+    /// Mailbox `m`'s renewal is due: send it (or wait for the host).
+    fn renew(&mut self, now: SimTime, m: u32, ledger: &mut Ledger) {
+        if let Some(back) = self.host.down_until(now) {
+            self.out.push(Output::Timer(back, ConsumerTimer::Renew(m)));
+            return;
+        }
+        ledger.metrics.counters.renew += 1;
+        self.out
+            .push(Output::Transmit(ToProvider::Subscribe(SubscribeCall {
+                mailbox: m,
+                kind: SubscribeKind::Renew,
+            })));
+    }
+
+    /// A subscription call is answered at `now`. A live subscription is
+    /// renewed again a cadence later; an expired one (404) is created
+    /// again at once; a failed call is tried again after `retry` if the
+    /// consumer has one, else not before the next cadence (it logs the
+    /// failure and carries on, as a scheduled renewal job does), so one
+    /// failure can let the subscription lapse.
+    pub fn handle_subscribed(&mut self, now: SimTime, s: Subscribed, ledger: &mut Ledger) {
+        let Some(cfg) = self.subs else { return };
+        let m = s.call.mailbox;
+        match s.result {
+            Subscription::Active(_) => {
+                self.out.push(Output::Timer(
+                    now + cfg.renew_every,
+                    ConsumerTimer::Renew(m),
+                ));
+            }
+            Subscription::NotFound => {
+                ledger.metrics.counters.subscribe += 1;
+                self.out
+                    .push(Output::Transmit(ToProvider::Subscribe(SubscribeCall {
+                        mailbox: m,
+                        kind: SubscribeKind::Create,
+                    })));
+            }
+            Subscription::Failed => {
+                ledger.metrics.counters.renew_failed += 1;
+                let wait = cfg.retry.unwrap_or(cfg.renew_every);
+                self.out
+                    .push(Output::Timer(now + wait, ConsumerTimer::Renew(m)));
             }
         }
     }

@@ -155,6 +155,29 @@ impl Trigger {
     }
 }
 
+/// `renewal_failure` faults: which subscription calls (renewals and
+/// creations) fail. Each call consults every fault in scenario order,
+/// each drawing from its own stream only inside its window and share.
+#[derive(Clone, Debug, Default)]
+pub struct RenewalFaults(Vec<Trigger>);
+
+impl RenewalFaults {
+    /// Decides whether a subscription call for mailbox `m` reaching the
+    /// API at `t` fails.
+    pub fn fails(&mut self, t: SimTime, m: u32) -> bool {
+        let mut failed = false;
+        for trigger in &mut self.0 {
+            failed |= trigger.fires(t, m);
+        }
+        failed
+    }
+
+    /// True when no fault fails subscription calls.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Gilbert-Elliott loss: a two-state Markov chain stepped once per attempt.
 #[derive(Clone, Debug)]
 pub struct GilbertElliott {
@@ -237,6 +260,8 @@ pub struct FaultPlan {
     /// Secret rotations: the new secret from each start, both during it.
     pub secret_rotation: Vec<Window>,
     forged: Vec<(Trigger, Forgery)>,
+    /// When subscription calls fail (the provider's half takes a copy).
+    pub renewal_failure: RenewalFaults,
     /// Counts of what fired.
     pub hits: FaultHits,
 }
@@ -262,6 +287,7 @@ impl FaultPlan {
                 FaultEffect::SlowConsumer(factor) => plan.slow_consumer.push((window(), factor)),
                 FaultEffect::SecretRotation => plan.secret_rotation.push(window()),
                 FaultEffect::Forged(how) => plan.forged.push((trigger(), how)),
+                FaultEffect::RenewalFailure => plan.renewal_failure.0.push(trigger()),
                 FaultEffect::EndpointOutage(mode) => plan.endpoint_outage.push((trigger(), mode)),
                 FaultEffect::Drop(what) => plan.drop.push((trigger(), what)),
                 FaultEffect::Duplicate => plan.duplicate.push(trigger()),

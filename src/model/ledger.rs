@@ -32,6 +32,9 @@ pub enum Mark {
     DeadLettered = 16,
     /// Lost with a memory queue in a crash.
     Crashed = 32,
+    /// Never notified: the mailbox's subscription had expired when it
+    /// committed.
+    Unsubscribed = 64,
 }
 
 /// What a run observed.

@@ -30,6 +30,42 @@ pub struct HealthRule {
     pub disable_after: SimDuration,
 }
 
+/// Microsoft Graph throttles endpoints that answer slowly
+/// (learn.microsoft.com/graph/change-notifications-delivery-webhooks,
+/// "Throttling"): an endpoint is marked "slow" once more than 10% of
+/// responses take longer than 10 seconds in a 10-minute window, and new
+/// notifications are then sent on a 10-second delay; it is marked "drop"
+/// once more than 15% do, and new notifications are dropped (they cannot
+/// be recovered); each state ends when the share falls back under its
+/// threshold. syncsim counts an attempt that timed out (Graph's 3-second
+/// timeout) as a slow response too, since the model's sender cannot wait
+/// longer than its timeout; the 10-minute cap Graph puts on one drop
+/// spell is not modelled (the sliding window ends it once retries stop
+/// timing out). Dropped notifications are reported as skipped by a
+/// disabled endpoint (`endpoint_disabled`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SlowRule {
+    /// A response slower than this is slow.
+    pub threshold: SimDuration,
+    /// The sliding window the shares are taken over.
+    pub window: SimDuration,
+    /// Above this share of slow responses: "slow".
+    pub slow_share: f64,
+    /// What "slow" delays new notifications by.
+    pub delay: SimDuration,
+    /// Above this share: "drop".
+    pub drop_share: f64,
+}
+
+/// Graph's published slow-endpoint rule.
+pub const GRAPH_SLOW: SlowRule = SlowRule {
+    threshold: SimDuration::from_secs(10),
+    window: SimDuration::from_secs(600),
+    slow_share: 0.10,
+    delay: SimDuration::from_secs(10),
+    drop_share: 0.15,
+};
+
 /// Which of a real endpoint's answers, beyond success and failure, the
 /// provider acts on (FACTS.md, "Signing and delivery over the wire").
 /// Standard Webhooks recommends that senders disable an endpoint on 410
@@ -86,6 +122,16 @@ pub struct SenderConfig {
     pub reenable_after: Option<SimDuration>,
     /// Which answers beyond success and failure the provider acts on.
     pub honours: Honours,
+    /// How long a subscription (a Graph subscription, a Gmail `watch`)
+    /// lives unless the consumer renews it; `None`: the endpoint is
+    /// registered once and never expires (every other preset).
+    pub subscription_lifetime: Option<SimDuration>,
+    /// The renewal cadence the provider recommends (`None`: half the
+    /// lifetime, syncsim's default); `[consumer] renew_every` overrides it.
+    pub renew_every: Option<SimDuration>,
+    /// Throttling of slow endpoints (Graph's, [`GRAPH_SLOW`]; `None`: no
+    /// such rule).
+    pub slow: Option<SlowRule>,
 }
 
 impl SenderConfig {
@@ -111,9 +157,22 @@ const fn h(x: u64) -> SimDuration {
 }
 
 /// The names `preset` accepts.
-pub const PRESETS: [&str; 7] = [
-    "nylas", "svix", "stripe", "shopify", "github", "msgraph", "custom",
+pub const PRESETS: [&str; 8] = [
+    "nylas", "svix", "stripe", "shopify", "github", "msgraph", "gmail", "custom",
 ];
+
+/// Microsoft Graph's maximum subscription lifetime for Outlook `message`
+/// resources: 10,080 minutes (under 7 days), per the `subscription`
+/// resource type's "maximum length of subscription per resource type"
+/// (learn.microsoft.com/graph/api/resources/subscription). Graph announced
+/// 4,230 minutes (under 3 days) for Outlook resources in 2016
+/// (devblogs.microsoft.com, "Microsoft Graph webhooks update – March 2016").
+pub const GRAPH_MAIL_LIFETIME: SimDuration = SimDuration::from_secs(10_080 * 60);
+
+/// Gmail `users.watch` expires after 7 days: "you must re-call watch at
+/// least every 7 days", and Google recommends calling it once a day
+/// (developers.google.com/gmail/api/guides/push).
+pub const GMAIL_WATCH_LIFETIME: SimDuration = SimDuration::from_secs(7 * 86_400);
 
 fn rule(disable_after: SimDuration) -> Option<HealthRule> {
     Some(HealthRule {
@@ -137,6 +196,9 @@ fn base(name: &'static str) -> SenderConfig {
         health: None,
         reenable_after: None,
         honours: Honours::NONE,
+        subscription_lifetime: None,
+        renew_every: None,
+        slow: None,
     }
 }
 
@@ -201,11 +263,41 @@ pub fn preset(name: &str) -> Option<SenderConfig> {
             timeout: s(3),
             retries: vec![m(1), m(2), m(4), m(8), m(16), m(32), m(60), m(60), m(57)],
             payload: Payload::Thin,
+            subscription_lifetime: Some(GRAPH_MAIL_LIFETIME),
+            slow: Some(GRAPH_SLOW),
             ..base("msgraph")
+        },
+        // Gmail push (`users.watch` through Cloud Pub/Sub): a thin
+        // notification (the email address and a new `historyId`) after
+        // which the consumer lists history since its last `historyId`;
+        // syncsim models it as a thin notification per change followed by
+        // a fetch, the closest shape the model has (the list of history
+        // since an id returns at least that change). The watch expires
+        // after 7 days; Google recommends renewing once a day. Pub/Sub
+        // push retries with exponential backoff from 10 s up to 600 s for
+        // the subscription's retention (7 days by default): syncsim fits
+        // that as doubling from 10 s, capped at 10 min, for 1 day (the
+        // tail of a 7-day retention is not modelled). The push endpoint's
+        // ack deadline is 10 s by default.
+        "gmail" => SenderConfig {
+            retries: gmail_retries(),
+            payload: Payload::Thin,
+            subscription_lifetime: Some(GMAIL_WATCH_LIFETIME),
+            renew_every: Some(h(24)),
+            ..base("gmail")
         },
         "custom" => base("custom"),
         _ => return None,
     })
+}
+
+/// Pub/Sub push backoff as fitted for `gmail`: 10 s doubling to 10 min
+/// (10, 20, 40, 80, 160, 320 s), then every 10 min until a day has passed
+/// since the first attempt (630 s + 143 × 600 s = 86,430 s, just over 1 d).
+fn gmail_retries() -> Vec<SimDuration> {
+    let mut r: Vec<SimDuration> = [10, 20, 40, 80, 160, 320].map(s).to_vec();
+    r.extend(std::iter::repeat_n(m(10), 143));
+    r
 }
 
 /// Where a preset's figure comes from.
@@ -221,19 +313,20 @@ pub enum Origin {
 }
 
 /// The figures a preset is made of, each with its [`Origin`].
-pub const FIELDS: [&str; 6] = [
+pub const FIELDS: [&str; 7] = [
     "attempts",
     "retry delays",
     "timeout",
     "payload",
     "health",
     "in flight",
+    "subscription",
 ];
 
 /// Where each figure of preset `name` ([`FIELDS`], in order) comes from
 /// (`None` for `custom` and unknown names). The sources are the providers'
 /// public documentation as summarised in ../shared/FACTS.md.
-pub fn origins(name: &str) -> Option<[Origin; 6]> {
+pub fn origins(name: &str) -> Option<[Origin; 7]> {
     use Origin::*;
     const NYLAS: &str = "Nylas webhook docs";
     const SVIX: &str = "Svix / Standard Webhooks retry schedule";
@@ -249,6 +342,7 @@ pub fn origins(name: &str) -> Option<[Origin; 6]> {
             Published(NYLAS),
             Published("Nylas webhook docs: failing at 95% non-200 over 15 min, failed after 72 h"),
             Assumed,
+            Published("registered once, never expires: no renewal"),
         ],
         "svix" => [
             Published(SVIX),
@@ -257,6 +351,7 @@ pub fn origins(name: &str) -> Option<[Origin; 6]> {
             Published(SVIX),
             Published("Svix docs: disabled after 5 days of failures"),
             Assumed,
+            Published("registered once, never expires: no renewal"),
         ],
         "stripe" => [
             Fitted("Stripe publishes 'up to 3 days, exponential backoff', not a count"),
@@ -265,6 +360,7 @@ pub fn origins(name: &str) -> Option<[Origin; 6]> {
             Published(STRIPE),
             Fitted("Stripe publishes 'disabled after days of failures': 72 h, 95% over 15 min"),
             Assumed,
+            Published("registered once, never expires: no renewal"),
         ],
         "shopify" => [
             Published("Shopify webhook docs: 8 retries (9 attempts)"),
@@ -273,6 +369,7 @@ pub fn origins(name: &str) -> Option<[Origin; 6]> {
             Published(SHOPIFY),
             Fitted("Shopify publishes 'removed after continued failure': after 4 h, 95% over 15 min"),
             Assumed,
+            Published("registered once, never expires: no renewal"),
         ],
         "github" => [
             Published("GitHub webhook docs: no automatic retries"),
@@ -281,14 +378,25 @@ pub fn origins(name: &str) -> Option<[Origin; 6]> {
             Published(GITHUB),
             Published("GitHub webhook docs: never disabled"),
             Assumed,
+            Published("registered once, never expires: no renewal"),
         ],
         "msgraph" => [
             Fitted("Graph publishes 'retries for up to 4 h', not a count"),
             Fitted("Graph publishes 'up to 4 h, exponential', not the steps: doubling from 1 min, capped at 1 h, 240 min in all"),
             Published(GRAPH),
             Published("Microsoft Graph change notification docs: thin (resource id only)"),
-            Fitted("Graph publishes 'slow endpoints are delayed then dropped', no rule: never disabled"),
+            Published("Graph change notification docs, throttling: >10% of responses over 10 s in 10 min delays new notifications 10 s, >15% drops them; never disabled"),
             Assumed,
+            Published("Graph subscription resource type: Outlook message subscriptions live at most 10,080 min (under 7 days); renewal cadence assumed: half of it"),
+        ],
+        "gmail" => [
+            Fitted("Pub/Sub push retries for the subscription's retention (7 days by default): 150 attempts over ~1 d"),
+            Fitted("Pub/Sub push backoff is 10 s to 600 s, exponential: doubling from 10 s, capped at 10 min"),
+            Published("Pub/Sub push: 10 s default ack deadline"),
+            Published("Gmail push guide: the notification carries the address and a historyId; the consumer lists history (modelled as thin + fetch)"),
+            Assumed,
+            Assumed,
+            Published("Gmail push guide: watch expires after 7 days, re-call at least every 7 days, recommended once a day"),
         ],
         _ => return None,
     })
@@ -307,7 +415,7 @@ mod tests {
             assert_eq!(origins(name).is_none(), name == "custom", "{name}");
         }
         let delays = FIELDS.iter().position(|f| *f == "retry delays").unwrap();
-        for name in ["shopify", "stripe", "nylas", "msgraph"] {
+        for name in ["shopify", "stripe", "nylas", "msgraph", "gmail"] {
             assert!(
                 matches!(origins(name).unwrap()[delays], Origin::Fitted(_)),
                 "{name}"
@@ -363,8 +471,29 @@ mod tests {
             (graph.payload, graph.retry_span(), graph.timeout),
             (Payload::Thin, h(4), s(3))
         );
+        // Graph's Outlook message subscriptions: 10,080 min; Gmail's watch:
+        // 7 days, renewed daily; nobody else's subscriptions expire.
+        assert_eq!(graph.subscription_lifetime, Some(m(10_080)));
+        let gmail = preset("gmail").unwrap();
+        assert_eq!(
+            (
+                gmail.payload,
+                gmail.subscription_lifetime,
+                gmail.renew_every
+            ),
+            (Payload::Thin, Some(h(7 * 24)), Some(h(24)))
+        );
+        // Pub/Sub's push backoff: 10 s doubling to the 600 s cap, for
+        // just over a day in all.
+        assert_eq!(
+            gmail.retries[..7],
+            [s(10), s(20), s(40), s(80), s(160), s(320), m(10)]
+        );
+        assert!(gmail.retry_span() >= h(24) && gmail.retry_span() < h(24) + m(10));
         for name in PRESETS {
             assert!(preset(name).is_some(), "{name}");
+            let expires = preset(name).unwrap().subscription_lifetime.is_some();
+            assert_eq!(expires, name == "msgraph" || name == "gmail", "{name}");
         }
     }
 }

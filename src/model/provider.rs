@@ -12,6 +12,7 @@
 //! derived from the seed and drawn in request order.
 
 use super::config::RunConfig;
+use super::faults::RenewalFaults;
 use super::ledger::{trace, Ledger, Mark};
 use super::presets::Payload;
 use super::sender::{NoteId, Sender, SenderOut};
@@ -19,7 +20,7 @@ use super::source::{ListOutcome, Source};
 use super::traffic::Logs;
 use super::transmit::{
     Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Outbox, Output, PageItem, ReplyTo,
-    Ticket, Verdict,
+    SubscribeCall, SubscribeKind, Subscribed, Subscription, Ticket, Verdict,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::sample::Sampler;
@@ -47,6 +48,20 @@ struct Hooks {
     next_commit: Vec<u32>,
     /// Scratch for the sender's requests.
     sender_out: Vec<SenderOut>,
+    /// Subscriptions, when the run models their lifecycle.
+    subs: Option<Subscriptions>,
+}
+
+/// Each mailbox's subscription (Graph subscription, Gmail watch): when it
+/// expires. Created before the run, so every one expires at `lifetime`
+/// unless renewed.
+#[derive(Debug)]
+struct Subscriptions {
+    lifetime: SimDuration,
+    /// Per mailbox: the first instant it no longer notifies.
+    expires: Vec<SimTime>,
+    /// Which calls fail (`renewal_failure`).
+    faults: RenewalFaults,
 }
 
 /// The mail provider.
@@ -139,6 +154,11 @@ impl Provider {
             sender: Sender::new(h.sender.clone()),
             next_commit: vec![0; n as usize],
             sender_out: Vec::new(),
+            subs: h.subscription.map(|s| Subscriptions {
+                lifetime: s.lifetime,
+                expires: vec![SimTime::ZERO + s.lifetime; n as usize],
+                faults: faults.renewal_failure.clone(),
+            }),
         });
         Provider {
             source,
@@ -273,6 +293,42 @@ impl Provider {
         Fetched { call, result }
     }
 
+    /// A subscription call reaches the API at `now`: its answer, back at
+    /// once (like a fetch). A renewal extends a live subscription by the
+    /// lifetime and finds an expired one gone (404); a creation starts a
+    /// new one; a `renewal_failure` fails either (5xx, nothing changes).
+    /// Every call is a request at the source.
+    pub fn handle_subscribe(
+        &mut self,
+        now: SimTime,
+        call: SubscribeCall,
+        ledger: &mut Ledger,
+    ) -> Subscribed {
+        ledger.metrics.source_request(now);
+        let m = call.mailbox as usize;
+        let result = match self.hooks.as_mut().and_then(|h| h.subs.as_mut()) {
+            // Nothing expires in this run: every call succeeds.
+            None => Subscription::Active(SimTime::MAX),
+            Some(s) => {
+                if s.faults.fails(now, call.mailbox) {
+                    Subscription::Failed
+                } else if call.kind == SubscribeKind::Renew && now >= s.expires[m] {
+                    Subscription::NotFound
+                } else {
+                    s.expires[m] = now + s.lifetime;
+                    Subscription::Active(s.expires[m])
+                }
+            }
+        };
+        trace!(ledger, now, call.mailbox, None, "subscription_call",
+        "call" => super::trace::word(&call.kind), "answer" => match result {
+            Subscription::Active(_) => "active",
+            Subscription::NotFound => "not_found",
+            Subscription::Failed => "failed",
+        });
+        Subscribed { call, result }
+    }
+
     /// True when message `msg` of `mailbox` exists as of `now` (some change
     /// to it has committed). The model never fetches an unknown message;
     /// a driver facing real clients asks this first and answers "not
@@ -362,6 +418,15 @@ impl Provider {
         if let Some(next) = self.source.logs().changes(m).get(seq as usize + 1) {
             self.out
                 .push(Output::Timer(next.at, ProviderTimer::Commit(m)));
+        }
+        if h.subs
+            .as_ref()
+            .is_some_and(|s| now >= s.expires[m as usize])
+        {
+            // The subscription expired: the provider has no one to tell.
+            trace!(ledger, now, m, ledger.change(m, seq), "not_notified", "subscription" => "expired");
+            ledger.mark(m, seq, Mark::Unsubscribed);
+            return;
         }
         trace!(ledger, now, m, ledger.change(m, seq), "notify");
         self.with_sender(now, ledger, |s, out| s.notify(now, m, seq, out));

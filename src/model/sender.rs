@@ -88,58 +88,85 @@ pub struct SenderStats {
     pub disabled_for: SimDuration,
 }
 
-/// Buckets in the health window.
+/// Buckets in a sliding window (health, Graph's slow-endpoint rule).
 const HEALTH_BUCKETS: usize = 15;
 
-/// Sliding-window endpoint health.
+/// Two counts over a sliding window of [`HEALTH_BUCKETS`] buckets, kept
+/// as outcomes come and buckets leave the window (no outcome scans it).
 #[derive(Clone, Debug)]
-struct Health {
-    rule: Option<HealthRule>,
-    /// (bucket number, successes, failures); `u64::MAX` when unused.
+struct Tally {
+    /// (bucket number, first count, second count); `u64::MAX` when unused.
     buckets: [(u64, u32, u32); HEALTH_BUCKETS],
     /// The bucket the last outcome fell in.
     current: u64,
-    /// Successes and failures in the live buckets (kept as outcomes come
-    /// and buckets leave the window, so no outcome scans the window).
-    oks: u64,
-    fails: u64,
-    failing_since: Option<SimTime>,
-    disabled_since: Option<SimTime>,
+    /// The counts in the live buckets.
+    a: u64,
+    b: u64,
 }
 
-impl Health {
-    fn bucket_len(rule: &HealthRule) -> u64 {
-        (rule.window.0 / HEALTH_BUCKETS as u64).max(1)
+impl Tally {
+    const EMPTY: Tally = Tally {
+        buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
+        current: u64::MAX,
+        a: 0,
+        b: 0,
+    };
+
+    fn bucket_len(window: SimDuration) -> u64 {
+        (window.0 / HEALTH_BUCKETS as u64).max(1)
     }
 
-    /// Records an outcome; returns true if this disabled the endpoint.
-    fn record(&mut self, now: SimTime, ok: bool) -> bool {
-        let Some(rule) = self.rule else { return false };
-        let n = now.0 / Self::bucket_len(&rule);
+    /// Drops the buckets that left a `window` ending at `now` (times
+    /// come in order, so a bucket is never ahead of now's).
+    fn advance(&mut self, now: SimTime, window: SimDuration) -> u64 {
+        let n = now.0 / Self::bucket_len(window);
         if n != self.current {
-            // A new bucket: drop those that left the window (outcomes come
-            // in time order, so a bucket is never ahead of `n`).
             for b in &mut self.buckets {
                 if b.0 != u64::MAX && n - b.0 >= HEALTH_BUCKETS as u64 {
-                    self.oks -= b.1 as u64;
-                    self.fails -= b.2 as u64;
+                    self.a -= b.1 as u64;
+                    self.b -= b.2 as u64;
                     *b = (u64::MAX, 0, 0);
                 }
             }
             self.current = n;
         }
+        n
+    }
+
+    /// Counts one outcome at `now` in the first (`second` false) or the
+    /// second count; returns both counts over the window.
+    fn record(&mut self, now: SimTime, window: SimDuration, second: bool) -> (u64, u64) {
+        let n = self.advance(now, window);
         let b = &mut self.buckets[(n % HEALTH_BUCKETS as u64) as usize];
         if b.0 != n {
             *b = (n, 0, 0);
         }
-        if ok {
-            b.1 += 1;
-            self.oks += 1;
-        } else {
+        if second {
             b.2 += 1;
-            self.fails += 1;
+            self.b += 1;
+        } else {
+            b.1 += 1;
+            self.a += 1;
         }
-        let (oks, fails) = (self.oks, self.fails);
+        (self.a, self.b)
+    }
+}
+
+/// Sliding-window endpoint health.
+#[derive(Clone, Debug)]
+struct Health {
+    rule: Option<HealthRule>,
+    /// Successes and failures over the window.
+    tally: Tally,
+    failing_since: Option<SimTime>,
+    disabled_since: Option<SimTime>,
+}
+
+impl Health {
+    /// Records an outcome; returns true if this disabled the endpoint.
+    fn record(&mut self, now: SimTime, ok: bool) -> bool {
+        let Some(rule) = self.rule else { return false };
+        let (oks, fails) = self.tally.record(now, rule.window, !ok);
         if fails as f64 >= rule.failing_ratio * (oks + fails) as f64 && fails > 0 {
             let since = *self.failing_since.get_or_insert(now);
             if now.since(since) >= rule.disable_after && self.disabled_since.is_none() {
@@ -153,6 +180,18 @@ impl Health {
     }
 }
 
+/// Where Graph's slow-endpoint rule ([`SlowRule`](super::presets::SlowRule)) has put
+/// the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Throttle {
+    /// Notifications go out at once.
+    Normal,
+    /// New notifications go out after the rule's delay.
+    Slow,
+    /// New notifications are dropped.
+    Drop,
+}
+
 /// The provider's sender for one endpoint.
 #[derive(Clone, Debug)]
 pub struct Sender {
@@ -162,6 +201,8 @@ pub struct Sender {
     backlog: VecDeque<NoteId>,
     in_flight: u32,
     health: Health,
+    /// Fast and slow answers over Graph's window (with a [`SlowRule`]).
+    pace: Tally,
     /// Counters.
     pub stats: SenderStats,
 }
@@ -172,13 +213,11 @@ impl Sender {
         Sender {
             health: Health {
                 rule: cfg.health,
-                buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
-                current: u64::MAX,
-                oks: 0,
-                fails: 0,
+                tally: Tally::EMPTY,
                 failing_since: None,
                 disabled_since: None,
             },
+            pace: Tally::EMPTY,
             cfg,
             notes: Vec::new(),
             free: Vec::new(),
@@ -237,7 +276,36 @@ impl Sender {
             in_flight: false,
             sent_at: now,
         };
-        self.dispatch(now, id, out);
+        match (self.throttle(now), self.cfg.slow) {
+            // Graph drops new notifications to an endpoint marked "drop".
+            (Throttle::Drop, _) => self.give_up(id, true, out),
+            // ... and sends them on a delay to one marked "slow".
+            (Throttle::Slow, Some(rule)) => out.push(SenderOut::Retry(id, now + rule.delay)),
+            _ => self.dispatch(now, id, out),
+        }
+    }
+
+    /// Where Graph's slow-endpoint rule puts the endpoint at `now`: the
+    /// share of slow answers over the rule's window against its two
+    /// thresholds (always [`Throttle::Normal`] without a rule).
+    pub fn throttle(&mut self, now: SimTime) -> Throttle {
+        let Some(rule) = self.cfg.slow else {
+            return Throttle::Normal;
+        };
+        self.pace.advance(now, rule.window);
+        let (fast, slow) = (self.pace.a, self.pace.b);
+        let share = if slow == 0 {
+            0.0
+        } else {
+            slow as f64 / (fast + slow) as f64
+        };
+        if share > rule.drop_share {
+            Throttle::Drop
+        } else if share > rule.slow_share {
+            Throttle::Slow
+        } else {
+            Throttle::Normal
+        }
     }
 
     /// A retry timer fired.
@@ -271,6 +339,11 @@ impl Sender {
         let abort = !ok && verdict.abort && honours.abort;
         if self.health.record(now, ok) {
             self.disable(now, out);
+        }
+        if let Some(rule) = self.cfg.slow {
+            // No answer by the timeout, or one slower than the threshold.
+            let slow = verdict.timed_out || now.since(note.sent_at) > rule.threshold;
+            self.pace.record(now, rule.window, slow);
         }
         if gone && !self.disabled() {
             self.health.disabled_since = Some(now);
@@ -309,10 +382,7 @@ impl Sender {
             self.stats.disabled_for = self.stats.disabled_for + now.since(since);
         }
         self.health.failing_since = None;
-        self.health.buckets = [(u64::MAX, 0, 0); HEALTH_BUCKETS];
-        self.health.current = u64::MAX;
-        self.health.oks = 0;
-        self.health.fails = 0;
+        self.health.tally = Tally::EMPTY;
     }
 
     /// Closes the books at the end of the run.
@@ -429,10 +499,7 @@ mod tests {
         };
         let mut h = Health {
             rule: Some(rule),
-            buckets: [(u64::MAX, 0, 0); HEALTH_BUCKETS],
-            current: u64::MAX,
-            oks: 0,
-            fails: 0,
+            tally: Tally::EMPTY,
             failing_since: None,
             disabled_since: None,
         };
@@ -761,5 +828,53 @@ mod tests {
             vec![gave_up(2, 9, false)]
         );
         assert!(!gh.disabled());
+    }
+
+    /// Graph's rule: more than 10% of answers slow over 10 minutes delays
+    /// new notifications by 10 s; more than 15% drops them; an empty
+    /// window (10 minutes without answers) ends it.
+    #[test]
+    fn msgraph_delays_then_drops_for_a_slow_endpoint() {
+        let mut cfg = preset("msgraph").unwrap();
+        cfg.max_in_flight = 100;
+        let mut s = Sender::new(cfg);
+        let mut out = vec![];
+        for seq in 0..22 {
+            s.notify(SimTime(0), 0, seq, &mut out);
+        }
+        let ids = sends(&out);
+        assert_eq!(ids.len(), 22);
+        let fast = SimTime::ZERO + SimDuration::from_secs(1);
+        let late = SimTime::ZERO + SimDuration::from_secs(3);
+        let timed_out = Verdict::plain(false, true);
+        // 18 fast answers and 2 timeouts: 2/20 = 10%, not above 10%.
+        for &id in &ids[..18] {
+            answer(&mut s, fast, id, OK);
+        }
+        for &id in &ids[18..20] {
+            answer(&mut s, late, id, timed_out);
+        }
+        assert_eq!(s.throttle(late), Throttle::Normal);
+        // A third timeout: 3/21 = 14.3% > 10%: the next notification
+        // goes out 10 s late.
+        answer(&mut s, late, ids[20], timed_out);
+        assert_eq!(s.throttle(late), Throttle::Slow);
+        let mut out = vec![];
+        s.notify(late, 0, 22, &mut out);
+        assert!(
+            matches!(out[..], [SenderOut::Retry(_, at)] if at == late + SimDuration::from_secs(10)),
+            "{out:?}"
+        );
+        // A fourth: 4/22 = 18.2% > 15%: dropped.
+        answer(&mut s, late, ids[21], timed_out);
+        let mut out = vec![];
+        s.notify(late, 0, 23, &mut out);
+        assert_eq!(out, vec![gave_up(0, 23, true)]);
+        // Ten minutes without answers empty the window: normal again.
+        let later = late + SimDuration::from_secs(700);
+        assert_eq!(s.throttle(later), Throttle::Normal);
+        // Other presets have no such rule.
+        let mut nylas = Sender::new(preset("nylas").unwrap());
+        assert_eq!(nylas.throttle(later), Throttle::Normal);
     }
 }

@@ -188,6 +188,47 @@ pub struct Fetched {
     pub result: Result<PageItem, Listed>,
 }
 
+/// What a subscription call asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubscribeKind {
+    /// Extend the mailbox's subscription (Graph: PATCH the subscription's
+    /// expiry; Gmail: call `watch` again).
+    Renew,
+    /// Create a new subscription (after the old one expired).
+    Create,
+}
+
+/// Consumer → provider: a subscription call for one mailbox. Like a
+/// fetch, it is answered at the instant it is asked (no modelled
+/// latency).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscribeCall {
+    /// The mailbox whose subscription it is.
+    pub mailbox: u32,
+    /// Renew or create.
+    pub kind: SubscribeKind,
+}
+
+/// What the API answered to a [`SubscribeCall`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subscription {
+    /// 200: the subscription lives until this time.
+    Active(SimTime),
+    /// 404: the subscription to renew has expired (create a new one).
+    NotFound,
+    /// 5xx: the call failed; the subscription is as it was.
+    Failed,
+}
+
+/// Provider → consumer: the answer to a [`SubscribeCall`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The call answered.
+    pub call: SubscribeCall,
+    /// The answer.
+    pub result: Subscription,
+}
+
 /// Provider → consumer: one webhook delivery attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delivery {
@@ -275,6 +316,9 @@ pub enum ToProvider {
     Fetch(FetchCall),
     /// The endpoint's answer to a delivery.
     Answer(DeliveryAnswer),
+    /// A subscription renewal or creation (answered by
+    /// `Provider::handle_subscribe`, at once).
+    Subscribe(SubscribeCall),
 }
 
 /// An owned message from the provider to the consumer.
@@ -286,6 +330,9 @@ pub enum ToConsumer {
     Fetched(Fetched),
     /// A webhook delivery attempt.
     Delivery(Delivery),
+    /// A subscription call's answer (no modelled latency: it arrives
+    /// when asked).
+    Subscribed(Subscribed),
 }
 
 /// What a half asks its driver for, in the order it asks (drivers keep

@@ -378,6 +378,7 @@ where
     Fut: Future<Output = turmoil::Result> + 'static,
 {
     opts.validate()?;
+    crate::live::check_drivable(&cfg)?;
     let end = SimTime(cfg.end().0);
     let (keys, wrong) = keys_for(&cfg);
     let windows = crash_windows(&cfg);

@@ -275,7 +275,12 @@ pub fn presets() -> String {
     );
     for name in PRESETS {
         let c = preset(name).expect("listed presets exist");
-        let delays: Vec<String> = c.retries.iter().map(|d| d.to_string()).collect();
+        let mut delays: Vec<String> = c.retries.iter().take(12).map(|d| d.to_string()).collect();
+        if c.retries.len() > 12 {
+            // gmail's fitted Pub/Sub backoff has 149 steps: show the shape.
+            delays.truncate(7);
+            delays.push(format!("... ({} in all)", c.retries.len()));
+        }
         let delays = if delays.is_empty() {
             "none".to_string()
         } else {

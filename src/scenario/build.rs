@@ -8,7 +8,7 @@ use super::spec::{Burst, RateLimitSpec, Scenario, SourceSpec};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::model::config::{
     BucketConfig, BurstConfig, ConsumerConfig, FaultConfig, FaultEffect, HookConfig, PollConfig,
-    RunConfig, SourceConfig,
+    RunConfig, SourceConfig, SubscriptionConfig,
 };
 use crate::model::faults::Window;
 use crate::model::poller::{Pace, PollerConfig};
@@ -75,6 +75,7 @@ impl Scenario {
                         backoff: c.processing_backoff.map(|b| b.resolve()),
                     },
                     dedup: c.dedup,
+                    subscription: self.subscription(),
                 };
                 if c.strategy == Strategy::Webhook {
                     ConsumerConfig::Webhook(hooks)
@@ -116,6 +117,58 @@ impl Scenario {
                 .map(|(leaf, pct)| (leaf.to_string(), pct))
                 .collect(),
         }
+    }
+}
+
+impl Scenario {
+    /// The subscription lifetime the webhook preset (with overrides) has.
+    fn subscription_lifetime(&self) -> Option<SimDuration> {
+        self.webhooks.as_ref()?.resolve().subscription_lifetime
+    }
+
+    /// True when the run models its webhook subscriptions' lifecycle: a
+    /// webhook or hybrid consumer, a preset (or override) whose
+    /// subscriptions expire, and something to act out: a lifetime that
+    /// ends within the run (`horizon + drain`), a lifetime or cadence the
+    /// file gives, or a `renewal_failure`. A run shorter than the
+    /// preset's lifetime without any of these renews nothing (it would
+    /// not in a run that short either, and keeps its digest).
+    pub fn models_subscriptions(&self) -> bool {
+        let hooks = matches!(self.consumer.strategy, Strategy::Webhook | Strategy::Hybrid);
+        let Some(lifetime) = self.subscription_lifetime().filter(|_| hooks) else {
+            return false;
+        };
+        lifetime < self.end()
+            || self.consumer.renew_every.is_some()
+            || self
+                .webhooks
+                .as_ref()
+                .is_some_and(|w| w.subscription_lifetime.is_some())
+            || self
+                .faults
+                .iter()
+                .any(|f| f.kind == FaultKind::RenewalFailure)
+    }
+
+    /// The subscription config, when the run models it: the cadence the
+    /// file gives, else the preset's recommendation, else half the
+    /// lifetime.
+    pub fn subscription(&self) -> Option<SubscriptionConfig> {
+        if !self.models_subscriptions() {
+            return None;
+        }
+        let sender = self.webhooks.as_ref()?.resolve();
+        let lifetime = sender.subscription_lifetime?;
+        Some(SubscriptionConfig {
+            lifetime,
+            renew_every: self
+                .consumer
+                .renew_every
+                .map(|r| r.get())
+                .or(sender.renew_every)
+                .unwrap_or(SimDuration(lifetime.0 / 2)),
+            retry: self.consumer.renew_retry.map(|r| r.get()),
+        })
     }
 }
 
@@ -203,6 +256,7 @@ impl FaultSpec {
             }
             FaultKind::SecretRotation => FaultEffect::SecretRotation,
             FaultKind::Forged => FaultEffect::Forged(self.forgery.unwrap_or_default()),
+            FaultKind::RenewalFailure => FaultEffect::RenewalFailure,
             FaultKind::BurstyLoss => FaultEffect::BurstyLoss {
                 p_good_to_bad: self.p_good_to_bad.map_or(0.0, |p| p.0),
                 p_bad_to_good: self.p_bad_to_good.map_or(1.0, |p| p.0),

@@ -62,6 +62,15 @@ pub struct ConsumerSpec {
     pub dedup: Dedup,
     /// Hybrid: time between reconciliation runs of one mailbox.
     pub reconcile_every: Option<PositiveDuration>,
+    /// Webhook and hybrid: time between renewals of a mailbox's
+    /// subscription (needs a preset whose subscriptions expire, or
+    /// `webhooks.subscription_lifetime`; must be shorter than the
+    /// lifetime). Default: the preset's recommendation (gmail: 1 d), else
+    /// half the lifetime.
+    pub renew_every: Option<PositiveDuration>,
+    /// Webhook and hybrid: after a failed renewal, try again after this
+    /// long (default: not before the next `renew_every`).
+    pub renew_retry: Option<PositiveDuration>,
     /// Hybrid: how far back a run lists (a duration, or "watermark": since
     /// the previous run began).
     pub lookback: Option<LookbackSpec>,
@@ -192,6 +201,42 @@ impl ProcessingBackoffSpec {
 }
 
 impl ConsumerSpec {
+    /// `renew_every` needs subscriptions that expire, and the cadence
+    /// (given, or the preset's default) must be shorter than their
+    /// lifetime: renewing less often lets every subscription lapse.
+    fn validate_renewal(&self, webhooks: Option<&WebhooksSpec>) -> Result<(), Invalid> {
+        let sender = webhooks.map(WebhooksSpec::resolve);
+        let lifetime = sender.as_ref().and_then(|s| s.subscription_lifetime);
+        let Some(lifetime) = lifetime else {
+            let key = match (self.renew_every, self.renew_retry) {
+                (Some(_), _) => "consumer.renew_every",
+                (None, Some(_)) => "consumer.renew_retry",
+                (None, None) => return Ok(()),
+            };
+            return Err(invalid(
+                key,
+                format!(
+                    "preset \"{}\" has no expiring subscriptions to renew; use msgraph or gmail, or set webhooks.subscription_lifetime",
+                    sender.map_or("custom", |s| s.name)
+                ),
+            ));
+        };
+        let (renew, whose) = match (self.renew_every, sender.and_then(|s| s.renew_every)) {
+            (Some(r), _) => (r.get(), "renew_every"),
+            (None, Some(r)) => (r, "the preset's renewal cadence"),
+            (None, None) => return Ok(()),
+        };
+        if renew >= lifetime {
+            return Err(invalid(
+                "consumer.renew_every",
+                format!(
+                    "{whose} {renew} is not shorter than the subscription lifetime {lifetime}: every subscription would lapse; expected renew_every < {lifetime}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks rules across the consumer's keys.
     pub fn validate(&self, webhooks: Option<&WebhooksSpec>) -> Result<(), Invalid> {
         if let Some(b) = self.processing_backoff {
@@ -250,6 +295,7 @@ impl ConsumerSpec {
                         format!("strategy \"{name}\" needs a [webhooks] section (e.g. preset = \"svix\")"),
                     ));
                 }
+                self.validate_renewal(webhooks)?;
                 if self.strategy == Strategy::Hybrid {
                     if self.reconcile_every.is_none() {
                         return Err(invalid(

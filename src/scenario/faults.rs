@@ -78,6 +78,9 @@ pub enum FaultKind {
     /// Extra deliveries with a bad signature, a wrong secret or a
     /// timestamp outside the tolerance (live mode).
     Forged,
+    /// Subscription renewals (and re-creations) fail with a 5xx: in the
+    /// window, with the probability, for the share of mailboxes given.
+    RenewalFailure,
 }
 
 impl FaultKind {
@@ -95,6 +98,7 @@ impl FaultKind {
             FaultKind::BurstyLoss => "bursty_loss",
             FaultKind::SecretRotation => "secret_rotation",
             FaultKind::Forged => "forged",
+            FaultKind::RenewalFailure => "renewal_failure",
         }
     }
 
@@ -110,6 +114,13 @@ impl FaultKind {
                 | FaultKind::BurstyLoss
                 | FaultKind::Forged
         )
+    }
+
+    /// True for faults decided per call or attempt: they accept
+    /// `probability` and `mailboxes` (the per-attempt kinds, and
+    /// `renewal_failure`, decided per subscription call).
+    pub fn per_call(self) -> bool {
+        self.per_attempt() || self == FaultKind::RenewalFailure
     }
 
     /// True for faults only a driver that signs deliveries over HTTP can
@@ -182,7 +193,7 @@ impl FaultSpec {
         if kind != FaultKind::Forged {
             not_for("forgery", self.forgery.is_some())?;
         }
-        if !kind.per_attempt() {
+        if !kind.per_call() {
             not_for("probability", self.probability.is_some())?;
             not_for("mailboxes", self.mailboxes.is_some())?;
         }
@@ -231,7 +242,8 @@ impl FaultSpec {
             | FaultKind::Drop
             | FaultKind::Duplicate
             | FaultKind::Reorder
-            | FaultKind::Forged => {
+            | FaultKind::Forged
+            | FaultKind::RenewalFailure => {
                 if !self.has_window() && self.probability.is_none() {
                     return Err(invalid(
                         at("probability"),
@@ -286,6 +298,12 @@ impl FaultSpec {
                 _ => {}
             },
             _ => {}
+        }
+        if kind == FaultKind::RenewalFailure && !scenario.models_subscriptions() {
+            return Err(invalid(
+                at("kind"),
+                "renewal_failure fails subscription renewals, but the scenario's subscriptions never expire: use a preset whose subscriptions do (msgraph, gmail) or set webhooks.subscription_lifetime, with strategy \"webhook\" or \"hybrid\"",
+            ));
         }
         let webhook_fault =
             kind.per_attempt() || kind == FaultKind::SlowConsumer || kind.live_only();

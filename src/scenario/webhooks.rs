@@ -32,6 +32,10 @@ pub struct WebhooksSpec {
     pub disable_after: Option<PositiveDuration>,
     /// A disabled endpoint is re-enabled after this long.
     pub reenable_after: Option<PositiveDuration>,
+    /// How long a subscription lives unless renewed (msgraph: 10,080 min,
+    /// gmail: 7 d; other presets never expire). Setting it models
+    /// subscriptions even when the run is shorter than the lifetime.
+    pub subscription_lifetime: Option<PositiveDuration>,
 }
 
 fn custom() -> String {
@@ -117,6 +121,9 @@ impl WebhooksSpec {
         }
         if let Some(r) = self.reenable_after {
             c.reenable_after = Some(r.get());
+        }
+        if let Some(l) = self.subscription_lifetime {
+            c.subscription_lifetime = Some(l.get());
         }
         c
     }

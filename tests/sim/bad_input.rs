@@ -6,6 +6,24 @@ use std::process::Command;
 
 /// (file under tests/bad, key path, line, words the message must contain)
 const CASES: &[(&str, &str, usize, &str)] = &[
+    (
+        "renew_not_shorter.toml",
+        "consumer.renew_every",
+        14,
+        "not shorter than the subscription lifetime",
+    ),
+    (
+        "renew_without_expiry.toml",
+        "consumer.renew_every",
+        14,
+        "no expiring subscriptions",
+    ),
+    (
+        "renewal_failure_without_expiry.toml",
+        "faults[0].kind",
+        16,
+        "subscriptions never expire",
+    ),
     ("unknown_key.toml", "source.pagesize", 8, "expected one of"),
     ("page_size_zero.toml", "source.page_size", 8, "nonzero"),
     ("negative_rate.toml", "source.messages_per_day", 7, ">= 0"),

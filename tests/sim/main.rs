@@ -25,6 +25,7 @@ mod props;
 mod schema;
 mod seeds;
 mod styles;
+mod subscriptions;
 mod sweep;
 mod trace;
 mod trust;

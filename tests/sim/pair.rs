@@ -90,6 +90,9 @@ impl Pair {
                 Step::Deadline(t) => self.provider.handle_answer(now, t, false, true, l),
                 Step::ToConsumer(ToConsumer::Listed(a)) => self.consumer.handle_listed(&a, l),
                 Step::ToConsumer(ToConsumer::Fetched(f)) => self.consumer.handle_fetched(now, f, l),
+                Step::ToConsumer(ToConsumer::Subscribed(s)) => {
+                    self.consumer.handle_subscribed(now, s, l)
+                }
                 Step::ToConsumer(ToConsumer::Delivery(d)) => {
                     let open = self.provider.awaits(d.reply.ticket);
                     self.consumer.handle_delivery(now, d, open, l);
@@ -132,6 +135,10 @@ impl Pair {
                     let back = self.net.back_from(now);
                     self.at(back, Step::Answer(a.reply.ticket, a.status == Status::Ok));
                 }
+            }
+            Output::Transmit(ToProvider::Subscribe(call)) => {
+                let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
+                self.at(now, Step::ToConsumer(ToConsumer::Subscribed(s)));
             }
         }
     }

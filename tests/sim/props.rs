@@ -6,8 +6,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-const PRESETS: [&str; 7] = [
-    "nylas", "svix", "stripe", "shopify", "github", "msgraph", "custom",
+const PRESETS: [&str; 8] = [
+    "nylas", "svix", "stripe", "shopify", "github", "msgraph", "gmail", "custom",
 ];
 const CURSORS: [&str; 4] = [
     "sequence",

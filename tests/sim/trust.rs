@@ -43,14 +43,27 @@ for = "6h"
         // = 6,600 (the mailboxes' multipliers dominate); within 4 sd.
         let n = r.changes.generated as f64;
         assert!((n - 500_000.0).abs() < 26_400.0, "seed {seed}: {n}");
-        // The drop window fails attempts and msgraph retries them; every
-        // change is still delivered, and each delivery costs one fetch
-        // that sees the change (or a later one), never "nothing yet".
-        assert!(w.failed_attempts > 100_000, "seed {seed}: {w:?}");
-        assert_eq!(w.delivered, r.changes.generated, "seed {seed}");
+        // The drop window times out every attempt: msgraph retries them,
+        // and Graph's slow-endpoint rule (more than 15% of answers slow in
+        // 10 minutes) drops new notifications meanwhile (`skipped_disabled`).
+        // Every notification is delivered, dropped or abandoned; each
+        // delivery costs one fetch that sees the change (or a later one),
+        // never "nothing yet"; exactly the undelivered changes are lost
+        // (webhooks only, a durable queue, no processing failures).
+        assert!(w.failed_attempts > 1_000, "seed {seed}: {w:?}");
+        assert!(w.skipped_disabled > 10_000, "seed {seed}: {w:?}");
+        assert_eq!(w.notifications, r.changes.generated, "seed {seed}");
+        assert_eq!(
+            w.delivered + w.skipped_disabled + w.abandoned,
+            w.notifications,
+            "seed {seed}: {w:?}"
+        );
         assert_eq!(r.requests.fetch, w.delivered, "seed {seed}");
-        assert_eq!(r.changes.lost, 0, "seed {seed}");
-        assert_eq!(r.consistency.divergent_messages, 0, "seed {seed}");
+        assert_eq!(
+            r.changes.lost,
+            w.skipped_disabled + w.abandoned,
+            "seed {seed}"
+        );
         assert_eq!(r.consistency.stale_overwrites, 0, "seed {seed}");
     }
 }
