@@ -87,6 +87,10 @@ pub struct PlannedPoint {
     pub label: String,
     /// Its overrides.
     pub overrides: Vec<(String, String)>,
+    /// Grid axes that do not apply to it (shown as
+    /// [`super::NOT_APPLICABLE`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<String>,
     /// Its runs, one per seed.
     pub runs: Vec<PlannedRun>,
 }
@@ -102,6 +106,9 @@ pub struct Meta {
     pub file: String,
     /// The override keys, in column order.
     pub keys: Vec<String>,
+    /// `sweep --set` overrides applied to the base scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<(String, String)>,
     /// The scenario's thresholds, as `path -> ["op value", ...]`.
     pub thresholds: BTreeMap<String, Vec<String>>,
     /// Hash of the base scenario (the file without `[sweep]`).
@@ -121,6 +128,7 @@ impl Meta {
                 points.push(PlannedPoint {
                     label: r.label.clone(),
                     overrides: r.overrides.clone(),
+                    not_applicable: r.not_applicable.clone(),
                     runs: Vec::new(),
                 });
             }
@@ -134,6 +142,7 @@ impl Meta {
             name: sweep.name.clone(),
             file: sweep.file.display().to_string(),
             keys: sweep.keys.clone(),
+            sets: sweep.sets.clone(),
             thresholds: sweep
                 .base
                 .thresholds

@@ -7,6 +7,7 @@
 use super::exec::Stored;
 use super::folder::{Collected, Meta};
 use super::stats::{summarize, Summary};
+use super::NOT_APPLICABLE;
 use crate::metrics::report::{check_with, lookup};
 use crate::output::plots::{Plot, PlotError, PlotPoint};
 use crate::output::table::{fmt_count, fmt_ms};
@@ -269,7 +270,8 @@ fn lead_header(meta: &Meta) -> Vec<String> {
 }
 
 /// The cells under [`lead_header`] for one point (empty where the point
-/// does not set a key).
+/// does not set a key, [`NOT_APPLICABLE`] where a grid axis does not apply
+/// to it).
 fn lead_cells(
     meta: &Meta,
     point: usize,
@@ -277,7 +279,14 @@ fn lead_cells(
     overrides: &[(String, String)],
 ) -> Vec<String> {
     let mut row = vec![point.to_string(), label.to_string()];
+    let scoped = meta
+        .points
+        .get(point)
+        .map_or(&[][..], |p| p.not_applicable.as_slice());
     row.extend(meta.keys.iter().map(|k| {
+        if scoped.contains(k) {
+            return NOT_APPLICABLE.to_string();
+        }
         overrides
             .iter()
             .find(|(o, _)| o == k)

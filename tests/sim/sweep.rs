@@ -940,27 +940,72 @@ fn sweep_errors_point_at_the_users_lines() {
     );
 }
 
+const SCOPED: &str = "name = \"s\"\nseed = 1\nhorizon = \"1h\"\n\n[source]\nmailboxes = 5\n\n[webhooks]\npreset = \"nylas\"\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\nlookback = \"1h\"\n\n[sweep]\nseeds = 2\n\"consumer.poll_interval\" = [\"1m\", \"5m\", \"15m\"]\n\"consumer.reconcile_every\" = [\"15m\", \"30m\"]\n\n[[sweep.variants]]\nname = \"poll\"\n\n[[sweep.variants]]\nname = \"webhook\"\n\"consumer.strategy\" = \"webhook\"\n\n[[sweep.variants]]\nname = \"hybrid\"\n\"consumer.strategy\" = \"hybrid\"\n";
+
 /// A grid axis that cannot change a variant (a poll interval beside a
-/// hybrid) is named in a warning, with how many identical points it makes;
-/// an axis every variant uses is not.
+/// hybrid, a reconciliation period beside polling) is scoped out of it:
+/// each distinct configuration runs once, the axis shows as `—` in the
+/// labels and CSV, and a warning says so.
 #[test]
-fn a_grid_axis_a_variant_ignores_is_warned_about() {
-    let dir = crate::common::temp_dir("sweep-ignored-axis");
+fn a_grid_axis_a_variant_ignores_is_scoped_and_warned_about() {
+    let dir = crate::common::temp_dir("sweep-scoped-axis");
     let file = dir.join("s.toml");
-    std::fs::write(
+    std::fs::write(&file, SCOPED).unwrap();
+    let expanded = syncsim::sweep::expand(&file).unwrap();
+    // Unscoped the grid is 3 poll intervals × 2 cadences × 3 variants = 18
+    // points. Scoped: poll uses only the interval (3 points), webhook
+    // neither axis (1), hybrid only the cadence (2): 6 points; × 2 seeds =
+    // 12 runs.
+    assert_eq!(expanded.runs.len(), 12);
+    let mut labels: Vec<&str> = expanded.runs.iter().map(|r| r.label.as_str()).collect();
+    labels.dedup();
+    assert_eq!(
+        labels,
+        [
+            "poll, consumer.poll_interval=1m, consumer.reconcile_every=—",
+            "poll, consumer.poll_interval=5m, consumer.reconcile_every=—",
+            "poll, consumer.poll_interval=15m, consumer.reconcile_every=—",
+            "webhook, consumer.poll_interval=—, consumer.reconcile_every=—",
+            "hybrid, consumer.poll_interval=—, consumer.reconcile_every=15m",
+            "hybrid, consumer.poll_interval=—, consumer.reconcile_every=30m",
+        ]
+    );
+    // A scoped axis is not set, so the repro line does not name it.
+    let hybrid = &expanded.runs[8];
+    assert_eq!(
+        hybrid.overrides,
+        [
+            ("consumer.strategy".to_string(), "hybrid".to_string()),
+            ("consumer.reconcile_every".to_string(), "15m".to_string())
+        ]
+    );
+    assert_eq!(hybrid.not_applicable, ["consumer.poll_interval"]);
+    // One warning per (variant, axis) scoped out: poll's cadence,
+    // webhook's two axes, hybrid's interval.
+    assert_eq!(expanded.warnings.len(), 4, "{:?}", expanded.warnings);
+    assert!(
+        expanded.warnings[3].contains("`consumer.poll_interval` does not apply to variant `hybrid` (strategy hybrid): its 3 values would give 3 identical points"),
+        "{:?}",
+        expanded.warnings
+    );
+    // Scoping loses nothing: the hybrid with a poll interval set runs the
+    // same simulation as the scoped point.
+    let set = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let unscoped = syncsim::sweep::load_with(
         &file,
-        "name = \"s\"\nseed = 1\nhorizon = \"1h\"\n\n[source]\nmailboxes = 5\n\n[webhooks]\npreset = \"nylas\"\n\n[consumer]\nstrategy = \"poll\"\npoll_interval = \"5m\"\n\n[sweep]\n\"consumer.poll_interval\" = [\"1m\", \"5m\", \"15m\"]\n\"source.mailboxes\" = [5, 10]\n\n[[sweep.variants]]\nname = \"poll\"\n\n[[sweep.variants]]\nname = \"hybrid\"\n\"consumer.strategy\" = \"hybrid\"\n\"consumer.reconcile_every\" = \"30m\"\n\"consumer.lookback\" = \"1h\"\n",
+        &[
+            set("consumer.strategy", "hybrid"),
+            set("consumer.reconcile_every", "15m"),
+            set("consumer.poll_interval", "1m"),
+        ],
     )
     .unwrap();
-    let sweep = syncsim::sweep::expand(&file).unwrap();
-    assert_eq!(sweep.runs.len(), 2 * 3 * 2);
-    assert_eq!(sweep.warnings.len(), 1, "{:?}", sweep.warnings);
-    let w = &sweep.warnings[0];
-    assert!(
-        w.contains("`consumer.poll_interval` does not apply to variant `hybrid` (strategy hybrid): its 3 values give 3 identical points"),
-        "{w}"
+    assert_eq!(
+        syncsim::run(&unscoped).digest,
+        syncsim::run(&hybrid.scenario).digest
     );
-    // The CLI says it on stderr (validate, sweep and check alike).
+    // The CLI says it on stderr (validate, sweep and check alike), and the
+    // tables show the scoping.
     let o = Command::new(bin())
         .arg("validate")
         .arg(&file)
@@ -971,14 +1016,23 @@ fn a_grid_axis_a_variant_ignores_is_warned_about() {
         String::from_utf8_lossy(&o.stderr).contains("warning: "),
         "{o:?}"
     );
-    // The hybrid's three poll intervals really are one run three times.
-    let digests: std::collections::BTreeSet<String> = sweep
-        .runs
-        .iter()
-        .filter(|r| r.label.starts_with("hybrid") && r.label.ends_with("source.mailboxes=5"))
-        .map(|r| syncsim::run(&r.scenario).digest)
-        .collect();
-    assert_eq!(digests.len(), 1);
+    let out = dir.join("out");
+    let o = sweep(&file, &out, &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("hybrid, consumer.poll_interval=—, consumer.reconcile_every=30m"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shows the axis as —"));
+    let summary = rows(&out.join("summary.csv"));
+    assert_eq!(summary.len(), 6);
+    // Columns: point, label, consumer.strategy, consumer.poll_interval,
+    // consumer.reconcile_every.
+    let cells = |i: usize| -> Vec<&str> { summary[i].iter().skip(2).take(3).collect() };
+    assert_eq!(cells(0), ["", "1m", "—"]);
+    assert_eq!(cells(3), ["webhook", "—", "—"]);
+    assert_eq!(cells(5), ["hybrid", "—", "30m"]);
+    assert_eq!(rows(&out.join("results.csv")).len(), 12);
 }
 
 /// `report.md`'s winners: a point that breaks a threshold cannot win
