@@ -143,12 +143,7 @@ impl Meta {
             file: sweep.file.display().to_string(),
             keys: sweep.keys.clone(),
             sets: sweep.sets.clone(),
-            thresholds: sweep
-                .base
-                .thresholds
-                .iter()
-                .map(|(k, v)| (k.clone(), v.0.iter().map(|c| c.to_string()).collect()))
-                .collect(),
+            thresholds: thresholds_text(&sweep.base.thresholds),
             scenario: sweep.scenario_hash.clone(),
             expanded: sweep.expanded_hash.clone(),
             points,
@@ -239,6 +234,14 @@ impl Meta {
     pub fn write(&self, dir: &Path) -> Result<(), FolderError> {
         write_json(&Meta::path(dir), self)
     }
+}
+
+/// Thresholds as `sweep.json` keeps them: `path -> ["op value", ...]`.
+pub fn thresholds_text(thresholds: &Thresholds) -> BTreeMap<String, Vec<String>> {
+    thresholds
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.iter().map(|c| c.to_string()).collect()))
+        .collect()
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically: how every file of

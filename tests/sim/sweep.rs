@@ -1064,3 +1064,198 @@ fn winners_skip_failing_points_and_name_ties() {
             || !String::from_utf8_lossy(&out.stdout).contains('±')
     );
 }
+
+/// `sweep --set` changes the base scenario before the grid is expanded
+/// (as `run --set` changes a run): `horizon=3h` reaches every run, a grid
+/// axis of the same key wins over it (`source.mailboxes`), `seed=9` moves
+/// `seeds = 3` to seeds 9, 10 and 11; each run's repro line carries the
+/// sets and reproduces it; a key that does not exist is refused, naming it.
+#[test]
+fn sweep_set_changes_the_base_before_the_grid() {
+    let dir = temp_dir("sweep-set");
+    let file = dir.join("grid.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let set = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let sets = [
+        set("horizon", "3h"),
+        set("source.mailboxes", "30"),
+        set("seed", "9"),
+    ];
+    let expanded = syncsim::sweep::expand_with(&file, &sets).unwrap();
+    // 2 poll intervals × 2 mailbox counts × 3 seeds.
+    assert_eq!(expanded.runs.len(), 12);
+    for r in &expanded.runs {
+        assert_eq!(
+            r.scenario.horizon.0,
+            syncsim::engine::time::SimDuration::from_secs(3 * 3600)
+        );
+        let mailboxes = r.scenario.source.mailboxes.get();
+        assert!(mailboxes == 50 || mailboxes == 100, "the grid's value wins");
+        assert!(r.label.ends_with(&format!("source.mailboxes={mailboxes}")));
+        assert!((9..=11).contains(&r.seed));
+        // The point's sets: the base's (without the one the grid sets),
+        // then the grid's.
+        assert_eq!(r.overrides[..2], [set("horizon", "3h"), set("seed", "9")]);
+    }
+    let out = dir.join("out");
+    let o = sweep(
+        &file,
+        &out,
+        &[
+            "--set",
+            "horizon=3h",
+            "--set",
+            "source.mailboxes=30",
+            "--set",
+            "seed=9",
+        ],
+    );
+    assert!(o.status.success());
+    assert!(read(&out.join("report.md")).contains("changed with `--set horizon=3h`"));
+    // A stored run is reproduced by its repro line (digests equal).
+    let r = &expanded.runs[4];
+    let stored =
+        syncsim::sweep::exec::load(&syncsim::sweep::exec::point_file(&out, &r.hash)).unwrap();
+    let line = syncsim::sweep::repro(&file, r.seed, &r.overrides);
+    let words = shlex::split(&line).unwrap();
+    let o = Command::new(bin())
+        .args(&words[1..])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["digest"], stored.report["digest"]);
+    assert_eq!(report["simulated"]["horizon"], "3h");
+    // A key that does not exist, or a bad value, is refused, naming it.
+    for (arg, named) in [
+        ("source.mailbox=7", "`source.mailbox`: unknown field"),
+        ("source.mailboxes=-3", "(from `--set source.mailboxes=-3`)"),
+    ] {
+        let o = Command::new(bin())
+            .arg("sweep")
+            .arg(&file)
+            .args(["--out", dir.join("bad").to_str().unwrap(), "--set", arg])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(named), "{err}");
+        assert!(!dir.join("bad").exists(), "nothing ran");
+    }
+}
+
+/// `--export-json/--export-csv/--export-markdown` (hyperfine's flags):
+/// several at once, each parsed back; stdout is the same with or without
+/// them; a missing folder is refused before anything runs; a shard cannot
+/// export.
+#[test]
+fn sweep_and_run_export_json_csv_and_markdown() {
+    let dir = temp_dir("sweep-export");
+    let file = dir.join("grid.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let out = dir.join("out");
+    let plain = sweep(&file, &out, &[]);
+    let ex = |n: &str| dir.join(n);
+    let exported = syncsim(
+        &[
+            os("report"),
+            out.as_os_str(),
+            os("--export-json"),
+            ex("s.json").as_os_str(),
+            os("--export-csv"),
+            ex("s.csv").as_os_str(),
+            os("--export-markdown"),
+            ex("s.md").as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(exported.0, 0, "{}", exported.2);
+    assert_eq!(exported.1, String::from_utf8_lossy(&plain.stdout));
+    // JSON: 4 points (2 intervals × 2 mailbox counts), each with its
+    // settings and 3 seeds; the cost of 1-minute polling is 1440 requests
+    // per mailbox-day on every seed (one list request a minute), so its
+    // mean is 1440 and its interval 0.
+    let json: serde_json::Value = serde_json::from_str(&read(&ex("s.json"))).unwrap();
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 4);
+    assert_eq!(points[0]["settings"]["consumer.poll_interval"], "1m");
+    assert_eq!(points[0]["settings"]["source.mailboxes"], 50);
+    assert_eq!(points[0]["seeds"], serde_json::json!([5, 6, 7]));
+    let cost = &points[0]["metrics"]["requests_per_mailbox_day"];
+    assert!(
+        (cost["mean"].as_f64().unwrap() - 1440.0).abs() < 1.0,
+        "{cost}"
+    );
+    // CSV: summary.csv's rows.
+    let csv = rows(&ex("s.csv"));
+    assert_eq!(csv.len(), 4);
+    assert_eq!(read(&ex("s.csv")), read(&out.join("summary.csv")));
+    // Markdown: header, alignment row, 4 points, and what ± means.
+    let md = read(&ex("s.md"));
+    let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(table.len(), 6, "{md}");
+    assert!(table[2].starts_with("| consumer.poll_interval=1m, source.mailboxes=50 | 3 |"));
+    assert!(md.contains("95% confidence interval"));
+    // `run`: the JSON export is the report `--out` writes; the CSV its one
+    // row; the Markdown its one-row table; stdout unchanged.
+    let args = |extra: &[&std::ffi::OsStr]| {
+        let mut a = vec![os("run"), file.as_os_str(), os("--seed"), os("5")];
+        a.extend_from_slice(extra);
+        syncsim(&a, &[])
+    };
+    let plain = args(&[]);
+    let both = args(&[
+        os("--out"),
+        ex("out.json").as_os_str(),
+        os("--export-json"),
+        ex("r.json").as_os_str(),
+        os("--export-csv"),
+        ex("r.csv").as_os_str(),
+        os("--export-markdown"),
+        ex("r.md").as_os_str(),
+    ]);
+    assert_eq!(plain.1, both.1);
+    assert_eq!(read(&ex("r.json")), read(&ex("out.json")));
+    let report: serde_json::Value = serde_json::from_str(&read(&ex("r.json"))).unwrap();
+    let row = rows(&ex("r.csv"));
+    assert_eq!(row.len(), 1);
+    let header = csv::Reader::from_path(ex("r.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&row[0][col("digest")], report["digest"].as_str().unwrap());
+    assert_eq!(
+        row[0][col("requests_per_mailbox_day")]
+            .parse::<f64>()
+            .unwrap(),
+        report["requests"]["per_mailbox_day"].as_f64().unwrap()
+    );
+    let md = read(&ex("r.md"));
+    assert_eq!(
+        md.lines().filter(|l| l.starts_with("| grid |")).count(),
+        1,
+        "{md}"
+    );
+    // A missing folder: exit 4 before running, nothing written.
+    let missing = args(&[os("--export-csv"), ex("no/such/r.csv").as_os_str()]);
+    assert_eq!(missing.0, 4);
+    assert!(missing.2.contains("no such folder"), "{}", missing.2);
+    assert!(missing.1.is_empty());
+    // One shard cannot export (exit 2).
+    let shard = syncsim(
+        &[
+            os("sweep"),
+            file.as_os_str(),
+            os("--out"),
+            ex("shard").as_os_str(),
+            os("--shard"),
+            os("1/2"),
+            os("--export-json"),
+            ex("x.json").as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(shard.0, 2, "{}", shard.2);
+}
