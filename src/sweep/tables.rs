@@ -9,7 +9,7 @@ use super::folder::{Collected, Meta};
 use super::stats::{summarize, Summary};
 use super::NOT_APPLICABLE;
 use crate::metrics::report::{check_with, lookup};
-use crate::output::plots::{Plot, PlotError, PlotPoint};
+use crate::output::plots::{FrontierAxis, Plot, PlotError, PlotPoint, ThresholdLine};
 use crate::output::table::{fmt_count, fmt_ms};
 use crate::output::write_atomic;
 use crate::scenario::{CheckResult, Thresholds};
@@ -220,9 +220,10 @@ pub fn write_all(dir: &Path, meta: &Meta, collected: &Collected) -> Result<(), W
     )?;
     write("report.md", markdown(meta, &points, collected).as_bytes())?;
     let plot_points = plot_points(&points);
+    let lines = threshold_lines(meta);
     for plot in Plot::ALL {
         let svg = plot
-            .render(&plot_points)
+            .render(&plot_points, &lines)
             .map_err(|source| WriteError::Plot {
                 path: dir.join(plot.file_name()),
                 source,
@@ -356,15 +357,7 @@ fn points_json(meta: &Meta, points: &[PointSummary]) -> serde_json::Value {
             let settings: serde_json::Map<String, serde_json::Value> = meta
                 .keys
                 .iter()
-                .filter_map(|k| {
-                    if scoped.contains(k) {
-                        return Some((k.clone(), json!(NOT_APPLICABLE)));
-                    }
-                    p.overrides
-                        .iter()
-                        .find(|(o, _)| o == k)
-                        .map(|(_, v)| (k.clone(), json!(v)))
-                })
+                .filter_map(|k| setting(meta, p.point, &p.overrides, k).map(|v| (k.clone(), json!(v))))
                 .collect();
             let metrics: serde_json::Map<String, serde_json::Value> = METRICS
                 .iter()
@@ -401,6 +394,29 @@ fn points_json(meta: &Meta, points: &[PointSummary]) -> serde_json::Value {
     })
 }
 
+/// The thresholds on the frontier's axes (requests per mailbox-day, p99
+/// lag), as lines to draw.
+pub fn threshold_lines(meta: &Meta) -> Vec<ThresholdLine> {
+    let mut out = Vec::new();
+    for (path, conditions) in &meta.thresholds() {
+        let (axis, scale, name) = match path.as_str() {
+            "requests.per_mailbox_day" => (FrontierAxis::Cost, 1.0, "requests/mailbox-day"),
+            "latency_ms.all.p99" => (FrontierAxis::P99, 60_000.0, "p99 lag"),
+            _ => continue,
+        };
+        for c in &conditions.0 {
+            if let Some(v) = c.value_for(path) {
+                out.push(ThresholdLine {
+                    axis,
+                    value: v / scale,
+                    text: format!("{name} {}", c.brief(path)),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Means over seeds, in the shape the plots take.
 pub fn plot_points(points: &[PointSummary]) -> Vec<PlotPoint> {
     let mean = |p: &PointSummary, path: &str| metric(p, path).map(|s| s.mean);
@@ -426,6 +442,20 @@ pub fn plot_points(points: &[PointSummary]) -> Vec<PlotPoint> {
                 loss: mean(p, "changes.loss_rate").unwrap_or(0.0),
                 recovery: mean(p, "changes.recovery_rate").unwrap_or(0.0),
                 reconcile_every_min: report["simulated"]["reconcile_every_min"].as_f64(),
+                meets: p.meets,
+                lost: mean(p, "changes.lost").unwrap_or(0.0),
+                fetches: summarize(
+                    &p.runs
+                        .iter()
+                        .filter_map(|r| {
+                            let fetch = lookup(&r.report, "requests.fetch")?;
+                            let mailboxes = lookup(&r.report, "simulated.mailboxes")?;
+                            let days = lookup(&r.report, "simulated.days")?;
+                            Some(fetch / mailboxes / days)
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .map_or(0.0, |s| s.mean),
             }
         })
         .collect()
@@ -448,20 +478,29 @@ fn lead_cells(
     overrides: &[(String, String)],
 ) -> Vec<String> {
     let mut row = vec![point.to_string(), label.to_string()];
+    row.extend(
+        meta.keys
+            .iter()
+            .map(|k| setting(meta, point, overrides, k).unwrap_or_default()),
+    );
+    row
+}
+
+/// What point `point` (with `overrides`) sets the key `k` to:
+/// [`NOT_APPLICABLE`] for a grid axis scoped out of it, `None` when it
+/// does not set the key.
+fn setting(meta: &Meta, point: usize, overrides: &[(String, String)], k: &str) -> Option<String> {
     let scoped = meta
         .points
         .get(point)
-        .map_or(&[][..], |p| p.not_applicable.as_slice());
-    row.extend(meta.keys.iter().map(|k| {
-        if scoped.contains(k) {
-            return NOT_APPLICABLE.to_string();
-        }
-        overrides
-            .iter()
-            .find(|(o, _)| o == k)
-            .map_or(String::new(), |(_, v)| v.clone())
-    }));
-    row
+        .is_some_and(|p| p.not_applicable.iter().any(|s| s == k));
+    if scoped {
+        return Some(NOT_APPLICABLE.to_string());
+    }
+    overrides
+        .iter()
+        .find(|(o, _)| o == k)
+        .map(|(_, v)| v.clone())
 }
 
 /// A CSV file's bytes.
