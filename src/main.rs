@@ -44,6 +44,8 @@ enum Command {
         sets: Vec<(String, String)>,
         #[command(flatten)]
         driver: DriverArgs,
+        #[command(flatten)]
+        exports: ExportArgs,
         /// Run the seed twice and compare the reports and the trace of
         /// one mailbox (`--mailbox`, default 0); name the first divergent
         /// event. Exit 1 when they differ.
@@ -88,6 +90,13 @@ enum Command {
         force: bool,
         #[command(flatten)]
         driver: DriverArgs,
+        /// Override a key of the base scenario before the grid is
+        /// expanded (repeatable; as for `run`; a point's own override of
+        /// the key wins).
+        #[arg(long = "set", value_parser = parse_set)]
+        sets: Vec<(String, String)>,
+        #[command(flatten)]
+        exports: ExportArgs,
     },
     /// Search the scenario's [advise] space for the cheapest configuration
     /// that meets its constraints (bisection per axis instead of the full
@@ -134,11 +143,15 @@ enum Command {
         /// Where the joined sweep goes.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        exports: ExportArgs,
     },
     /// Rebuild a sweep folder's outputs from its stored results.
     Report {
         /// Sweep folder.
         dir: PathBuf,
+        #[command(flatten)]
+        exports: ExportArgs,
     },
     /// Trace one mailbox or one message through a run (or the lost or
     /// slowest ones): every commit, request, page, delivery attempt and
@@ -279,6 +292,70 @@ enum Command {
     },
 }
 
+/// `--export-json/--export-csv/--export-markdown PATH` (hyperfine's
+/// flags), for `run`, `sweep`, `merge` and `report`; any of them at once,
+/// each written atomically; stdout is unchanged.
+#[derive(clap::Args, Debug, Default)]
+struct ExportArgs {
+    /// Also write the results as JSON here (a run: its report; a sweep:
+    /// each point's settings and mean, sd and 95% CI per metric).
+    #[arg(long, value_name = "PATH")]
+    export_json: Option<PathBuf>,
+    /// Also write the results as CSV here (a run: one row; a sweep: a row
+    /// per point, as summary.csv).
+    #[arg(long, value_name = "PATH")]
+    export_csv: Option<PathBuf>,
+    /// Also write the comparison table as Markdown here.
+    #[arg(long, value_name = "PATH")]
+    export_markdown: Option<PathBuf>,
+}
+
+impl ExportArgs {
+    /// The exports asked for, with their files.
+    fn wanted(&self) -> Vec<(tables::Export, &Path)> {
+        [
+            (tables::Export::Json, &self.export_json),
+            (tables::Export::Csv, &self.export_csv),
+            (tables::Export::Markdown, &self.export_markdown),
+        ]
+        .into_iter()
+        .filter_map(|(kind, path)| path.as_deref().map(|p| (kind, p)))
+        .collect()
+    }
+
+    /// Refuses, before anything runs, an export whose folder does not
+    /// exist (a mistyped path is an error, not a new folder).
+    fn check(&self) -> Result<(), Failure> {
+        for (_, path) in self.wanted() {
+            let dir = path.parent().unwrap_or(Path::new(""));
+            if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                return Err(Failure::NoFolder {
+                    path: path.to_path_buf(),
+                    dir: dir.to_path_buf(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every export asked for, as `render` makes it, atomically.
+    fn write(
+        &self,
+        render: impl Fn(tables::Export) -> Result<Vec<u8>, csv::Error>,
+    ) -> Result<(), Failure> {
+        for (kind, path) in self.wanted() {
+            let bytes = render(kind).map_err(|source| {
+                Failure::Outputs(WriteError::Csv {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })?;
+            write(path, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
 /// The report flags `serve` and `live` share (as `run`'s, plus `--quiet`).
 #[derive(clap::Args, Debug)]
 struct ReportFlags {
@@ -378,13 +455,16 @@ fn main() -> ExitCode {
             format,
             sets,
             driver,
+            exports,
             check_determinism,
             mailbox,
         } => driver.resolve().and_then(|driver| {
             if check_determinism {
                 determinism(&file, seed, &sets, driver, mailbox)
             } else {
-                run(&file, seed, out.as_deref(), format, &sets, driver)
+                exports.check().and_then(|()| {
+                    run(&file, seed, out.as_deref(), format, &sets, driver, &exports)
+                })
             }
         }),
         Command::Sweep {
@@ -397,17 +477,14 @@ fn main() -> ExitCode {
             no_progress,
             force,
             driver,
-        } => pick_shard(shard, shard_from, shard_count).and_then(|shard| {
-            sweep(
-                &file,
-                out,
-                jobs,
-                shard,
-                !no_progress,
-                force,
-                driver.resolve()?,
-            )
-        }),
+            sets,
+            exports,
+        } => pick_shard(shard, shard_from, shard_count)
+            .and_then(|shard| exports_whole(shard, &exports).map(|()| shard))
+            .and_then(|shard| {
+                let expanded = syncsim::sweep::expand_with(&file, &sets)?.on(driver.resolve()?);
+                sweep(&expanded, out, jobs, shard, !no_progress, force, &exports)
+            }),
         Command::Advise {
             file,
             seed,
@@ -415,7 +492,9 @@ fn main() -> ExitCode {
             out,
             no_progress,
         } => advise(&file, seed, jobs, out, !no_progress),
-        Command::Merge { dirs, out } => merge(&dirs, &out),
+        Command::Merge { dirs, out, exports } => {
+            exports.check().and_then(|()| merge(&dirs, &out, &exports))
+        }
         Command::Check {
             paths,
             junit,
@@ -424,7 +503,7 @@ fn main() -> ExitCode {
         } => driver
             .resolve()
             .and_then(|d| check(&paths, junit.as_deref(), jobs, d)),
-        Command::Report { dir } => report(&dir),
+        Command::Report { dir, exports } => exports.check().and_then(|()| report(&dir, &exports)),
         Command::Trace {
             file,
             seed,
@@ -632,6 +711,9 @@ enum Failure {
     /// `--tick` without `--driver net` (exit 2).
     #[error("--tick sets network mode's tick: it needs --driver net")]
     TickWithoutNet,
+    /// `--export-*` on one shard of a sweep (exit 2).
+    #[error("--export-json/--export-csv/--export-markdown need the whole sweep, not one shard: join the shards with `syncsim merge DIR... --out DIR --export-json PATH` (or `syncsim report DIR --export-json PATH`)")]
+    ExportShard,
     /// A network-mode run failed (exit 2: its options or its consumer).
     #[error("--driver net: {0}")]
     Net(#[from] syncsim::net::NetError),
@@ -649,6 +731,7 @@ impl Failure {
             | Failure::NoMailbox { .. }
             | Failure::NoMessage { .. }
             | Failure::TickWithoutNet
+            | Failure::ExportShard
             | Failure::Live(_)
             | Failure::Net(_)
             | Failure::Secret(_)
@@ -770,6 +853,7 @@ fn run(
     format: OutputFormat,
     sets: &[(String, String)],
     driver: syncsim::sweep::Driver,
+    exports: &ExportArgs,
 ) -> Result<u8, Failure> {
     let scenario = load(file, sets, seed)?;
     let started = Instant::now(); // wall clock: stderr only
@@ -788,6 +872,8 @@ fn run(
     };
     let wall = started.elapsed().as_secs_f64();
     let code = emit(&report, file, &scenario, out, format, sets, driver)?;
+    let (meta, collected) = tables::single_run(file, &scenario, sets, &report);
+    exports.write(|kind| tables::export_run(kind, &meta, &collected))?;
     eprintln!(
         "wall time {:.3}s, {:.1} M events/s",
         wall,
@@ -1000,15 +1086,15 @@ fn pick_shard(
 }
 
 fn sweep(
-    file: &Path,
+    sweep: &syncsim::sweep::Sweep,
     out: Option<PathBuf>,
     jobs: Option<usize>,
     shard: Option<Shard>,
     progress: bool,
     force: bool,
-    driver: syncsim::sweep::Driver,
+    exports: &ExportArgs,
 ) -> Result<u8, Failure> {
-    let sweep = syncsim::sweep::expand(file)?.on(driver);
+    let file = &sweep.file;
     for w in &sweep.warnings {
         eprintln!("warning: {}: {w}", file.display());
     }
@@ -1022,7 +1108,7 @@ fn sweep(
         progress,
         force,
     };
-    let outcome = exec::execute(&sweep, &opts)
+    let outcome = exec::execute(sweep, &opts)
         .map_err(Failure::folder(format!("sweep into {}", out.display())))?;
     for r in &outcome.repaired {
         eprintln!("warning: {r}; computed again");
@@ -1049,10 +1135,19 @@ fn sweep(
             exit::CRASH
         });
     }
-    finish(&out, &Meta::new(&sweep))
+    finish(&out, &Meta::new(sweep), exports)
 }
 
-fn merge(dirs: &[PathBuf], out: &Path) -> Result<u8, Failure> {
+/// Refuses `--export-*` on one shard: exports need the whole sweep
+/// (`merge` or `report` writes them).
+fn exports_whole(shard: Option<Shard>, exports: &ExportArgs) -> Result<(), Failure> {
+    if shard.is_some() && !exports.wanted().is_empty() {
+        return Err(Failure::ExportShard);
+    }
+    exports.check()
+}
+
+fn merge(dirs: &[PathBuf], out: &Path, exports: &ExportArgs) -> Result<u8, Failure> {
     let metas = dirs
         .iter()
         .map(|d| Meta::require(d))
@@ -1102,7 +1197,7 @@ fn merge(dirs: &[PathBuf], out: &Path) -> Result<u8, Failure> {
         Ok(())
     };
     copy().map_err(Failure::folder(format!("merge into {}", out.display())))?;
-    finish(out, &meta)
+    finish(out, &meta, exports)
 }
 
 fn check(
@@ -1131,9 +1226,9 @@ fn check(
     Ok(outcome.exit_code())
 }
 
-fn report(dir: &Path) -> Result<u8, Failure> {
+fn report(dir: &Path, exports: &ExportArgs) -> Result<u8, Failure> {
     let meta = Meta::require(dir).map_err(Failure::folder("report"))?;
-    finish(dir, &meta)
+    finish(dir, &meta, exports)
 }
 
 /// What `trace` follows.
@@ -1375,11 +1470,12 @@ fn load(
 /// Writes a sweep folder's outputs from its stored results (verified
 /// against `meta`; every run must be there, finished or crashed), prints
 /// the comparison and any crashes.
-fn finish(dir: &Path, meta: &Meta) -> Result<u8, Failure> {
+fn finish(dir: &Path, meta: &Meta, exports: &ExportArgs) -> Result<u8, Failure> {
     let collected = folder::collect(&[dir.to_path_buf()], meta)
         .and_then(|c| c.require_complete(dir, meta.run_count()).map(|()| c))
         .map_err(Failure::folder("report"))?;
     tables::write_all(dir, meta, &collected)?;
+    exports.write(|kind| tables::export_sweep(kind, meta, &collected))?;
     let points = tables::by_point(meta, &collected);
     print!("{}", tables::comparison(&points));
     if points.iter().any(|p| p.runs.len() > 1) {

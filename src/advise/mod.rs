@@ -719,6 +719,26 @@ pub fn snippet(plan: &Plan, e: &Evaluation) -> String {
     out
 }
 
+/// Thin-payload fetches per mailbox-day, the mean over a candidate's
+/// seeds (what its webhooks cost at the API).
+fn fetches_per_mailbox_day(e: &Evaluation) -> f64 {
+    let per_run: Vec<f64> = e
+        .reports
+        .iter()
+        .filter_map(|r| {
+            let fetch = r.value("requests.fetch")?;
+            let mailboxes = r.value("simulated.mailboxes")?;
+            let days = r.value("simulated.days")?;
+            (mailboxes > 0.0 && days > 0.0).then(|| fetch / mailboxes / days)
+        })
+        .collect();
+    if per_run.is_empty() {
+        0.0
+    } else {
+        per_run.iter().sum::<f64>() / per_run.len() as f64
+    }
+}
+
 /// The frontier plot (cost in requests per mailbox-day against p99 lag)
 /// of every evaluated candidate, drawn by [`plots::frontier`].
 pub fn frontier(advice: &Advice) -> Result<String, AdviseError> {
@@ -745,9 +765,12 @@ pub fn frontier(advice: &Advice) -> Result<String, AdviseError> {
                 .reports
                 .first()
                 .and_then(|r| r.simulated.reconcile_every_min),
+            meets: e.feasible,
+            lost: e.mean("changes.lost").unwrap_or(0.0),
+            fetches: fetches_per_mailbox_day(e),
         })
         .collect();
-    Ok(plots::frontier(&points)?)
+    Ok(plots::frontier(&points, &[])?)
 }
 
 /// The metrics shown for the recommendation (with 95% CIs over every

@@ -87,6 +87,10 @@ pub struct PlannedPoint {
     pub label: String,
     /// Its overrides.
     pub overrides: Vec<(String, String)>,
+    /// Grid axes that do not apply to it (shown as
+    /// [`super::NOT_APPLICABLE`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<String>,
     /// Its runs, one per seed.
     pub runs: Vec<PlannedRun>,
 }
@@ -102,6 +106,9 @@ pub struct Meta {
     pub file: String,
     /// The override keys, in column order.
     pub keys: Vec<String>,
+    /// `sweep --set` overrides applied to the base scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<(String, String)>,
     /// The scenario's thresholds, as `path -> ["op value", ...]`.
     pub thresholds: BTreeMap<String, Vec<String>>,
     /// Hash of the base scenario (the file without `[sweep]`).
@@ -126,6 +133,7 @@ impl Meta {
                 points.push(PlannedPoint {
                     label: r.label.clone(),
                     overrides: r.overrides.clone(),
+                    not_applicable: r.not_applicable.clone(),
                     runs: Vec::new(),
                 });
             }
@@ -139,12 +147,8 @@ impl Meta {
             name: sweep.name.clone(),
             file: sweep.file.display().to_string(),
             keys: sweep.keys.clone(),
-            thresholds: sweep
-                .base
-                .thresholds
-                .iter()
-                .map(|(k, v)| (k.clone(), v.0.iter().map(|c| c.to_string()).collect()))
-                .collect(),
+            sets: sweep.sets.clone(),
+            thresholds: thresholds_text(&sweep.base.thresholds),
             scenario: sweep.scenario_hash.clone(),
             expanded: sweep.expanded_hash.clone(),
             points,
@@ -236,6 +240,14 @@ impl Meta {
     pub fn write(&self, dir: &Path) -> Result<(), FolderError> {
         write_json(&Meta::path(dir), self)
     }
+}
+
+/// Thresholds as `sweep.json` keeps them: `path -> ["op value", ...]`.
+pub fn thresholds_text(thresholds: &Thresholds) -> BTreeMap<String, Vec<String>> {
+    thresholds
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.iter().map(|c| c.to_string()).collect()))
+        .collect()
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically: how every file of

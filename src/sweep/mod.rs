@@ -13,7 +13,10 @@
 //!
 //! Points are variants × grid (the last axis varies fastest), in file
 //! order; every point is the base file with its overrides applied and
-//! validated like any scenario. A run's identity (its id) is a hash of its
+//! validated like any scenario. A grid axis that cannot change a variant
+//! ([`key_applies`]) is scoped out of it: the variant's distinct
+//! configurations run once each, showing the axis as [`NOT_APPLICABLE`].
+//! A run's identity (its id) is a hash of its
 //! point's scenario text, overrides, label and seed, so stored results can
 //! be trusted on resume; a sweep of more than [`spec::MAX_RUNS`] runs is
 //! refused before anything is expanded.
@@ -40,6 +43,9 @@ pub struct Run {
     pub label: String,
     /// The overrides that make the point, as `(path, value)` text.
     pub overrides: Vec<(String, String)>,
+    /// Grid axes that do not apply to this point's strategy, so it does
+    /// not set them (shown as [`NOT_APPLICABLE`]).
+    pub not_applicable: Vec<String>,
     /// The seed.
     pub seed: u64,
     /// The scenario to run (seed already set).
@@ -175,14 +181,16 @@ pub struct Sweep {
     pub runs: Vec<Run>,
     /// The override keys, in column order.
     pub keys: Vec<String>,
+    /// `sweep --set` overrides applied to the base scenario.
+    pub sets: Vec<(String, String)>,
     /// Hash of the base scenario (the file without `[sweep]`, canonical
     /// form): a folder of another base scenario is another sweep.
     pub scenario_hash: String,
     /// Hash of the expansion: every run id, in order.
     pub expanded_hash: String,
     /// Grid axes that cannot change some variant's runs (a poll interval
-    /// beside a hybrid variant): each such variant repeats one run per
-    /// value. `sweep`, `check` and `validate` print them.
+    /// beside a hybrid variant), scoped out of that variant.
+    /// `sweep`, `check` and `validate` print them.
     pub warnings: Vec<String>,
     /// The driver its runs run on ([`Sweep::on`]; the event engine by
     /// default).
@@ -355,9 +363,29 @@ pub fn check_file(path: &Path) -> Result<(), ScenarioError> {
 /// Expands the sweep in the file at `path`. A file without `[sweep]` is one
 /// point with its own seed.
 pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
-    let base = crate::scenario::load(path)?;
+    expand_with(path, &[])
+}
+
+/// Expands the sweep in the file at `path` with `sets` (`sweep --set
+/// k=v`, read like `run --set`) applied to the base scenario first: every
+/// point starts from the changed base, and a point's own override of the
+/// same key wins. Each run's overrides start with the `sets` it keeps, so
+/// its repro line and report carry them.
+///
+/// A grid axis that cannot change a variant ([`key_applies`]: a poll
+/// interval beside a hybrid) is scoped out of that variant: its points
+/// run once, without the axis, labelled `key=—`
+/// ([`NOT_APPLICABLE`]), and a warning says so.
+pub fn expand_with(path: &Path, sets: &[(String, String)]) -> Result<Sweep, ScenarioError> {
+    let mut base = crate::scenario::load(path)?;
     let (src, mut table) = read_table(path)?;
-    let spec = match table.remove("sweep") {
+    let sweep = table.remove("sweep");
+    if !sets.is_empty() {
+        apply_sets(&src, &mut table, sets)?;
+        let text = toml::to_string(&table).map_err(|e| src.err(&[], "", e.to_string()))?;
+        base = parse(&text, &src.file, Format::Toml).map_err(|e| src.set_error(e, sets))?;
+    }
+    let spec = match sweep {
         None => spec::Spec::single(base.seed),
         Some(sweep) => spec::Spec::parse(&src, &sweep, base.seed)?,
     };
@@ -391,8 +419,12 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
     let mut point = 0;
     let mut warnings = Vec::new();
     for v in &spec.variants {
-        let first_run = runs.len();
-        for combo in &combos {
+        // The effective points of this variant seen so far: a scoped axis
+        // makes several combinations one point, run once.
+        let mut seen: std::collections::BTreeSet<Vec<(String, String)>> = Default::default();
+        // (axis, strategy) pairs scoped out of this variant, for warnings.
+        let mut scoped_here: Vec<(String, &'static str)> = Vec::new();
+        for combo in combos.iter() {
             let mut t = table.clone();
             let mut overrides = Vec::new();
             // Where each override was written in the file, for messages.
@@ -403,14 +435,46 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
                 overrides.push((k.clone(), show(value)));
                 places.push((k.clone(), at));
             }
+            // The strategy this point runs, with every axis set (an axis
+            // may set it): the axes it cannot use are left out.
+            let strategy = {
+                let mut full = t.clone();
+                for (axis, &j) in spec.axes.iter().zip(combo) {
+                    let _ = set_path(&mut full, &axis.key, axis.values[j].clone());
+                }
+                strategy_of(&full)
+            };
+            let mut shown = Vec::new();
+            let mut not_applicable = Vec::new();
             for (axis, &j) in spec.axes.iter().zip(combo) {
+                if let Some(s) = strategy.filter(|s| !key_applies(&axis.key, *s)) {
+                    let name = strategy_name(s);
+                    if !scoped_here
+                        .iter()
+                        .any(|(k, n)| *k == axis.key && *n == name)
+                    {
+                        scoped_here.push((axis.key.clone(), name));
+                    }
+                    not_applicable.push(axis.key.clone());
+                    shown.push((axis.key.clone(), NOT_APPLICABLE.to_string()));
+                    continue;
+                }
                 let at = axis.place(j);
                 set_path(&mut t, &axis.key, axis.values[j].clone())
                     .map_err(|m| src.err(&at, &axis.key, m))?;
                 overrides.push((axis.key.clone(), show(&axis.values[j])));
+                shown.push((axis.key.clone(), show(&axis.values[j])));
                 places.push((axis.key.clone(), at));
             }
-            let label = label(v.name.as_deref(), &overrides, v.sets.len());
+            if !seen.insert(overrides.clone()) {
+                continue; // the same run as a point already expanded
+            }
+            let grid: Vec<(String, String)> = overrides[..v.sets.len()]
+                .iter()
+                .cloned()
+                .chain(shown)
+                .collect();
+            let label = label(v.name.as_deref(), &grid, v.sets.len());
             if let Some(first) = labels.insert(label.clone(), point) {
                 return Err(src.err(
                     &v.place_self(),
@@ -424,6 +488,14 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
             let point_text = toml::to_string(&t).map_err(|e| src.err(&[], "", e.to_string()))?;
             let scenario = parse(&point_text, &src.file, Format::Toml)
                 .map_err(|e| src.point_error(e, &label, &places))?;
+            // The `--set` overrides the point does not override itself
+            // come first: with them, `repro` gives the same run.
+            let kept: Vec<(String, String)> = sets
+                .iter()
+                .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+                .cloned()
+                .collect();
+            let overrides: Vec<(String, String)> = kept.into_iter().chain(overrides).collect();
             for &seed in &spec.seeds {
                 let s = crate::scenario::reseed(scenario.clone(), seed, &src.file)?;
                 let mut parts: Vec<Vec<u8>> = vec![
@@ -440,6 +512,7 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
                     point,
                     label: label.clone(),
                     overrides: overrides.clone(),
+                    not_applicable: not_applicable.clone(),
                     seed,
                     scenario: s,
                     hash,
@@ -447,21 +520,17 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
             }
             point += 1;
         }
-        let Some(r) = runs.get(first_run) else {
-            continue;
-        };
-        let strategy = r.scenario.consumer.strategy;
-        for axis in spec.axes.iter().filter(|a| a.values.len() > 1) {
-            if !key_applies(&axis.key, strategy) {
-                let name = v.name.as_deref().unwrap_or("base");
-                warnings.push(format!(
-                    "grid axis `{}` does not apply to variant `{name}` (strategy {}): its {} values give {} identical points; set it in the variants it applies to instead of the grid",
-                    spec::echo(&axis.key),
-                    r.scenario.config().consumer.name(),
-                    axis.values.len(),
-                    axis.values.len()
-                ));
-            }
+        let name = v.name.as_deref().unwrap_or("base");
+        for (key, strategy) in scoped_here {
+            let n = spec
+                .axes
+                .iter()
+                .find(|a| a.key == key)
+                .map_or(0, |a| a.values.len());
+            warnings.push(format!(
+                "grid axis `{}` does not apply to variant `{name}` (strategy {strategy}): its {n} values would give {n} identical points, so the variant runs once per other setting and shows the axis as {NOT_APPLICABLE}; set it in the variants it applies to instead of the grid",
+                spec::echo(&key),
+            ));
         }
     }
     let expanded_hash = short_hash(
@@ -473,11 +542,65 @@ pub fn expand(path: &Path) -> Result<Sweep, ScenarioError> {
         base,
         runs,
         keys,
+        sets: sets.to_vec(),
         scenario_hash,
         expanded_hash,
         warnings,
         driver: Driver::Des,
     })
+}
+
+/// How a table, a CSV cell, a label and the JSON export show a grid axis
+/// that does not apply to a point (see [`expand_with`]).
+pub const NOT_APPLICABLE: &str = "—";
+
+/// The consumer strategy a scenario table sets, if it names a valid one.
+fn strategy_of(table: &toml::Table) -> Option<crate::scenario::consumer::Strategy> {
+    table
+        .get("consumer")?
+        .get("strategy")?
+        .clone()
+        .try_into()
+        .ok()
+}
+
+/// A strategy's name as scenario files write it.
+fn strategy_name(s: crate::scenario::consumer::Strategy) -> &'static str {
+    use crate::scenario::consumer::Strategy;
+    match s {
+        Strategy::Poll => "poll",
+        Strategy::Webhook => "webhook",
+        Strategy::Hybrid => "hybrid",
+    }
+}
+
+/// Applies `--set` overrides (`run --set`, `sweep --set`) to a scenario
+/// file's table; a path that cannot be set is an error naming its key.
+fn apply_sets(
+    src: &Source,
+    table: &mut toml::Table,
+    sets: &[(String, String)],
+) -> Result<(), ScenarioError> {
+    for (k, v) in sets {
+        if k == "sweep" || k.starts_with("sweep.") {
+            return Err(src.err(
+                &[],
+                k,
+                format!(
+                    "`--set {}` would change the [sweep] itself; --set changes the scenario the sweep starts from; edit [sweep] in the file instead",
+                    spec::echo(k)
+                ),
+            ));
+        }
+        set_path(table, k, parse_value(v)).map_err(|m| {
+            src.err(
+                &[],
+                k,
+                format!("{m} (from `--set {}={}`)", spec::echo(k), spec::echo(v)),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// A value as it would be written on the command line (`--set k=v`).
@@ -571,13 +694,9 @@ pub fn load_with(path: &Path, sets: &[(String, String)]) -> Result<Scenario, Sce
         return crate::scenario::load(path);
     }
     let (src, mut table) = read_table(path)?;
-    for (k, v) in sets {
-        set_path(&mut table, k, parse_value(v)).map_err(|m| src.err(&[], k, m))?;
-    }
+    apply_sets(&src, &mut table, sets)?;
     let point_text = toml::to_string(&table).map_err(|e| src.err(&[], "", e.to_string()))?;
-    let label: Vec<String> = sets.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    parse(&point_text, &src.file, Format::Toml)
-        .map_err(|e| src.point_error(e, &label.join(", "), &[]))
+    parse(&point_text, &src.file, Format::Toml).map_err(|e| src.set_error(e, sets))
 }
 
 #[cfg(test)]

@@ -83,25 +83,52 @@ impl Source {
         label: &str,
         places: &[(String, Vec<Seg>)],
     ) -> ScenarioError {
+        self.located(e, places, &format!("in the sweep point `{}`", echo(label)))
+    }
+
+    /// An error found in the scenario after `--set` overrides (`run
+    /// --set`, `sweep --set`): at the key in the file when it is written
+    /// there, naming the `--set` it comes from when it is about one.
+    pub fn set_error(&self, e: ScenarioError, sets: &[(String, String)]) -> ScenarioError {
+        let from = match &e {
+            ScenarioError::Invalid { path, .. } => sets
+                .iter()
+                .rev()
+                .find(|(k, _)| within(path, k))
+                .map(|(k, v)| format!("from `--set {}={}`", echo(k), echo(v))),
+            ScenarioError::Io { .. } => None,
+        };
+        let all: Vec<String> = sets.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let context =
+            from.unwrap_or_else(|| format!("with `--set {}`", echo(&all.join(" --set "))));
+        self.located(e, &[], &context)
+    }
+
+    /// `e` moved to the override it is about (`places`) or to its key in
+    /// the file, with `context` in parentheses after the message.
+    fn located(
+        &self,
+        e: ScenarioError,
+        places: &[(String, Vec<Seg>)],
+        context: &str,
+    ) -> ScenarioError {
         let ScenarioError::Invalid { path, message, .. } = e else {
             return e;
         };
-        let within = |k: &str| {
-            path == k
-                || path
-                    .strip_prefix(k)
-                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-        };
-        let segs: Vec<Seg> = match places.iter().find(|(k, _)| within(k)) {
+        let segs: Vec<Seg> = match places.iter().find(|(k, _)| within(&path, k)) {
             Some((_, at)) => at.clone(),
             None => path_segs(&path),
         };
-        self.err(
-            &segs,
-            &path,
-            format!("{message} (in the sweep point `{}`)", echo(label)),
-        )
+        self.err(&segs, &path, format!("{message} ({context})"))
     }
+}
+
+/// True when the key path `path` is `k` or lies under it.
+fn within(path: &str, k: &str) -> bool {
+    path == k
+        || path
+            .strip_prefix(k)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }
 
 /// `a.b[2].c` as segments.

@@ -7,8 +7,9 @@
 use super::exec::Stored;
 use super::folder::{Collected, Meta};
 use super::stats::{summarize, Summary};
+use super::NOT_APPLICABLE;
 use crate::metrics::report::{check_with, lookup};
-use crate::output::plots::{Plot, PlotError, PlotPoint};
+use crate::output::plots::{FrontierAxis, Plot, PlotError, PlotPoint, ThresholdLine};
 use crate::output::table::{fmt_count, fmt_money, fmt_ms};
 use crate::output::write_atomic;
 use crate::scenario::{CheckResult, Thresholds};
@@ -249,9 +250,10 @@ pub fn write_all(dir: &Path, meta: &Meta, collected: &Collected) -> Result<(), W
     )?;
     write("report.md", markdown(meta, &points, collected).as_bytes())?;
     let plot_points = plot_points(&points);
+    let lines = threshold_lines(meta);
     for plot in Plot::ALL {
         let svg = plot
-            .render(&plot_points)
+            .render(&plot_points, &lines)
             .map_err(|source| WriteError::Plot {
                 path: dir.join(plot.file_name()),
                 source,
@@ -259,6 +261,191 @@ pub fn write_all(dir: &Path, meta: &Meta, collected: &Collected) -> Result<(), W
         write(plot.file_name(), svg.as_bytes())?;
     }
     Ok(())
+}
+
+/// What `--export-json`, `--export-csv` and `--export-markdown` write
+/// (hyperfine's flags), for `run` and `sweep`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// JSON: a sweep's points with their settings and per-metric mean, sd
+    /// and 95% CI; a run's full report.
+    Json,
+    /// CSV: a sweep's `summary.csv`; a run's `results.csv` row.
+    Csv,
+    /// Markdown: the comparison table of `report.md`.
+    Markdown,
+}
+
+impl Export {
+    /// The flag that asks for it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Export::Json => "--export-json",
+            Export::Csv => "--export-csv",
+            Export::Markdown => "--export-markdown",
+        }
+    }
+}
+
+/// A sweep folder's results as `kind` (see [`Export`]).
+pub fn export_sweep(
+    kind: Export,
+    meta: &Meta,
+    collected: &Collected,
+) -> Result<Vec<u8>, csv::Error> {
+    let points = by_point(meta, collected);
+    Ok(match kind {
+        Export::Json => {
+            let mut text =
+                serde_json::to_string_pretty(&points_json(meta, &points)).unwrap_or_default();
+            text.push('\n');
+            text.into_bytes()
+        }
+        Export::Csv => summary_csv(meta, &points)?,
+        Export::Markdown => {
+            let mut md = comparison_markdown(&points);
+            md.push_str(CI_NOTE);
+            md.into_bytes()
+        }
+    })
+}
+
+/// One run's results as `kind`: the JSON report itself, its
+/// `results.csv` row, or the comparison table with its one row.
+pub fn export_run(kind: Export, meta: &Meta, collected: &Collected) -> Result<Vec<u8>, csv::Error> {
+    Ok(match kind {
+        // The report as `run --out` writes it (its own field order).
+        Export::Json => collected
+            .results
+            .first()
+            .and_then(|r| serde_json::from_value::<crate::Report>(r.report.clone()).ok())
+            .map_or_else(Vec::new, |r| r.to_json().into_bytes()),
+        Export::Csv => results_csv(meta, &collected.results)?,
+        Export::Markdown => comparison_markdown(&by_point(meta, collected)).into_bytes(),
+    })
+}
+
+/// The line under an exported comparison table that says what `±` is.
+const CI_NOTE: &str =
+    "\nValues are means over seeds; ± is the half-width of the 95% confidence interval.\n";
+
+/// A single run (`syncsim run`) as a sweep of one point and one seed, so
+/// its exports are the same tables as a sweep's.
+pub fn single_run(
+    file: &Path,
+    scenario: &crate::Scenario,
+    sets: &[(String, String)],
+    report: &crate::Report,
+) -> (Meta, Collected) {
+    let label = scenario.name.clone();
+    let meta = Meta {
+        format: super::folder::FORMAT,
+        name: scenario.name.clone(),
+        file: file.display().to_string(),
+        keys: sets.iter().map(|(k, _)| k.clone()).collect(),
+        sets: Vec::new(),
+        thresholds: super::folder::thresholds_text(&scenario.thresholds),
+        scenario: String::new(),
+        expanded: String::new(),
+        driver: None,
+        points: vec![super::folder::PlannedPoint {
+            label: label.clone(),
+            overrides: sets.to_vec(),
+            not_applicable: Vec::new(),
+            runs: vec![super::folder::PlannedRun {
+                seed: report.seed,
+                id: report.digest.clone(),
+            }],
+        }],
+    };
+    let collected = Collected {
+        results: vec![Stored {
+            hash: report.digest.clone(),
+            point: 0,
+            label,
+            overrides: sets.to_vec(),
+            seed: report.seed,
+            report: serde_json::to_value(report).unwrap_or_default(),
+        }],
+        ..Collected::default()
+    };
+    (meta, collected)
+}
+
+/// The JSON export of a sweep: what it ran, then per point its settings
+/// (a grid axis that does not apply shows as [`NOT_APPLICABLE`]), seeds,
+/// whether it meets the thresholds, and per metric the mean, sd and 95%
+/// CI half-width over seeds, at full precision.
+fn points_json(meta: &Meta, points: &[PointSummary]) -> serde_json::Value {
+    use serde_json::json;
+    let points: Vec<serde_json::Value> = points
+        .iter()
+        .map(|p| {
+            let scoped = meta
+                .points
+                .get(p.point)
+                .map_or(&[][..], |m| m.not_applicable.as_slice());
+            let settings: serde_json::Map<String, serde_json::Value> = meta
+                .keys
+                .iter()
+                .filter_map(|k| setting(meta, p.point, &p.overrides, k).map(|v| (k.clone(), json!(v))))
+                .collect();
+            let metrics: serde_json::Map<String, serde_json::Value> = METRICS
+                .iter()
+                .zip(&p.metrics)
+                .filter_map(|((_, name), m)| {
+                    m.map(|s| {
+                        (
+                            name.to_string(),
+                            json!({"mean": s.mean, "sd": s.sd, "ci95": s.ci95}),
+                        )
+                    })
+                })
+                .collect();
+            json!({
+                "point": p.point,
+                "label": p.label,
+                "settings": settings,
+                "not_applicable": scoped,
+                "seeds": p.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+                "digests": p.runs.iter().map(|r| r.report.get("digest").cloned().unwrap_or_default()).collect::<Vec<_>>(),
+                "crashed": p.crashed,
+                "meets_thresholds": p.meets,
+                "metrics": metrics,
+            })
+        })
+        .collect();
+    json!({
+        "name": meta.name,
+        "file": meta.file,
+        "sets": meta.sets.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "thresholds": meta.thresholds,
+        "ci": "ci95 is the half-width of the 95% confidence interval of the mean over seeds (Student's t)",
+        "points": points,
+    })
+}
+
+/// The thresholds on the frontier's axes (requests per mailbox-day, p99
+/// lag), as lines to draw.
+pub fn threshold_lines(meta: &Meta) -> Vec<ThresholdLine> {
+    let mut out = Vec::new();
+    for (path, conditions) in &meta.thresholds() {
+        let (axis, scale, name) = match path.as_str() {
+            "requests.per_mailbox_day" => (FrontierAxis::Cost, 1.0, "requests/mailbox-day"),
+            "latency_ms.all.p99" => (FrontierAxis::P99, 60_000.0, "p99 lag"),
+            _ => continue,
+        };
+        for c in &conditions.0 {
+            if let Some(v) = c.value_for(path) {
+                out.push(ThresholdLine {
+                    axis,
+                    value: v / scale,
+                    text: format!("{name} {}", c.brief(path)),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Means over seeds, in the shape the plots take.
@@ -286,6 +473,20 @@ pub fn plot_points(points: &[PointSummary]) -> Vec<PlotPoint> {
                 loss: mean(p, "changes.loss_rate").unwrap_or(0.0),
                 recovery: mean(p, "changes.recovery_rate").unwrap_or(0.0),
                 reconcile_every_min: report["simulated"]["reconcile_every_min"].as_f64(),
+                meets: p.meets,
+                lost: mean(p, "changes.lost").unwrap_or(0.0),
+                fetches: summarize(
+                    &p.runs
+                        .iter()
+                        .filter_map(|r| {
+                            let fetch = lookup(&r.report, "requests.fetch")?;
+                            let mailboxes = lookup(&r.report, "simulated.mailboxes")?;
+                            let days = lookup(&r.report, "simulated.days")?;
+                            Some(fetch / mailboxes / days)
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .map_or(0.0, |s| s.mean),
             }
         })
         .collect()
@@ -299,7 +500,8 @@ fn lead_header(meta: &Meta) -> Vec<String> {
 }
 
 /// The cells under [`lead_header`] for one point (empty where the point
-/// does not set a key).
+/// does not set a key, [`NOT_APPLICABLE`] where a grid axis does not apply
+/// to it).
 fn lead_cells(
     meta: &Meta,
     point: usize,
@@ -307,13 +509,29 @@ fn lead_cells(
     overrides: &[(String, String)],
 ) -> Vec<String> {
     let mut row = vec![point.to_string(), label.to_string()];
-    row.extend(meta.keys.iter().map(|k| {
-        overrides
+    row.extend(
+        meta.keys
             .iter()
-            .find(|(o, _)| o == k)
-            .map_or(String::new(), |(_, v)| v.clone())
-    }));
+            .map(|k| setting(meta, point, overrides, k).unwrap_or_default()),
+    );
     row
+}
+
+/// What point `point` (with `overrides`) sets the key `k` to:
+/// [`NOT_APPLICABLE`] for a grid axis scoped out of it, `None` when it
+/// does not set the key.
+fn setting(meta: &Meta, point: usize, overrides: &[(String, String)], k: &str) -> Option<String> {
+    let scoped = meta
+        .points
+        .get(point)
+        .is_some_and(|p| p.not_applicable.iter().any(|s| s == k));
+    if scoped {
+        return Some(NOT_APPLICABLE.to_string());
+    }
+    overrides
+        .iter()
+        .find(|(o, _)| o == k)
+        .map(|(_, v)| v.clone())
 }
 
 /// A CSV file's bytes.
@@ -657,6 +875,18 @@ fn markdown(meta: &Meta, points: &[PointSummary], collected: &Collected) -> Stri
     let runs = collected.results.len();
     let _ = writeln!(out, "# Sweep: {}\n", meta.name);
     let _ = writeln!(out, "{} points, {runs} runs (points × seeds). Values are means over seeds; ± is the 95% confidence interval.\n", points.len());
+    if !meta.sets.is_empty() {
+        let sets: Vec<String> = meta
+            .sets
+            .iter()
+            .map(|(k, v)| format!("`--set {}`", crate::sweep::shell_quote(&format!("{k}={v}"))))
+            .collect();
+        let _ = writeln!(
+            out,
+            "The base scenario was changed with {} before the grid was expanded.\n",
+            sets.join(", ")
+        );
+    }
     if !collected.crashes.is_empty() {
         let _ = writeln!(out, "**{} runs crashed** (a syncsim bug; their points do not count as meeting the thresholds): see [Crashed runs](#crashed-runs).\n", collected.crashes.len());
     }
