@@ -51,6 +51,15 @@ pub struct Weights {
     pub subscribe: u64,
 }
 
+impl Weights {
+    /// One unit per call of any kind (Graph; `custom`'s default).
+    pub const ONE: Weights = Weights {
+        list: 1,
+        fetch: 1,
+        subscribe: 1,
+    };
+}
+
 /// Which kind of call a request is (it picks the weight).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -94,11 +103,7 @@ pub fn msgraph() -> QuotaConfig {
         }),
         per_project: None,
         daily: None,
-        weights: Weights {
-            list: 1,
-            fetch: 1,
-            subscribe: 1,
-        },
+        weights: Weights::ONE,
     }
 }
 
@@ -139,11 +144,7 @@ pub fn quota_preset(name: &str) -> Option<QuotaConfig> {
             per_mailbox: None,
             per_project: None,
             daily: None,
-            weights: Weights {
-                list: 1,
-                fetch: 1,
-                subscribe: 1,
-            },
+            weights: Weights::ONE,
         },
         _ => return None,
     })
@@ -308,6 +309,21 @@ mod tests {
         SimTime(secs * 1_000_000)
     }
 
+    /// Admits `n` `method` calls for mailbox 0 at `at` seconds, each of
+    /// which must pass, then returns the answer to one more.
+    fn fill(
+        q: &mut Quota,
+        n: u32,
+        at: u64,
+        method: Method,
+        next: Method,
+    ) -> Result<(), SimDuration> {
+        for i in 0..n {
+            assert_eq!(q.admit(0, t(at), method), Ok(()), "call {i}");
+        }
+        q.admit(0, t(at), next)
+    }
+
     /// Graph: 10,000 per 10 min per mailbox. 10,000 requests at t = 1 s
     /// pass; the next is refused with Retry-After 600 − 1 = 599 s (the
     /// window [0, 600 s) ends then), another mailbox is unaffected, and at
@@ -315,11 +331,8 @@ mod tests {
     #[test]
     fn graph_window_refuses_the_10001st_until_the_window_ends() {
         let mut q = Quota::new(msgraph(), 2);
-        for _ in 0..10_000 {
-            assert_eq!(q.admit(0, t(1), Method::List), Ok(()));
-        }
         assert_eq!(
-            q.admit(0, t(1), Method::Fetch),
+            fill(&mut q, 10_000, 1, Method::List, Method::Fetch),
             Err(SimDuration::from_secs(599))
         );
         assert_eq!(q.admit(1, t(1), Method::List), Ok(()));
@@ -338,10 +351,7 @@ mod tests {
     #[test]
     fn gmail_weights_charge_units_per_method() {
         let mut q = Quota::new(gmail(), 1);
-        for _ in 0..2_999 {
-            assert_eq!(q.admit(0, t(30), Method::Fetch), Ok(()));
-        }
-        assert_eq!(q.admit(0, t(30), Method::List), Ok(()));
+        assert_eq!(fill(&mut q, 2_999, 30, Method::Fetch, Method::List), Ok(()));
         assert_eq!(
             q.admit(0, t(30), Method::Subscribe),
             Err(SimDuration::from_secs(30))
@@ -357,11 +367,8 @@ mod tests {
         let mut q = quota_preset("custom").expect("custom exists");
         q.daily = Some(3);
         let mut q = Quota::new(q, 1);
-        for _ in 0..3 {
-            assert_eq!(q.admit(0, t(3_600), Method::List), Ok(()));
-        }
         assert_eq!(
-            q.admit(0, t(3_600), Method::List),
+            fill(&mut q, 3, 3_600, Method::List, Method::List),
             Err(SimDuration::from_secs(82_800))
         );
         assert_eq!(q.admit(0, t(86_400), Method::List), Ok(()));

@@ -122,3 +122,29 @@ fn bad_quota_input_names_the_key() {
     let e = parse("quota = \"gmail\"\nquota_limits = { mailbox_limit = 50 }");
     assert!(e.contains("could never pass"), "{e}");
 }
+
+/// Gmail weights end to end: a webhooks-only consumer of the gmail
+/// preset (thin notifications, each followed by a `messages.get`; `watch`
+/// renewed daily) far under every limit, so every call is admitted and
+/// the quota's units are exactly 5 per fetch, plus 100 per subscription
+/// call, plus 2 per list (none here). The project window sees every mailbox's
+/// calls, so its peak is at least the busiest mailbox's.
+#[test]
+fn gmail_units_are_the_weighted_sum_of_calls() {
+    let text = "name = \"g\"\nseed = 9\nhorizon = \"3d\"\ndrain = \"1h\"\n\n[source]\nmailboxes = 5\nmessages_per_day = 40\nquota = \"gmail\"\n\n[webhooks]\npreset = \"gmail\"\n\n[consumer]\nstrategy = \"webhook\"\nrenew_every = \"1d\"\n";
+    let r = run(text);
+    let quota = r.quota.as_ref().expect("a quota section");
+    let q = &r.requests;
+    let calls = q.renew.unwrap_or(0) + q.subscribe.unwrap_or(0);
+    // 5 mailboxes x 3 renewals (days 1, 2, 3) at least; ~40 x 3 x 5 fetches.
+    assert!(calls >= 15 && q.fetch > 300, "{q:?}");
+    assert_eq!(quota.rate_limited, 0);
+    assert_eq!(
+        quota.units,
+        5 * q.fetch + 100 * calls + 2 * (q.poll + q.reconcile + q.resync),
+        "{q:?} {quota:?}"
+    );
+    let per_mailbox = quota.mailbox_window_peak_fraction.expect("gmail has one") * 15_000.0;
+    let project = quota.project_window_peak_fraction.expect("gmail has one") * 1_200_000.0;
+    assert!(project + 0.5 >= per_mailbox, "{quota:?}");
+}
