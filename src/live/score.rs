@@ -147,6 +147,7 @@ pub fn score_with(
         sender,
         receiver: sender.map(|_| &receiver),
         hits: node.net.hits(),
+        quota: node.provider.quota(),
     });
     (report, strays)
 }

@@ -10,6 +10,7 @@ use crate::model::config::RunConfig;
 use crate::model::faults::FaultHits;
 use crate::model::ledger::{Ledger, Mark};
 use crate::model::poller::Poller;
+use crate::model::quota::{QuotaConfig, QuotaStats};
 use crate::model::receiver::ReceiverStats;
 use crate::model::replica::{Effect, Replica};
 use crate::model::sender::Sender;
@@ -33,6 +34,27 @@ pub struct Observed<'a> {
     pub receiver: Option<&'a ReceiverStats>,
     /// How often each delivery fault fired.
     pub hits: &'a FaultHits,
+    /// The source's quota and what it measured, if the run has one.
+    pub quota: Option<(&'a QuotaConfig, QuotaStats)>,
+}
+
+/// The report's quota section: each limit's peak use as a fraction of it.
+fn quota_use(cfg: &QuotaConfig, s: QuotaStats) -> QuotaUse {
+    let frac = |peak: u64, limit: u64| round6(peak as f64 / limit.max(1) as f64);
+    QuotaUse {
+        preset: cfg.name.clone(),
+        units: s.units,
+        rate_limited: s.rate_limited,
+        mailbox_window_peak_fraction: cfg.per_mailbox.map(|l| frac(s.mailbox_peak, l.limit)),
+        project_window_peak_fraction: cfg.per_project.map(|l| frac(s.project_peak, l.limit)),
+        daily_peak_fraction: cfg.daily.map(|l| frac(s.daily_peak, l)),
+    }
+}
+
+/// `x` rounded to 6 decimals (fractions of limits as large as 10^6 units
+/// keep their last unit).
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
 }
 
 /// Why change `seq` of mailbox `m` was lost: the first cause recorded for
@@ -262,6 +284,7 @@ pub fn assemble(o: &Observed) -> Report {
             subscribe: subscribed(cfg).then_some(c.subscribe),
             renew_failed: subscribed(cfg).then_some(c.renew_failed),
         },
+        quota: o.quota.map(|(q, s)| quota_use(q, s)),
         webhooks,
         queue,
         latency_ms: LatencyByPath {

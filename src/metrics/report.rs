@@ -238,6 +238,30 @@ pub struct RequestCosts {
     pub other: f64,
 }
 
+/// The provider quota's use (`[source] quota`): peak use of each limit
+/// as a fraction of it (1 means the limit was reached; headroom is one
+/// minus it), and the requests it refused. A limit the quota lacks has
+/// no field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaUse {
+    /// The quota preset (`msgraph`, `gmail`, `custom`).
+    pub preset: String,
+    /// Quota units the admitted requests used (weights applied).
+    pub units: u64,
+    /// Requests the quota refused (429); also in `requests.rate_limited`.
+    pub rate_limited: u64,
+    /// Most units one mailbox used in one window / the per-mailbox limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox_window_peak_fraction: Option<f64>,
+    /// Most units used in one project window / the per-project limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_window_peak_fraction: Option<f64>,
+    /// Most units used in one day / the daily cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_peak_fraction: Option<f64>,
+}
+
 /// Why lost changes were lost (the first cause recorded for each).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -502,6 +526,9 @@ pub struct Report {
     pub changes: Changes,
     /// Request cost.
     pub requests: Requests,
+    /// Quota use and headroom at the source; absent without a quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaUse>,
     /// Webhook delivery (`null` without webhooks).
     pub webhooks: Option<Webhooks>,
     /// The consumer's queue (`null` without webhooks).
@@ -586,6 +613,12 @@ impl Report {
                 renew_failed: Some(0),
                 ..Requests::default()
             },
+            quota: Some(QuotaUse {
+                mailbox_window_peak_fraction: Some(0.0),
+                project_window_peak_fraction: Some(0.0),
+                daily_peak_fraction: Some(0.0),
+                ..QuotaUse::default()
+            }),
             webhooks: Some(Webhooks::default()),
             queue: Some(Queue::default()),
             latency_ms: LatencyByPath {

@@ -13,7 +13,7 @@ pub enum Unit {
     Minutes,
     /// Days (`simulated.days`).
     Days,
-    /// A share between 0 and 1 (`*_rate`).
+    /// A share between 0 and 1 (`*_rate`, `*_fraction`).
     Ratio,
     /// Requests per mailbox per day (`*per_mailbox_day`).
     PerMailboxDay,
@@ -48,7 +48,7 @@ impl Unit {
             Unit::Minutes
         } else if leaf == "days" {
             Unit::Days
-        } else if leaf.ends_with("_rate") {
+        } else if leaf.ends_with("_rate") || leaf.ends_with("_fraction") {
             Unit::Ratio
         } else if leaf.ends_with("per_mailbox_day") {
             Unit::PerMailboxDay

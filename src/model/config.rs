@@ -256,6 +256,8 @@ pub struct SourceConfig {
     pub per_mailbox_limit: Option<BucketConfig>,
     /// Global token bucket (429 when empty).
     pub global_limit: Option<BucketConfig>,
+    /// The provider's windowed quota (429 when used up), if modelled.
+    pub quota: Option<super::quota::QuotaConfig>,
 }
 
 impl BurstConfig {

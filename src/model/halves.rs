@@ -83,6 +83,7 @@ fn observed<'a>(
         sender: provider.sender(),
         receiver: consumer.receiver().map(|r| &r.stats),
         hits: net.hits(),
+        quota: provider.quota(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod network;
 pub mod poller;
 pub mod presets;
 pub mod provider;
+pub mod quota;
 pub mod ratelimit;
 pub mod receiver;
 pub mod reconciler;

@@ -177,6 +177,11 @@ impl Provider {
         self.source.logs()
     }
 
+    /// The source's quota and what it measured, if the run models one.
+    pub fn quota(&self) -> Option<(&super::quota::QuotaConfig, super::quota::QuotaStats)> {
+        self.source.quota()
+    }
+
     /// The webhook sender, if the run has one (its stats and preset).
     pub fn sender(&self) -> Option<&Sender> {
         self.hooks.as_ref().map(|h| &h.sender)
@@ -306,7 +311,11 @@ impl Provider {
     ) -> Subscribed {
         ledger.metrics.source_request(now);
         let m = call.mailbox as usize;
+        let refused = self.source.admit_subscribe(call.mailbox, now).is_err();
         let result = match self.hooks.as_mut().and_then(|h| h.subs.as_mut()) {
+            // Over the quota: a 429, which the consumer treats as a failed
+            // call (it tries again at its retry delay or next cadence).
+            _ if refused => Subscription::Failed,
             // Nothing expires in this run: every call succeeds.
             None => Subscription::Active(SimTime::MAX),
             Some(s) => {

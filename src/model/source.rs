@@ -8,6 +8,7 @@
 
 use super::config::{CursorKind, SourceConfig};
 use super::faults::{Window, Windows};
+use super::quota::{Method, Quota, QuotaStats};
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, Logs};
 use crate::engine::time::{SimDuration, SimTime};
@@ -154,6 +155,8 @@ pub struct Source {
     logs: Arc<Logs>,
     page_size: u32,
     limiter: RateLimiter,
+    /// The provider's windowed quota, if any.
+    quota: Option<Box<Quota>>,
     outages: Windows,
     squeeze: Vec<(Window, f64)>,
     /// Per mailbox: where the last answer ended and when the change there
@@ -191,6 +194,7 @@ impl Source {
             logs,
             page_size: spec.page_size,
             limiter: RateLimiter::new(n, pair(spec.per_mailbox_limit), pair(spec.global_limit)),
+            quota: spec.quota.clone().map(|q| Box::new(Quota::new(q, n))),
             outages,
             squeeze,
             next_at: vec![(0, 0); n as usize],
@@ -222,7 +226,7 @@ impl Source {
     /// first). The API latency is the provider's to draw.
     #[inline]
     pub fn list(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
-        if let Err(outcome) = self.gate(req.mailbox, now) {
+        if let Err(outcome) = self.gate(req.mailbox, now, Method::List) {
             return outcome;
         }
         // The common case, straight to the sequence scan.
@@ -425,9 +429,15 @@ impl Source {
         }
     }
 
-    /// Rate limits (with any squeeze) then outages: `Err` is the answer.
+    /// Rate limits (with any squeeze), the quota (charged `method`'s
+    /// units), then outages: `Err` is the answer.
     #[inline]
-    fn gate(&mut self, mailbox: u32, now: SimTime) -> Result<(), ListOutcome<'static>> {
+    fn gate(
+        &mut self,
+        mailbox: u32,
+        now: SimTime,
+        method: Method,
+    ) -> Result<(), ListOutcome<'static>> {
         let factor = if self.squeeze.is_empty() {
             1.0
         } else {
@@ -440,10 +450,30 @@ impl Source {
         if let Err(retry_after) = self.limiter.admit(mailbox, now, factor) {
             return Err(ListOutcome::RateLimited { retry_after });
         }
+        if let Some(q) = &mut self.quota {
+            if let Err(retry_after) = q.admit(mailbox, now, method) {
+                return Err(ListOutcome::RateLimited { retry_after });
+            }
+        }
         if self.outages.contains(now) {
             return Err(ListOutcome::Unavailable);
         }
         Ok(())
+    }
+
+    /// Charges a subscription call (renewal or creation) for `mailbox` at
+    /// `now` to the quota: `Err` with the `Retry-After` if it is refused.
+    /// Token buckets and outages do not gate subscription calls.
+    pub fn admit_subscribe(&mut self, mailbox: u32, now: SimTime) -> Result<(), SimDuration> {
+        match &mut self.quota {
+            Some(q) => q.admit(mailbox, now, Method::Subscribe),
+            None => Ok(()),
+        }
+    }
+
+    /// What the quota measured, and its config, if the source has one.
+    pub fn quota(&self) -> Option<(&super::quota::QuotaConfig, QuotaStats)> {
+        self.quota.as_deref().map(|q| (q.config(), q.stats()))
     }
 
     /// Log entries examined by timestamp listings so far.
@@ -460,7 +490,7 @@ impl Source {
         mailbox: u32,
         msg: u32,
     ) -> Result<u32, ListOutcome<'static>> {
-        self.gate(mailbox, now)?;
+        self.gate(mailbox, now, Method::Fetch)?;
         let log = self.logs.changes(mailbox);
         let visible = log.partition_point(|c| c.at <= now);
         let seq = log[..visible]

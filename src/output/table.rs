@@ -180,6 +180,22 @@ pub fn render(r: &Report) -> String {
         "  rate-limited {}  errors {}",
         q.rate_limited, q.errors
     );
+    if let Some(u) = &r.quota {
+        let peak = |label: &str, f: Option<f64>| {
+            f.map(|f| format!("  {label} peak {:.1}%", f * 100.0))
+                .unwrap_or_default()
+        };
+        let _ = writeln!(
+            out,
+            "quota      {}: {} units, refused {}{}{}{}",
+            u.preset,
+            u.units,
+            u.rate_limited,
+            peak("mailbox window", u.mailbox_window_peak_fraction),
+            peak("project window", u.project_window_peak_fraction),
+            peak("day", u.daily_peak_fraction)
+        );
+    }
     if let Some(w) = &r.webhooks {
         let _ = writeln!(
             out,
@@ -309,6 +325,44 @@ pub fn presets() -> String {
         );
     }
     out.push_str(&origins());
+    out.push_str(&quotas());
+    out
+}
+
+/// The quota presets (`[source] quota`): each limit, the per-call
+/// weights, and where the figures come from.
+pub fn quotas() -> String {
+    use crate::model::quota::{quota_origins, quota_preset, QUOTA_PRESETS};
+    let mut out =
+        String::from("\nquota presets ([source] quota; windows are fixed, from time zero)\n");
+    let _ = writeln!(
+        out,
+        "{:<8} {:<22} {:<22} {:<10}  units per list/fetch/subscribe",
+        "quota", "per mailbox", "per project", "per day"
+    );
+    for name in QUOTA_PRESETS.iter().filter(|n| **n != "custom") {
+        let q = quota_preset(name).expect("listed quota presets exist");
+        let window = |w: Option<crate::model::quota::WindowLimit>| {
+            w.map_or("none".to_string(), |w| {
+                format!("{} / {}", w.limit, w.length)
+            })
+        };
+        let _ = writeln!(
+            out,
+            "{:<8} {:<22} {:<22} {:<10}  {}/{}/{}",
+            name,
+            window(q.per_mailbox),
+            window(q.per_project),
+            q.daily.map_or("none".to_string(), |d| d.to_string()),
+            q.weights.list,
+            q.weights.fetch,
+            q.weights.subscribe
+        );
+    }
+    let _ = writeln!(out, "\nwhere the quota figures come from:");
+    for (name, figure, origin) in quota_origins() {
+        let _ = writeln!(out, "  {name:<8} {figure}: {origin}");
+    }
     out
 }
 

@@ -202,6 +202,11 @@ impl SourceSpec {
             api_latency: self.api_latency.0,
             per_mailbox_limit: bucket(per_mailbox_per_s, per_mailbox_burst),
             global_limit: bucket(global_per_s, global_burst),
+            // Validated: a bad quota never reaches here.
+            quota: self
+                .quota
+                .as_deref()
+                .and_then(|name| self.quota_limits.quota(name).ok()),
         }
     }
 }

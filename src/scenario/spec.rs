@@ -96,6 +96,12 @@ pub struct SourceSpec {
     /// Token-bucket rate limits answering 429.
     #[serde(default)]
     pub rate_limit: RateLimitSpec,
+    /// The provider's windowed quota: `msgraph`, `gmail` or `custom`
+    /// (then give limits in `[source.quota_limits]`). Absent: none.
+    pub quota: Option<String>,
+    /// Overrides of the quota preset's figures (`[source.quota_limits]`).
+    #[serde(default)]
+    pub quota_limits: QuotaLimitsSpec,
 }
 
 fn default_messages_per_day() -> NonNegative {
@@ -464,6 +470,128 @@ pub struct RateLimitSpec {
     pub global_burst: Option<Positive>,
 }
 
+/// A quota's figures (`[source.quota_limits]`), each overriding the
+/// `[source] quota` preset's. Windows are fixed, aligned at time zero.
+#[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaLimitsSpec {
+    /// Per-mailbox window length (msgraph: 10m; gmail: 1m).
+    pub mailbox_window: Option<PositiveDuration>,
+    /// Units per mailbox per window (msgraph: 10000; gmail: 15000).
+    pub mailbox_limit: Option<std::num::NonZeroU64>,
+    /// Project-wide window length (gmail: 1m).
+    pub project_window: Option<PositiveDuration>,
+    /// Units per project window across mailboxes (gmail: 1200000).
+    pub project_limit: Option<std::num::NonZeroU64>,
+    /// Units per day across mailboxes (no preset has one).
+    pub daily_limit: Option<std::num::NonZeroU64>,
+    /// Units per list request (msgraph 1; gmail `history.list` 2).
+    pub list_units: Option<std::num::NonZeroU64>,
+    /// Units per message fetch (msgraph 1; gmail `messages.get` 5).
+    pub fetch_units: Option<std::num::NonZeroU64>,
+    /// Units per subscription call (msgraph 1; gmail `watch` 100).
+    pub subscribe_units: Option<std::num::NonZeroU64>,
+}
+
+impl QuotaLimitsSpec {
+    /// True when no key is set.
+    fn is_empty(&self) -> bool {
+        let QuotaLimitsSpec {
+            mailbox_window,
+            mailbox_limit,
+            project_window,
+            project_limit,
+            daily_limit,
+            list_units,
+            fetch_units,
+            subscribe_units,
+        } = self;
+        mailbox_window.is_none()
+            && mailbox_limit.is_none()
+            && project_window.is_none()
+            && project_limit.is_none()
+            && daily_limit.is_none()
+            && list_units.is_none()
+            && fetch_units.is_none()
+            && subscribe_units.is_none()
+    }
+
+    /// The quota `preset` names with these overrides, or what is wrong
+    /// (key path and message).
+    pub fn quota(&self, preset: &str) -> Result<crate::model::quota::QuotaConfig, Invalid> {
+        use crate::model::quota::{quota_preset, WindowLimit, QUOTA_PRESETS};
+        let Some(mut q) = quota_preset(preset) else {
+            return Err(invalid(
+                "source.quota",
+                format!(
+                    "unknown quota `{}`; expected one of {}",
+                    super::echo(preset),
+                    QUOTA_PRESETS.join(", ")
+                ),
+            ));
+        };
+        let window = |base: Option<WindowLimit>,
+                      length: Option<PositiveDuration>,
+                      limit: Option<std::num::NonZeroU64>,
+                      key: &str|
+         -> Result<Option<WindowLimit>, Invalid> {
+            match (base, length, limit) {
+                (None, None, None) => Ok(None),
+                (Some(b), l, n) => Ok(Some(WindowLimit {
+                    length: l.map_or(b.length, |l| l.get()),
+                    limit: n.map_or(b.limit, |n| n.get()),
+                })),
+                (None, Some(l), Some(n)) => Ok(Some(WindowLimit {
+                    length: l.get(),
+                    limit: n.get(),
+                })),
+                (None, _, _) => Err(invalid(
+                    format!("source.quota_limits.{key}_window"),
+                    format!("quota `{preset}` has no {key} window: give both {key}_window and {key}_limit"),
+                )),
+            }
+        };
+        q.per_mailbox = window(
+            q.per_mailbox,
+            self.mailbox_window,
+            self.mailbox_limit,
+            "mailbox",
+        )?;
+        q.per_project = window(
+            q.per_project,
+            self.project_window,
+            self.project_limit,
+            "project",
+        )?;
+        q.daily = self.daily_limit.map(|n| n.get()).or(q.daily);
+        let w = &mut q.weights;
+        w.list = self.list_units.map_or(w.list, |n| n.get());
+        w.fetch = self.fetch_units.map_or(w.fetch, |n| n.get());
+        w.subscribe = self.subscribe_units.map_or(w.subscribe, |n| n.get());
+        let limits = [
+            ("mailbox_limit", q.per_mailbox.map(|l| l.limit)),
+            ("project_limit", q.per_project.map(|l| l.limit)),
+            ("daily_limit", q.daily),
+        ];
+        if limits.iter().all(|(_, l)| l.is_none()) {
+            return Err(invalid(
+                "source.quota_limits",
+                "quota \"custom\" needs a limit: mailbox_window + mailbox_limit, project_window + project_limit, or daily_limit",
+            ));
+        }
+        let heaviest = w.list.max(w.fetch).max(w.subscribe);
+        for (key, limit) in limits {
+            if let Some(l) = limit.filter(|&l| l < heaviest) {
+                return Err(invalid(
+                    format!("source.quota_limits.{key}"),
+                    format!("{l} units is less than one call's weight ({heaviest}): that call could never pass"),
+                ));
+            }
+        }
+        Ok(q)
+    }
+}
+
 /// A problem that spans keys, found after parsing: the key path it is about
 /// and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -702,6 +830,18 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), Invalid> {
         let n = self.source.mailboxes.get();
         self.validate_cost()?;
+        match &self.source.quota {
+            Some(name) => {
+                self.source.quota_limits.quota(name)?;
+            }
+            None if !self.source.quota_limits.is_empty() => {
+                return Err(invalid(
+                    "source.quota_limits",
+                    "quota limits without a quota; set [source] quota = \"custom\" (or a preset)",
+                ))
+            }
+            None => {}
+        }
         if let Some(d) = self.source.commit_delay {
             if d.0.mean_micros() > u32::MAX as f64 / 4.0 {
                 return Err(invalid(

@@ -22,6 +22,7 @@ mod paging;
 mod pair;
 mod poll_arithmetic;
 mod props;
+mod quota;
 mod schema;
 mod seeds;
 mod styles;
