@@ -224,7 +224,7 @@ impl Source {
 
     /// Answers a list request arriving at `now` (rate limits and outages
     /// first). The API latency is the provider's to draw.
-    #[inline]
+    #[inline(always)]
     pub fn list(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
         if let Err(outcome) = self.gate(req.mailbox, now, Method::List) {
             return outcome;
@@ -274,7 +274,9 @@ impl Source {
 
 impl Source {
     /// `sequence` cursors: a run of the log after the cursor.
-    #[inline]
+    // Always inlined: the hottest call of a polling run (one per poll);
+    // LLVM stopped inlining it once the source grew subscription calls.
+    #[inline(always)]
     fn list_seq(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
         let cursor = match req.cursor {
             Cursor::Seq(c) => c,
@@ -431,7 +433,7 @@ impl Source {
 
     /// Rate limits (with any squeeze), the quota (charged `method`'s
     /// units), then outages: `Err` is the answer.
-    #[inline]
+    #[inline(always)]
     fn gate(
         &mut self,
         mailbox: u32,
