@@ -348,21 +348,11 @@ impl Node {
         self.now
     }
 
-    /// Fires every timer due by the clock, in `(time, seq)` order.
+    /// Fires every timer due by the clock, in `(time, seq)` order, at the
+    /// node's time (inputs handled up to now went past them).
     pub fn fire_due(&mut self) {
         let limit = self.now();
-        while let Some(entry) = self.timers.first_entry() {
-            let (at, _) = *entry.key();
-            if at > limit {
-                break;
-            }
-            let timer = entry.remove();
-            // A late timer runs at its own time unless inputs went past it.
-            let now = at.max(self.now);
-            self.now = now;
-            self.dispatch(now, timer);
-            self.now = limit.max(self.now);
-        }
+        self.fire_until(limit);
     }
 
     /// Fires every timer already due, each at its own time (the node's
@@ -371,6 +361,12 @@ impl Node {
     /// order: a crash fault's start before its end.
     fn catch_up(&mut self) {
         let limit = self.clock.now();
+        self.fire_until(limit);
+    }
+
+    /// Fires every timer due by `limit`, in `(time, seq)` order: a late
+    /// timer runs at its own time unless the node's time went past it.
+    fn fire_until(&mut self, limit: SimTime) {
         while let Some(entry) = self.timers.first_entry() {
             let (at, _) = *entry.key();
             if at > limit {
