@@ -168,9 +168,10 @@ pub struct Slow {
     pub path: Path,
 }
 
-/// The `k` slowest first applications so far, slowest first (ties: the
-/// one applied first stays ahead). Fixed size; one comparison per apply
-/// once full.
+/// The `k` slowest first applications so far, slowest first (ties: by
+/// mailbox, then sequence number, so the list does not depend on the
+/// order in which mailboxes were run). Fixed size; one comparison per
+/// apply once full.
 #[derive(Clone, Debug)]
 pub struct Slowest {
     k: usize,
@@ -195,10 +196,11 @@ impl Slowest {
     /// Offers one first application.
     #[inline]
     pub fn offer(&mut self, s: Slow) {
-        if self.items.len() == self.k && self.items.last().is_none_or(|l| s.lag <= l.lag) {
+        let key = |x: &Slow| (std::cmp::Reverse(x.lag), x.mailbox, x.seq);
+        if self.items.len() == self.k && self.items.last().is_none_or(|l| key(&s) >= key(l)) {
             return;
         }
-        let at = self.items.partition_point(|i| i.lag >= s.lag);
+        let at = self.items.partition_point(|i| key(i) < key(&s));
         self.items.insert(at, s);
         self.items.truncate(self.k);
     }

@@ -8,8 +8,9 @@
 //! said, `handle_verdict`, and `handle_timeout`) and yields [`Output`]s in
 //! order (`poll_output`): deliveries for the consumer and timers for
 //! itself (so its outputs are `Output<ProviderTimer, Delivery>`). It reads
-//! no clock and owns no queue; its random streams (API latency) are
-//! derived from the seed and drawn in request order.
+//! no clock and owns no queue; its random streams (API latency, one per
+//! mailbox) are derived from the seed and drawn in each mailbox's request
+//! order, so what one mailbox draws never depends on another's traffic.
 
 use super::config::RunConfig;
 use super::faults::RenewalFaults;
@@ -22,8 +23,8 @@ use super::transmit::{
     Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Outbox, Output, PageItem, ReplyTo,
     SubscribeCall, SubscribeKind, Subscribed, Subscription, Ticket, Verdict,
 };
-use crate::engine::rng::{Purpose, Streams};
-use crate::engine::sample::Sampler;
+use crate::engine::rng::{Purpose, SimRng, Streams};
+use crate::engine::sample::Delay;
 use crate::engine::time::{SimDuration, SimTime};
 use std::sync::Arc;
 
@@ -64,11 +65,51 @@ struct Subscriptions {
     faults: RenewalFaults,
 }
 
+/// The API latency: one stream per mailbox (`Purpose::ApiLatency`, the
+/// mailbox's index), opened at the mailbox's first call. A mailbox's
+/// answers draw the same latencies whatever the other mailboxes do, so a
+/// driver may answer one mailbox's calls ahead of the others' (the event
+/// engine's run of quiet polls) and the draws stay those of a run that
+/// answers every call in time order.
+#[derive(Debug)]
+struct ApiLatency {
+    delay: Delay,
+    streams: Streams,
+    /// Per mailbox: its stream, once it has drawn (a fixed latency never
+    /// opens one).
+    rngs: Vec<Option<SimRng>>,
+}
+
+impl ApiLatency {
+    fn new(delay: Delay, streams: &Streams, mailboxes: u32) -> Self {
+        ApiLatency {
+            delay,
+            streams: *streams,
+            rngs: match delay {
+                Delay::Fixed(_) => Vec::new(),
+                _ => vec![None; mailboxes as usize],
+            },
+        }
+    }
+
+    /// The latency of mailbox `m`'s next call.
+    #[inline(always)]
+    fn sample(&mut self, m: u32) -> SimDuration {
+        if let Delay::Fixed(d) = self.delay {
+            return d;
+        }
+        let streams = &self.streams;
+        let rng = self.rngs[m as usize]
+            .get_or_insert_with(|| streams.stream(Purpose::ApiLatency, m as u64));
+        self.delay.sample(rng)
+    }
+}
+
 /// The mail provider.
 #[derive(Debug)]
 pub struct Provider {
     source: Source,
-    latency: Sampler,
+    latency: ApiLatency,
     hooks: Option<Hooks>,
     out: Outbox<Output<ProviderTimer, Delivery>>,
     /// A page buffer a driver gave back ([`Provider::recycle`]), filled by
@@ -162,10 +203,7 @@ impl Provider {
         });
         Provider {
             source,
-            latency: Sampler::new(
-                cfg.source.api_latency,
-                streams.stream(Purpose::ApiLatency, 0),
-            ),
+            latency: ApiLatency::new(cfg.source.api_latency, streams, n),
             hooks,
             out: Outbox::default(),
             spare: Vec::new(),
@@ -237,8 +275,8 @@ impl Provider {
     #[inline]
     pub fn handle_list(&mut self, now: SimTime, call: ListCall, ledger: &mut Ledger) -> ListAnswer {
         ledger.metrics.source_request(now);
-        let latency = self.latency.sample();
         let req = call.req;
+        let latency = self.latency.sample(req.mailbox);
         let mut answer = ListAnswer {
             mailbox: req.mailbox,
             asked: req.cursor,
