@@ -168,6 +168,14 @@ impl Consumer {
         &self.host
     }
 
+    /// True when what the consumer does for one mailbox depends on no
+    /// other mailbox's inputs: a poller (each mailbox has its own cursor,
+    /// schedule, jitter stream and part of the replica; host faults are
+    /// fixed windows). A webhook endpoint shares its queue and workers.
+    pub fn mailboxes_independent(&self) -> bool {
+        matches!(self.strategy, Strategy::Poll { .. }) && self.subs.is_none()
+    }
+
     /// The next thing the half asks its driver for, in the order asked.
     #[inline]
     pub fn poll_output(&mut self) -> Option<Output<ConsumerTimer, ToProvider>> {

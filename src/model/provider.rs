@@ -210,6 +210,16 @@ impl Provider {
         }
     }
 
+    /// True when the API answers each mailbox's list calls from that
+    /// mailbox's state alone (its log, its buckets and quota counts, its
+    /// latency stream, fixed fault windows): a driver may then answer one
+    /// mailbox's calls ahead of another's and get the same answers. The
+    /// webhook sender is shared (endpoint health, in-flight counts), so a
+    /// run with webhooks is not.
+    pub fn mailboxes_independent(&self) -> bool {
+        self.hooks.is_none() && self.source.mailboxes_independent()
+    }
+
     /// Ground truth: every mailbox's change log.
     pub fn logs(&self) -> &Logs {
         self.source.logs()

@@ -244,6 +244,12 @@ impl Quota {
         &self.cfg
     }
 
+    /// True when every limit is per mailbox: one mailbox's calls never
+    /// change what another's are answered.
+    pub fn per_mailbox_only(&self) -> bool {
+        self.cfg.per_project.is_none() && self.cfg.daily.is_none()
+    }
+
     /// What was measured so far.
     pub fn stats(&self) -> QuotaStats {
         self.stats

@@ -109,6 +109,11 @@ impl RateLimiter {
         }
     }
 
+    /// True when only per-mailbox buckets limit requests (no global one).
+    pub fn per_mailbox_only(&self) -> bool {
+        self.global.is_none()
+    }
+
     /// Admits a request from `mailbox` at `now`, or says how long to wait.
     /// `factor` (normally 1) scales rates and bucket sizes: a rate squeeze.
     #[inline]

@@ -239,6 +239,13 @@ impl Source {
         self.answer(now, req)
     }
 
+    /// True when one mailbox's calls never change how another's are
+    /// answered: no global rate limit and no quota shared across
+    /// mailboxes (outages and squeezes are fixed windows).
+    pub fn mailboxes_independent(&self) -> bool {
+        self.limiter.per_mailbox_only() && self.quota.as_ref().is_none_or(|q| q.per_mailbox_only())
+    }
+
     /// When the next change after a `sequence` cursor commits (for a held
     /// long-poll request), if any.
     pub fn next_commit(&self, mailbox: u32, cursor: Cursor) -> Option<SimTime> {

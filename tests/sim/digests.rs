@@ -84,3 +84,35 @@ fn every_bundled_scenario_keeps_its_digest() {
         changed.join("\n")
     );
 }
+
+/// The event engine runs a polling mailbox's polls ahead of the queue
+/// (see `engine::des`): on the first run of every bundled scenario where
+/// it does, the report equals the one with every poll through the queue.
+#[test]
+fn running_polls_ahead_keeps_every_bundled_digest() {
+    let mut checked = 0;
+    for file in bundled() {
+        let sweep = syncsim::sweep::expand(&file).unwrap_or_else(|e| panic!("{e}"));
+        let Some(run) = sweep
+            .runs
+            .iter()
+            .find(|r| syncsim::engine::des::runs_ahead(&r.scenario))
+        else {
+            continue;
+        };
+        let ahead = syncsim::engine::des::run(&run.scenario);
+        let queued = syncsim::engine::des::run_in_queue_order(&run.scenario);
+        assert_eq!(
+            ahead.digest,
+            queued.digest,
+            "{} | {} | {}",
+            file.display(),
+            run.label,
+            run.seed
+        );
+        checked += 1;
+    }
+    // poll-1min, poll-5min, ci/poll, bench/poll-10k, compare, capacity-10k,
+    // advise-small, architect-graph-25k (per-mailbox quota), ... poll.
+    assert!(checked >= 8, "only {checked} bundled scenarios run ahead");
+}
