@@ -166,6 +166,11 @@ fn cursor_passed(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> 
 
 /// True when the run models webhook subscriptions (their report fields
 /// appear only then, so other reports keep their shape and digest).
+/// True when the consumer subscribed with lifecycle notifications.
+fn lifecycle(cfg: &RunConfig) -> bool {
+    cfg.consumer.hooks().is_some_and(|h| h.sender.lifecycle)
+}
+
 fn subscribed(cfg: &RunConfig) -> bool {
     cfg.consumer
         .hooks()
@@ -283,6 +288,8 @@ pub fn assemble(o: &Observed) -> Report {
             renew: subscribed(cfg).then_some(c.renew),
             subscribe: subscribed(cfg).then_some(c.subscribe),
             renew_failed: subscribed(cfg).then_some(c.renew_failed),
+            lifecycle: lifecycle(cfg).then_some(c.lifecycle),
+            catch_up: lifecycle(cfg).then_some(c.catch_up),
         },
         quota: o.quota.map(|(q, s)| quota_use(q, s)),
         webhooks,

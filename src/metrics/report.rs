@@ -332,6 +332,15 @@ pub struct Requests {
     /// (`renewal_failure`). Only in runs that model subscriptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_failed: Option<u64>,
+    /// Lifecycle notifications (`subscriptionRemoved`, `missed`) the
+    /// consumer received (not requests). Only with
+    /// `lifecycle_notifications`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<u64>,
+    /// Catch-up list requests after lifecycle notifications; in `total`.
+    /// Only with `lifecycle_notifications`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<u64>,
 }
 
 /// Latency per delivery path.
@@ -611,6 +620,8 @@ impl Report {
                 renew: Some(0),
                 subscribe: Some(0),
                 renew_failed: Some(0),
+                lifecycle: None,
+                catch_up: None,
                 ..Requests::default()
             },
             quota: Some(QuotaUse {
