@@ -48,6 +48,9 @@ fn quota_use(cfg: &QuotaConfig, s: QuotaStats) -> QuotaUse {
         mailbox_window_peak_fraction: cfg.per_mailbox.map(|l| frac(s.mailbox_peak, l.limit)),
         project_window_peak_fraction: cfg.per_project.map(|l| frac(s.project_peak, l.limit)),
         daily_peak_fraction: cfg.daily.map(|l| frac(s.daily_peak, l)),
+        concurrent_peak_fraction: cfg
+            .concurrent_per_mailbox
+            .map(|c| frac(s.concurrent_peak, c as u64)),
     }
 }
 

@@ -260,6 +260,10 @@ pub struct QuotaUse {
     /// Most units used in one day / the daily cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daily_peak_fraction: Option<f64>,
+    /// Most requests of one mailbox in service at once / the concurrency
+    /// cap (1 means the cap was reached and a 429 may have followed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent_peak_fraction: Option<f64>,
 }
 
 /// Why lost changes were lost (the first cause recorded for each).
@@ -628,6 +632,7 @@ impl Report {
                 mailbox_window_peak_fraction: Some(0.0),
                 project_window_peak_fraction: Some(0.0),
                 daily_peak_fraction: Some(0.0),
+                concurrent_peak_fraction: Some(0.0),
                 ..QuotaUse::default()
             }),
             webhooks: Some(Webhooks::default()),

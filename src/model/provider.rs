@@ -78,6 +78,8 @@ struct Subscriptions {
 pub struct Provider {
     source: Source,
     latency: Sampler,
+    /// Under a concurrency cap: how long a fetch is in service.
+    fetch_service: Option<Sampler>,
     hooks: Option<Hooks>,
     out: Outbox<Output<ProviderTimer, Push>>,
     /// A page buffer a driver gave back ([`Provider::recycle`]), filled by
@@ -170,8 +172,15 @@ impl Provider {
             }),
             lifecycle: h.sender.lifecycle,
         });
+        let fetch_service = source.caps_concurrency().then(|| {
+            Sampler::new(
+                cfg.source.api_latency,
+                streams.stream(Purpose::FetchService, 0),
+            )
+        });
         Provider {
             source,
+            fetch_service,
             latency: Sampler::new(
                 cfg.source.api_latency,
                 streams.stream(Purpose::ApiLatency, 0),
@@ -296,8 +305,18 @@ impl Provider {
             early: call.early,
             sent_at: call.sent_at,
             at: now + latency,
-            listed: owned(self.source.list(now, req), &mut self.spare),
+            listed: match self.source.hold(req.mailbox, now, now + latency) {
+                Ok(()) => owned(self.source.list(now, req), &mut self.spare),
+                Err(retry_after) => Listed::RateLimited { retry_after },
+            },
         };
+        if matches!(
+            answer.listed,
+            Listed::RateLimited { .. } | Listed::Unavailable
+        ) {
+            // Refused at once: not in service (no-op without a cap).
+            self.source.release(req.mailbox, now + latency);
+        }
         let mut answered = now;
         let empty = |l: &Listed| match l {
             Listed::Page { items, .. } => items.is_empty(),
@@ -334,6 +353,17 @@ impl Provider {
     pub fn handle_fetch(&mut self, now: SimTime, call: FetchCall, ledger: &mut Ledger) -> Fetched {
         ledger.metrics.source_request(now);
         ledger.fetches += 1;
+        let mut held = None;
+        if let Some(service) = &mut self.fetch_service {
+            let until = now + service.sample();
+            if let Err(retry_after) = self.source.hold(call.mailbox, now, until) {
+                return Fetched {
+                    call,
+                    result: Err(Listed::RateLimited { retry_after }),
+                };
+            }
+            held = Some(until);
+        }
         let result = match self.source.fetch(now, call.mailbox, call.msg) {
             Ok(latest) => {
                 let c = self.source.logs().changes(call.mailbox)[latest as usize];
@@ -343,7 +373,12 @@ impl Provider {
                     version: c.version,
                 })
             }
-            Err(outcome) => Err(owned(outcome, &mut self.spare)),
+            Err(outcome) => {
+                if let Some(until) = held {
+                    self.source.release(call.mailbox, until);
+                }
+                Err(owned(outcome, &mut self.spare))
+            }
         };
         Fetched { call, result }
     }
