@@ -45,7 +45,8 @@ use crate::model::network::{Carry, Network};
 use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::trace::{self, Filter, Record};
 use crate::model::transmit::{
-    Delivery, DeliveryAnswer, ListAnswer, Output, Status, Ticket, ToConsumer, ToProvider,
+    Delivery, DeliveryAnswer, Lifecycle, ListAnswer, Output, Push, Status, Ticket, ToConsumer,
+    ToProvider,
 };
 use crate::scenario::Scenario;
 
@@ -273,6 +274,10 @@ impl World {
                         self.provider.recycle(a.listed);
                         self.pump_consumer(now);
                     }
+                    ToConsumer::Lifecycle(lc) => {
+                        self.consumer.handle_lifecycle(now, lc, l);
+                        self.pump_consumer(now);
+                    }
                     ToConsumer::Fetched(_) | ToConsumer::Subscribed(_) => {
                         unreachable!("fetch and subscription answers never fly")
                     }
@@ -316,6 +321,9 @@ impl World {
                     Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
                     Output::Transmit(ToProvider::Subscribe(call)) => {
                         let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
+                        // With lifecycle notifications the provider arms the
+                        // subscription's expiry timer.
+                        self.pump_provider(now);
                         self.consumer.handle_subscribed(now, s, &mut self.ledger);
                     }
                 }
@@ -339,8 +347,18 @@ impl World {
         while let Some(o) = self.provider.poll_output() {
             match o {
                 Output::Timer(at, t) => self.queue.push(at, Event::Provider(t)),
-                Output::Transmit(d) => self.send(now, d),
+                Output::Transmit(Push::Delivery(d)) => self.send(now, d),
+                Output::Transmit(Push::Lifecycle(lc)) => self.send_lifecycle(now, lc),
             }
+        }
+    }
+
+    /// Sends a lifecycle notification through the network (sent once:
+    /// if the network loses it, it is lost).
+    fn send_lifecycle(&mut self, now: SimTime, lc: Lifecycle) {
+        if let Some(at) = self.net.carry_lifecycle(now, lc.mailbox) {
+            let slot = self.flight.put(ToConsumer::Lifecycle(lc));
+            self.queue.push(at, Event::Arrive(slot));
         }
     }
 

@@ -47,6 +47,9 @@ pub enum Purpose {
     CommitDelay = 13,
     /// A reconciler's initial phase.
     ReconcilePhase = 14,
+    /// How long a fetch is in service at the source (only under a
+    /// concurrency cap; the consumer gets the answer at once).
+    FetchService = 15,
 }
 
 /// Derives independent streams from one scenario seed.

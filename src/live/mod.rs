@@ -63,6 +63,10 @@ pub enum LiveError {
     /// `renewal_failure`): the HTTP mail API has no subscription calls yet.
     #[error("the scenario models expiring webhook subscriptions (preset {0}'s lifetime within the run, `renew_every` or `renewal_failure`); live and network modes do not act out renewals yet: run it with `syncsim run`")]
     Subscriptions(&'static str),
+    /// The scenario asks for lifecycle notifications, which have no HTTP
+    /// endpoint in live and network modes yet.
+    #[error("the scenario sets webhooks.lifecycle_notifications (preset {0}); live and network modes do not send lifecycle notifications yet: run it with `syncsim run`")]
+    Lifecycle(&'static str),
     /// Consumer faults need a consumer process syncsim controls.
     #[error("the scenario has consumer faults ({0}), which act on the consumer's process: give --consumer-cmd CMD so syncsim runs the consumer and can kill it (slow_consumer cannot be applied to a real process)")]
     ConsumerFaults(&'static str),
@@ -149,10 +153,12 @@ async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, LiveError> 
 
 /// Refuses what live and network modes cannot act out: expiring webhook
 /// subscriptions (their renewals have no HTTP call in `http::mail_api`
-/// yet, and a real consumer could not make them).
+/// yet, and a real consumer could not make them), and lifecycle
+/// notifications (no lifecycle endpoint on the wire yet).
 pub fn check_drivable(cfg: &RunConfig) -> Result<(), LiveError> {
     match cfg.consumer.hooks() {
         Some(h) if h.subscription.is_some() => Err(LiveError::Subscriptions(h.sender.name)),
+        Some(h) if h.sender.lifecycle => Err(LiveError::Lifecycle(h.sender.name)),
         _ => Ok(()),
     }
 }

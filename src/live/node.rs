@@ -22,7 +22,7 @@ use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::source::ListRequest;
 use crate::model::transmit::{
     Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
-    Output, ReplyTo, Status, Ticket, ToProvider, Verdict,
+    Output, Push, ReplyTo, Status, Ticket, ToProvider, Verdict,
 };
 use crate::signing::SigningKey;
 use axum::body::Bytes;
@@ -607,7 +607,10 @@ impl Node {
         while let Some(o) = self.provider.poll_output() {
             match o {
                 Output::Timer(at, t) => self.push(at, Timer::Provider(t)),
-                Output::Transmit(d) => self.send(now, d),
+                Output::Transmit(Push::Delivery(d)) => self.send(now, d),
+                // Never asked for: live and network modes refuse scenarios
+                // with lifecycle notifications (`live::check_drivable`).
+                Output::Transmit(Push::Lifecycle(_)) => {}
             }
         }
     }

@@ -48,6 +48,9 @@ fn quota_use(cfg: &QuotaConfig, s: QuotaStats) -> QuotaUse {
         mailbox_window_peak_fraction: cfg.per_mailbox.map(|l| frac(s.mailbox_peak, l.limit)),
         project_window_peak_fraction: cfg.per_project.map(|l| frac(s.project_peak, l.limit)),
         daily_peak_fraction: cfg.daily.map(|l| frac(s.daily_peak, l)),
+        concurrent_peak_fraction: cfg
+            .concurrent_per_mailbox
+            .map(|c| frac(s.concurrent_peak, c as u64)),
     }
 }
 
@@ -166,6 +169,11 @@ fn cursor_passed(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> 
 
 /// True when the run models webhook subscriptions (their report fields
 /// appear only then, so other reports keep their shape and digest).
+/// True when the consumer subscribed with lifecycle notifications.
+fn lifecycle(cfg: &RunConfig) -> bool {
+    cfg.consumer.hooks().is_some_and(|h| h.sender.lifecycle)
+}
+
 fn subscribed(cfg: &RunConfig) -> bool {
     cfg.consumer
         .hooks()
@@ -283,6 +291,8 @@ pub fn assemble(o: &Observed) -> Report {
             renew: subscribed(cfg).then_some(c.renew),
             subscribe: subscribed(cfg).then_some(c.subscribe),
             renew_failed: subscribed(cfg).then_some(c.renew_failed),
+            lifecycle: lifecycle(cfg).then_some(c.lifecycle),
+            catch_up: lifecycle(cfg).then_some(c.catch_up),
         },
         quota: o.quota.map(|(q, s)| quota_use(q, s)),
         webhooks,

@@ -179,6 +179,12 @@ pub struct Counters {
     pub subscribe: u64,
     /// Subscription calls that failed (5xx, `renewal_failure`).
     pub renew_failed: u64,
+    /// Lifecycle notifications the provider sent.
+    pub lifecycle_sent: u64,
+    /// Lifecycle notifications the consumer received.
+    pub lifecycle: u64,
+    /// Catch-up list requests after lifecycle notifications.
+    pub catch_up: u64,
 }
 
 /// How many of the slowest changes a report lists (`changes.slowest`).

@@ -260,6 +260,10 @@ pub struct QuotaUse {
     /// Most units used in one day / the daily cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daily_peak_fraction: Option<f64>,
+    /// Most requests of one mailbox in service at once / the concurrency
+    /// cap (1 means the cap was reached and a 429 may have followed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent_peak_fraction: Option<f64>,
 }
 
 /// Why lost changes were lost (the first cause recorded for each).
@@ -332,6 +336,15 @@ pub struct Requests {
     /// (`renewal_failure`). Only in runs that model subscriptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_failed: Option<u64>,
+    /// Lifecycle notifications (`subscriptionRemoved`, `missed`) the
+    /// consumer received (not requests). Only with
+    /// `lifecycle_notifications`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<u64>,
+    /// Catch-up list requests after lifecycle notifications; in `total`.
+    /// Only with `lifecycle_notifications`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<u64>,
 }
 
 /// Latency per delivery path.
@@ -611,12 +624,15 @@ impl Report {
                 renew: Some(0),
                 subscribe: Some(0),
                 renew_failed: Some(0),
+                lifecycle: None,
+                catch_up: None,
                 ..Requests::default()
             },
             quota: Some(QuotaUse {
                 mailbox_window_peak_fraction: Some(0.0),
                 project_window_peak_fraction: Some(0.0),
                 daily_peak_fraction: Some(0.0),
+                concurrent_peak_fraction: Some(0.0),
                 ..QuotaUse::default()
             }),
             webhooks: Some(Webhooks::default()),

@@ -10,6 +10,7 @@
 //! It sees what a real consumer sees: ids, versions and its own receive
 //! times; what it did goes to the [`Ledger`].
 
+use super::catch_up::CatchUp;
 use super::config::{Ack, ConsumerConfig, Dedup, RunConfig, SubscriptionConfig};
 use super::faults::{HostFaults, Window};
 use super::ledger::{trace, Ledger, Mark};
@@ -17,11 +18,12 @@ use super::poller::{Poller, RequestKind};
 use super::receiver::{Done, Failure, Item, Receiver, Reply, WorkerTimer};
 use super::reconciler::Reconciler;
 use super::replica::Replica;
+use super::source::ListRequest;
 use super::traffic::Logs;
 use super::transmit::{
-    Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, ListAnswer, ListCall, Listed,
-    Outbox, Output, PageItem, Status, SubscribeCall, SubscribeKind, Subscribed, Subscription,
-    ToProvider,
+    Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, Lifecycle, LifecycleEvent,
+    ListAnswer, ListCall, Listed, Outbox, Output, PageItem, Status, SubscribeCall, SubscribeKind,
+    Subscribed, Subscription, ToProvider,
 };
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::time::{SimDuration, SimTime};
@@ -46,6 +48,9 @@ pub enum ConsumerTimer {
     Requeue,
     /// Mailbox `m`'s subscription is due for renewal.
     Renew(u32),
+    /// Mailbox `m`'s catch-up listing sends its request again after an
+    /// error.
+    CatchUp(u32),
     /// Crash fault `i` takes the host down.
     Crash(u32),
     /// Crash fault `i`'s downtime ends.
@@ -86,6 +91,9 @@ pub struct Consumer {
     host: HostFaults,
     /// The subscriptions this consumer renews, when the run models them.
     subs: Option<SubscriptionConfig>,
+    /// Catch-up listings after lifecycle notifications, when the consumer
+    /// subscribed with a `lifecycleNotificationUrl`.
+    catch_up: Option<CatchUp>,
     /// Mailboxes in the run.
     mailboxes: u32,
     /// First timers, armed by [`Consumer::start`].
@@ -127,6 +135,11 @@ impl Consumer {
             replica: Replica::new(logs),
             host,
             subs: cfg.consumer.hooks().and_then(|h| h.subscription),
+            catch_up: cfg
+                .consumer
+                .hooks()
+                .filter(|h| h.sender.lifecycle)
+                .map(|_| CatchUp::new(cfg.source.page_size, n)),
             mailboxes: n,
             firsts,
             out: Outbox::default(),
@@ -230,6 +243,11 @@ impl Consumer {
             ConsumerTimer::Worker { worker, gen } => self.worker_done(now, worker, gen, ledger),
             ConsumerTimer::Requeue => self.requeue(now),
             ConsumerTimer::Renew(m) => self.renew(now, m, ledger),
+            ConsumerTimer::CatchUp(m) => {
+                if let Some(req) = self.catch_up.as_ref().and_then(|c| c.current(m)) {
+                    self.send_catch_up(now, req, ledger);
+                }
+            }
             ConsumerTimer::Crash(i) => self.crash(now, i, ledger),
             ConsumerTimer::Restart(_) => self.restart(now),
         }
@@ -270,6 +288,7 @@ impl Consumer {
         match answer.caller {
             Caller::Poller(_) => self.polled(answer, ledger),
             Caller::Reconciler => self.reconciled(answer, ledger),
+            Caller::CatchUp => self.caught_up(answer, ledger),
         }
     }
 
@@ -400,6 +419,87 @@ impl Consumer {
         };
         self.out
             .push(Output::Timer(next, ConsumerTimer::Reconcile(m)));
+    }
+
+    // ----- lifecycle notifications ----------------------------------------
+
+    /// A lifecycle notification reaches the endpoint at `now` (lost if the
+    /// host is down). `subscriptionRemoved`: create the subscription again
+    /// (a subscription call), then catch up; `missed`: catch up. A
+    /// consumer that did not subscribe with lifecycle notifications never
+    /// gets one.
+    pub fn handle_lifecycle(&mut self, now: SimTime, l: Lifecycle, ledger: &mut Ledger) {
+        if self.catch_up.is_none() || self.host.down(now) {
+            return;
+        }
+        let m = l.mailbox;
+        ledger.metrics.counters.lifecycle += 1;
+        trace!(ledger, now, m, None, "lifecycle", "event" => super::trace::word(&l.event));
+        if matches!(l.event, LifecycleEvent::SubscriptionRemoved { .. }) && self.subs.is_some() {
+            ledger.metrics.counters.subscribe += 1;
+            self.out
+                .push(Output::Transmit(ToProvider::Subscribe(SubscribeCall {
+                    mailbox: m,
+                    kind: SubscribeKind::Recreate,
+                })));
+        }
+        if let Some(req) = self.catch_up.as_mut().and_then(|c| c.trigger(m, now)) {
+            self.send_catch_up(now, req, ledger);
+        }
+    }
+
+    /// Sends one catch-up list request.
+    fn send_catch_up(&mut self, now: SimTime, req: ListRequest, ledger: &mut Ledger) {
+        ledger.metrics.counters.catch_up += 1;
+        self.out.push(Output::Transmit(ToProvider::List(ListCall {
+            req,
+            wait: SimDuration::ZERO,
+            caller: Caller::CatchUp,
+            sent_at: now,
+            early: Early::Errors,
+        })));
+    }
+
+    /// A catch-up answer arrives: apply its page (by version, counted as
+    /// reconciliation), then go on, or retry after an error.
+    fn caught_up(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {
+        let ListAnswer {
+            mailbox: m,
+            ref listed,
+            at,
+            ..
+        } = *answer;
+        let Some(cu) = self.catch_up.as_mut() else {
+            return;
+        };
+        let wait = match listed {
+            Listed::RateLimited { retry_after } => {
+                ledger.metrics.counters.rate_limited += 1;
+                *retry_after
+            }
+            Listed::Unavailable => {
+                ledger.metrics.counters.errors += 1;
+                SimDuration::ZERO
+            }
+            Listed::Page {
+                items,
+                next_cursor,
+                has_more,
+            } => {
+                trace!(ledger, at, m, None, "catch_up_page", "changes" => items.len(), "has_more" => *has_more);
+                let next = cu.on_page(m, at, *next_cursor, *has_more);
+                apply_page(&mut self.replica, ledger, m, items, at, Path::Reconcile);
+                if let Some(req) = next {
+                    self.send_catch_up(at, req, ledger);
+                }
+                return;
+            }
+            // A window listing answers pages only.
+            _ => return,
+        };
+        let again = cu.on_error(m, at, wait);
+        self.out
+            .push(Output::Timer(again, ConsumerTimer::CatchUp(m)));
     }
 
     // ----- webhooks ------------------------------------------------------
@@ -603,6 +703,12 @@ impl Consumer {
     pub fn handle_subscribed(&mut self, now: SimTime, s: Subscribed, ledger: &mut Ledger) {
         let Some(cfg) = self.subs else { return };
         let m = s.call.mailbox;
+        if s.call.kind == SubscribeKind::Recreate {
+            // The renewal schedule goes on as it was; a failure is counted
+            // and left to it (the next renewal finds the subscription gone).
+            ledger.metrics.counters.renew_failed += (s.result == Subscription::Failed) as u64;
+            return;
+        }
         match s.result {
             Subscription::Active(_) => {
                 self.out.push(Output::Timer(

@@ -2,6 +2,7 @@
 //! `now` and inputs and return outputs and timers; they never read a clock,
 //! sleep or do IO. Drivers (see `engine::des`) own time.
 
+pub mod catch_up;
 pub mod config;
 pub mod consumer;
 pub mod faults;

@@ -91,6 +91,23 @@ impl Network {
         self.send(now, fate)
     }
 
+    /// Carries a lifecycle notification for mailbox `m`, sent at `now`,
+    /// like a delivery attempt (the same faults, drawn in send order, and
+    /// latency): when it reaches the endpoint, or `None` when it does not
+    /// (refused, hanging or lost: a lifecycle notification is sent once,
+    /// so it is lost). A duplicate copy is not modelled.
+    pub fn carry_lifecycle(&mut self, now: SimTime, m: u32) -> Option<SimTime> {
+        let fate = if self.faults.affects_deliveries() {
+            self.faults.fate(now, m)
+        } else {
+            Fate::default()
+        };
+        match self.send(now, fate) {
+            Carry::Arrives { at, .. } => Some(at),
+            Carry::Refused { .. } | Carry::Silent => None,
+        }
+    }
+
     /// One one-way trip's latency.
     #[inline]
     pub fn one_way(&mut self) -> SimDuration {

@@ -132,6 +132,11 @@ pub struct SenderConfig {
     /// Throttling of slow endpoints (Graph's, [`GRAPH_SLOW`]; `None`: no
     /// such rule).
     pub slow: Option<SlowRule>,
+    /// The consumer subscribed with a `lifecycleNotificationUrl`, so the
+    /// provider sends lifecycle notifications (`subscriptionRemoved`,
+    /// `missed`; only presets in [`LIFECYCLE_PRESETS`] can). Opt-in
+    /// (`[webhooks] lifecycle_notifications`); false in every preset.
+    pub lifecycle: bool,
 }
 
 impl SenderConfig {
@@ -160,6 +165,17 @@ const fn h(x: u64) -> SimDuration {
 pub const PRESETS: [&str; 8] = [
     "nylas", "svix", "stripe", "shopify", "github", "msgraph", "gmail", "custom",
 ];
+
+/// The presets whose provider sends lifecycle notifications: Microsoft
+/// Graph sends `subscriptionRemoved` and `missed` for Outlook message
+/// subscriptions created with a `lifecycleNotificationUrl`
+/// (learn.microsoft.com/graph/change-notifications-lifecycle-events,
+/// "Supported resources"); a subscription created without one gets none,
+/// and the URL cannot be added by a renewal. Graph documents removal for
+/// revoked access, password resets and the like; syncsim also sends
+/// `subscriptionRemoved` when a subscription expires unrenewed (assumed),
+/// and `missed` for each notification its slow-endpoint rule drops.
+pub const LIFECYCLE_PRESETS: [&str; 1] = ["msgraph"];
 
 /// Microsoft Graph's maximum subscription lifetime for Outlook `message`
 /// resources: 10,080 minutes (under 7 days), per the `subscription`
@@ -199,6 +215,7 @@ fn base(name: &'static str) -> SenderConfig {
         subscription_lifetime: None,
         renew_every: None,
         slow: None,
+        lifecycle: false,
     }
 }
 
@@ -387,7 +404,7 @@ pub fn origins(name: &str) -> Option<[Origin; 7]> {
             Published("Microsoft Graph change notification docs: thin (resource id only)"),
             Published("Graph change notification docs, throttling: >10% of responses over 10 s in 10 min delays new notifications 10 s, >15% drops them; never disabled"),
             Assumed,
-            Published("Graph subscription resource type: Outlook message subscriptions live at most 10,080 min (under 7 days); renewal cadence assumed: half of it"),
+            Published("Graph subscription resource type: Outlook message subscriptions live at most 10,080 min (under 7 days); renewal cadence assumed: half of it; opt-in lifecycle notifications (lifecycleNotificationUrl): subscriptionRemoved, missed (Graph lifecycle events docs; sending subscriptionRemoved at an unrenewed expiry is assumed)"),
         ],
         "gmail" => [
             Fitted("Pub/Sub push retries for the subscription's retention (7 days by default): 150 attempts over ~1 d"),

@@ -7,24 +7,27 @@
 //! return their answer, `handle_answer` or, with what a real endpoint
 //! said, `handle_verdict`, and `handle_timeout`) and yields [`Output`]s in
 //! order (`poll_output`): deliveries for the consumer and timers for
-//! itself (so its outputs are `Output<ProviderTimer, Delivery>`). It reads
-//! no clock and owns no queue; its random streams (API latency, one per
-//! mailbox) are derived from the seed and drawn in each mailbox's request
-//! order, so what one mailbox draws never depends on another's traffic.
+//! itself (so its outputs are `Output<ProviderTimer, Push>`: delivery
+//! attempts and, with `lifecycle_notifications`, lifecycle
+//! notifications). It reads no clock and owns no queue; its random
+//! streams (API latency, one per mailbox) are derived from the seed and
+//! drawn in each mailbox's request order, so what one mailbox draws never
+//! depends on another's traffic.
 
 use super::config::RunConfig;
 use super::faults::RenewalFaults;
 use super::ledger::{trace, Ledger, Mark};
 use super::presets::Payload;
-use super::sender::{NoteId, Sender, SenderOut};
+use super::sender::{NoteId, Sender, SenderOut, Throttle};
 use super::source::{ListOutcome, Source};
 use super::traffic::Logs;
 use super::transmit::{
-    Delivery, FetchCall, Fetched, ListAnswer, ListCall, Listed, Outbox, Output, PageItem, ReplyTo,
-    SubscribeCall, SubscribeKind, Subscribed, Subscription, Ticket, Verdict,
+    Delivery, FetchCall, Fetched, Lifecycle, LifecycleEvent, ListAnswer, ListCall, Listed, Outbox,
+    Output, PageItem, Push, ReplyTo, SubscribeCall, SubscribeKind, Subscribed, Subscription,
+    Ticket, Verdict,
 };
 use crate::engine::rng::{Purpose, SimRng, Streams};
-use crate::engine::sample::Delay;
+use crate::engine::sample::{Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
 use std::sync::Arc;
 
@@ -37,6 +40,9 @@ pub enum ProviderTimer {
     SendDue(NoteId),
     /// The endpoint is re-enabled (after `reenable_after`).
     Reenable,
+    /// Mailbox `m`'s subscription expires now unless it was renewed since
+    /// this timer was armed (lifecycle notifications only).
+    Expire(u32),
 }
 
 /// The webhook side of the provider.
@@ -51,6 +57,9 @@ struct Hooks {
     sender_out: Vec<SenderOut>,
     /// Subscriptions, when the run models their lifecycle.
     subs: Option<Subscriptions>,
+    /// The consumer subscribed with a `lifecycleNotificationUrl`: send
+    /// `subscriptionRemoved` and `missed` lifecycle notifications.
+    lifecycle: bool,
 }
 
 /// Each mailbox's subscription (Graph subscription, Gmail watch): when it
@@ -110,8 +119,10 @@ impl ApiLatency {
 pub struct Provider {
     source: Source,
     latency: ApiLatency,
+    /// Under a concurrency cap: how long a fetch is in service.
+    fetch_service: Option<Sampler>,
     hooks: Option<Hooks>,
-    out: Outbox<Output<ProviderTimer, Delivery>>,
+    out: Outbox<Output<ProviderTimer, Push>>,
     /// A page buffer a driver gave back ([`Provider::recycle`]), filled by
     /// the next non-empty page instead of a new allocation.
     spare: Vec<PageItem>,
@@ -200,9 +211,17 @@ impl Provider {
                 expires: vec![SimTime::ZERO + s.lifetime; n as usize],
                 faults: faults.renewal_failure.clone(),
             }),
+            lifecycle: h.sender.lifecycle,
+        });
+        let fetch_service = source.caps_concurrency().then(|| {
+            Sampler::new(
+                cfg.source.api_latency,
+                streams.stream(Purpose::FetchService, 0),
+            )
         });
         Provider {
             source,
+            fetch_service,
             latency: ApiLatency::new(cfg.source.api_latency, streams, n),
             hooks,
             out: Outbox::default(),
@@ -235,22 +254,32 @@ impl Provider {
         self.hooks.as_ref().map(|h| &h.sender)
     }
 
-    /// Arms the first timers: each mailbox's first commit, with webhooks.
+    /// Arms the first timers: each mailbox's first commit, with webhooks
+    /// (and, with lifecycle notifications, each subscription's expiry).
     pub fn start(&mut self) {
-        if self.hooks.is_none() {
+        let Some(h) = &self.hooks else {
             return;
-        }
+        };
+        let expiry = h.subs.as_ref().filter(|_| h.lifecycle).map(|s| s.lifetime);
         for m in 0..self.source.mailboxes() {
             if let Some(first) = self.source.logs().changes(m).first() {
                 self.out
                     .push(Output::Timer(first.at, ProviderTimer::Commit(m)));
             }
         }
+        if let Some(lifetime) = expiry {
+            for m in 0..self.source.mailboxes() {
+                self.out.push(Output::Timer(
+                    SimTime::ZERO + lifetime,
+                    ProviderTimer::Expire(m),
+                ));
+            }
+        }
     }
 
     /// The next thing the half asks its driver for, in the order asked.
     #[inline]
-    pub fn poll_output(&mut self) -> Option<Output<ProviderTimer, Delivery>> {
+    pub fn poll_output(&mut self) -> Option<Output<ProviderTimer, Push>> {
         self.out.pop()
     }
 
@@ -274,7 +303,37 @@ impl Provider {
                 self.with_sender(now, ledger, |s, out| s.retry_due(now, note, out))
             }
             ProviderTimer::Reenable => self.with_sender(now, ledger, |s, _| s.reenable(now)),
+            ProviderTimer::Expire(m) => self.expire(now, m, ledger),
         }
+    }
+
+    /// Mailbox `m`'s expiry timer: if the subscription really expires now
+    /// (no renewal moved it), Graph removes it and tells the
+    /// `lifecycleNotificationUrl` (`subscriptionRemoved`).
+    fn expire(&mut self, now: SimTime, m: u32, ledger: &mut Ledger) {
+        let gone = self
+            .hooks
+            .as_ref()
+            .and_then(|h| h.subs.as_ref())
+            .is_some_and(|s| s.expires[m as usize] == now);
+        if gone {
+            self.lifecycle(
+                now,
+                m,
+                LifecycleEvent::SubscriptionRemoved { expired_at: now },
+                ledger,
+            );
+        }
+    }
+
+    /// Sends a lifecycle notification for mailbox `m`.
+    fn lifecycle(&mut self, now: SimTime, m: u32, event: LifecycleEvent, ledger: &mut Ledger) {
+        trace!(ledger, now, m, None, "lifecycle_sent", "event" => super::trace::word(&event));
+        ledger.metrics.counters.lifecycle_sent += 1;
+        self.out.push(Output::Transmit(Push::Lifecycle(Lifecycle {
+            mailbox: m,
+            event,
+        })));
     }
 
     /// A list call reaches the API at `now`: its answer (as of now, or for
@@ -294,8 +353,18 @@ impl Provider {
             early: call.early,
             sent_at: call.sent_at,
             at: now + latency,
-            listed: owned(self.source.list(now, req), &mut self.spare),
+            listed: match self.source.hold(req.mailbox, now, now + latency) {
+                Ok(()) => owned(self.source.list(now, req), &mut self.spare),
+                Err(retry_after) => Listed::RateLimited { retry_after },
+            },
         };
+        if matches!(
+            answer.listed,
+            Listed::RateLimited { .. } | Listed::Unavailable
+        ) {
+            // Refused at once: not in service (no-op without a cap).
+            self.source.release(req.mailbox, now + latency);
+        }
         let mut answered = now;
         let empty = |l: &Listed| match l {
             Listed::Page { items, .. } => items.is_empty(),
@@ -332,6 +401,17 @@ impl Provider {
     pub fn handle_fetch(&mut self, now: SimTime, call: FetchCall, ledger: &mut Ledger) -> Fetched {
         ledger.metrics.source_request(now);
         ledger.fetches += 1;
+        let mut held = None;
+        if let Some(service) = &mut self.fetch_service {
+            let until = now + service.sample();
+            if let Err(retry_after) = self.source.hold(call.mailbox, now, until) {
+                return Fetched {
+                    call,
+                    result: Err(Listed::RateLimited { retry_after }),
+                };
+            }
+            held = Some(until);
+        }
         let result = match self.source.fetch(now, call.mailbox, call.msg) {
             Ok(latest) => {
                 let c = self.source.logs().changes(call.mailbox)[latest as usize];
@@ -341,7 +421,12 @@ impl Provider {
                     version: c.version,
                 })
             }
-            Err(outcome) => Err(owned(outcome, &mut self.spare)),
+            Err(outcome) => {
+                if let Some(until) = held {
+                    self.source.release(call.mailbox, until);
+                }
+                Err(owned(outcome, &mut self.spare))
+            }
         };
         Fetched { call, result }
     }
@@ -350,7 +435,9 @@ impl Provider {
     /// once (like a fetch). A renewal extends a live subscription by the
     /// lifetime and finds an expired one gone (404); a creation starts a
     /// new one; a `renewal_failure` fails either (5xx, nothing changes).
-    /// Every call is a request at the source.
+    /// Every call is a request at the source. With lifecycle
+    /// notifications, a call that extends or creates a subscription also
+    /// queues its expiry timer (drivers pump the provider after it).
     pub fn handle_subscribe(
         &mut self,
         now: SimTime,
@@ -360,6 +447,7 @@ impl Provider {
         ledger.metrics.source_request(now);
         let m = call.mailbox as usize;
         let refused = self.source.admit_subscribe(call.mailbox, now).is_err();
+        let mut expiry = None;
         let result = match self.hooks.as_mut().and_then(|h| h.subs.as_mut()) {
             // Over the quota: a 429, which the consumer treats as a failed
             // call (it tries again at its retry delay or next cadence).
@@ -373,6 +461,7 @@ impl Provider {
                     Subscription::NotFound
                 } else {
                     s.expires[m] = now + s.lifetime;
+                    expiry = Some(s.expires[m]);
                     Subscription::Active(s.expires[m])
                 }
             }
@@ -383,6 +472,10 @@ impl Provider {
             Subscription::NotFound => "not_found",
             Subscription::Failed => "failed",
         });
+        if let Some(at) = expiry.filter(|_| self.hooks.as_ref().is_some_and(|h| h.lifecycle)) {
+            self.out
+                .push(Output::Timer(at, ProviderTimer::Expire(call.mailbox)));
+        }
         Subscribed { call, result }
     }
 
@@ -486,7 +579,13 @@ impl Provider {
             return;
         }
         trace!(ledger, now, m, ledger.change(m, seq), "notify");
+        // Graph's slow-endpoint rule drops this notification: with
+        // lifecycle notifications, Graph says so (`missed`).
+        let missed = h.lifecycle && h.sender.throttle(now) == Throttle::Drop;
         self.with_sender(now, ledger, |s, out| s.notify(now, m, seq, out));
+        if missed {
+            self.lifecycle(now, m, LifecycleEvent::Missed, ledger);
+        }
     }
 
     /// Runs `f` on the sender, then turns what it asked for into outputs.
@@ -506,7 +605,7 @@ impl Provider {
             match o {
                 SenderOut::Send(note) => {
                     let d = self.delivery(note);
-                    self.out.push(Output::Transmit(d));
+                    self.out.push(Output::Transmit(Push::Delivery(d)));
                 }
                 SenderOut::Retry(note, at) => {
                     if ledger.tracing() {
@@ -608,7 +707,7 @@ mod tests {
         let (at, t) = commits.into_iter().min_by_key(|c| c.0).unwrap();
         provider.handle_timeout(at, t, &mut ledger);
         while let Some(o) = provider.poll_output() {
-            if let Output::Transmit(d) = o {
+            if let Output::Transmit(Push::Delivery(d)) = o {
                 return (provider, ledger, d);
             }
         }

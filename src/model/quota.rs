@@ -17,12 +17,17 @@
 //! the largest bursts at window edges (up to twice the limit across a
 //! boundary), so it is the optimistic reading of either.
 //!
-//! Graph also caps concurrent requests per mailbox at 4 (learn.microsoft
-//! .com/graph/throttling-limits, "Outlook service limits"). That is not
-//! modelled: the event engine answers a request the instant it reaches
-//! the source, so the source holds nothing in flight and a concurrency
-//! cap would never bind; a driver that holds requests would have to
-//! count them itself.
+//! Graph also caps concurrent requests per app per mailbox at 4
+//! (learn.microsoft.com/graph/throttling-limits, "Outlook service
+//! limits"). A request is in service from its arrival at the source until
+//! its answer leaves (arrival + the drawn API latency; a fetch, whose
+//! answer the model hands over at once, is in service for a latency drawn
+//! from its own stream, so fetch bursts bind as they would); one arriving
+//! while `cap` requests of its mailbox are in service is refused with a
+//! 429 whose `Retry-After` is the time until the first of them ends,
+//! rounded up to a whole second (Graph sends a Retry-After on a 429 but
+//! does not publish its value for this limit: assumed). A long poll's
+//! hold is not counted as service (only its latency).
 //!
 //! Only admitted requests use quota (a refused one is not counted), and a
 //! `rate_squeeze` fault scales the token buckets, not these quotas.
@@ -84,6 +89,8 @@ pub struct QuotaConfig {
     pub daily: Option<u64>,
     /// Units per call.
     pub weights: Weights,
+    /// Requests of one mailbox in service at once (Graph: 4).
+    pub concurrent_per_mailbox: Option<u32>,
 }
 
 /// The quota preset names, for `[source] quota`.
@@ -104,6 +111,7 @@ pub fn msgraph() -> QuotaConfig {
         per_project: None,
         daily: None,
         weights: Weights::ONE,
+        concurrent_per_mailbox: Some(4),
     }
 }
 
@@ -130,6 +138,7 @@ pub fn gmail() -> QuotaConfig {
             fetch: 5,
             subscribe: 100,
         },
+        concurrent_per_mailbox: None,
     }
 }
 
@@ -145,6 +154,7 @@ pub fn quota_preset(name: &str) -> Option<QuotaConfig> {
             per_project: None,
             daily: None,
             weights: Weights::ONE,
+            concurrent_per_mailbox: None,
         },
         _ => return None,
     })
@@ -161,10 +171,11 @@ pub fn quota_origins() -> Vec<(&'static str, &'static str, &'static str)> {
         ("msgraph", "10,000 requests / 10 min / mailbox", GRAPH),
         ("msgraph", "1 unit per request", GRAPH),
         ("msgraph", "fixed window (algorithm not published)", "assumed"),
+        ("msgraph", "4 concurrent requests / mailbox", GRAPH),
         (
             "msgraph",
-            "4 concurrent requests / mailbox (published there; not modelled: the event engine holds no request in flight)",
-            "not modelled",
+            "Retry-After of a concurrency 429: until the first request in service ends, in whole seconds",
+            "assumed",
         ),
         ("gmail", "15,000 units / min / user", GMAIL),
         ("gmail", "1,200,000 units / min / project", GMAIL),
@@ -207,6 +218,8 @@ pub struct QuotaStats {
     pub project_peak: u64,
     /// Most units used in one day.
     pub daily_peak: u64,
+    /// Most requests of one mailbox in service at once.
+    pub concurrent_peak: u64,
 }
 
 /// A quota's state: one count per mailbox, one per project window, one
@@ -218,6 +231,9 @@ pub struct Quota {
     project: Count,
     day: Count,
     stats: QuotaStats,
+    /// Per mailbox (with a concurrency cap): when each request in
+    /// service ends.
+    in_service: Vec<Vec<u64>>,
 }
 
 const DAY: SimDuration = SimDuration::from_secs(86_400);
@@ -225,6 +241,7 @@ const DAY: SimDuration = SimDuration::from_secs(86_400);
 impl Quota {
     /// A fresh quota for `mailboxes`.
     pub fn new(cfg: QuotaConfig, mailboxes: u32) -> Self {
+        let cfg_cap = cfg.concurrent_per_mailbox.is_some();
         let n = if cfg.per_mailbox.is_some() {
             mailboxes as usize
         } else {
@@ -236,6 +253,40 @@ impl Quota {
             project: Count::default(),
             day: Count::default(),
             stats: QuotaStats::default(),
+            in_service: vec![Vec::new(); if cfg_cap { mailboxes as usize } else { 0 }],
+        }
+    }
+
+    /// Takes one of `mailbox`'s concurrency slots from `now` until
+    /// `until` (when the answer leaves), or refuses the request with the
+    /// `Retry-After` until the first request in service ends (whole
+    /// seconds). Always admits without a cap.
+    pub fn hold(&mut self, mailbox: u32, now: SimTime, until: SimTime) -> Result<(), SimDuration> {
+        let Some(cap) = self.cfg.concurrent_per_mailbox else {
+            return Ok(());
+        };
+        let Some(slots) = self.in_service.get_mut(mailbox as usize) else {
+            return Ok(());
+        };
+        slots.retain(|&end| end > now.0);
+        if slots.len() >= cap as usize {
+            self.stats.rate_limited += 1;
+            let first = slots.iter().copied().min().unwrap_or(now.0);
+            let secs = (first - now.0).div_ceil(1_000_000).max(1);
+            return Err(SimDuration::from_secs(secs));
+        }
+        slots.push(until.0);
+        self.stats.concurrent_peak = self.stats.concurrent_peak.max(slots.len() as u64);
+        Ok(())
+    }
+
+    /// Gives back the slot [`Quota::hold`] took until `until` (the
+    /// request was refused or failed at once, so it is not in service).
+    pub fn release(&mut self, mailbox: u32, until: SimTime) {
+        if let Some(slots) = self.in_service.get_mut(mailbox as usize) {
+            if let Some(i) = slots.iter().rposition(|&e| e == until.0) {
+                slots.swap_remove(i);
+            }
         }
     }
 
@@ -310,6 +361,32 @@ impl Quota {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Graph's cap of 4: four requests in service (ending at 1.2 s, 1.5 s,
+    /// 2 s, 3 s) admit no fifth at 1 s, whose Retry-After is the 0.2 s to
+    /// the first end rounded up to 1 s; at 1.2 s one slot is free again;
+    /// a released slot is free at once; the peak is 4.
+    #[test]
+    fn graph_caps_four_requests_in_service_per_mailbox() {
+        let ms = |x: u64| SimTime(x * 1_000);
+        let mut q = Quota::new(msgraph(), 2);
+        for end in [1_200, 1_500, 2_000, 3_000] {
+            assert_eq!(q.hold(0, ms(1_000), ms(end)), Ok(()));
+        }
+        assert_eq!(
+            q.hold(0, ms(1_000), ms(4_000)),
+            Err(SimDuration::from_secs(1))
+        );
+        assert_eq!(q.hold(1, ms(1_000), ms(4_000)), Ok(()), "another mailbox");
+        assert_eq!(q.hold(0, ms(1_200), ms(4_000)), Ok(()));
+        assert_eq!(
+            q.hold(0, ms(1_300), ms(5_000)),
+            Err(SimDuration::from_secs(1))
+        );
+        q.release(0, ms(4_000));
+        assert_eq!(q.hold(0, ms(1_300), ms(5_000)), Ok(()));
+        assert_eq!((q.stats().concurrent_peak, q.stats().rate_limited), (4, 2));
+    }
 
     fn t(secs: u64) -> SimTime {
         SimTime(secs * 1_000_000)

@@ -480,6 +480,32 @@ impl Source {
         }
     }
 
+    /// Takes one of `mailbox`'s concurrency slots from `now` until
+    /// `until` (see [`Quota::hold`]): `Err` with the `Retry-After` when
+    /// the quota's cap is reached. Always admits without one.
+    #[inline]
+    pub fn hold(&mut self, mailbox: u32, now: SimTime, until: SimTime) -> Result<(), SimDuration> {
+        match &mut self.quota {
+            Some(q) => q.hold(mailbox, now, until),
+            None => Ok(()),
+        }
+    }
+
+    /// Gives back a slot [`Source::hold`] took (the request was answered
+    /// with an error at once).
+    pub fn release(&mut self, mailbox: u32, until: SimTime) {
+        if let Some(q) = &mut self.quota {
+            q.release(mailbox, until);
+        }
+    }
+
+    /// True when the quota caps concurrent requests per mailbox.
+    pub fn caps_concurrency(&self) -> bool {
+        self.quota
+            .as_ref()
+            .is_some_and(|q| q.config().concurrent_per_mailbox.is_some())
+    }
+
     /// What the quota measured, and its config, if the source has one.
     pub fn quota(&self) -> Option<(&super::quota::QuotaConfig, QuotaStats)> {
         self.quota.as_deref().map(|q| (q.config(), q.stats()))

@@ -60,6 +60,8 @@ pub enum Caller {
     Poller(RequestKind),
     /// The hybrid's reconciler.
     Reconciler,
+    /// A catch-up listing after a lifecycle notification.
+    CatchUp,
 }
 
 /// Consumer → provider: list a mailbox's changes after a cursor.
@@ -196,6 +198,9 @@ pub enum SubscribeKind {
     Renew,
     /// Create a new subscription (after the old one expired).
     Create,
+    /// Create a new subscription after a `subscriptionRemoved` lifecycle
+    /// notification (the renewal schedule goes on as it was).
+    Recreate,
 }
 
 /// Consumer → provider: a subscription call for one mailbox. Like a
@@ -227,6 +232,51 @@ pub struct Subscribed {
     pub call: SubscribeCall,
     /// The answer.
     pub result: Subscription,
+}
+
+/// Which lifecycle event a [`Lifecycle`] notification reports (Microsoft
+/// Graph's `lifecycleEvent`, sent to the subscription's
+/// `lifecycleNotificationUrl`; learn.microsoft.com/graph/
+/// change-notifications-lifecycle-events, "Reduce missing subscriptions
+/// and change notifications"). Graph's third kind,
+/// `reauthorizationRequired`, asks for a renewal the consumer's cadence
+/// already makes, and is not modelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifecycleEvent {
+    /// `subscriptionRemoved`: the mailbox's subscription is gone (here:
+    /// it expired unrenewed); Graph's advice is to create it again. It
+    /// carries the subscription's `subscriptionExpirationDateTime`.
+    SubscriptionRemoved {
+        /// When the subscription expired.
+        expired_at: SimTime,
+    },
+    /// `missed`: change notifications for the mailbox were not delivered
+    /// (here: dropped by Graph's slow-endpoint rule); Graph's advice is
+    /// to resynchronise the resource (a delta query). It does not say
+    /// which changes.
+    Missed,
+}
+
+/// Provider → consumer: a lifecycle notification for one mailbox's
+/// subscription. It travels like a delivery (the network's latency and
+/// delivery faults apply) but is sent once: no retries, and its answer
+/// is not modelled (a lost one is lost).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// The mailbox whose subscription it concerns.
+    pub mailbox: u32,
+    /// What happened.
+    pub event: LifecycleEvent,
+}
+
+/// What the provider sends the consumer unasked: webhook delivery
+/// attempts and, when the run has them, lifecycle notifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Push {
+    /// A webhook delivery attempt.
+    Delivery(Delivery),
+    /// A lifecycle notification.
+    Lifecycle(Lifecycle),
 }
 
 /// Provider → consumer: one webhook delivery attempt.
@@ -333,6 +383,8 @@ pub enum ToConsumer {
     /// A subscription call's answer (no modelled latency: it arrives
     /// when asked).
     Subscribed(Subscribed),
+    /// A lifecycle notification.
+    Lifecycle(Lifecycle),
 }
 
 /// What a half asks its driver for, in the order it asks (drivers keep

@@ -187,13 +187,14 @@ pub fn render(r: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "quota      {}: {} units, refused {}{}{}{}",
+            "quota      {}: {} units, refused {}{}{}{}{}",
             u.preset,
             u.units,
             u.rate_limited,
             peak("mailbox window", u.mailbox_window_peak_fraction),
             peak("project window", u.project_window_peak_fraction),
-            peak("day", u.daily_peak_fraction)
+            peak("day", u.daily_peak_fraction),
+            peak("concurrency", u.concurrent_peak_fraction)
         );
     }
     if let Some(w) = &r.webhooks {

@@ -491,6 +491,9 @@ pub struct QuotaLimitsSpec {
     pub fetch_units: Option<std::num::NonZeroU64>,
     /// Units per subscription call (msgraph 1; gmail `watch` 100).
     pub subscribe_units: Option<std::num::NonZeroU64>,
+    /// Requests of one mailbox in service at once (msgraph 4; gmail
+    /// none): one more is answered 429.
+    pub concurrent_per_mailbox: Option<std::num::NonZeroU32>,
 }
 
 impl QuotaLimitsSpec {
@@ -505,6 +508,7 @@ impl QuotaLimitsSpec {
             list_units,
             fetch_units,
             subscribe_units,
+            concurrent_per_mailbox,
         } = self;
         mailbox_window.is_none()
             && mailbox_limit.is_none()
@@ -514,6 +518,7 @@ impl QuotaLimitsSpec {
             && list_units.is_none()
             && fetch_units.is_none()
             && subscribe_units.is_none()
+            && concurrent_per_mailbox.is_none()
     }
 
     /// The quota `preset` names with these overrides, or what is wrong
@@ -568,15 +573,18 @@ impl QuotaLimitsSpec {
         w.list = self.list_units.map_or(w.list, |n| n.get());
         w.fetch = self.fetch_units.map_or(w.fetch, |n| n.get());
         w.subscribe = self.subscribe_units.map_or(w.subscribe, |n| n.get());
+        if let Some(c) = self.concurrent_per_mailbox {
+            q.concurrent_per_mailbox = Some(c.get());
+        }
         let limits = [
             ("mailbox_limit", q.per_mailbox.map(|l| l.limit)),
             ("project_limit", q.per_project.map(|l| l.limit)),
             ("daily_limit", q.daily),
         ];
-        if limits.iter().all(|(_, l)| l.is_none()) {
+        if limits.iter().all(|(_, l)| l.is_none()) && q.concurrent_per_mailbox.is_none() {
             return Err(invalid(
                 "source.quota_limits",
-                "quota \"custom\" needs a limit: mailbox_window + mailbox_limit, project_window + project_limit, or daily_limit",
+                "quota \"custom\" needs a limit: mailbox_window + mailbox_limit, project_window + project_limit, daily_limit, or concurrent_per_mailbox",
             ));
         }
         let heaviest = w.list.max(w.fetch).max(w.subscribe);

@@ -2,7 +2,9 @@
 
 use super::spec::{invalid, DelaySpec, Invalid, Probability};
 use crate::engine::time::{PositiveDuration, SimDuration};
-use crate::model::presets::{preset, HealthRule, Payload, SenderConfig, PRESETS};
+use crate::model::presets::{
+    preset, HealthRule, Payload, SenderConfig, LIFECYCLE_PRESETS, PRESETS,
+};
 use serde::Deserialize;
 use std::num::NonZeroU32;
 
@@ -36,6 +38,13 @@ pub struct WebhooksSpec {
     /// gmail: 7 d; other presets never expire). Setting it models
     /// subscriptions even when the run is shorter than the lifetime.
     pub subscription_lifetime: Option<PositiveDuration>,
+    /// Subscribe with a `lifecycleNotificationUrl` (msgraph only; default
+    /// false): the provider then sends `subscriptionRemoved` when a
+    /// subscription expires unrenewed and `missed` when its slow-endpoint
+    /// rule drops a notification, and the consumer re-creates the
+    /// subscription and lists what it missed. Real Graph needs the URL
+    /// for subscriptions that outlive an hour.
+    pub lifecycle_notifications: Option<bool>,
 }
 
 fn custom() -> String {
@@ -71,6 +80,18 @@ impl WebhooksSpec {
                     ));
                 }
             }
+        }
+        if self.lifecycle_notifications == Some(true)
+            && !LIFECYCLE_PRESETS.contains(&self.preset.as_str())
+        {
+            return Err(invalid(
+                "webhooks.lifecycle_notifications",
+                format!(
+                    "preset \"{}\" sends no lifecycle notifications; only {} does",
+                    super::echo(&self.preset),
+                    LIFECYCLE_PRESETS.join(", ")
+                ),
+            ));
         }
         let has_health = self.failing_ratio.is_some()
             || self.failing_window.is_some()
@@ -125,6 +146,7 @@ impl WebhooksSpec {
         if let Some(l) = self.subscription_lifetime {
             c.subscription_lifetime = Some(l.get());
         }
+        c.lifecycle = self.lifecycle_notifications == Some(true);
         c
     }
 }

@@ -59,24 +59,57 @@ pub const COST_METRICS: [(&str, &str); 5] = [
     ("cost.workers_month", "cost_workers_month"),
 ];
 
+/// The quota metrics (report path, short name): CSV columns only when
+/// the runs have a `quota` section (`[source] quota`); a limit the quota
+/// lacks leaves its cells empty.
+pub const QUOTA_METRICS: [(&str, &str); 5] = [
+    (
+        "quota.mailbox_window_peak_fraction",
+        "quota_mailbox_window_peak_fraction",
+    ),
+    (
+        "quota.project_window_peak_fraction",
+        "quota_project_window_peak_fraction",
+    ),
+    ("quota.daily_peak_fraction", "quota_daily_peak_fraction"),
+    (
+        "quota.concurrent_peak_fraction",
+        "quota_concurrent_peak_fraction",
+    ),
+    ("quota.rate_limited", "quota_rate_limited"),
+];
+
 /// Every metric a point is summarised on: [`METRICS`], then
-/// [`COST_METRICS`].
+/// [`COST_METRICS`], then [`QUOTA_METRICS`].
 fn all_metrics() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    METRICS.iter().chain(COST_METRICS.iter())
+    METRICS
+        .iter()
+        .chain(COST_METRICS.iter())
+        .chain(QUOTA_METRICS.iter())
 }
 
-/// The metrics the CSVs show: [`METRICS`], and [`COST_METRICS`] when
-/// `priced`.
-fn shown_metrics(priced: bool) -> Vec<(&'static str, &'static str)> {
-    all_metrics()
-        .take(METRICS.len() + if priced { COST_METRICS.len() } else { 0 })
+/// The metrics the CSVs show: [`METRICS`], [`COST_METRICS`] when
+/// `priced`, [`QUOTA_METRICS`] when the runs have a `quota` section.
+fn shown_metrics(priced: bool, quota: bool) -> Vec<(&'static str, &'static str)> {
+    METRICS
+        .iter()
+        .chain(COST_METRICS.iter().filter(|_| priced))
+        .chain(QUOTA_METRICS.iter().filter(|_| quota))
         .copied()
         .collect()
 }
 
 /// True when some stored run has a `cost` section.
 fn priced<'a>(reports: impl IntoIterator<Item = &'a serde_json::Value>) -> bool {
-    reports.into_iter().any(|r| r.get("cost").is_some())
+    has_section(reports, "cost")
+}
+
+/// True when some stored run has a `section` section.
+fn has_section<'a>(
+    reports: impl IntoIterator<Item = &'a serde_json::Value>,
+    section: &str,
+) -> bool {
+    reports.into_iter().any(|r| r.get(section).is_some())
 }
 
 /// Why a sweep's outputs could not be written. Each names the file.
@@ -548,7 +581,10 @@ fn csv_bytes(
 }
 
 fn results_csv(meta: &Meta, results: &[Stored]) -> Result<Vec<u8>, csv::Error> {
-    let metrics = shown_metrics(priced(results.iter().map(|r| &r.report)));
+    let metrics = shown_metrics(
+        priced(results.iter().map(|r| &r.report)),
+        has_section(results.iter().map(|r| &r.report), "quota"),
+    );
     let mut header = lead_header(meta);
     header.extend(["seed".to_string(), "digest".into()]);
     header.extend(metrics.iter().map(|(_, n)| n.to_string()));
@@ -569,7 +605,13 @@ fn results_csv(meta: &Meta, results: &[Stored]) -> Result<Vec<u8>, csv::Error> {
 }
 
 fn summary_csv(meta: &Meta, points: &[PointSummary]) -> Result<Vec<u8>, csv::Error> {
-    let metrics = shown_metrics(priced_points(points));
+    let metrics = shown_metrics(
+        priced_points(points),
+        has_section(
+            points.iter().flat_map(|p| p.runs.iter().map(|r| &r.report)),
+            "quota",
+        ),
+    );
     let mut header = lead_header(meta);
     header.extend([
         "seeds".to_string(),
@@ -584,7 +626,7 @@ fn summary_csv(meta: &Meta, points: &[PointSummary]) -> Result<Vec<u8>, csv::Err
         row.push(p.runs.len().to_string());
         row.push(p.crashed.len().to_string());
         row.push(p.meets.to_string());
-        for m in p.metrics.iter().take(metrics.len()) {
+        for m in metrics.iter().map(|(path, _)| metric(p, path)) {
             row.extend([
                 cell(m.map(|s| s.mean)),
                 cell(m.map(|s| s.sd)),

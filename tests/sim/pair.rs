@@ -17,7 +17,7 @@ use syncsim::model::halves::{self, Halves};
 use syncsim::model::ledger::Ledger;
 use syncsim::model::network::{Carry, Network};
 use syncsim::model::provider::{Provider, ProviderTimer};
-use syncsim::model::transmit::{Output, Status, Ticket, ToConsumer, ToProvider};
+use syncsim::model::transmit::{Output, Push, Status, Ticket, ToConsumer, ToProvider};
 
 /// One pending step.
 #[derive(Debug)]
@@ -93,6 +93,9 @@ impl Pair {
                 Step::ToConsumer(ToConsumer::Subscribed(s)) => {
                     self.consumer.handle_subscribed(now, s, l)
                 }
+                Step::ToConsumer(ToConsumer::Lifecycle(lc)) => {
+                    self.consumer.handle_lifecycle(now, lc, l)
+                }
                 Step::ToConsumer(ToConsumer::Delivery(d)) => {
                     let open = self.provider.awaits(d.reply.ticket);
                     self.consumer.handle_delivery(now, d, open, l);
@@ -151,7 +154,12 @@ impl Pair {
             } else if let Some(o) = self.provider.poll_output() {
                 match o {
                     Output::Timer(t, timer) => self.at(t, Step::Provider(timer)),
-                    Output::Transmit(mut d) => {
+                    Output::Transmit(Push::Lifecycle(lc)) => {
+                        if let Some(at) = self.net.carry_lifecycle(now, lc.mailbox) {
+                            self.at(at, Step::ToConsumer(ToConsumer::Lifecycle(lc)));
+                        }
+                    }
+                    Output::Transmit(Push::Delivery(mut d)) => {
                         let ticket = d.reply.ticket;
                         // The sender's client times out at the deadline
                         // whatever happens; a settled attempt ignores it.

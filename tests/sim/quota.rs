@@ -148,3 +148,42 @@ fn gmail_units_are_the_weighted_sum_of_calls() {
     let project = quota.project_window_peak_fraction.expect("gmail has one") * 1_200_000.0;
     assert!(project + 0.5 >= per_mailbox, "{quota:?}");
 }
+
+/// One mailbox, a burst of 16 changes within 1 ms at 1 h, Graph's thin
+/// notifications (a fetch each), `workers` workers with a fixed 1 s
+/// handler time, a fixed 200 ms API latency (a fetch is in service that
+/// long), processing_attempts 5, no backoff, and Graph's quota (4
+/// concurrent requests per mailbox).
+fn fetch_burst(workers: u32) -> String {
+    format!(
+        "name = \"c\"\nseed = 2\nhorizon = \"2h\"\ndrain = \"1h\"\n\n[source]\nmailboxes = 1\nmessages_per_day = 0\napi_latency = \"200ms\"\nquota = \"msgraph\"\n\n\
+         [[source.bursts]]\nat = \"1h\"\nmailboxes = 1\nmessages = 16\nover = \"1ms\"\n\n\
+         [webhooks]\npreset = \"msgraph\"\n\n[consumer]\nstrategy = \"webhook\"\nworkers = {workers}\nhandler_time = \"1s\"\nprocessing_attempts = 5\n"
+    )
+}
+
+/// Graph's cap of 4 concurrent requests per mailbox binds on a fetch
+/// burst. 16 workers take the 16 notifications as they arrive (within
+/// 1 ms) and fetch 1 s later, within the same millisecond: 4 fetches are
+/// admitted (in service until +200 ms) and 12 answered 429. Each refused
+/// item fails processing and goes straight back to the queue (no
+/// backoff); a worker takes it at once and fetches 1 s later, when every
+/// earlier fetch has left service: 12 → 4 admitted, 8 refused; then 8 → 4
+/// and 4; then 4 → 4 admitted. 429s: 12 + 8 + 4 = 24; fetches 16 + 12 +
+/// 8 + 4 = 40; the fourth try is within processing_attempts = 5, so
+/// nothing is lost; the peak is the cap (fraction 1). With 4 workers the
+/// fetches never overlap beyond 4: no 429.
+#[test]
+fn graphs_concurrency_cap_binds_on_a_fetch_burst() {
+    let r = run(&fetch_burst(16));
+    let q = r.quota.as_ref().expect("a quota section");
+    assert_eq!(q.rate_limited, 24, "{q:?}");
+    assert_eq!(r.requests.rate_limited, 24);
+    assert_eq!(r.requests.fetch, 40);
+    assert_eq!(q.concurrent_peak_fraction, Some(1.0));
+    assert_eq!(r.changes.lost, 0);
+    let calm = run(&fetch_burst(4));
+    let q = calm.quota.as_ref().expect("a quota section");
+    assert_eq!((q.rate_limited, calm.requests.fetch), (0, 16), "{q:?}");
+    assert_eq!(q.concurrent_peak_fraction, Some(1.0));
+}

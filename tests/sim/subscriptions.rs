@@ -150,3 +150,155 @@ fn live_and_network_modes_refuse_expiring_subscriptions() {
     .config();
     assert!(syncsim::live::check_drivable(&fine).is_ok());
 }
+
+/// `text` with Graph's lifecycle notifications (`lifecycle`), a fixed
+/// one-way webhook latency of 1 s (a round trip inside Graph's 3 s
+/// timeout, so its slow-endpoint rule never fires), and a burst of 50
+/// changes per mailbox in the first half second after the expiry at 16 h,
+/// so that the gap between the expiry and the consumer hearing of it
+/// holds changes.
+fn slow_wire(strategy: &str, lifecycle: bool) -> String {
+    text(strategy, ONE_FAILURE)
+        .replace(
+            "subscription_lifetime = \"10h\"\n",
+            &format!(
+                "subscription_lifetime = \"10h\"\nlatency = \"1s\"\nlifecycle_notifications = {lifecycle}\n"
+            ),
+        )
+        .replace(
+            "messages_per_day = 200\n",
+            "messages_per_day = 200\n\n[[source.bursts]]\nat = \"16h\"\nmailboxes = 20\nmessages = 50\nover = \"500ms\"\n",
+        )
+}
+
+#[test]
+fn lifecycle_notifications_recover_the_gap_a_failed_renewal_causes() {
+    // As above, the renewal at 12 h fails and the subscription expires at
+    // 16 h. With lifecycle notifications Graph sends `subscriptionRemoved`
+    // at 16 h; it arrives at 16 h + 1 s (the wire's one-way latency); the
+    // consumer re-creates the subscription then (one creation per
+    // mailbox) and runs a catch-up listing since time zero (its first),
+    // answered as of 16 h + 1 s: it holds every change of the gap
+    // [16 h, 16 h + 1 s), the burst's 1,000 included, none of which was
+    // notified. Nothing is lost.
+    let (from, to) = (16 * H, 16 * H + 1_000_000);
+    let logs = crate::common::logs(&slow_wire("webhook", true));
+    let gap = (0..logs.mailboxes())
+        .flat_map(|m| logs.changes(m).iter())
+        .filter(|c| from <= c.at.0 && c.at.0 < to)
+        .count() as u64;
+    // The burst: 20 × 50 (Poisson traffic adds ~0.05 in a second).
+    assert!(gap >= 1_000, "{gap}");
+    // One page per mailbox unless more than 200 changes are visible at
+    // 16 h + 1 s (page size 200): max(1, ceil(n / 200)) each (~133 + 50
+    // per mailbox). Later pages are answered a few API latencies
+    // (~120 ms) later: exact unless a change commits in those
+    // milliseconds at a page boundary.
+    let pages: u64 = (0..logs.mailboxes())
+        .map(|m| {
+            let n = logs.changes(m).iter().filter(|c| c.at.0 <= to).count() as u64;
+            n.div_ceil(200).max(1)
+        })
+        .sum();
+    let r = run(&slow_wire("webhook", true));
+    assert_eq!(r.changes.lost, 0);
+    assert_eq!(r.changes.lost_by_cause.subscription_expired, Some(0));
+    assert_eq!(r.requests.lifecycle, Some(20), "one removal per mailbox");
+    assert_eq!(r.requests.subscribe, Some(20), "re-created once each");
+    // The renewal chain is unchanged (the re-creation adds none): 8 per
+    // mailbox, the one at 18 h finding the re-created subscription alive.
+    assert_eq!(r.requests.renew, Some(8 * 20));
+    assert_eq!(r.requests.renew_failed, Some(20));
+    assert_eq!(r.requests.catch_up, Some(pages));
+    // Every request is counted (and so priced and quota-charged).
+    assert_eq!(
+        r.requests.total,
+        r.requests.fetch + 8 * 20 + 20 + pages,
+        "fetches + renewals + creations + catch-up pages"
+    );
+    // The gap's changes were never notified: the catch-up listing
+    // (counted as reconciliation) applied them first.
+    assert!(
+        r.changes.first_seen_by.reconcile >= gap,
+        "{} < {gap}",
+        r.changes.first_seen_by.reconcile
+    );
+
+    // The same run without lifecycle notifications: the webhooks stay
+    // silent until the renewal at 18 h re-creates the subscription, and
+    // the whole gap [16 h, 18 h) is lost (the arithmetic above).
+    let (from, to) = (16 * H, 18 * H);
+    let gap2 = (0..logs.mailboxes())
+        .flat_map(|m| logs.changes(m).iter())
+        .filter(|c| from <= c.at.0 && c.at.0 < to)
+        .count() as u64;
+    let without = run(&slow_wire("webhook", false));
+    assert_eq!(without.changes.lost, gap2);
+    assert_eq!(without.requests.lifecycle, None);
+}
+
+#[test]
+fn lifecycle_notifications_need_graph_and_are_refused_live() {
+    let t = slow_wire("webhook", true).replace("\"msgraph\"", "\"gmail\"");
+    let err = syncsim::scenario::parse(&t, "t.toml", syncsim::scenario::Format::Toml)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("webhooks.lifecycle_notifications") && err.contains("only msgraph"),
+        "{err}"
+    );
+    // A short Graph run models no expiry, but its lifecycle notifications
+    // (`missed`) still have no wire in live and network modes.
+    let short = "name='s'\nseed=1\nhorizon='1d'\n[source]\nmailboxes=2\nmessages_per_day=10\n\
+                 [webhooks]\npreset='msgraph'\nlifecycle_notifications=true\n[consumer]\nstrategy='webhook'\n";
+    let err = syncsim::live::check_drivable(&scenario(short).config())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lifecycle_notifications"), "{err}");
+}
+
+#[test]
+fn missed_notifications_are_caught_up() {
+    // Graph's slow-endpoint rule (more than 15% of answers slower than
+    // 10 s, or timed out, over 10 minutes: drop). A one-way latency of
+    // 2 s makes every round trip 4 s, past Graph's 3 s timeout: every
+    // attempt times out, so once the first answers are in, every new
+    // notification is dropped (`webhooks.skipped_disabled`, lost as
+    // `endpoint_disabled` without lifecycle notifications). With them,
+    // each drop sends `missed` (none is lost on the wire: no faults), and
+    // the catch-up listing it triggers, sent when `missed` arrives 2 s
+    // after the drop, holds the dropped change: nothing is lost. The
+    // sender's side is the same in both runs (fixed latency, nothing
+    // drawn), so the drops are the same.
+    let text = |lifecycle: bool| {
+        format!(
+            "name='m'\nseed=4\nhorizon='6h'\ndrain='6h'\n[source]\nmailboxes=5\nmessages_per_day=200\n\
+             [webhooks]\npreset='msgraph'\nlatency='2s'\nlifecycle_notifications={lifecycle}\n\
+             [consumer]\nstrategy='webhook'\ndedup='version'\n"
+        )
+    };
+    let without = run(&text(false));
+    let dropped = without
+        .webhooks
+        .as_ref()
+        .expect("webhooks")
+        .skipped_disabled;
+    assert!(dropped > 100, "{dropped}");
+    assert_eq!(without.changes.lost_by_cause.endpoint_disabled, dropped);
+    let with = run(&text(true));
+    assert_eq!(
+        with.webhooks.as_ref().expect("webhooks").skipped_disabled,
+        dropped
+    );
+    assert_eq!(
+        with.requests.lifecycle,
+        Some(dropped),
+        "one `missed` per drop"
+    );
+    assert_eq!(with.changes.lost, 0);
+    // Catch-ups coalesce (one rerun at most per mailbox while one runs),
+    // so there are at most as many runs as notifications, and at least
+    // one per mailbox.
+    let pages = with.requests.catch_up.expect("counted");
+    assert!((5..=dropped * 2).contains(&pages), "{pages}");
+}

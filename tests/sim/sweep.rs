@@ -1521,3 +1521,66 @@ name = "hybrid 30m"
         assert!(inside(frame, r), "`{t}` leaves the frame: {r:?}");
     }
 }
+
+/// Quota headroom columns: a sweep of runs with Graph's quota has
+/// `quota_*` columns in results.csv and summary.csv. The scenario: a burst
+/// of 16 thin notifications fetched by `workers` workers at once, one
+/// mailbox; Graph caps 4 requests in service per mailbox, so both points
+/// reach the cap (peak fraction 1); 4 workers are never refused, 16 get
+/// 12 + 8 + 4 = 24 429s (tests/sim/quota.rs derives it). A sweep without
+/// a quota has no such column.
+#[test]
+fn quota_headroom_is_a_sweep_column() {
+    let dir = crate::common::temp_dir("sweep-quota");
+    let file = dir.join("q.toml");
+    std::fs::write(
+        &file,
+        "name = \"c\"\nseed = 2\nhorizon = \"2h\"\ndrain = \"1h\"\n[source]\nmailboxes = 1\nmessages_per_day = 0\napi_latency = \"200ms\"\nquota = \"msgraph\"\n\
+         [[source.bursts]]\nat = \"1h\"\nmailboxes = 1\nmessages = 16\nover = \"1ms\"\n[webhooks]\npreset = \"msgraph\"\n\
+         [consumer]\nstrategy = \"webhook\"\nhandler_time = \"1s\"\nprocessing_attempts = 5\n[sweep]\nseeds = 1\n\"consumer.workers\" = [4, 16]\n",
+    )
+    .unwrap();
+    sweep(&file, &dir.join("out"), &[]);
+    let header = |name: &str| {
+        csv::Reader::from_path(dir.join("out").join(name))
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone()
+    };
+    let h = header("results.csv");
+    let col = |c: &str| {
+        h.iter()
+            .position(|x| x == c)
+            .unwrap_or_else(|| panic!("no {c} in {h:?}"))
+    };
+    let (peak, refused) = (
+        col("quota_concurrent_peak_fraction"),
+        col("quota_rate_limited"),
+    );
+    let got: Vec<(String, String)> = rows(&dir.join("out/results.csv"))
+        .iter()
+        .map(|r| (r[peak].to_string(), r[refused].to_string()))
+        .collect();
+    assert_eq!(got, [("1".into(), "0".into()), ("1".into(), "24".into())]);
+    let s = header("summary.csv");
+    assert!(
+        s.iter().any(|x| x == "quota_concurrent_peak_fraction_mean"),
+        "{s:?}"
+    );
+    // Without a quota: no quota columns.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("quota = \"msgraph\"\n", ""),
+    )
+    .unwrap();
+    sweep(&file, &dir.join("plain"), &[]);
+    let h = csv::Reader::from_path(dir.join("plain/results.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    assert!(!h.iter().any(|x| x.starts_with("quota_")), "{h:?}");
+}
