@@ -124,7 +124,7 @@ pub fn score_with(
     let mut applied = Vec::new();
     for m in 0..logs.mailboxes() {
         let base = logs.change_offsets()[m as usize];
-        for (seq, c) in logs.changes(m).iter().enumerate() {
+        for (seq, c) in logs.whole(m).iter().enumerate() {
             let held = replica.held(m, c.msg).unwrap_or(0) & !DELETED;
             if held < c.version & !DELETED {
                 continue;

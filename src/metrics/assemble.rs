@@ -103,7 +103,8 @@ fn lost_by_cause(o: &Observed) -> (LostByCause, Vec<LostChange>) {
     };
     let mut first: Vec<(crate::engine::time::SimTime, u32, u32, LossCause)> = Vec::new();
     for m in 0..logs.mailboxes() {
-        for seq in 0..logs.changes(m).len() as u32 {
+        for (seq, change) in logs.whole(m).iter().enumerate() {
+            let seq = seq as u32;
             let Some(cause) = loss_cause(o, m, seq) else {
                 continue;
             };
@@ -116,7 +117,7 @@ fn lost_by_cause(o: &Observed) -> (LostByCause, Vec<LostChange>) {
                 LossCause::Undelivered => &mut out.undelivered,
                 LossCause::SubscriptionExpired => out.subscription_expired.get_or_insert(0),
             } += 1;
-            let key = (logs.changes(m)[seq as usize].at, m, seq, cause);
+            let key = (change.at, m, seq, cause);
             if first.len() < LOST_IN_REPORT || key < first[first.len() - 1] {
                 let at = first.partition_point(|k| *k < key);
                 first.insert(at, key);
@@ -128,7 +129,7 @@ fn lost_by_cause(o: &Observed) -> (LostByCause, Vec<LostChange>) {
         .into_iter()
         .map(|(at, m, seq, cause)| LostChange {
             mailbox: m,
-            message: logs.changes(m)[seq as usize].msg,
+            message: logs.change(m, seq).msg,
             seq,
             committed: SimDuration(at.0 / 1_000 * 1_000).to_string(),
             cause,
@@ -147,7 +148,7 @@ pub fn slowest(ledger: &Ledger, n: usize) -> Vec<SlowChange> {
         .take(n)
         .map(|s| SlowChange {
             mailbox: s.mailbox,
-            message: ledger.logs().changes(s.mailbox)[s.seq as usize].msg,
+            message: ledger.logs().change(s.mailbox, s.seq).msg,
             seq: s.seq,
             lag_ms: s.lag.as_millis_f64(),
             path: s.path.name().to_string(),

@@ -106,7 +106,7 @@ impl Ledger {
         let first = *flag & APPLIED == 0;
         *flag |= APPLIED;
         let a = Applied { first, effect };
-        let committed = self.logs.changes(m)[seq as usize].at;
+        let committed = self.logs.change(m, seq).at;
         let lag = at.since(committed);
         self.metrics.record_apply(a, lag, path);
         if first {
@@ -193,10 +193,7 @@ impl Ledger {
 
     /// `(seq, message, version)` of change `seq` of mailbox `m`, for traces.
     pub fn change(&self, m: u32, seq: u32) -> Option<(u32, u32, u32)> {
-        self.logs
-            .changes(m)
-            .get(seq as usize)
-            .map(|c| (seq, c.msg, c.version))
+        self.logs.get(m, seq).map(|c| (seq, c.msg, c.version))
     }
 
     /// Records a trace event (the cold path: only called while tracing).

@@ -170,7 +170,7 @@ fn owned(outcome: ListOutcome<'_>, spare: &mut Vec<PageItem>) -> Listed {
 /// Every change of mailbox `m` committed by `as_of` (a snapshot's
 /// content, applied by version).
 fn visible(logs: &Logs, m: u32, as_of: SimTime) -> Vec<PageItem> {
-    let log = logs.changes(m);
+    let log = logs.whole(m);
     let visible = log.partition_point(|c| c.at <= as_of);
     log[..visible]
         .iter()
@@ -262,7 +262,7 @@ impl Provider {
         };
         let expiry = h.subs.as_ref().filter(|_| h.lifecycle).map(|s| s.lifetime);
         for m in 0..self.source.mailboxes() {
-            if let Some(first) = self.source.logs().changes(m).first() {
+            if let Some(first) = self.source.logs().get(m, 0) {
                 self.out
                     .push(Output::Timer(first.at, ProviderTimer::Commit(m)));
             }
@@ -414,7 +414,7 @@ impl Provider {
         }
         let result = match self.source.fetch(now, call.mailbox, call.msg) {
             Ok(latest) => {
-                let c = self.source.logs().changes(call.mailbox)[latest as usize];
+                let c = self.source.logs().change(call.mailbox, latest);
                 Ok(PageItem {
                     seq: latest,
                     msg: c.msg,
@@ -488,7 +488,7 @@ impl Provider {
         if mailbox >= logs.mailboxes() {
             return false;
         }
-        let log = logs.changes(mailbox);
+        let log = logs.whole(mailbox);
         let visible = log.partition_point(|c| c.at <= now);
         log[..visible].iter().any(|c| c.msg == msg)
     }
@@ -565,7 +565,7 @@ impl Provider {
             .expect("commit timers only with webhooks");
         let seq = h.next_commit[m as usize];
         h.next_commit[m as usize] += 1;
-        if let Some(next) = self.source.logs().changes(m).get(seq as usize + 1) {
+        if let Some(next) = self.source.logs().get(m, seq + 1) {
             self.out
                 .push(Output::Timer(next.at, ProviderTimer::Commit(m)));
         }
@@ -642,7 +642,7 @@ impl Provider {
     fn delivery(&self, note: NoteId) -> Delivery {
         let h = self.hooks.as_ref().expect("deliveries only with webhooks");
         let n = *h.sender.note(note);
-        let change = self.source.logs().changes(n.mailbox)[n.seq as usize];
+        let change = self.source.logs().change(n.mailbox, n.seq);
         Delivery {
             reply: ReplyTo {
                 ticket: Ticket { note, gen: n.gen },

@@ -165,7 +165,7 @@ mod tests {
         let l = logs();
         let mut r = Replica::new(&l);
         assert_eq!(r.divergence(&l), (1, 1));
-        for (i, c) in l.changes(1).iter().enumerate() {
+        for (i, c) in l.whole(1).iter().enumerate() {
             let a = r.apply(1, it(i as u32, c), Dedup::Version);
             assert_eq!((a.first, a.effect), (true, Effect::Written));
         }
@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn duplicates_and_stale_are_harmless() {
         let l = logs();
-        let ch = l.changes(1);
+        let ch = l.whole(1);
         let mut r = Replica::new(&l);
         let a = |first, effect| Applied { first, effect };
         assert_eq!(
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn dedup_modes_differ_on_repeats_and_reordering() {
         let l = logs();
-        let ch = l.changes(1);
+        let ch = l.whole(1);
         let a = |first, effect| Applied { first, effect };
         // event_id: a repeat is skipped, but an old version overwrites.
         let mut r = Replica::new(&l);

@@ -61,7 +61,9 @@ pub enum Items<'a> {
     Picked {
         /// Their sequence numbers, in `(stamp, sequence)` order.
         seqs: &'a [u32],
-        /// The mailbox's whole log.
+        /// Sequence number of `log[0]`.
+        base: u32,
+        /// The mailbox's retained log.
         log: &'a [Change],
     },
 }
@@ -106,7 +108,9 @@ impl<'a> Iterator for ItemsIter<'a> {
         self.next += 1;
         match self.items {
             Items::Run { first_seq, changes } => changes.get(i).map(|c| (first_seq + i as u32, c)),
-            Items::Picked { seqs, log } => seqs.get(i).map(|&s| (s, &log[s as usize])),
+            Items::Picked { seqs, base, log } => {
+                seqs.get(i).map(|&s| (s, &log[(s - base) as usize]))
+            }
         }
     }
 }
@@ -250,10 +254,10 @@ impl Source {
     /// long-poll request), if any.
     pub fn next_commit(&self, mailbox: u32, cursor: Cursor) -> Option<SimTime> {
         let c = match cursor {
-            Cursor::Seq(c) => c as usize,
+            Cursor::Seq(c) => c,
             _ => 0,
         };
-        self.logs.changes(mailbox).get(c).map(|x| x.at)
+        self.logs.get(mailbox, c).map(|x| x.at)
     }
 
     /// The answer to an admitted request as of `as_of`: a pure function of
@@ -303,8 +307,13 @@ impl Source {
                 has_more: false,
             });
         }
-        let log = self.logs.changes(req.mailbox);
-        let start = (cursor as usize).min(log.len());
+        // Sequence numbers are absolute; the log holds `base..`.
+        let (base, log) = self.logs.window(req.mailbox);
+        debug_assert!(
+            cursor >= base,
+            "cursor {cursor} before the log's base {base}"
+        );
+        let start = (cursor.wrapping_sub(base) as usize).min(log.len());
         let after = &log[start..];
         let limit = req.limit.min(self.page_size) as usize;
         // Scan forward, not binary search: the log holds the whole future,
@@ -312,16 +321,17 @@ impl Source {
         let take = after.iter().take(limit).take_while(|c| c.at <= now).count();
         let next = after.get(take).map_or(u64::MAX, |c| c.at.0);
         let has_more = take == limit && next <= now.0;
-        *hint = ((start + take) as u32, next);
+        let end = base + (start + take) as u32;
+        *hint = (end, next);
         if take == 0 && req.conditional {
             return ListOutcome::NotModified;
         }
         ListOutcome::Page(Page {
             items: Items::Run {
-                first_seq: start as u32,
+                first_seq: base + start as u32,
                 changes: &after[..take],
             },
-            next_cursor: Cursor::Seq((start + take) as u32),
+            next_cursor: Cursor::Seq(end),
             has_more,
         })
     }
@@ -331,9 +341,10 @@ impl Source {
     /// only changes committed after the cursor's stamp can match.
     fn list_by_time(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
         let m = req.mailbox;
-        let log = self.logs.changes(m);
+        let (base, log) = self.logs.window(m);
         let kind = self.kind;
-        let hint = self.start_hint[m as usize] as usize;
+        // Indices into `log` below; sequence numbers are `base` on.
+        let hint = self.start_hint[m as usize].saturating_sub(base) as usize;
         let lo = match req.cursor {
             Cursor::Stamp(c) if kind == CursorKind::Timestamp => gallop(log, hint, |x| x.at.0 <= c),
             // A window query (`since`) starts at the first change committed
@@ -345,7 +356,7 @@ impl Source {
             }
             _ => 0,
         };
-        self.start_hint[m as usize] = lo as u32;
+        self.start_hint[m as usize] = base + lo as u32;
         self.picked.clear();
         let mut scanned = 0u64;
         for (i, c) in log.iter().enumerate().skip(lo) {
@@ -353,8 +364,8 @@ impl Source {
                 break;
             }
             scanned += 1;
-            let st = self.logs.stamp(m, i as u32);
-            let seq = i as u32;
+            let seq = base + i as u32;
+            let st = self.logs.stamp(m, seq);
             let after = match req.cursor {
                 Cursor::Stamp(cs) if kind == CursorKind::Timestamp => st > cs,
                 Cursor::Stamp(cs) => st >= cs,
@@ -383,6 +394,7 @@ impl Source {
         ListOutcome::Page(Page {
             items: Items::Picked {
                 seqs: &self.picked_seqs,
+                base,
                 log,
             },
             next_cursor,
@@ -398,20 +410,22 @@ impl Source {
         let Some(oldest) = now.0.checked_sub(keep.0) else {
             return false;
         };
-        let log = self.logs.changes(m);
+        let (base, log) = self.logs.window(m);
         let next = match cursor {
             Cursor::Start => 0,
-            Cursor::Seq(c) => c as usize,
-            Cursor::Stamp(c) | Cursor::StampId(c, _) => log.partition_point(|x| x.at.0 <= c),
+            Cursor::Seq(c) => c,
+            Cursor::Stamp(c) | Cursor::StampId(c, _) => {
+                base + log.partition_point(|x| x.at.0 <= c) as u32
+            }
             Cursor::Resync(_) | Cursor::Since(_) => return false,
         };
-        log.get(next).is_some_and(|c| c.at.0 < oldest)
+        self.logs.get(m, next).is_some_and(|c| c.at.0 < oldest)
     }
 
     /// Page `page` of a full resync as of `now`: the mailbox's live
     /// messages, `page_size` at a time.
     fn snapshot(&self, m: u32, now: SimTime, page: u32) -> ListOutcome<'static> {
-        let log = self.logs.changes(m);
+        let log = self.logs.whole(m);
         let visible = log.partition_point(|c| c.at <= now);
         let mut live = std::collections::BTreeMap::new();
         for c in &log[..visible] {
@@ -427,9 +441,9 @@ impl Source {
 
     /// The cursor that stands after every change visible at `now`.
     pub fn end_cursor(&self, m: u32, now: SimTime) -> Cursor {
-        let log = self.logs.changes(m);
-        let visible = log.partition_point(|c| c.at <= now) as u32;
-        let last = (0..visible).map(|i| (self.logs.stamp(m, i), i)).max();
+        let (base, log) = self.logs.window(m);
+        let visible = base + log.partition_point(|c| c.at <= now) as u32;
+        let last = (base..visible).map(|i| (self.logs.stamp(m, i), i)).max();
         match (self.kind, last) {
             (CursorKind::Sequence, _) => Cursor::Seq(visible),
             (_, None) => Cursor::Start,
@@ -526,7 +540,7 @@ impl Source {
         msg: u32,
     ) -> Result<u32, ListOutcome<'static>> {
         self.gate(mailbox, now, Method::Fetch)?;
-        let log = self.logs.changes(mailbox);
+        let (base, log) = self.logs.window(mailbox);
         let visible = log.partition_point(|c| c.at <= now);
         let seq = log[..visible]
             .iter()
@@ -536,7 +550,7 @@ impl Source {
             .unwrap_or_else(|| {
                 panic!("invariant broken at {now:?}: mailbox {mailbox} message {msg} notified before any change to it committed")
             });
-        Ok(seq as u32)
+        Ok(base + seq as u32)
     }
 }
 
@@ -609,13 +623,14 @@ mod tests {
         let streams = Streams::new(s.seed);
         let cfg = s.source.config();
         let logs = generate(&cfg, s.horizon.get(), &streams);
-        let history = logs.changes(0).len();
+        let history = logs.window(0).1.len();
         let mut src = Source::new(&cfg, Arc::new(logs), Windows::default(), Vec::new());
         let hour = 3_600_000_000u64;
         let now = SimTime(29 * 24 * hour + 12 * hour);
         let in_window = src
             .logs()
-            .changes(0)
+            .window(0)
+            .1
             .iter()
             .filter(|c| c.at.0 >= now.0 - hour && c.at <= now)
             .count();
@@ -631,6 +646,66 @@ mod tests {
             "scanned {} of {history}",
             src.scanned()
         );
+    }
+
+    /// A page as owned data: `(sequence, change)` pairs, next cursor, more.
+    fn owned(o: ListOutcome) -> (Vec<(u32, Change)>, Cursor, bool) {
+        let ListOutcome::Page(p) = o else {
+            panic!("expected a page: {o:?}")
+        };
+        let items = p.items.iter().map(|(s, c)| (s, *c)).collect();
+        (items, p.next_cursor, p.has_more)
+    }
+
+    /// Sequence numbers are absolute: over a log trimmed before change
+    /// `k`, the source answers every cursor at or after `k` exactly as
+    /// over the whole log (sequence numbers, changes, next cursors, the
+    /// end cursor and the next commit).
+    #[test]
+    fn a_trimmed_log_answers_like_the_whole_one() {
+        for kind in ["sequence", "timestamp_id"] {
+            let text = format!("name='t'\nseed=3\nhorizon='2d'\n[source]\nmailboxes=2\nmessages_per_day=500\npage_size=50\ncursor='{kind}'\ntimestamp_granularity='1s'\napi_latency='50ms'\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n");
+            let s = parse(&text, "t.toml", Format::Toml).unwrap();
+            let cfg = s.source.config();
+            let logs = generate(&cfg, s.horizon.get(), &Streams::new(s.seed));
+            // ~1,000 changes in mailbox 1; trim the first half.
+            let k = logs.end(1) / 2;
+            assert!(k > 100, "{k}");
+            let mut trimmed = logs.clone();
+            assert_eq!(trimmed.trim_before(1, k), k as u64);
+            let at = logs.change(1, k).at;
+            let stamp = logs.stamp(1, k);
+            let mut whole = Source::new(&cfg, Arc::new(logs), Windows::default(), Vec::new());
+            let mut part = Source::new(&cfg, Arc::new(trimmed), Windows::default(), Vec::new());
+            let cursors = if kind == "sequence" {
+                vec![Cursor::Seq(k), Cursor::Seq(k + 7)]
+            } else {
+                // Stamps truncate commits (no delay), so no change before
+                // `k` sorts after `(stamp, k)`, nor commits after `at`.
+                vec![Cursor::StampId(stamp, k), Cursor::Since(at.0 + 1)]
+            };
+            let hour = 3_600_000_000;
+            for now in [at, SimTime(at.0 + hour), SimTime(48 * hour)] {
+                for &cursor in &cursors {
+                    let r = ListRequest {
+                        mailbox: 1,
+                        ..req(cursor)
+                    };
+                    let w = owned(whole.answer(now, r));
+                    assert!(!w.0.is_empty() || now == at, "{kind} {cursor:?} at {now:?}");
+                    assert_eq!(
+                        owned(part.answer(now, r)),
+                        w,
+                        "{kind} {cursor:?} at {now:?}"
+                    );
+                }
+                assert_eq!(part.end_cursor(1, now), whole.end_cursor(1, now));
+                assert_eq!(
+                    part.next_commit(1, Cursor::Seq(k + 1)),
+                    whole.next_commit(1, Cursor::Seq(k + 1))
+                );
+            }
+        }
     }
 
     fn req(cursor: Cursor) -> ListRequest {

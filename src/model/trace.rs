@@ -289,7 +289,7 @@ pub fn traced_changes<'a>(
         .into_iter()
         .filter(move |&m| m < logs.mailboxes())
         .flat_map(move |m| {
-            logs.changes(m)
+            logs.whole(m)
                 .iter()
                 .enumerate()
                 .filter(move |(_, c)| filter.keeps(m, Some(c.msg), "commit"))

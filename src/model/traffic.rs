@@ -58,72 +58,181 @@ impl Change {
     }
 }
 
-/// Every mailbox's change log and the final state of its messages, stored
-/// flat (one array of changes, one of message states, and per-mailbox
-/// offsets) so a lookup is one cold cache line, not two, and a run makes a
-/// handful of allocations instead of two per mailbox.
+/// One mailbox's retained log: changes `base..base + changes.len()` by
+/// sequence number (sequence numbers are absolute: trimming the front
+/// moves `base`, never renumbers).
+#[derive(Clone, Debug, Default)]
+struct MailboxLog {
+    /// Sequence number of `changes[0]`.
+    base: u32,
+    /// The retained changes, in commit order.
+    changes: Vec<Change>,
+    /// Per retained change, how far its stamp (`updated_at`) lies before
+    /// its commit (`at`), in µs: commit delay plus granularity truncation.
+    /// Empty when stamps equal commit times.
+    lags: Vec<u32>,
+}
+
+/// Every mailbox's change log and the final state of its messages. Each
+/// mailbox's log is its own array of the changes still retained, read by
+/// absolute sequence number ([`Logs::window`], [`Logs::get`]): a change's
+/// sequence number never changes when the front of its log is trimmed
+/// ([`Logs::trim_before`]), so cursors, deliveries and traces hold the
+/// same numbers whatever is retained.
 #[derive(Clone, Debug, Default)]
 pub struct Logs {
-    /// All changes, mailbox by mailbox, each mailbox's in commit order.
-    changes: Vec<Change>,
-    /// `changes[change_start[m]..change_start[m + 1]]` is mailbox `m`'s log.
+    /// Per mailbox, its retained log.
+    logs: Vec<MailboxLog>,
+    /// `changes_before[m]`: changes generated for mailboxes before `m`
+    /// (length mailboxes + 1): a flat index for per-change state.
     change_start: Vec<usize>,
     /// Final version (with [`DELETED`]) of every message, mailbox by mailbox.
     final_state: Vec<u32>,
     /// `final_state[msg_start[m]..msg_start[m + 1]]` is mailbox `m`'s.
     msg_start: Vec<usize>,
-    /// Per change, how far its stamp (`updated_at`) lies before its commit
-    /// (`at`), in µs: commit delay plus granularity truncation. Empty when
-    /// stamps equal commit times.
-    stamp_lag: Vec<u32>,
+    /// True when some stamp differs from its commit time.
+    stamps: bool,
+    /// Log entries held now, across mailboxes.
+    retained: u64,
+    /// The most log entries ever held at once.
+    peak_retained: u64,
+    /// Per mailbox, its generator, for logs generated on demand
+    /// ([`Logs::lazy`]); empty for logs generated up front.
+    gens: Vec<MailboxTraffic>,
 }
 
 impl Logs {
     /// Number of mailboxes.
     pub fn mailboxes(&self) -> u32 {
-        (self.change_start.len() - 1) as u32
+        self.logs.len() as u32
     }
 
-    /// Mailbox `m`'s changes; a change's sequence number is its index here.
+    /// Mailbox `m`'s retained changes and the sequence number of the
+    /// first: change `seq` is `changes[seq - base]`.
     #[inline]
-    pub fn changes(&self, m: u32) -> &[Change] {
-        &self.changes[self.change_start[m as usize]..self.change_start[m as usize + 1]]
+    pub fn window(&self, m: u32) -> (u32, &[Change]) {
+        let log = &self.logs[m as usize];
+        (log.base, &log.changes)
     }
 
-    /// Final state of mailbox `m`'s messages, by message index.
+    /// Mailbox `m`'s whole log from sequence number 0, for the readers
+    /// that need the finished past (snapshots, scoring a live replica,
+    /// traces). Panics once the front of the log is trimmed: such a run
+    /// must keep that state incrementally instead.
+    pub fn whole(&self, m: u32) -> &[Change] {
+        let (base, changes) = self.window(m);
+        if base != 0 {
+            not_retained(m, 0, base, self.end(m));
+        }
+        changes
+    }
+
+    /// Mailbox `m`'s retained changes as `(sequence, change)` pairs, in
+    /// commit order.
+    pub fn entries(&self, m: u32) -> impl Iterator<Item = (u32, &Change)> + '_ {
+        let (base, changes) = self.window(m);
+        changes
+            .iter()
+            .enumerate()
+            .map(move |(i, c)| (base + i as u32, c))
+    }
+
+    /// Change `seq` of mailbox `m`, if it is retained (`None` past the end
+    /// of the log or before its trimmed front).
+    #[inline]
+    pub fn get(&self, m: u32, seq: u32) -> Option<&Change> {
+        let (base, changes) = self.window(m);
+        changes.get(seq.checked_sub(base)? as usize)
+    }
+
+    /// Change `seq` of mailbox `m`. Panics unless it is retained: a caller
+    /// holding a sequence number of a change that no reader may touch any
+    /// longer is a broken invariant.
+    #[inline]
+    pub fn change(&self, m: u32, seq: u32) -> Change {
+        match self.get(m, seq) {
+            Some(c) => *c,
+            None => not_retained(m, seq, self.base(m), self.end(m)),
+        }
+    }
+
+    /// Sequence number of mailbox `m`'s first retained change.
+    #[inline]
+    pub fn base(&self, m: u32) -> u32 {
+        self.logs[m as usize].base
+    }
+
+    /// Sequence number after mailbox `m`'s last change generated.
+    #[inline]
+    pub fn end(&self, m: u32) -> u32 {
+        let log = &self.logs[m as usize];
+        log.base + log.changes.len() as u32
+    }
+
+    /// Final state of mailbox `m`'s messages, by message index (for logs
+    /// generated on demand: the state as far as generated).
     pub fn final_state(&self, m: u32) -> &[u32] {
-        &self.final_state[self.msg_start[m as usize]..self.msg_start[m as usize + 1]]
+        match self.gens.get(m as usize) {
+            Some(g) => g.versions(),
+            None => &self.final_state[self.msg_start[m as usize]..self.msg_start[m as usize + 1]],
+        }
     }
 
-    /// The stamp (`updated_at`) of change `seq` of mailbox `m`: never after
-    /// its commit time.
+    /// Logs generated on demand: every mailbox starts empty with its
+    /// generator ([`MailboxTraffic`]), and [`Logs::advance_past`] extends
+    /// one, window by window, with exactly the changes [`generate`] gives
+    /// it. Per-change flat indexes ([`Logs::change_offsets`],
+    /// [`Logs::total_changes`]) do not exist for these logs.
+    pub fn lazy(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) -> Logs {
+        let bursts = bursts_by_mailbox(spec);
+        let gens: Vec<MailboxTraffic> = (0..spec.mailboxes)
+            .map(|m| MailboxTraffic::new(spec, m, horizon, streams, &bursts[m as usize]))
+            .collect();
+        Logs {
+            logs: vec![MailboxLog::default(); gens.len()],
+            stamps: gens.first().is_some_and(|g| g.stamps()),
+            gens,
+            ..Logs::default()
+        }
+    }
+
+    /// Generates mailbox `m`'s log on demand (see [`Logs::lazy`]) in
+    /// windows of `window` µs until it holds a change committed after `t`
+    /// or the horizon is reached: then every change committed by `t` is in
+    /// the log, and so is the next one. Returns how many entries were
+    /// added.
+    pub fn advance_past(&mut self, m: u32, t: u64, window: u64) -> u64 {
+        let (Some(g), log) = (self.gens.get_mut(m as usize), &mut self.logs[m as usize]) else {
+            return 0;
+        };
+        let before = log.changes.len();
+        while !g.done() && log.changes.last().is_none_or(|c| c.at.0 <= t) {
+            let until = g.frontier().max(t.saturating_add(1)).saturating_add(window);
+            g.fill(until, &mut log.changes, &mut log.lags);
+        }
+        let added = (log.changes.len() - before) as u64;
+        self.retained += added;
+        self.peak_retained = self.peak_retained.max(self.retained);
+        added
+    }
+
+    /// The stamp (`updated_at`) of change `seq` of mailbox `m` (retained):
+    /// never after its commit time.
     #[inline]
     pub fn stamp(&self, m: u32, seq: u32) -> u64 {
-        let i = self.change_start[m as usize] + seq as usize;
-        self.changes[i].at.0 - self.stamp_lag.get(i).copied().unwrap_or(0) as u64
-    }
-
-    /// The global index of change `seq` of mailbox `m` (below 2^32: the
-    /// scenario validator caps changes at 10^9).
-    #[inline]
-    pub fn global(&self, m: u32, seq: u32) -> u32 {
-        (self.change_start[m as usize] + seq as usize) as u32
-    }
-
-    /// The `(mailbox, seq)` of a global change index.
-    pub fn locate(&self, global: u32) -> (u32, u32) {
-        let m = self.change_start.partition_point(|&s| s <= global as usize) - 1;
-        (m as u32, global - self.change_start[m] as u32)
+        let log = &self.logs[m as usize];
+        let i = (seq - log.base) as usize;
+        log.changes[i].at.0 - log.lags.get(i).copied().unwrap_or(0) as u64
     }
 
     /// True when some stamp differs from its commit time.
     pub fn has_stamps(&self) -> bool {
-        !self.stamp_lag.is_empty()
+        self.stamps
     }
 
-    /// Changes across all mailboxes.
+    /// Changes generated across all mailboxes.
     pub fn total_changes(&self) -> u64 {
-        self.changes.len() as u64
+        *self.change_start.last().unwrap_or(&0) as u64
     }
 
     /// Messages across all mailboxes.
@@ -131,7 +240,19 @@ impl Logs {
         self.final_state.len() as u64
     }
 
-    /// Per-mailbox offsets into the flat change array (length mailboxes + 1).
+    /// Log entries held now, across mailboxes.
+    pub fn retained(&self) -> u64 {
+        self.retained
+    }
+
+    /// The most log entries held at once so far (what the memory
+    /// invariant bounds).
+    pub fn peak_retained(&self) -> u64 {
+        self.peak_retained
+    }
+
+    /// Per-mailbox offsets of every generated change (length mailboxes +
+    /// 1): `change_offsets()[m] + seq` indexes per-change state kept flat.
     pub fn change_offsets(&self) -> &[usize] {
         &self.change_start
     }
@@ -141,31 +262,66 @@ impl Logs {
         &self.msg_start
     }
 
+    /// Drops mailbox `m`'s changes before `seq` (no reader touches them
+    /// any more); later sequence numbers keep their meaning. Returns how
+    /// many entries were dropped.
+    pub fn trim_before(&mut self, m: u32, seq: u32) -> u64 {
+        let log = &mut self.logs[m as usize];
+        let n = (seq.saturating_sub(log.base) as usize).min(log.changes.len());
+        if n == 0 {
+            return 0;
+        }
+        log.changes.drain(..n);
+        if !log.lags.is_empty() {
+            log.lags.drain(..n);
+        }
+        log.base += n as u32;
+        self.retained -= n as u64;
+        n as u64
+    }
+
     /// Logs built from per-mailbox `(changes, final_state)` pairs (tests).
     pub fn from_mailboxes(mailboxes: Vec<(Vec<Change>, Vec<u32>)>) -> Self {
         let mut logs = Logs::empty();
         for (changes, state) in mailboxes {
-            logs.changes.extend(changes);
             logs.final_state.extend(state);
-            logs.close_mailbox();
+            logs.push_mailbox(changes, Vec::new());
         }
         logs
     }
 
     fn empty() -> Self {
         Logs {
-            changes: Vec::new(),
             change_start: vec![0],
-            final_state: Vec::new(),
             msg_start: vec![0],
-            stamp_lag: Vec::new(),
+            ..Logs::default()
         }
     }
 
-    fn close_mailbox(&mut self) {
-        self.change_start.push(self.changes.len());
+    /// Appends the next mailbox's log (its messages' final state already
+    /// pushed to `final_state`).
+    fn push_mailbox(&mut self, changes: Vec<Change>, lags: Vec<u32>) {
+        let n = changes.len();
+        self.stamps |= !lags.is_empty();
+        self.logs.push(MailboxLog {
+            base: 0,
+            changes,
+            lags,
+        });
+        self.change_start
+            .push(self.change_start.last().copied().unwrap_or(0) + n);
         self.msg_start.push(self.final_state.len());
+        self.retained += n as u64;
+        self.peak_retained = self.peak_retained.max(self.retained);
     }
+}
+
+/// The panic of a reader asking for a change no longer (or not yet) held:
+/// out of line, so the readers' hot paths stay small enough to inline.
+#[cold]
+#[inline(never)]
+fn not_retained(m: u32, seq: u32, base: u32, end: u32) -> ! {
+    panic!("invariant broken: mailbox {m} change {seq} is not retained (the log holds {base}..{end}; trimmed before {base})")
 }
 
 /// The activity multiplier of one mailbox (mean 1 across mailboxes).
@@ -364,6 +520,11 @@ impl MailboxTraffic {
         self.granularity > 1 || self.delay.is_some()
     }
 
+    /// Every change committed before this time is generated.
+    pub fn frontier(&self) -> u64 {
+        self.hour
+    }
+
     /// True once the whole horizon is generated.
     pub fn done(&self) -> bool {
         self.hour >= self.horizon
@@ -493,19 +654,24 @@ impl MailboxTraffic {
     }
 }
 
-/// Generates every mailbox's log for `spec` over `horizon`.
-pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) -> Logs {
-    let n = spec.mailboxes;
-    // Burst messages per mailbox, in scenario order.
-    let mut burst_of: Vec<Vec<(SimDuration, u32, SimDuration)>> = vec![Vec::new(); n as usize];
+/// Each mailbox's burst messages `(at, messages, over)`, in scenario order.
+fn bursts_by_mailbox(spec: &SourceConfig) -> Vec<Vec<(SimDuration, u32, SimDuration)>> {
+    let mut burst_of = vec![Vec::new(); spec.mailboxes as usize];
     for b in &spec.bursts {
         for m in b.mailboxes.iter() {
             burst_of[m as usize].push((b.at, b.messages, b.over));
         }
     }
+    burst_of
+}
+
+/// Generates every mailbox's log for `spec` over `horizon`.
+pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) -> Logs {
+    let n = spec.mailboxes;
+    let burst_of = bursts_by_mailbox(spec);
     let mut logs = Logs::empty();
-    // Reserve the expected count (mean + 6 sd, plus bursts) so the flat
-    // arrays do not double past it; shrink_to_fit below trims in place.
+    // Reserve the expected message count (mean + 6 sd, plus bursts) so the
+    // flat array does not double past it; shrink_to_fit below trims it.
     let expected = spec.messages_per_day * n as f64 * horizon.as_secs_f64() / 86_400.0;
     let bursts_total: u64 = spec
         .bursts
@@ -513,22 +679,23 @@ pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) ->
         .map(|b| b.messages as u64 * b.mailboxes.count())
         .sum();
     let reserve = (expected + 6.0 * expected.sqrt()) as usize + bursts_total as usize;
-    logs.changes.reserve_exact(reserve);
     logs.final_state.reserve_exact(reserve);
-    let mut lags = Vec::new();
+    logs.logs.reserve_exact(n as usize);
+    // Each mailbox's log is generated into reused buffers, then copied
+    // into an array of exactly its size.
+    let (mut changes, mut lags) = (Vec::new(), Vec::new());
     let mut scratch = Scratch::default();
     for m in 0..n {
         let mut t =
             MailboxTraffic::new_in(spec, m, horizon, streams, &burst_of[m as usize], scratch);
-        t.fill(horizon.0, &mut logs.changes, &mut lags);
+        changes.clear();
+        lags.clear();
+        t.fill(horizon.0, &mut changes, &mut lags);
         logs.final_state.extend_from_slice(t.versions());
-        logs.close_mailbox();
+        logs.push_mailbox(changes.to_vec(), lags.to_vec());
         scratch = t.into_scratch();
     }
-    logs.changes.shrink_to_fit();
     logs.final_state.shrink_to_fit();
-    lags.shrink_to_fit();
-    logs.stamp_lag = lags;
     logs
 }
 
@@ -552,7 +719,7 @@ mod tests {
         // Expected 200 × 40 × 10 = 80,000; Poisson sd = 283: 1% is 2.8 sd.
         assert!((total as f64 / 80_000.0 - 1.0).abs() < 0.01, "{total}");
         for m in 0..logs.mailboxes() {
-            assert!(logs.changes(m).windows(2).all(|w| w[0].at <= w[1].at));
+            assert!(logs.window(m).1.windows(2).all(|w| w[0].at <= w[1].at));
         }
     }
 
@@ -561,7 +728,7 @@ mod tests {
         let s = spec("");
         let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let (mut c, mut u, mut d) = (0, 0, 0);
-        for ch in (0..logs.mailboxes()).flat_map(|m| logs.changes(m)) {
+        for ch in (0..logs.mailboxes()).flat_map(|m| logs.window(m).1) {
             match ch.kind() {
                 ChangeKind::Created => c += 1,
                 ChangeKind::Updated => u += 1,
@@ -580,11 +747,11 @@ mod tests {
         let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let hour = |c: &Change| (c.at.0 / HOUR_US) % 24;
         let night = (0..logs.mailboxes())
-            .flat_map(|m| logs.changes(m))
+            .flat_map(|m| logs.window(m).1)
             .filter(|c| hour(c) == 2)
             .count() as f64;
         let day = (0..logs.mailboxes())
-            .flat_map(|m| logs.changes(m))
+            .flat_map(|m| logs.window(m).1)
             .filter(|c| hour(c) == 10)
             .count() as f64;
         // Weights 0.1 vs 2.2: ratio 22, allow sampling noise.
@@ -619,7 +786,7 @@ mod tests {
                 until += below(&mut step_rng, 30 * HOUR_US);
                 t.fill(until, &mut changes, &mut lags);
             }
-            assert_eq!(changes, whole.changes(m), "mailbox {m}");
+            assert_eq!(changes, whole.window(m).1, "mailbox {m}");
             assert_eq!(t.versions(), whole.final_state(m), "mailbox {m}");
             assert!(t.stamps());
             let stamps: Vec<u64> = (0..changes.len() as u32)
@@ -635,12 +802,102 @@ mod tests {
         assert!(whole.has_stamps());
     }
 
+    /// Trimming the front of a mailbox's log keeps every later change
+    /// under its sequence number (changes and stamps), counts what is
+    /// retained, and leaves other mailboxes alone.
+    #[test]
+    fn trimming_keeps_sequence_numbers() {
+        let s = spec("timestamp_granularity = '1s'");
+        let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
+        let mut t = logs.clone();
+        let end = logs.end(7);
+        // 40 a day for 10 days: ~400 changes, far more than 10.
+        assert!(end > 10, "{end}");
+        assert_eq!(t.trim_before(7, 10), 10);
+        assert_eq!(t.trim_before(7, 4), 0, "behind the base: nothing to drop");
+        assert_eq!((t.base(7), t.end(7)), (10, end));
+        assert_eq!(t.get(7, 9), None);
+        assert_eq!(t.entries(7).count() as u32, end - 10);
+        for (seq, c) in t.entries(7) {
+            assert_eq!(Some(c), logs.get(7, seq));
+            assert_eq!(t.stamp(7, seq), logs.stamp(7, seq));
+        }
+        assert_eq!(t.window(6), logs.window(6));
+        assert_eq!(t.retained(), logs.total_changes() - 10);
+        assert_eq!(t.peak_retained(), logs.total_changes());
+        assert_eq!(t.trim_before(7, u32::MAX), (end - 10) as u64);
+        assert_eq!((t.base(7), t.end(7)), (end, end));
+    }
+
+    /// Logs generated on demand, advanced ten minutes of virtual time at
+    /// a time and trimmed behind a one-hour mark, hold exactly the changes
+    /// of [`generate`] under the same sequence numbers (and the same final
+    /// state), and at most a few hours of traffic at once whatever the
+    /// horizon: the memory property of streaming traffic, at the level of
+    /// the logs (the run does not stream yet).
+    #[test]
+    fn lazy_logs_stream_the_same_changes_in_bounded_memory() {
+        let (mailboxes, per_day) = (50u32, 240.0);
+        for (horizon, total) in [("2d", 2.0), ("20d", 20.0)] {
+            let text = format!("name='t'\nseed=3\nhorizon='{horizon}'\n[source]\nmailboxes={mailboxes}\nmessages_per_day={per_day}\ntimestamp_granularity='1s'\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n");
+            let s = parse(&text, "t.toml", Format::Toml).unwrap();
+            let (cfg, h, streams) = (s.source.config(), s.horizon.get(), Streams::new(s.seed));
+            let whole = generate(&cfg, h, &streams);
+            let mut lazy = Logs::lazy(&cfg, h, &streams);
+            let step = HOUR_US / 6;
+            let mut now = 0;
+            while now < h.0 {
+                now += step;
+                for m in 0..mailboxes {
+                    lazy.advance_past(m, now, HOUR_US);
+                    let (base, log) = lazy.window(m);
+                    assert!(log.last().is_none_or(|c| c.at.0 > now) || lazy.end(m) == whole.end(m));
+                    for (seq, c) in lazy.entries(m) {
+                        assert_eq!(Some(c), whole.get(m, seq), "mailbox {m} change {seq}");
+                        assert_eq!(lazy.stamp(m, seq), whole.stamp(m, seq));
+                    }
+                    let keep = base + log.partition_point(|c| c.at.0 + HOUR_US < now) as u32;
+                    lazy.trim_before(m, keep);
+                }
+            }
+            for m in 0..mailboxes {
+                assert_eq!(lazy.end(m), whole.end(m), "mailbox {m}");
+                assert_eq!(lazy.final_state(m), whole.final_state(m), "mailbox {m}");
+            }
+            // 50 mailboxes × 240 a day = 500 changes an hour. What is
+            // held was committed at most 1 h 10 min before `now` (trimmed
+            // 1 h behind the previous step) and before the generator's
+            // frontier: a fill reaches 1 h past `now` or past the old
+            // frontier, itself at most ~2 h past the previous step, plus
+            // rounding to the generator's hour: under 4 h ahead. So at
+            // most ~5 h 10 min, 2,600 changes; 3,200 is 6.4 h (13 sd of
+            // Poisson noise above). Every step holds the last hour (500,
+            // sd 22): at least 400. The whole log is 24,000 (2 d) and
+            // 240,000 (20 d) changes: the bound does not grow with it.
+            let expected_total = mailboxes as f64 * per_day * total;
+            assert!((whole.total_changes() as f64 / expected_total - 1.0).abs() < 0.05);
+            let peak = lazy.peak_retained();
+            assert!((400..=3_200).contains(&peak), "{horizon}: peak {peak}");
+        }
+    }
+
+    /// A reader of the whole past fails loudly on a trimmed log rather
+    /// than reading part of it.
+    #[test]
+    #[should_panic(expected = "trimmed")]
+    fn the_whole_log_is_gone_once_trimmed() {
+        let s = spec("");
+        let mut logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
+        logs.trim_before(3, 1);
+        logs.whole(3);
+    }
+
     #[test]
     fn spread_keeps_mean_and_makes_a_tail() {
         let s = spec("spread = { dist = 'lognormal', sigma = 1.0 }");
         let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         let mut counts: Vec<usize> = (0..logs.mailboxes())
-            .map(|m| logs.changes(m).len())
+            .map(|m| logs.window(m).1.len())
             .collect();
         let total: usize = counts.iter().sum();
         counts.sort_unstable();
@@ -660,8 +917,8 @@ mod tests {
         let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
         assert!(logs.has_stamps());
         for m in 0..5 {
-            for (i, c) in logs.changes(m).iter().enumerate() {
-                let st = logs.stamp(m, i as u32);
+            for (i, c) in logs.entries(m) {
+                let st = logs.stamp(m, i);
                 assert_eq!(st % 1_000_000, 0);
                 assert!(
                     st <= c.at.0 - 3_000_000 && st > c.at.0 - 4_000_000,
@@ -677,15 +934,20 @@ mod tests {
             &Streams::new(plain.seed),
         );
         assert!(!logs.has_stamps());
-        assert_eq!(logs.stamp(0, 0), logs.changes(0)[0].at.0);
+        assert_eq!(logs.stamp(0, 0), logs.change(0, 0).at.0);
     }
 
     #[test]
     fn bursts_land_at_their_time() {
         let s = spec("[[source.bursts]]\nat='1h'\nmailboxes=[5]\nmessages=300");
         let logs = generate(&s.source.config(), s.horizon.get(), &Streams::new(s.seed));
-        let at_burst = logs.changes(5).iter().filter(|c| c.at.0 == HOUR_US).count();
+        let at_burst = logs
+            .window(5)
+            .1
+            .iter()
+            .filter(|c| c.at.0 == HOUR_US)
+            .count();
         assert_eq!(at_burst, 300);
-        assert!(logs.changes(4).iter().all(|c| c.at.0 != HOUR_US));
+        assert!(logs.window(4).1.iter().all(|c| c.at.0 != HOUR_US));
     }
 }

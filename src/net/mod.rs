@@ -226,7 +226,7 @@ fn lost_changes(logs: &crate::model::traffic::Logs, doc: &score::ReplicaDoc) -> 
         .collect();
     let mut out = Vec::new();
     for m in 0..logs.mailboxes() {
-        for (seq, c) in logs.changes(m).iter().enumerate() {
+        for (seq, c) in logs.whole(m).iter().enumerate() {
             let version = c.version & !DELETED;
             let h = held.get(&(m, c.msg)).copied().unwrap_or(0);
             if h < version {

@@ -91,7 +91,7 @@ pub fn commit_times(text: &str) -> Vec<u64> {
         &syncsim::engine::Streams::new(s.seed),
     );
     (0..logs.mailboxes())
-        .flat_map(|m| logs.changes(m).iter().map(|c| c.at.0).collect::<Vec<_>>())
+        .flat_map(|m| logs.whole(m).iter().map(|c| c.at.0).collect::<Vec<_>>())
         .collect()
 }
 

@@ -18,7 +18,7 @@ fn page_boundary_ties(text: &str) -> (u64, u64, u64) {
     let l = logs(text);
     let (mut skipped, mut repeated, mut last_group) = (0, 0, 0);
     for m in 0..l.mailboxes() {
-        let mut items: Vec<(u64, u32)> = (0..l.changes(m).len() as u32)
+        let mut items: Vec<(u64, u32)> = (0..l.whole(m).len() as u32)
             .map(|s| (l.stamp(m, s), s))
             .collect();
         items.sort_unstable();
@@ -111,7 +111,7 @@ fn expired_cursor_triggers_one_resync_sized_by_the_mailbox() {
     // mailbox has one before 5 h. The snapshot is taken at 6 h.
     let (mut want_resyncs, mut want_pages) = (0, 0);
     for m in 0..l.mailboxes() {
-        let log = l.changes(m);
+        let log = l.whole(m);
         let expired = log
             .iter()
             .any(|c| c.at.0 >= crash && c.at.0 < restart - retention);

@@ -223,7 +223,7 @@ fn the_hybrid_counts_webhooks_reconciliation_made_redundant() {
     let (from, to) = (2 * 3_600_000_000u64, 2 * 3_600_000_000u64 + 30 * 60_000_000);
     let in_window: u64 = (0..l.mailboxes())
         .map(|m| {
-            l.changes(m)
+            l.whole(m)
                 .iter()
                 .filter(|c| (from..to).contains(&c.at.0))
                 .count() as u64

@@ -38,7 +38,7 @@ fn a_message_through_an_outage_is_retried_then_recovered_by_reconciliation() {
     let l = logs(TEXT);
     let (m, seq, msg) = (0..l.mailboxes())
         .find_map(|m| {
-            l.changes(m)
+            l.whole(m)
                 .iter()
                 .enumerate()
                 .find(|(_, c)| {
