@@ -184,7 +184,7 @@ fn lifecycle_notifications_recover_the_gap_a_failed_renewal_causes() {
     let (from, to) = (16 * H, 16 * H + 1_000_000);
     let logs = crate::common::logs(&slow_wire("webhook", true));
     let gap = (0..logs.mailboxes())
-        .flat_map(|m| logs.changes(m).iter())
+        .flat_map(|m| logs.whole(m).iter())
         .filter(|c| from <= c.at.0 && c.at.0 < to)
         .count() as u64;
     // The burst: 20 × 50 (Poisson traffic adds ~0.05 in a second).
@@ -196,7 +196,7 @@ fn lifecycle_notifications_recover_the_gap_a_failed_renewal_causes() {
     // milliseconds at a page boundary.
     let pages: u64 = (0..logs.mailboxes())
         .map(|m| {
-            let n = logs.changes(m).iter().filter(|c| c.at.0 <= to).count() as u64;
+            let n = logs.whole(m).iter().filter(|c| c.at.0 <= to).count() as u64;
             n.div_ceil(200).max(1)
         })
         .sum();
@@ -229,7 +229,7 @@ fn lifecycle_notifications_recover_the_gap_a_failed_renewal_causes() {
     // the whole gap [16 h, 18 h) is lost (the arithmetic above).
     let (from, to) = (16 * H, 18 * H);
     let gap2 = (0..logs.mailboxes())
-        .flat_map(|m| logs.changes(m).iter())
+        .flat_map(|m| logs.whole(m).iter())
         .filter(|c| from <= c.at.0 && c.at.0 < to)
         .count() as u64;
     let without = run(&slow_wire("webhook", false));
