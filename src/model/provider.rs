@@ -85,8 +85,8 @@ struct ApiLatency {
     delay: Delay,
     streams: Streams,
     /// Per mailbox: its stream, once it has drawn (a fixed latency never
-    /// opens one).
-    rngs: Vec<Option<SimRng>>,
+    /// opens one; boxed, so a mailbox that never lists costs 8 bytes).
+    rngs: Vec<Option<Box<SimRng>>>,
 }
 
 impl ApiLatency {
@@ -109,7 +109,7 @@ impl ApiLatency {
         }
         let streams = &self.streams;
         let rng = self.rngs[m as usize]
-            .get_or_insert_with(|| streams.stream(Purpose::ApiLatency, m as u64));
+            .get_or_insert_with(|| Box::new(streams.stream(Purpose::ApiLatency, m as u64)));
         self.delay.sample(rng)
     }
 }
