@@ -57,7 +57,11 @@ enum Event {
     Provider(ProviderTimer),
     /// One of the consumer's timers.
     Consumer(ConsumerTimer),
-    /// An in-flight transmit (a slot of [`Flight`]) reaches its half.
+    /// An in-flight delivery attempt (a slot of `World::deliveries`)
+    /// reaches the endpoint.
+    Deliver(u32),
+    /// Another in-flight transmit (a slot of `World::flight`) reaches the
+    /// consumer.
     Arrive(u32),
     /// A delivery attempt's deadline: the sender's client gives up.
     Deadline(Ticket),
@@ -66,14 +70,24 @@ enum Event {
 }
 
 /// Transmits in flight, in reusable slots (events carry the slot).
-#[derive(Debug, Default)]
-struct Flight {
-    slots: Vec<Option<ToConsumer>>,
+#[derive(Debug)]
+struct Flight<T> {
+    slots: Vec<Option<T>>,
     free: Vec<u32>,
 }
 
-impl Flight {
-    fn put(&mut self, t: ToConsumer) -> u32 {
+impl<T> Default for Flight<T> {
+    fn default() -> Self {
+        Flight {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Flight<T> {
+    #[inline]
+    fn put(&mut self, t: T) -> u32 {
         match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(t);
@@ -86,7 +100,8 @@ impl Flight {
         }
     }
 
-    fn take(&mut self, i: u32) -> ToConsumer {
+    #[inline]
+    fn take(&mut self, i: u32) -> T {
         self.free.push(i);
         self.slots[i as usize].take().expect("a slot arrives once")
     }
@@ -101,7 +116,11 @@ struct World {
     consumer: Consumer,
     net: Network,
     ledger: Ledger,
-    flight: Flight,
+    /// Delivery attempts in flight (the bulk of a webhook run: kept apart
+    /// from the larger list answers so a slot is one delivery's size).
+    deliveries: Flight<Delivery>,
+    /// List answers and lifecycle notifications in flight.
+    flight: Flight<ToConsumer>,
     /// While a delivery is being handed to the consumer: its attempt, its
     /// deadline (not before now) and when an immediate answer would be back.
     immediate: Option<(Ticket, SimTime, SimTime)>,
@@ -217,6 +236,7 @@ impl World {
             consumer,
             net,
             ledger,
+            deliveries: Flight::default(),
             flight: Flight::default(),
             immediate: None,
             ahead: false,
@@ -267,8 +287,11 @@ impl World {
                     self.provider.handle_answer(now, t, ok, false, l);
                     self.pump_provider(now);
                 }
+                Event::Deliver(slot) => {
+                    let d = self.deliveries.take(slot);
+                    self.deliver(now, d)
+                }
                 Event::Arrive(slot) => match self.flight.take(slot) {
-                    ToConsumer::Delivery(d) => self.deliver(now, d),
                     ToConsumer::Listed(a) => {
                         self.consumer.handle_listed(&a, l);
                         self.provider.recycle(a.listed);
@@ -278,8 +301,12 @@ impl World {
                         self.consumer.handle_lifecycle(now, lc, l);
                         self.pump_consumer(now);
                     }
-                    ToConsumer::Fetched(_) | ToConsumer::Subscribed(_) => {
-                        unreachable!("fetch and subscription answers never fly")
+                    ToConsumer::Fetched(_)
+                    | ToConsumer::Subscribed(_)
+                    | ToConsumer::Delivery(_) => {
+                        unreachable!(
+                            "fetch and subscription answers never fly; deliveries fly apart"
+                        )
                     }
                 },
             }
@@ -291,16 +318,26 @@ impl World {
     /// list call or a fetch reaches the API at once and its answer is
     /// carried on from here (which may make the consumer ask for more).
     /// Nothing here makes the provider ask for anything: its outputs come
-    /// only from its own inputs. Running ahead, a poll timer due before
-    /// `now + PeakRate::AHEAD` (and the end) is handled here at its own
-    /// time, after the rest of what was asked with it.
+    /// only from its own inputs.
     #[inline]
     fn pump_consumer(&mut self, now: SimTime) {
-        let limit = if self.ahead {
-            SimTime(now.0.saturating_add(PeakRate::AHEAD.0)).min(self.end)
-        } else {
-            SimTime::ZERO
-        };
+        if self.ahead {
+            return self.pump_consumer_ahead(now);
+        }
+        while let Some(o) = self.consumer.poll_output() {
+            self.consumer_output(now, o);
+        }
+        debug_assert!(
+            self.provider.outbox_is_empty(),
+            "list and fetch answers are returned, never queued"
+        );
+    }
+
+    /// [`World::pump_consumer`] running ahead: a poll timer due before
+    /// `now + PeakRate::AHEAD` (and the end) is handled here at its own
+    /// time, after the rest of what was asked with it.
+    fn pump_consumer_ahead(&mut self, now: SimTime) {
+        let limit = SimTime(now.0.saturating_add(PeakRate::AHEAD.0)).min(self.end);
         let mut now = now;
         loop {
             let mut next = None;
@@ -309,23 +346,7 @@ impl World {
                     Output::Timer(at, ConsumerTimer::Poll(m)) if at < limit && next.is_none() => {
                         next = Some((at, m))
                     }
-                    Output::Timer(at, t) => self.queue.push(at, Event::Consumer(t)),
-                    Output::Transmit(ToProvider::List(call)) => {
-                        let answer = self.provider.handle_list(now, call, &mut self.ledger);
-                        self.route_listed(answer);
-                    }
-                    Output::Transmit(ToProvider::Fetch(call)) => {
-                        let f = self.provider.handle_fetch(now, call, &mut self.ledger);
-                        self.consumer.handle_fetched(now, f, &mut self.ledger);
-                    }
-                    Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
-                    Output::Transmit(ToProvider::Subscribe(call)) => {
-                        let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
-                        // With lifecycle notifications the provider arms the
-                        // subscription's expiry timer.
-                        self.pump_provider(now);
-                        self.consumer.handle_subscribed(now, s, &mut self.ledger);
-                    }
+                    o => self.consumer_output(now, o),
                 }
             }
             debug_assert!(
@@ -337,6 +358,30 @@ impl World {
             self.consumer
                 .handle_timeout(at, ConsumerTimer::Poll(m), &mut self.ledger);
             now = at;
+        }
+    }
+
+    /// Moves one thing the consumer asked for at `now`.
+    #[inline]
+    fn consumer_output(&mut self, now: SimTime, o: Output<ConsumerTimer, ToProvider>) {
+        match o {
+            Output::Timer(at, t) => self.queue.push(at, Event::Consumer(t)),
+            Output::Transmit(ToProvider::List(call)) => {
+                let answer = self.provider.handle_list(now, call, &mut self.ledger);
+                self.route_listed(answer);
+            }
+            Output::Transmit(ToProvider::Fetch(call)) => {
+                let f = self.provider.handle_fetch(now, call, &mut self.ledger);
+                self.consumer.handle_fetched(now, f, &mut self.ledger);
+            }
+            Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
+            Output::Transmit(ToProvider::Subscribe(call)) => {
+                let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
+                // With lifecycle notifications the provider arms the
+                // subscription's expiry timer.
+                self.pump_provider(now);
+                self.consumer.handle_subscribed(now, s, &mut self.ledger);
+            }
         }
     }
 
@@ -388,12 +433,12 @@ impl World {
             Carry::Silent => self.queue.push(d.deadline, Event::Deadline(ticket)),
             Carry::Arrives { at, copy_at, mute } => {
                 d.reply.lost = mute;
-                let slot = self.flight.put(ToConsumer::Delivery(d));
-                self.queue.push(at, Event::Arrive(slot));
+                let slot = self.deliveries.put(d);
+                self.queue.push(at, Event::Deliver(slot));
                 if let Some(again) = copy_at {
                     d.reply.lost = true;
-                    let slot = self.flight.put(ToConsumer::Delivery(d));
-                    self.queue.push(again, Event::Arrive(slot));
+                    let slot = self.deliveries.put(d);
+                    self.queue.push(again, Event::Deliver(slot));
                 }
                 if self.consumer.answers_after_processing() || at > d.deadline {
                     self.queue.push(d.deadline, Event::Deadline(ticket));
@@ -490,7 +535,7 @@ mod crash_tests {
         let at = SimTime(3_600_000_000 + 17);
         world
             .queue
-            .push(at, Event::Provider(ProviderTimer::Commit(0)));
+            .push(at, Event::Provider(ProviderTimer::Commit { m: 0, seq: 0 }));
         let _ = take_panic_context();
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.run()));
         assert!(caught.is_err());

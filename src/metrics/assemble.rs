@@ -187,7 +187,8 @@ pub fn assemble(o: &Observed) -> Report {
     let metrics = &o.ledger.metrics;
     let logs = o.ledger.logs();
     let generated = logs.total_changes();
-    let applied = metrics.latency_all.count();
+    let latency_all = metrics.latency_all();
+    let applied = latency_all.count();
     let lost = generated - applied;
     let mailboxes = logs.mailboxes();
     let days = cfg.end().as_secs_f64() / 86_400.0;
@@ -299,7 +300,7 @@ pub fn assemble(o: &Observed) -> Report {
         webhooks,
         queue,
         latency_ms: LatencyByPath {
-            all: metrics.latency_all.stats_with(&cfg.percentiles),
+            all: latency_all.stats_with(&cfg.percentiles),
             webhook: metrics.latency_webhook.stats_with(&cfg.percentiles),
             poll: metrics.latency_poll.stats_with(&cfg.percentiles),
             reconcile: metrics.latency_reconcile.stats_with(&cfg.percentiles),
@@ -365,11 +366,13 @@ impl Metrics {
         path: Path,
     ) {
         if a.first {
-            self.latency_all.record(lag);
             match path {
                 Path::Poll => self.latency_poll.record(lag),
                 Path::Webhook => self.latency_webhook.record(lag),
-                Path::Resync => self.counters.first_by_resync += 1,
+                Path::Resync => {
+                    self.counters.first_by_resync += 1;
+                    self.latency_resync.record(lag)
+                }
                 Path::Reconcile => self.latency_reconcile.record(lag),
             }
         } else if a.effect != Effect::Skipped {

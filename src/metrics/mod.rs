@@ -40,6 +40,14 @@ impl LatencyRecorder {
         self.sum_us += d.0 as u128;
     }
 
+    /// Adds every sample `other` recorded (same bounds: exact).
+    pub fn add(&mut self, other: &LatencyRecorder) {
+        self.hist
+            .add(&other.hist)
+            .expect("latency recorders share their bounds");
+        self.sum_us += other.sum_us;
+    }
+
     /// Number of samples.
     pub fn count(&self) -> u64 {
         self.hist.len()
@@ -253,14 +261,15 @@ pub struct Metrics {
     pub counters: Counters,
     /// Busiest second at the source.
     pub source_rps: PeakRate,
-    /// Latency of every first application.
-    pub latency_all: LatencyRecorder,
     /// Latency of changes first applied by the poller.
     pub latency_poll: LatencyRecorder,
     /// Latency of changes first applied from a webhook.
     pub latency_webhook: LatencyRecorder,
     /// Latency (time to detection) of changes first applied by reconciliation.
     pub latency_reconcile: LatencyRecorder,
+    /// Latency of changes first applied by a resync listing (reported
+    /// only within [`Metrics::latency_all`]).
+    pub latency_resync: LatencyRecorder,
     /// Events the engine processed.
     pub events: u64,
     /// The slowest first applications.
@@ -268,6 +277,22 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Latency of every first application: the union of the per-path
+    /// recorders (each first application is recorded on exactly one path,
+    /// so the merged histogram and sum equal recording every one twice).
+    pub fn latency_all(&self) -> LatencyRecorder {
+        let mut all = LatencyRecorder::default();
+        for r in [
+            &self.latency_poll,
+            &self.latency_webhook,
+            &self.latency_reconcile,
+            &self.latency_resync,
+        ] {
+            all.add(r);
+        }
+        all
+    }
+
     /// Counts one request reaching the source at `now`.
     #[inline]
     pub fn source_request(&mut self, now: SimTime) {

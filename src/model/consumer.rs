@@ -83,6 +83,16 @@ enum Strategy {
     Hybrid(Endpoint, Reconciler),
 }
 
+/// The endpoint of a strategy that has one (a borrow of the strategy
+/// alone, so the consumer's other fields stay free).
+#[inline]
+fn endpoint_of(strategy: &mut Strategy) -> &mut Endpoint {
+    match strategy {
+        Strategy::Webhook(e) | Strategy::Hybrid(e, _) => e,
+        Strategy::Poll { .. } => panic!("webhook input to a polling consumer"),
+    }
+}
+
 /// The consumer.
 #[derive(Debug)]
 pub struct Consumer {
@@ -228,11 +238,9 @@ impl Consumer {
         }
     }
 
+    #[inline]
     fn endpoint(&mut self) -> &mut Endpoint {
-        match &mut self.strategy {
-            Strategy::Webhook(e) | Strategy::Hybrid(e, _) => e,
-            Strategy::Poll { .. } => panic!("webhook input to a polling consumer"),
-        }
+        endpoint_of(&mut self.strategy)
     }
 
     /// A timer is due.
@@ -562,7 +570,8 @@ impl Consumer {
     /// Hands worker timers (and the receiver's backoff wake-ups) to the
     /// driver, keeping the scratch buffer.
     fn release(&mut self, mut timers: Vec<WorkerTimer>) {
-        while let Some(at) = self.endpoint().receiver.pop_wake() {
+        let ep = endpoint_of(&mut self.strategy);
+        while let Some(at) = ep.receiver.pop_wake() {
             self.out.push(Output::Timer(at, ConsumerTimer::Requeue));
         }
         for t in timers.drain(..) {
@@ -574,7 +583,7 @@ impl Consumer {
                 },
             ));
         }
-        self.endpoint().timers = timers;
+        ep.timers = timers;
     }
 
     /// A worker finished: apply its item (fetching first for thin

@@ -34,8 +34,13 @@ use std::sync::Arc;
 /// The provider's own timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderTimer {
-    /// Mailbox `m`'s next change commits: notify.
-    Commit(u32),
+    /// Change `seq` of mailbox `m` commits: notify.
+    Commit {
+        /// The mailbox.
+        m: u32,
+        /// The change.
+        seq: u32,
+    },
     /// A notification's retry is due.
     SendDue(NoteId),
     /// The endpoint is re-enabled (after `reenable_after`).
@@ -51,8 +56,6 @@ struct Hooks {
     sender: Sender,
     payload: Payload,
     timeout: SimDuration,
-    /// Per mailbox: the next change to notify.
-    next_commit: Vec<u32>,
     /// Scratch for the sender's requests.
     sender_out: Vec<SenderOut>,
     /// Subscriptions, when the run models their lifecycle.
@@ -204,7 +207,6 @@ impl Provider {
             payload: h.sender.payload,
             timeout: h.sender.timeout,
             sender: Sender::new(h.sender.clone()),
-            next_commit: vec![0; n as usize],
             sender_out: Vec::new(),
             subs: h.subscription.map(|s| Subscriptions {
                 lifetime: s.lifetime,
@@ -264,7 +266,7 @@ impl Provider {
         for m in 0..self.source.mailboxes() {
             if let Some(first) = self.source.logs().get(m, 0) {
                 self.out
-                    .push(Output::Timer(first.at, ProviderTimer::Commit(m)));
+                    .push(Output::Timer(first.at, ProviderTimer::Commit { m, seq: 0 }));
             }
         }
         if let Some(lifetime) = expiry {
@@ -298,7 +300,7 @@ impl Provider {
     /// A timer is due.
     pub fn handle_timeout(&mut self, now: SimTime, timer: ProviderTimer, ledger: &mut Ledger) {
         match timer {
-            ProviderTimer::Commit(m) => self.commit(now, m, ledger),
+            ProviderTimer::Commit { m, seq } => self.commit(now, m, seq, ledger),
             ProviderTimer::SendDue(note) => {
                 self.with_sender(now, ledger, |s, out| s.retry_due(now, note, out))
             }
@@ -558,16 +560,16 @@ impl Provider {
     }
 
     /// Mailbox `m`'s next change commits: notify, and arm the next.
-    fn commit(&mut self, now: SimTime, m: u32, ledger: &mut Ledger) {
+    fn commit(&mut self, now: SimTime, m: u32, seq: u32, ledger: &mut Ledger) {
         let h = self
             .hooks
             .as_mut()
             .expect("commit timers only with webhooks");
-        let seq = h.next_commit[m as usize];
-        h.next_commit[m as usize] += 1;
         if let Some(next) = self.source.logs().get(m, seq + 1) {
-            self.out
-                .push(Output::Timer(next.at, ProviderTimer::Commit(m)));
+            self.out.push(Output::Timer(
+                next.at,
+                ProviderTimer::Commit { m, seq: seq + 1 },
+            ));
         }
         if h.subs
             .as_ref()
