@@ -45,8 +45,8 @@ use crate::model::network::{Carry, Network};
 use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::trace::{self, Filter, Record};
 use crate::model::transmit::{
-    Delivery, DeliveryAnswer, Lifecycle, ListAnswer, Output, Push, Status, Ticket, ToConsumer,
-    ToProvider,
+    Delivery, DeliveryAnswer, Lifecycle, ListAnswer, ListCall, Output, Push, Status, Ticket,
+    ToConsumer, ToProvider,
 };
 use crate::scenario::Scenario;
 
@@ -318,35 +318,54 @@ impl World {
     /// list call or a fetch reaches the API at once and its answer is
     /// carried on from here (which may make the consumer ask for more).
     /// Nothing here makes the provider ask for anything: its outputs come
-    /// only from its own inputs.
+    /// only from its own inputs. Running ahead, a poll timer due before
+    /// `now + PeakRate::AHEAD` (and the end) is handled here at its own
+    /// time, after the rest of what was asked with it.
     #[inline]
     fn pump_consumer(&mut self, now: SimTime) {
         if self.ahead {
-            return self.pump_consumer_ahead(now);
+            self.pump_consumer_in::<true>(now)
+        } else {
+            self.pump_consumer_in::<false>(now)
         }
-        while let Some(o) = self.consumer.poll_output() {
-            self.consumer_output(now, o);
-        }
-        debug_assert!(
-            self.provider.outbox_is_empty(),
-            "list and fetch answers are returned, never queued"
-        );
     }
 
-    /// [`World::pump_consumer`] running ahead: a poll timer due before
-    /// `now + PeakRate::AHEAD` (and the end) is handled here at its own
-    /// time, after the rest of what was asked with it.
-    fn pump_consumer_ahead(&mut self, now: SimTime) {
-        let limit = SimTime(now.0.saturating_add(PeakRate::AHEAD.0)).min(self.end);
+    /// [`World::pump_consumer`], compiled once per mode so a run that
+    /// never runs ahead carries none of its arithmetic.
+    fn pump_consumer_in<const AHEAD: bool>(&mut self, now: SimTime) {
+        let limit = if AHEAD {
+            SimTime(now.0.saturating_add(PeakRate::AHEAD.0)).min(self.end)
+        } else {
+            SimTime::ZERO
+        };
         let mut now = now;
         loop {
             let mut next = None;
             while let Some(o) = self.consumer.poll_output() {
                 match o {
-                    Output::Timer(at, ConsumerTimer::Poll(m)) if at < limit && next.is_none() => {
+                    Output::Timer(at, ConsumerTimer::Poll(m))
+                        if AHEAD && at < limit && next.is_none() =>
+                    {
                         next = Some((at, m))
                     }
-                    o => self.consumer_output(now, o),
+                    Output::Timer(at, t) => self.queue.push(at, Event::Consumer(t)),
+                    Output::Transmit(ToProvider::List(call)) if AHEAD => {
+                        let answer = self.provider.handle_list(now, call, &mut self.ledger);
+                        self.route_listed(answer);
+                    }
+                    Output::Transmit(ToProvider::List(call)) => self.list(now, call),
+                    Output::Transmit(ToProvider::Fetch(call)) => {
+                        let f = self.provider.handle_fetch(now, call, &mut self.ledger);
+                        self.consumer.handle_fetched(now, f, &mut self.ledger);
+                    }
+                    Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
+                    Output::Transmit(ToProvider::Subscribe(call)) => {
+                        let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
+                        // With lifecycle notifications the provider arms the
+                        // subscription's expiry timer.
+                        self.pump_provider(now);
+                        self.consumer.handle_subscribed(now, s, &mut self.ledger);
+                    }
                 }
             }
             debug_assert!(
@@ -361,28 +380,13 @@ impl World {
         }
     }
 
-    /// Moves one thing the consumer asked for at `now`.
-    #[inline]
-    fn consumer_output(&mut self, now: SimTime, o: Output<ConsumerTimer, ToProvider>) {
-        match o {
-            Output::Timer(at, t) => self.queue.push(at, Event::Consumer(t)),
-            Output::Transmit(ToProvider::List(call)) => {
-                let answer = self.provider.handle_list(now, call, &mut self.ledger);
-                self.route_listed(answer);
-            }
-            Output::Transmit(ToProvider::Fetch(call)) => {
-                let f = self.provider.handle_fetch(now, call, &mut self.ledger);
-                self.consumer.handle_fetched(now, f, &mut self.ledger);
-            }
-            Output::Transmit(ToProvider::Answer(a)) => self.route_answer(now, a),
-            Output::Transmit(ToProvider::Subscribe(call)) => {
-                let s = self.provider.handle_subscribe(now, call, &mut self.ledger);
-                // With lifecycle notifications the provider arms the
-                // subscription's expiry timer.
-                self.pump_provider(now);
-                self.consumer.handle_subscribed(now, s, &mut self.ledger);
-            }
-        }
+    /// A list call outside a run ahead (a reconciler's, or a poller's
+    /// under a shared limit): kept out of line so the webhook path's pump
+    /// stays small.
+    #[inline(never)]
+    fn list(&mut self, now: SimTime, call: ListCall) {
+        let answer = self.provider.handle_list(now, call, &mut self.ledger);
+        self.route_listed(answer);
     }
 
     /// Moves everything the provider asked for, in the order it asked
@@ -409,7 +413,7 @@ impl World {
 
     /// A list answer travels back: dropped if it would arrive after the
     /// end, handed over now if the call allows it, else scheduled.
-    #[inline]
+    #[inline(always)]
     fn route_listed(&mut self, a: ListAnswer) {
         if a.at >= self.end {
             return;

@@ -343,7 +343,7 @@ impl Provider {
     /// the hold's end), arriving after the API latency. Every call gets
     /// exactly one answer, computed when it reaches the API, so it is
     /// returned rather than queued; the driver carries it.
-    #[inline]
+    #[inline(always)]
     pub fn handle_list(&mut self, now: SimTime, call: ListCall, ledger: &mut Ledger) -> ListAnswer {
         ledger.metrics.source_request(now);
         let req = call.req;
