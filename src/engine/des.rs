@@ -129,8 +129,10 @@ pub fn run(scenario: &Scenario) -> Report {
 }
 
 /// Runs one run's configs to the end of the drain and returns the sealed
-/// report.
-pub fn run_config(cfg: RunConfig) -> Report {
+/// report. The run streams its traffic ([`RunConfig::stream`]): memory
+/// flat in the horizon, the same report as with whole logs.
+pub fn run_config(mut cfg: RunConfig) -> Report {
+    cfg.stream = true;
     let mut world = World::new(cfg);
     world.run();
     world.report()
@@ -149,9 +151,11 @@ pub fn run_in_queue_order(scenario: &Scenario) -> Report {
 /// Whether a run of `scenario` runs mailboxes ahead of the queue (both
 /// halves independent per mailbox; see the module doc).
 pub fn runs_ahead(scenario: &Scenario) -> bool {
+    let mut cfg = scenario.config();
+    cfg.stream = true;
     let Halves {
         provider, consumer, ..
-    } = Halves::new(&scenario.config());
+    } = Halves::new(&cfg);
     provider.mailboxes_independent() && consumer.mailboxes_independent()
 }
 
@@ -169,7 +173,7 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
         .map(|t| t.records)
         .unwrap_or_default();
     let end = SimTime(world.cfg.end().0);
-    let logs = world.provider.logs();
+    let logs = world.ledger.logs();
     let halves = (
         &world.cfg,
         &world.provider,
@@ -222,7 +226,7 @@ impl World {
             ahead: false,
             may_run_ahead: true,
         };
-        world.provider.start();
+        world.provider.start(&mut world.ledger);
         world.pump_provider(SimTime::ZERO);
         world.consumer.start();
         world.pump_consumer(SimTime::ZERO);
@@ -285,6 +289,7 @@ impl World {
             }
         }
         self.provider.finish(self.end);
+        self.ledger.finish();
     }
 
     /// Moves everything the consumer asked for, in the order it asked. A

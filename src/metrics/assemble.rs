@@ -148,7 +148,7 @@ pub fn slowest(ledger: &Ledger, n: usize) -> Vec<SlowChange> {
         .take(n)
         .map(|s| SlowChange {
             mailbox: s.mailbox,
-            message: ledger.logs().change(s.mailbox, s.seq).msg,
+            message: s.msg,
             seq: s.seq,
             lag_ms: s.lag.as_millis_f64(),
             path: s.path.name().to_string(),

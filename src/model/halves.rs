@@ -16,7 +16,6 @@ use crate::engine::sample::{Delay, Sampler};
 use crate::engine::time::SimDuration;
 use crate::metrics::assemble::{assemble, Observed};
 use crate::metrics::report::Report;
-use std::sync::Arc;
 
 /// Everything a driver moves messages between.
 #[derive(Debug)]
@@ -33,19 +32,24 @@ pub struct Halves {
 
 impl Halves {
     /// Builds a run from its configs: the traffic (every random stream
-    /// from `cfg.seed`), the fault plan, both halves, the network, the
-    /// ledger. Nothing is started: call `provider.start()` then
-    /// `consumer.start()`.
+    /// from `cfg.seed`; generated up front, or on demand when the run
+    /// [streams](RunConfig::streams)), the fault plan, both halves, the
+    /// network, the ledger (which owns the logs). Nothing is started: call
+    /// `provider.start(&mut ledger)` then `consumer.start()`.
     pub fn new(cfg: &RunConfig) -> Halves {
         let streams = Streams::new(cfg.seed);
-        let logs = Arc::new(traffic::generate(&cfg.source, cfg.horizon, &streams));
+        let logs = if cfg.streams() {
+            traffic::Logs::lazy(&cfg.source, cfg.horizon, &streams)
+        } else {
+            traffic::generate(&cfg.source, cfg.horizon, &streams)
+        };
         let faults = FaultPlan::new(&cfg.faults, logs.mailboxes(), &streams);
         let latency = cfg
             .consumer
             .hooks()
             .map_or(Delay::Fixed(SimDuration::ZERO), |h| h.sender.latency);
         Halves {
-            provider: Provider::new(cfg, logs.clone(), &faults, &streams),
+            provider: Provider::new(cfg, &faults, &streams),
             consumer: Consumer::new(cfg, &logs, faults.host(), &streams),
             net: Network::new(
                 Sampler::new(latency, streams.stream(Purpose::WebhookLatency, 0)),

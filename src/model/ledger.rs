@@ -15,7 +15,6 @@ use super::traffic::Logs;
 use crate::engine::time::SimTime;
 use crate::metrics::{Metrics, Path};
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 const APPLIED: u8 = 1;
 const RECEIVED: u8 = 2;
@@ -40,9 +39,11 @@ pub enum Mark {
 /// What a run observed.
 #[derive(Debug)]
 pub struct Ledger {
-    logs: Arc<Logs>,
-    /// Per change: [`APPLIED`], [`RECEIVED`] and [`Mark`] bits.
-    flags: Vec<u8>,
+    /// Ground truth, owned here (the one owner of the mutable logs: the
+    /// provider reads and extends them through the ledger it is handed),
+    /// with per change one byte of [`APPLIED`], [`RECEIVED`] and [`Mark`]
+    /// bits, trimmed with the change.
+    logs: Logs,
     /// Counters and latency recorders.
     pub metrics: Metrics,
     /// Webhook deliveries that reached the consumer a second time or more.
@@ -61,9 +62,8 @@ pub struct Ledger {
 
 impl Ledger {
     /// An empty ledger over the run's ground truth.
-    pub fn new(logs: Arc<Logs>) -> Self {
+    pub fn new(logs: Logs) -> Self {
         Ledger {
-            flags: vec![0; logs.total_changes() as usize],
             logs,
             metrics: Metrics::default(),
             duplicates: 0,
@@ -75,19 +75,30 @@ impl Ledger {
         }
     }
 
-    /// Ground truth: every change committed.
+    /// Ground truth: every change committed (and still retained).
     pub fn logs(&self) -> &Logs {
         &self.logs
     }
 
+    /// Ground truth, to extend (logs generated on demand) or trim.
+    pub fn logs_mut(&mut self) -> &mut Logs {
+        &mut self.logs
+    }
+
+    /// Closes the books at the end of a run: a log generated on demand is
+    /// generated to the horizon, so the report sees every change.
+    pub fn finish(&mut self) {
+        self.logs.finish();
+    }
+
     #[inline]
     fn flag(&mut self, m: u32, seq: u32) -> &mut u8 {
-        &mut self.flags[self.logs.change_offsets()[m as usize] + seq as usize]
+        self.logs.flag_mut(m, seq)
     }
 
     #[inline]
     fn flag_of(&self, m: u32, seq: u32) -> u8 {
-        self.flags[self.logs.change_offsets()[m as usize] + seq as usize]
+        self.logs.flag(m, seq)
     }
 
     /// The consumer applied change `seq` of mailbox `m` at `at` by `path`,
@@ -106,14 +117,15 @@ impl Ledger {
         let first = *flag & APPLIED == 0;
         *flag |= APPLIED;
         let a = Applied { first, effect };
-        let committed = self.logs.change(m, seq).at;
-        let lag = at.since(committed);
+        let change = self.logs.change(m, seq);
+        let lag = at.since(change.at);
         self.metrics.record_apply(a, lag, path);
         if first {
             self.metrics.slowest.offer(crate::metrics::Slow {
                 lag,
                 mailbox: m,
                 seq,
+                msg: change.msg,
                 path,
             });
         }
@@ -146,8 +158,11 @@ impl Ledger {
     /// be of the same run (the same logs).
     pub fn absorb_marks(&mut self, other: &Ledger) {
         let marks = !(APPLIED | RECEIVED);
-        for (mine, theirs) in self.flags.iter_mut().zip(&other.flags) {
-            *mine |= theirs & marks;
+        for m in 0..self.logs.mailboxes() {
+            let theirs = other.logs.flags(m);
+            for (mine, theirs) in self.logs.flags_mut(m).iter_mut().zip(theirs) {
+                *mine |= theirs & marks;
+            }
         }
     }
 
