@@ -45,8 +45,8 @@ use crate::model::network::{Carry, Network};
 use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::trace::{self, Filter, Record};
 use crate::model::transmit::{
-    Delivery, DeliveryAnswer, Lifecycle, ListAnswer, Output, Push, Status, Ticket, ToConsumer,
-    ToProvider,
+    Delivery, DeliveryAnswer, Lifecycle, ListAnswer, Listed, Output, Push, Status, Ticket,
+    ToConsumer, ToProvider,
 };
 use crate::scenario::Scenario;
 
@@ -90,6 +90,27 @@ impl Flight {
         self.free.push(i);
         self.slots[i as usize].take().expect("a slot arrives once")
     }
+
+    /// `(mailbox, seq)` of every change a transmit in flight carries.
+    fn changes(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.slots.iter().flatten().flat_map(|t| {
+            let (one, page) = match t {
+                ToConsumer::Delivery(d) => (Some((d.mailbox, d.seq)), &[][..]),
+                ToConsumer::Listed(a) => match &a.listed {
+                    Listed::Page { items, .. } | Listed::Snapshot { state: items, .. } => {
+                        (None, &items[..])
+                    }
+                    _ => (None, &[][..]),
+                },
+                _ => (None, &[][..]),
+            };
+            let m = match t {
+                ToConsumer::Listed(a) => a.mailbox,
+                _ => 0,
+            };
+            one.into_iter().chain(page.iter().map(move |i| (m, i.seq)))
+        })
+    }
 }
 
 /// Everything a run holds.
@@ -110,6 +131,8 @@ struct World {
     /// Whether this run may run ahead at all (off only for the reference
     /// run, [`run_in_queue_order`]).
     may_run_ahead: bool,
+    /// When a streaming run next trims its logs (`SimTime::MAX`: never).
+    next_trim: SimTime,
 }
 
 thread_local! {
@@ -134,6 +157,26 @@ pub fn run(scenario: &Scenario) -> Report {
 pub fn run_config(mut cfg: RunConfig) -> Report {
     cfg.stream = true;
     let mut world = World::new(cfg);
+    world.run();
+    world.report()
+}
+
+/// Runs `scenario` streaming its traffic, and returns the report and the
+/// most log entries held at once (`Logs::peak_retained`: what the memory
+/// invariant bounds, independent of the horizon).
+pub fn run_retained(scenario: &Scenario) -> (Report, u64) {
+    let mut cfg = scenario.config();
+    cfg.stream = true;
+    let mut world = World::new(cfg);
+    world.run();
+    (world.report(), world.ledger.logs().peak_retained())
+}
+
+/// Runs `scenario` with every change log generated up front and kept
+/// whole (nothing trimmed): the reference a streaming run ([`run`]) is
+/// tested against (their reports must be equal, byte for byte).
+pub fn run_whole_logs(scenario: &Scenario) -> Report {
+    let mut world = World::new(scenario.config());
     world.run();
     world.report()
 }
@@ -225,7 +268,11 @@ impl World {
             immediate: None,
             ahead: false,
             may_run_ahead: true,
+            next_trim: SimTime::MAX,
         };
+        if world.ledger.logs().is_lazy() {
+            world.next_trim = SimTime::ZERO + halves::TRIM_EVERY;
+        }
         world.provider.start(&mut world.ledger);
         world.pump_provider(SimTime::ZERO);
         world.consumer.start();
@@ -253,6 +300,9 @@ impl World {
                 break;
             }
             self.ledger.metrics.events += 1;
+            if now >= self.next_trim {
+                self.trim(now);
+            }
             let l = &mut self.ledger;
             match event {
                 Event::Consumer(t) => {
@@ -450,6 +500,21 @@ impl World {
     }
 
     /// Hands what the run observed to the report assembly.
+    /// A streaming run's trim (see `halves::trim`), and the next one's time.
+    #[cold]
+    #[inline(never)]
+    fn trim(&mut self, now: SimTime) {
+        let flight = self.flight.changes();
+        halves::trim(
+            now,
+            &self.provider,
+            &self.consumer,
+            flight,
+            &mut self.ledger,
+        );
+        self.next_trim = now + halves::TRIM_EVERY;
+    }
+
     fn report(&self) -> Report {
         halves::report(
             &self.cfg,

@@ -9,10 +9,12 @@
 //! possible loss); the rest is fixed-size counters, histograms, and the
 //! optional trace.
 
+use super::poller::Poller;
 use super::replica::{Applied, Effect};
 use super::trace::{Filter, Record, Trace};
 use super::traffic::Logs;
 use crate::engine::time::SimTime;
+use crate::metrics::assemble::{cursor_passed, verdict, Losses};
 use crate::metrics::{Metrics, Path};
 use serde_json::{Map, Value};
 
@@ -58,6 +60,8 @@ pub struct Ledger {
     /// Consumer crashes.
     pub crashes: u64,
     trace: Option<Trace>,
+    /// The verdicts of the lost changes trimmed so far (a streaming run).
+    losses: Losses,
 }
 
 impl Ledger {
@@ -72,7 +76,45 @@ impl Ledger {
             gave_up: 0,
             crashes: 0,
             trace: None,
+            losses: Losses::default(),
         }
+    }
+
+    /// The bit of a change's byte ([`Ledger::flags`]) set once it is applied.
+    pub const APPLIED: u8 = APPLIED;
+
+    /// Change `seq`'s whole byte: [`Ledger::APPLIED`], received and the
+    /// [`Mark`] bits.
+    pub fn flags(&self, m: u32, seq: u32) -> u8 {
+        self.flag_of(m, seq)
+    }
+
+    /// The verdicts of the lost changes trimmed so far.
+    pub fn losses(&self) -> &Losses {
+        &self.losses
+    }
+
+    /// Drops mailbox `m`'s changes before `seq` from the logs, folding
+    /// each one's verdict (its byte is final: no one touches it any more)
+    /// into [`Ledger::losses`], with `poller` for cursor skips (its cursor
+    /// only moves forward, so it passed a change now iff it has at the
+    /// end). Returns how many changes were dropped.
+    pub fn trim(&mut self, m: u32, seq: u32, poller: Option<&Poller>) -> u64 {
+        let base = self.logs.base(m);
+        let end = seq.min(self.logs.end(m));
+        for (i, &flag) in self.logs.flags(m).iter().enumerate() {
+            let s = base + i as u32;
+            if s >= end {
+                break;
+            }
+            let logs = &self.logs;
+            let cause = verdict(flag, || cursor_passed(poller, m, s, logs.stamp(m, s)));
+            if let Some(cause) = cause {
+                let c = logs.change(m, s);
+                self.losses.add(c.at, m, s, c.msg, cause);
+            }
+        }
+        self.logs.trim_before(m, end)
     }
 
     /// Ground truth: every change committed (and still retained).

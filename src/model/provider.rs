@@ -679,6 +679,23 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// Lowers `keep[m]` to the first change of mailbox `m` the provider
+    /// may still read: the next to commit (with webhooks) and every change
+    /// the sender still holds a notification of. A streaming run trims
+    /// only before it (`halves::trim`).
+    pub fn holds(&self, keep: &mut [u32]) {
+        let Some(h) = &self.hooks else { return };
+        for (k, &next) in keep.iter_mut().zip(&h.next_commit) {
+            *k = (*k).min(next);
+        }
+        h.sender.each_pending(|m, seq| {
+            let k = &mut keep[m as usize];
+            *k = (*k).min(seq);
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -425,7 +425,8 @@ fn multiplier(spread: Spread, rng: &mut SimRng) -> f64 {
     }
 }
 
-const HOUR_US: u64 = 3_600_000_000;
+/// An hour in µs.
+pub const HOUR_US: u64 = 3_600_000_000;
 
 /// The mean number of changes [`generate`] makes for `spec` over `horizon`
 /// with these streams. With a spread, each mailbox's activity multiplier
