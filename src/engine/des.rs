@@ -45,7 +45,8 @@ use crate::model::network::{Carry, Network};
 use crate::model::provider::{Provider, ProviderTimer};
 use crate::model::trace::{self, Filter, Record};
 use crate::model::transmit::{
-    Delivery, DeliveryAnswer, Lifecycle, ListAnswer, ListCall, Output, Push, Status, Ticket,
+    Delivery, DeliveryAnswer, Lifecycle, ListAnswer, ListCall, Listed, Output, Push, Status,
+    Ticket,
     ToConsumer, ToProvider,
 };
 use crate::scenario::Scenario;
@@ -105,6 +106,32 @@ impl<T> Flight<T> {
         self.free.push(i);
         self.slots[i as usize].take().expect("a slot arrives once")
     }
+
+}
+
+impl Flight<Delivery> {
+    /// `(mailbox, seq)` of every delivery attempt in flight.
+    fn changes(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.slots.iter().flatten().map(|d| (d.mailbox, d.seq))
+    }
+}
+
+impl Flight<ToConsumer> {
+    /// `(mailbox, seq)` of every change a list answer in flight carries.
+    fn changes(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.slots.iter().flatten().flat_map(|t| {
+            let (m, page) = match t {
+                ToConsumer::Listed(a) => match &a.listed {
+                    Listed::Page { items, .. } | Listed::Snapshot { state: items, .. } => {
+                        (a.mailbox, &items[..])
+                    }
+                    _ => (0, &[][..]),
+                },
+                _ => (0, &[][..]),
+            };
+            page.iter().map(move |i| (m, i.seq))
+        })
+    }
 }
 
 /// Everything a run holds.
@@ -129,6 +156,8 @@ struct World {
     /// Whether this run may run ahead at all (off only for the reference
     /// run, [`run_in_queue_order`]).
     may_run_ahead: bool,
+    /// When a streaming run next trims its logs (`SimTime::MAX`: never).
+    next_trim: SimTime,
 }
 
 thread_local! {
@@ -148,9 +177,31 @@ pub fn run(scenario: &Scenario) -> Report {
 }
 
 /// Runs one run's configs to the end of the drain and returns the sealed
-/// report.
-pub fn run_config(cfg: RunConfig) -> Report {
+/// report. The run streams its traffic ([`RunConfig::stream`]): memory
+/// flat in the horizon, the same report as with whole logs.
+pub fn run_config(mut cfg: RunConfig) -> Report {
+    cfg.stream = true;
     let mut world = World::new(cfg);
+    world.run();
+    world.report()
+}
+
+/// Runs `scenario` streaming its traffic, and returns the report and the
+/// most log entries held at once (`Logs::peak_retained`: what the memory
+/// invariant bounds, independent of the horizon).
+pub fn run_retained(scenario: &Scenario) -> (Report, u64) {
+    let mut cfg = scenario.config();
+    cfg.stream = true;
+    let mut world = World::new(cfg);
+    world.run();
+    (world.report(), world.ledger.logs().peak_retained())
+}
+
+/// Runs `scenario` with every change log generated up front and kept
+/// whole (nothing trimmed): the reference a streaming run ([`run`]) is
+/// tested against (their reports must be equal, byte for byte).
+pub fn run_whole_logs(scenario: &Scenario) -> Report {
+    let mut world = World::new(scenario.config());
     world.run();
     world.report()
 }
@@ -168,9 +219,11 @@ pub fn run_in_queue_order(scenario: &Scenario) -> Report {
 /// Whether a run of `scenario` runs mailboxes ahead of the queue (both
 /// halves independent per mailbox; see the module doc).
 pub fn runs_ahead(scenario: &Scenario) -> bool {
+    let mut cfg = scenario.config();
+    cfg.stream = true;
     let Halves {
         provider, consumer, ..
-    } = Halves::new(&scenario.config());
+    } = Halves::new(&cfg);
     provider.mailboxes_independent() && consumer.mailboxes_independent()
 }
 
@@ -188,7 +241,7 @@ pub fn run_traced(scenario: &Scenario, filter: Filter) -> (Report, Vec<Record>) 
         .map(|t| t.records)
         .unwrap_or_default();
     let end = SimTime(world.cfg.end().0);
-    let logs = world.provider.logs();
+    let logs = world.ledger.logs();
     let halves = (
         &world.cfg,
         &world.provider,
@@ -241,8 +294,12 @@ impl World {
             immediate: None,
             ahead: false,
             may_run_ahead: true,
+            next_trim: SimTime::MAX,
         };
-        world.provider.start();
+        if world.ledger.logs().is_lazy() {
+            world.next_trim = SimTime::ZERO + halves::TRIM_EVERY;
+        }
+        world.provider.start(&mut world.ledger);
         world.pump_provider(SimTime::ZERO);
         world.consumer.start();
         world.pump_consumer(SimTime::ZERO);
@@ -269,6 +326,9 @@ impl World {
                 break;
             }
             self.ledger.metrics.events += 1;
+            if now >= self.next_trim {
+                self.trim(now);
+            }
             let l = &mut self.ledger;
             match event {
                 Event::Consumer(t) => {
@@ -312,6 +372,7 @@ impl World {
             }
         }
         self.provider.finish(self.end);
+        self.ledger.finish();
     }
 
     /// Moves everything the consumer asked for, in the order it asked. A
@@ -494,6 +555,21 @@ impl World {
     }
 
     /// Hands what the run observed to the report assembly.
+    /// A streaming run's trim (see `halves::trim`), and the next one's time.
+    #[cold]
+    #[inline(never)]
+    fn trim(&mut self, now: SimTime) {
+        let flight = self.flight.changes().chain(self.deliveries.changes());
+        halves::trim(
+            now,
+            &self.provider,
+            &self.consumer,
+            flight,
+            &mut self.ledger,
+        );
+        self.next_trim = now + halves::TRIM_EVERY;
+    }
+
     fn report(&self) -> Report {
         halves::report(
             &self.cfg,

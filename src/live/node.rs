@@ -303,7 +303,7 @@ impl Node {
                 }
             }
         }
-        self.provider.start();
+        self.provider.start(&mut self.ledger);
         self.pump_provider(SimTime::ZERO);
         if let Some(c) = &mut self.consumer {
             c.start();
@@ -538,7 +538,7 @@ impl Node {
                 (mail_api::list_response(&answer, speed), answer.at)
             }
             mail_api::ApiRequest::Fetch { mailbox, msg } => {
-                if !self.provider.knows(now, mailbox, msg) {
+                if !self.provider.knows(now, mailbox, msg, self.ledger.logs()) {
                     let e = mail_api::ApiError::unknown_message(mailbox, msg);
                     return (e.response(), now);
                 }

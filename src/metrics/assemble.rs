@@ -5,7 +5,7 @@
 
 use super::report::*;
 use super::{round3, Metrics};
-use crate::engine::time::SimDuration;
+use crate::engine::time::{SimDuration, SimTime};
 use crate::model::config::RunConfig;
 use crate::model::faults::FaultHits;
 use crate::model::ledger::{Ledger, Mark};
@@ -70,11 +70,19 @@ pub fn loss_cause(o: &Observed, m: u32, seq: u32) -> Option<LossCause> {
 /// for a driver that has no replica or sender of its own at hand, such as
 /// network mode once it has scored a consumer's replica.
 pub fn cause(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> Option<LossCause> {
-    if ledger.has_applied(m, seq) {
+    verdict(ledger.flags(m, seq), || {
+        cursor_passed(poller, m, seq, ledger.logs().stamp(m, seq))
+    })
+}
+
+/// A change's verdict from its ledger byte (applied, loss marks) and,
+/// when nothing else explains a loss, whether the poller's cursor moved
+/// past it (`passed`): `None` when it was applied, else the first cause.
+pub fn verdict(flags: u8, passed: impl FnOnce() -> bool) -> Option<LossCause> {
+    if flags & Ledger::APPLIED != 0 {
         return None;
     }
-    let marks = ledger.marks(m, seq);
-    let has = |k: Mark| marks & k as u8 != 0;
+    let has = |k: Mark| flags & k as u8 != 0;
     Some(if has(Mark::Crashed) {
         LossCause::Crash
     } else if has(Mark::DeadLettered) {
@@ -85,51 +93,73 @@ pub fn cause(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> Opti
         LossCause::WebhookGaveUp
     } else if has(Mark::Unsubscribed) {
         LossCause::SubscriptionExpired
-    } else if cursor_passed(ledger, poller, m, seq) {
+    } else if passed() {
         LossCause::CursorSkip
     } else {
         LossCause::Undelivered
     })
 }
 
+/// The changes never applied, folded one by one (as a streaming run trims
+/// them, then the rest at the end): counts by cause and the first
+/// [`LOST_IN_REPORT`] by commit time, then mailbox, then sequence number
+/// (a top-K whose result does not depend on the order changes come in).
+#[derive(Clone, Debug, Default)]
+pub struct Losses {
+    counts: LostByCause,
+    subscription_expired: u64,
+    /// `(commit, mailbox, seq, cause, message)`, sorted.
+    first: Vec<(SimTime, u32, u32, LossCause, u32)>,
+}
+
+impl Losses {
+    /// Folds in change `seq` of mailbox `m` (message `msg`, committed
+    /// `at`), lost for `cause`.
+    pub fn add(&mut self, at: SimTime, m: u32, seq: u32, msg: u32, cause: LossCause) {
+        let c = &mut self.counts;
+        *match cause {
+            LossCause::Crash => &mut c.crash,
+            LossCause::DeadLettered => &mut c.dead_lettered,
+            LossCause::EndpointDisabled => &mut c.endpoint_disabled,
+            LossCause::WebhookGaveUp => &mut c.webhook_gave_up,
+            LossCause::CursorSkip => &mut c.cursor_skip,
+            LossCause::Undelivered => &mut c.undelivered,
+            LossCause::SubscriptionExpired => &mut self.subscription_expired,
+        } += 1;
+        let key = (at, m, seq, cause, msg);
+        let first = &mut self.first;
+        if first.len() < LOST_IN_REPORT || key < first[first.len() - 1] {
+            let i = first.partition_point(|k| *k < key);
+            first.insert(i, key);
+            first.truncate(LOST_IN_REPORT);
+        }
+    }
+}
+
 /// Splits the changes never applied by cause ([`loss_cause`]), and keeps
 /// the first [`LOST_IN_REPORT`] by commit time (then mailbox, then
-/// sequence number) as a sample.
+/// sequence number) as a sample: those a streaming run folded as it
+/// trimmed them ([`Ledger::losses`]), then every change still held.
 fn lost_by_cause(o: &Observed) -> (LostByCause, Vec<LostChange>) {
     let logs = o.ledger.logs();
-    let mut out = LostByCause {
-        subscription_expired: subscribed(o.cfg).then_some(0),
-        ..LostByCause::default()
-    };
-    let mut first: Vec<(crate::engine::time::SimTime, u32, u32, LossCause)> = Vec::new();
+    let mut losses = o.ledger.losses().clone();
     for m in 0..logs.mailboxes() {
-        for (seq, change) in logs.whole(m).iter().enumerate() {
-            let seq = seq as u32;
-            let Some(cause) = loss_cause(o, m, seq) else {
-                continue;
-            };
-            *match cause {
-                LossCause::Crash => &mut out.crash,
-                LossCause::DeadLettered => &mut out.dead_lettered,
-                LossCause::EndpointDisabled => &mut out.endpoint_disabled,
-                LossCause::WebhookGaveUp => &mut out.webhook_gave_up,
-                LossCause::CursorSkip => &mut out.cursor_skip,
-                LossCause::Undelivered => &mut out.undelivered,
-                LossCause::SubscriptionExpired => out.subscription_expired.get_or_insert(0),
-            } += 1;
-            let key = (change.at, m, seq, cause);
-            if first.len() < LOST_IN_REPORT || key < first[first.len() - 1] {
-                let at = first.partition_point(|k| *k < key);
-                first.insert(at, key);
-                first.truncate(LOST_IN_REPORT);
+        for (seq, change) in logs.entries(m) {
+            if let Some(cause) = loss_cause(o, m, seq) {
+                losses.add(change.at, m, seq, change.msg, cause);
             }
         }
     }
-    let sample = first
+    let out = LostByCause {
+        subscription_expired: subscribed(o.cfg).then_some(losses.subscription_expired),
+        ..losses.counts
+    };
+    let sample = losses
+        .first
         .into_iter()
-        .map(|(at, m, seq, cause)| LostChange {
+        .map(|(at, m, seq, cause, msg)| LostChange {
             mailbox: m,
-            message: logs.change(m, seq).msg,
+            message: msg,
             seq,
             committed: SimDuration(at.0 / 1_000 * 1_000).to_string(),
             cause,
@@ -148,7 +178,7 @@ pub fn slowest(ledger: &Ledger, n: usize) -> Vec<SlowChange> {
         .take(n)
         .map(|s| SlowChange {
             mailbox: s.mailbox,
-            message: ledger.logs().change(s.mailbox, s.seq).msg,
+            message: s.msg,
             seq: s.seq,
             lag_ms: s.lag.as_millis_f64(),
             path: s.path.name().to_string(),
@@ -157,10 +187,9 @@ pub fn slowest(ledger: &Ledger, n: usize) -> Vec<SlowChange> {
 }
 
 /// True when mailbox `m`'s poller cursor has moved past change `seq`
-/// without delivering it (timestamp cursors only).
-fn cursor_passed(ledger: &Ledger, poller: Option<&Poller>, m: u32, seq: u32) -> bool {
+/// (stamped `stamp`) without delivering it (timestamp cursors only).
+pub fn cursor_passed(poller: Option<&Poller>, m: u32, seq: u32, stamp: u64) -> bool {
     let Some(p) = poller else { return false };
-    let stamp = ledger.logs().stamp(m, seq);
     match p.cursor(m) {
         Cursor::Stamp(c) => stamp <= c,
         Cursor::StampId(c, s) => (stamp, seq) <= (c, s),

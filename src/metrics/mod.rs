@@ -207,6 +207,9 @@ pub struct Slow {
     pub mailbox: u32,
     /// The change's sequence number in its mailbox's log.
     pub seq: u32,
+    /// The message it changed (kept here: the change itself may be
+    /// trimmed from the log before the report is assembled).
+    pub msg: u32,
     /// The path that applied it first.
     pub path: Path,
 }
@@ -333,6 +336,7 @@ mod tests {
                 lag: SimDuration::from_millis(*ms),
                 mailbox: 0,
                 seq: i as u32,
+                msg: 0,
                 path: Path::Poll,
             });
         }

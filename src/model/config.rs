@@ -419,11 +419,29 @@ pub struct RunConfig {
     /// For the report: latency percentiles beyond p50/p90/p99/p999 that
     /// thresholds ask for (leaf name such as `p95` -> percent).
     pub percentiles: std::collections::BTreeMap<String, f64>,
+    /// Stream the traffic: generate each mailbox's log on demand and trim
+    /// what no one may touch any more, folding each trimmed change's
+    /// verdict into the ledger (memory flat in the horizon). False (the
+    /// scenario layer's default): every log generated up front and kept
+    /// whole, for drivers and readers of the finished past (live and
+    /// network mode, traces). `engine::des::run` turns it on. The report is
+    /// the same either way.
+    pub stream: bool,
 }
 
 impl RunConfig {
     /// Horizon plus drain.
     pub fn end(&self) -> SimDuration {
         self.horizon + self.drain
+    }
+
+    /// True when this run streams its traffic: asked for ([`RunConfig::stream`])
+    /// and possible. A full resync (a `retention`) lists a mailbox's whole
+    /// history, and a lifecycle catch-up lists from its last watermark
+    /// (the start, at first): such runs keep whole logs.
+    pub fn streams(&self) -> bool {
+        self.stream
+            && self.source.retention.is_none()
+            && !self.consumer.hooks().is_some_and(|h| h.sender.lifecycle)
     }
 }

@@ -18,7 +18,7 @@ use super::poller::{Poller, RequestKind};
 use super::receiver::{Done, Failure, Item, Receiver, Reply, WorkerTimer};
 use super::reconciler::Reconciler;
 use super::replica::Replica;
-use super::source::ListRequest;
+use super::source::{Cursor, ListRequest};
 use super::traffic::Logs;
 use super::transmit::{
     Caller, Delivery, DeliveryAnswer, Early, FetchCall, Fetched, Lifecycle, LifecycleEvent,
@@ -790,6 +790,47 @@ impl Consumer {
             let mut timers = std::mem::take(&mut ep.timers);
             ep.receiver.restart(now, slow, &mut timers);
             self.release(timers);
+        }
+    }
+}
+
+impl Consumer {
+    /// Lowers `keep[m]` to the first change of mailbox `m` the consumer
+    /// may still touch by sequence number (the endpoint's queue, workers
+    /// and fetches, a `sequence` cursor), and `keep_at[m]` to the first
+    /// commit time its listings may still reach from `now` on (a
+    /// timestamp cursor, the reconciler's window). A streaming run trims
+    /// only what lies before both (`halves::trim`). Catch-up listings and
+    /// resyncs read further back: runs with them keep whole logs.
+    pub fn holds(&self, now: SimTime, keep: &mut [u32], keep_at: &mut [u64]) {
+        let mut seq = |m: u32, s: u32| {
+            let k = &mut keep[m as usize];
+            *k = (*k).min(s);
+        };
+        match &self.strategy {
+            Strategy::Poll { poller, .. } => {
+                for m in 0..self.mailboxes {
+                    match poller.cursor(m) {
+                        Cursor::Seq(c) => seq(m, c),
+                        Cursor::Stamp(c) | Cursor::StampId(c, _) | Cursor::Since(c) => {
+                            let k = &mut keep_at[m as usize];
+                            *k = (*k).min(c);
+                        }
+                        Cursor::Start | Cursor::Resync(_) => seq(m, 0),
+                    }
+                }
+            }
+            Strategy::Webhook(ep) | Strategy::Hybrid(ep, _) => {
+                ep.receiver.each_item(|i| seq(i.mailbox, i.seq));
+                for (_, i, _, _) in &ep.fetching {
+                    seq(i.mailbox, i.seq);
+                }
+            }
+        }
+        if let Strategy::Hybrid(_, rec) = &self.strategy {
+            for (m, k) in keep_at.iter_mut().enumerate() {
+                *k = (*k).min(rec.needs_from(m as u32, now));
+            }
         }
     }
 }

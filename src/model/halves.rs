@@ -16,7 +16,6 @@ use crate::engine::sample::{Delay, Sampler};
 use crate::engine::time::SimDuration;
 use crate::metrics::assemble::{assemble, Observed};
 use crate::metrics::report::Report;
-use std::sync::Arc;
 
 /// Everything a driver moves messages between.
 #[derive(Debug)]
@@ -33,25 +32,74 @@ pub struct Halves {
 
 impl Halves {
     /// Builds a run from its configs: the traffic (every random stream
-    /// from `cfg.seed`), the fault plan, both halves, the network, the
-    /// ledger. Nothing is started: call `provider.start()` then
-    /// `consumer.start()`.
+    /// from `cfg.seed`; generated up front, or on demand when the run
+    /// [streams](RunConfig::streams)), the fault plan, both halves, the
+    /// network, the ledger (which owns the logs). Nothing is started: call
+    /// `provider.start(&mut ledger)` then `consumer.start()`.
     pub fn new(cfg: &RunConfig) -> Halves {
         let streams = Streams::new(cfg.seed);
-        let logs = Arc::new(traffic::generate(&cfg.source, cfg.horizon, &streams));
+        let logs = if cfg.streams() {
+            traffic::Logs::lazy(&cfg.source, cfg.horizon, &streams)
+        } else {
+            traffic::generate(&cfg.source, cfg.horizon, &streams)
+        };
         let faults = FaultPlan::new(&cfg.faults, logs.mailboxes(), &streams);
         let latency = cfg
             .consumer
             .hooks()
             .map_or(Delay::Fixed(SimDuration::ZERO), |h| h.sender.latency);
         Halves {
-            provider: Provider::new(cfg, logs.clone(), &faults, &streams),
+            provider: Provider::new(cfg, &faults, &streams),
             consumer: Consumer::new(cfg, &logs, faults.host(), &streams),
             net: Network::new(
                 Sampler::new(latency, streams.stream(Purpose::WebhookLatency, 0)),
                 faults,
             ),
             ledger: Ledger::new(logs),
+        }
+    }
+}
+
+/// How often (virtual time) a streaming run trims its logs: each
+/// mailbox's log then holds what its holders need plus at most about this
+/// much more, and one trim costs a pass over the mailboxes and what is in
+/// flight.
+pub const TRIM_EVERY: SimDuration = SimDuration(traffic::HOUR_US);
+
+/// Trims a streaming run's logs at `now`: for each mailbox, drops the
+/// changes before the first one anyone may still touch (the provider's
+/// next commit and the sender's notifications, the consumer's cursors,
+/// queue and lookback windows, and `in_flight`: the `(mailbox, seq)` of
+/// every change in a transmit the driver carries), folding each dropped
+/// change's verdict into the ledger. A mark set too far makes a later
+/// reader panic (`Logs::change`, `Logs::check_from`); it never changes a
+/// report. Does nothing to whole logs.
+pub fn trim(
+    now: crate::engine::time::SimTime,
+    provider: &Provider,
+    consumer: &Consumer,
+    in_flight: impl IntoIterator<Item = (u32, u32)>,
+    ledger: &mut Ledger,
+) {
+    if !ledger.logs().is_lazy() {
+        return;
+    }
+    let n = ledger.logs().mailboxes() as usize;
+    let mut keep = vec![u32::MAX; n];
+    let mut keep_at = vec![u64::MAX; n];
+    provider.holds(now, &mut keep, &mut keep_at);
+    consumer.holds(now, &mut keep, &mut keep_at);
+    for (m, seq) in in_flight {
+        keep[m as usize] = keep[m as usize].min(seq);
+    }
+    for m in 0..n as u32 {
+        let logs = ledger.logs();
+        let (base, log) = logs.window(m);
+        // Changes committed at or after `keep_at` are still listable.
+        let by_time = base + log.partition_point(|c| c.at.0 < keep_at[m as usize]) as u32;
+        let mark = keep[m as usize].min(by_time);
+        if mark > base {
+            ledger.trim(m, mark, consumer.poller());
         }
     }
 }

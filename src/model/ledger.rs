@@ -9,13 +9,14 @@
 //! possible loss); the rest is fixed-size counters, histograms, and the
 //! optional trace.
 
+use super::poller::Poller;
 use super::replica::{Applied, Effect};
 use super::trace::{Filter, Record, Trace};
 use super::traffic::Logs;
 use crate::engine::time::SimTime;
+use crate::metrics::assemble::{cursor_passed, verdict, Losses};
 use crate::metrics::{Metrics, Path};
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 const APPLIED: u8 = 1;
 const RECEIVED: u8 = 2;
@@ -40,9 +41,11 @@ pub enum Mark {
 /// What a run observed.
 #[derive(Debug)]
 pub struct Ledger {
-    logs: Arc<Logs>,
-    /// Per change: [`APPLIED`], [`RECEIVED`] and [`Mark`] bits.
-    flags: Vec<u8>,
+    /// Ground truth, owned here (the one owner of the mutable logs: the
+    /// provider reads and extends them through the ledger it is handed),
+    /// with per change one byte of [`APPLIED`], [`RECEIVED`] and [`Mark`]
+    /// bits, trimmed with the change.
+    logs: Logs,
     /// Counters and latency recorders.
     pub metrics: Metrics,
     /// Webhook deliveries that reached the consumer a second time or more.
@@ -57,13 +60,14 @@ pub struct Ledger {
     /// Consumer crashes.
     pub crashes: u64,
     trace: Option<Trace>,
+    /// The verdicts of the lost changes trimmed so far (a streaming run).
+    losses: Losses,
 }
 
 impl Ledger {
     /// An empty ledger over the run's ground truth.
-    pub fn new(logs: Arc<Logs>) -> Self {
+    pub fn new(logs: Logs) -> Self {
         Ledger {
-            flags: vec![0; logs.total_changes() as usize],
             logs,
             metrics: Metrics::default(),
             duplicates: 0,
@@ -72,22 +76,71 @@ impl Ledger {
             gave_up: 0,
             crashes: 0,
             trace: None,
+            losses: Losses::default(),
         }
     }
 
-    /// Ground truth: every change committed.
+    /// The bit of a change's byte ([`Ledger::flags`]) set once it is applied.
+    pub const APPLIED: u8 = APPLIED;
+
+    /// Change `seq`'s whole byte: [`Ledger::APPLIED`], received and the
+    /// [`Mark`] bits.
+    pub fn flags(&self, m: u32, seq: u32) -> u8 {
+        self.flag_of(m, seq)
+    }
+
+    /// The verdicts of the lost changes trimmed so far.
+    pub fn losses(&self) -> &Losses {
+        &self.losses
+    }
+
+    /// Drops mailbox `m`'s changes before `seq` from the logs, folding
+    /// each one's verdict (its byte is final: no one touches it any more)
+    /// into [`Ledger::losses`], with `poller` for cursor skips (its cursor
+    /// only moves forward, so it passed a change now iff it has at the
+    /// end). Returns how many changes were dropped.
+    pub fn trim(&mut self, m: u32, seq: u32, poller: Option<&Poller>) -> u64 {
+        let base = self.logs.base(m);
+        let end = seq.min(self.logs.end(m));
+        for (i, &flag) in self.logs.flags(m).iter().enumerate() {
+            let s = base + i as u32;
+            if s >= end {
+                break;
+            }
+            let logs = &self.logs;
+            let cause = verdict(flag, || cursor_passed(poller, m, s, logs.stamp(m, s)));
+            if let Some(cause) = cause {
+                let c = logs.change(m, s);
+                self.losses.add(c.at, m, s, c.msg, cause);
+            }
+        }
+        self.logs.trim_before(m, end)
+    }
+
+    /// Ground truth: every change committed (and still retained).
     pub fn logs(&self) -> &Logs {
         &self.logs
     }
 
+    /// Ground truth, to extend (logs generated on demand) or trim.
+    pub fn logs_mut(&mut self) -> &mut Logs {
+        &mut self.logs
+    }
+
+    /// Closes the books at the end of a run: a log generated on demand is
+    /// generated to the horizon, so the report sees every change.
+    pub fn finish(&mut self) {
+        self.logs.finish();
+    }
+
     #[inline]
     fn flag(&mut self, m: u32, seq: u32) -> &mut u8 {
-        &mut self.flags[self.logs.change_offsets()[m as usize] + seq as usize]
+        self.logs.flag_mut(m, seq)
     }
 
     #[inline]
     fn flag_of(&self, m: u32, seq: u32) -> u8 {
-        self.flags[self.logs.change_offsets()[m as usize] + seq as usize]
+        self.logs.flag(m, seq)
     }
 
     /// The consumer applied change `seq` of mailbox `m` at `at` by `path`,
@@ -106,14 +159,15 @@ impl Ledger {
         let first = *flag & APPLIED == 0;
         *flag |= APPLIED;
         let a = Applied { first, effect };
-        let committed = self.logs.change(m, seq).at;
-        let lag = at.since(committed);
+        let change = self.logs.change(m, seq);
+        let lag = at.since(change.at);
         self.metrics.record_apply(a, lag, path);
         if first {
             self.metrics.slowest.offer(crate::metrics::Slow {
                 lag,
                 mailbox: m,
                 seq,
+                msg: change.msg,
                 path,
             });
         }
@@ -146,8 +200,11 @@ impl Ledger {
     /// be of the same run (the same logs).
     pub fn absorb_marks(&mut self, other: &Ledger) {
         let marks = !(APPLIED | RECEIVED);
-        for (mine, theirs) in self.flags.iter_mut().zip(&other.flags) {
-            *mine |= theirs & marks;
+        for m in 0..self.logs.mailboxes() {
+            let theirs = other.logs.flags(m);
+            for (mine, theirs) in self.logs.flags_mut(m).iter_mut().zip(theirs) {
+                *mine |= theirs & marks;
+            }
         }
     }
 

@@ -19,7 +19,7 @@ use super::faults::RenewalFaults;
 use super::ledger::{trace, Ledger, Mark};
 use super::presets::Payload;
 use super::sender::{NoteId, Sender, SenderOut, Throttle};
-use super::source::{ListOutcome, Source};
+use super::source::{ListOutcome, Source, AHEAD};
 use super::traffic::Logs;
 use super::transmit::{
     Delivery, FetchCall, Fetched, Lifecycle, LifecycleEvent, ListAnswer, ListCall, Listed, Outbox,
@@ -29,7 +29,6 @@ use super::transmit::{
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
-use std::sync::Arc;
 
 /// The provider's own timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,16 +189,10 @@ impl Provider {
     /// The provider of a run: its source over `logs` (source outages and
     /// rate squeezes from `faults`), and a sender when the strategy
     /// receives webhooks.
-    pub fn new(
-        cfg: &RunConfig,
-        logs: Arc<Logs>,
-        faults: &super::faults::FaultPlan,
-        streams: &Streams,
-    ) -> Self {
-        let n = logs.mailboxes();
+    pub fn new(cfg: &RunConfig, faults: &super::faults::FaultPlan, streams: &Streams) -> Self {
+        let n = cfg.source.mailboxes;
         let source = Source::new(
             &cfg.source,
-            logs,
             faults.source_outage.clone(),
             faults.rate_squeeze.clone(),
         );
@@ -241,11 +234,6 @@ impl Provider {
         self.hooks.is_none() && self.source.mailboxes_independent()
     }
 
-    /// Ground truth: every mailbox's change log.
-    pub fn logs(&self) -> &Logs {
-        self.source.logs()
-    }
-
     /// The source's quota and what it measured, if the run models one.
     pub fn quota(&self) -> Option<(&super::quota::QuotaConfig, super::quota::QuotaStats)> {
         self.source.quota()
@@ -258,13 +246,16 @@ impl Provider {
 
     /// Arms the first timers: each mailbox's first commit, with webhooks
     /// (and, with lifecycle notifications, each subscription's expiry).
-    pub fn start(&mut self) {
+    /// The logs are the ledger's.
+    pub fn start(&mut self, ledger: &mut Ledger) {
         let Some(h) = &self.hooks else {
             return;
         };
         let expiry = h.subs.as_ref().filter(|_| h.lifecycle).map(|s| s.lifetime);
+        let logs = ledger.logs_mut();
         for m in 0..self.source.mailboxes() {
-            if let Some(first) = self.source.logs().get(m, 0) {
+            logs.advance_past(m, 0, AHEAD);
+            if let Some(first) = logs.get(m, 0) {
                 self.out
                     .push(Output::Timer(first.at, ProviderTimer::Commit { m, seq: 0 }));
             }
@@ -356,7 +347,10 @@ impl Provider {
             sent_at: call.sent_at,
             at: now + latency,
             listed: match self.source.hold(req.mailbox, now, now + latency) {
-                Ok(()) => owned(self.source.list(now, req), &mut self.spare),
+                Ok(()) => owned(
+                    self.source.list(now, req, ledger.logs_mut()),
+                    &mut self.spare,
+                ),
                 Err(retry_after) => Listed::RateLimited { retry_after },
             },
         };
@@ -376,13 +370,15 @@ impl Provider {
         // Long polling: an empty answer is held (no hold, no check).
         if !call.wait.is_zero() && empty(&answer.listed) {
             let hold = call.wait;
-            (answered, answer.listed) = match self.source.next_commit(req.mailbox, req.cursor) {
+            let logs = ledger.logs_mut();
+            (answered, answer.listed) = match self.source.next_commit(req.mailbox, req.cursor, logs)
+            {
                 Some(v) if v <= now + hold => {
-                    (v, owned(self.source.answer(v, req), &mut self.spare))
+                    (v, owned(self.source.answer(v, req, logs), &mut self.spare))
                 }
                 _ => (
                     now + hold,
-                    owned(self.source.answer(now, req), &mut self.spare),
+                    owned(self.source.answer(now, req, logs), &mut self.spare),
                 ),
             };
             answer.at = answered + latency;
@@ -392,7 +388,7 @@ impl Provider {
         } = &mut answer.listed
         {
             if *page + 1 == *pages {
-                *state = visible(self.source.logs(), req.mailbox, answered);
+                *state = visible(ledger.logs(), req.mailbox, answered);
             }
         }
         answer
@@ -414,9 +410,12 @@ impl Provider {
             }
             held = Some(until);
         }
-        let result = match self.source.fetch(now, call.mailbox, call.msg) {
+        let result = match self
+            .source
+            .fetch(now, call.mailbox, call.msg, ledger.logs_mut())
+        {
             Ok(latest) => {
-                let c = self.source.logs().change(call.mailbox, latest);
+                let c = ledger.logs().change(call.mailbox, latest);
                 Ok(PageItem {
                     seq: latest,
                     msg: c.msg,
@@ -485,8 +484,7 @@ impl Provider {
     /// to it has committed). The model never fetches an unknown message;
     /// a driver facing real clients asks this first and answers "not
     /// found" (404) instead of calling [`Provider::handle_fetch`].
-    pub fn knows(&self, now: SimTime, mailbox: u32, msg: u32) -> bool {
-        let logs = self.source.logs();
+    pub fn knows(&self, now: SimTime, mailbox: u32, msg: u32, logs: &Logs) -> bool {
         if mailbox >= logs.mailboxes() {
             return false;
         }
@@ -565,7 +563,8 @@ impl Provider {
             .hooks
             .as_mut()
             .expect("commit timers only with webhooks");
-        if let Some(next) = self.source.logs().get(m, seq + 1) {
+        ledger.logs_mut().advance_past(m, now.0, AHEAD);
+        if let Some(next) = ledger.logs().get(m, seq + 1) {
             self.out.push(Output::Timer(
                 next.at,
                 ProviderTimer::Commit { m, seq: seq + 1 },
@@ -606,7 +605,7 @@ impl Provider {
         for o in sent.drain(..) {
             match o {
                 SenderOut::Send(note) => {
-                    let d = self.delivery(note);
+                    let d = self.delivery(note, ledger.logs());
                     self.out.push(Output::Transmit(Push::Delivery(d)));
                 }
                 SenderOut::Retry(note, at) => {
@@ -641,10 +640,10 @@ impl Provider {
     }
 
     /// The transmit for the current attempt of `note`.
-    fn delivery(&self, note: NoteId) -> Delivery {
+    fn delivery(&self, note: NoteId, logs: &Logs) -> Delivery {
         let h = self.hooks.as_ref().expect("deliveries only with webhooks");
         let n = *h.sender.note(note);
-        let change = self.source.logs().change(n.mailbox, n.seq);
+        let change = logs.change(n.mailbox, n.seq);
         Delivery {
             reply: ReplyTo {
                 ticket: Ticket { note, gen: n.gen },
@@ -682,6 +681,26 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// Lowers `keep[m]` to the first change of mailbox `m` the provider
+    /// may still read: every change the sender still holds a notification
+    /// of; and `keep_at[m]` to `now` (with webhooks): a change committing
+    /// at or after `now` has not been notified yet (a commit timer carries
+    /// its change, so the provider keeps no per-mailbox cursor to read).
+    /// A streaming run trims only before both (`halves::trim`), between
+    /// events: every commit before `now` has been handled.
+    pub fn holds(&self, now: SimTime, keep: &mut [u32], keep_at: &mut [u64]) {
+        let Some(h) = &self.hooks else { return };
+        for k in keep_at.iter_mut() {
+            *k = (*k).min(now.0);
+        }
+        h.sender.each_pending(|m, seq| {
+            let k = &mut keep[m as usize];
+            *k = (*k).min(seq);
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,7 +718,7 @@ mod tests {
             mut ledger,
             ..
         } = Halves::new(&cfg);
-        provider.start();
+        provider.start(&mut ledger);
         let mut commits = vec![];
         while let Some(o) = provider.poll_output() {
             if let Output::Timer(at, t) = o {

@@ -378,6 +378,19 @@ impl Receiver {
     }
 }
 
+impl Receiver {
+    /// Calls `f` for every item the endpoint holds (queued, waiting out a
+    /// backoff, or being processed): the changes it may still apply.
+    pub fn each_item(&self, mut f: impl FnMut(&Item)) {
+        self.queue.iter().for_each(&mut f);
+        self.delayed.values().for_each(&mut f);
+        self.workers
+            .iter()
+            .filter_map(|w| w.item.as_ref())
+            .for_each(f);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,6 +152,26 @@ impl Reconciler {
     }
 }
 
+impl Reconciler {
+    /// The earliest commit time mailbox `m`'s listings may still need at
+    /// `now` or later: the run in progress's cursor, and the window of any
+    /// run starting from `now` (its `since`: `now` minus the lookback, or
+    /// the watermark). A change committed before it is never listed again.
+    pub fn needs_from(&self, m: u32, now: SimTime) -> u64 {
+        let s = &self.state[m as usize];
+        let next = match self.cfg.lookback {
+            Lookback::Window(l) => now.0.saturating_sub(l.0),
+            Lookback::Watermark => s.watermark,
+        };
+        let current = match s.cursor {
+            _ if !s.running => u64::MAX,
+            Cursor::Since(c) | Cursor::Stamp(c) | Cursor::StampId(c, _) => c,
+            _ => 0,
+        };
+        next.min(current)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

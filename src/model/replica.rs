@@ -28,36 +28,53 @@ pub enum Effect {
     StaleOverwrite,
 }
 
-/// The replica of all mailboxes, flat like [`Logs`]: per-mailbox offsets
-/// into one array of message versions, and the consumer's own record of
-/// the change ids it has processed (for `event_id` dedup).
+/// The replica of all mailboxes: per mailbox an array of message
+/// versions and the consumer's own record of the change ids it has
+/// processed (for `event_id` dedup), each grown as messages and ids reach
+/// it (a run whose logs are generated on demand does not know them in
+/// advance).
 #[derive(Clone, Debug)]
 pub struct Replica {
-    /// Version held per message (0 = never seen), with [`DELETED`].
-    versions: Vec<u32>,
-    /// Per change id: processed before (one bit each).
-    processed: Vec<u64>,
-    change_start: Vec<usize>,
-    msg_start: Vec<usize>,
+    /// Per mailbox, the version held per message (0 = never seen), with
+    /// [`DELETED`].
+    versions: Vec<Vec<u32>>,
+    /// Per mailbox, per change id: processed before (one bit each).
+    processed: Vec<Vec<u64>>,
+    /// Per mailbox, how many messages it has, when known (logs generated
+    /// up front): what [`Replica::hold`] accepts. `None`: any.
+    known: Option<Vec<u32>>,
 }
 
 impl Replica {
-    /// An empty replica with room for the source's mailboxes, messages
-    /// and change ids (sizes only: it reads nothing else from the logs).
+    /// An empty replica for the source's mailboxes (sizes only: it reads
+    /// nothing else from the logs). Over logs generated up front its
+    /// arrays are sized once; over logs generated on demand they grow.
     pub fn new(logs: &Logs) -> Self {
+        let n = logs.mailboxes();
+        if logs.is_lazy() {
+            return Replica {
+                versions: vec![Vec::new(); n as usize],
+                processed: vec![Vec::new(); n as usize],
+                known: None,
+            };
+        }
         Replica {
-            versions: vec![0; logs.total_messages() as usize],
-            processed: vec![0; (logs.total_changes() as usize).div_ceil(64)],
-            change_start: logs.change_offsets().to_vec(),
-            msg_start: logs.message_offsets().to_vec(),
+            versions: (0..n).map(|m| vec![0; logs.final_state(m).len()]).collect(),
+            processed: (0..n)
+                .map(|m| vec![0; (logs.end(m) as usize).div_ceil(64)])
+                .collect(),
+            known: Some((0..n).map(|m| logs.final_state(m).len() as u32).collect()),
         }
     }
 
     /// The version held for message `msg` of `mailbox` (0: never seen),
     /// with [`DELETED`]; `None` for a message the mailbox does not have.
     pub fn held(&self, mailbox: u32, msg: u32) -> Option<u32> {
-        let (start, end) = self.messages_of(mailbox)?;
-        (start + (msg as usize) < end).then(|| self.versions[start + msg as usize])
+        let versions = self.versions.get(mailbox as usize)?;
+        match &self.known {
+            Some(k) if msg >= k[mailbox as usize] => None,
+            _ => Some(versions.get(msg as usize).copied().unwrap_or(0)),
+        }
     }
 
     /// Sets the version held for message `msg` of `mailbox` (as read from
@@ -65,21 +82,11 @@ impl Replica {
     /// ids); false, and nothing held, for a message the mailbox does not
     /// have.
     pub fn hold(&mut self, mailbox: u32, msg: u32, version: u32) -> bool {
-        let Some((start, end)) = self.messages_of(mailbox) else {
-            return false;
-        };
-        if start + (msg as usize) >= end {
+        if self.held(mailbox, msg).is_none() {
             return false;
         }
-        self.versions[start + msg as usize] = version;
+        *slot(&mut self.versions[mailbox as usize], msg as usize) = version;
         true
-    }
-
-    /// The range of mailbox `m`'s messages in `versions`.
-    fn messages_of(&self, m: u32) -> Option<(usize, usize)> {
-        let start = *self.msg_start.get(m as usize)?;
-        let end = *self.msg_start.get(m as usize + 1)?;
-        Some((start, end))
     }
 
     /// Processes change `item.seq` of `mailbox`, carrying the state
@@ -90,11 +97,11 @@ impl Replica {
     /// - `None`: process everything, write blindly.
     #[inline]
     pub fn apply(&mut self, mailbox: u32, item: PageItem, dedup: Dedup) -> Applied {
-        let bit = self.change_start[mailbox as usize] + item.seq as usize;
-        let word = &mut self.processed[bit / 64];
+        let bit = item.seq as usize;
+        let word = slot(&mut self.processed[mailbox as usize], bit / 64);
         let first = *word & (1 << (bit % 64)) == 0;
         *word |= 1 << (bit % 64);
-        let held = &mut self.versions[self.msg_start[mailbox as usize] + item.msg as usize];
+        let held = slot(&mut self.versions[mailbox as usize], item.msg as usize);
         let number = item.version & !DELETED;
         let newer = number > (*held & !DELETED);
         let write = match dedup {
@@ -115,22 +122,39 @@ impl Replica {
     }
 
     /// Compares with the source's final state: `(divergent messages,
-    /// divergent mailboxes)`.
+    /// divergent mailboxes)`. A message the replica never saw holds 0,
+    /// which no final state is (versions start at 1).
     pub fn divergence(&self, logs: &Logs) -> (u64, u64) {
         let mut messages = 0;
         let mut mailboxes = 0;
         for m in 0..logs.mailboxes() {
-            let mine = &self.versions[self.msg_start[m as usize]..self.msg_start[m as usize + 1]];
-            let d = mine
+            let mine = &self.versions[m as usize];
+            let theirs = logs.final_state(m);
+            let d = theirs
                 .iter()
-                .zip(logs.final_state(m))
-                .filter(|(a, b)| a != b)
+                .enumerate()
+                .filter(|&(i, v)| mine.get(i).copied().unwrap_or(0) != *v)
                 .count() as u64;
             messages += d;
             mailboxes += (d > 0) as u64;
         }
         (messages, mailboxes)
     }
+}
+
+/// `v[i]`, growing `v` with zeros to hold it.
+#[inline(always)]
+fn slot<T: Default + Clone>(v: &mut Vec<T>, i: usize) -> &mut T {
+    if i >= v.len() {
+        grow(v, i);
+    }
+    &mut v[i]
+}
+
+#[cold]
+#[inline(never)]
+fn grow<T: Default + Clone>(v: &mut Vec<T>, i: usize) {
+    v.resize(i + 1, T::default());
 }
 
 #[cfg(test)]

@@ -442,6 +442,21 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// Calls `f(mailbox, seq)` for every notification the sender still
+    /// holds (waiting, in flight, or awaiting a retry): the changes it may
+    /// still read (a streaming run keeps them).
+    pub fn each_pending(&self, mut f: impl FnMut(u32, u32)) {
+        let mut free = vec![false; self.notes.len()];
+        for &id in &self.free {
+            free[id as usize] = true;
+        }
+        for (n, _) in self.notes.iter().zip(free).filter(|(_, free)| !free) {
+            f(n.mailbox, n.seq);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

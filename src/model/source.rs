@@ -4,7 +4,9 @@
 //!
 //! `list` answers at the instant the request reaches the source; the
 //! provider half (`provider.rs`) draws the API latency and owns the
-//! answer's transport. The logs are shared, read-only, with the ledger.
+//! answer's transport. The logs are the ledger's (their one owner); each
+//! call is handed them, and extends a mailbox's log generated on demand
+//! past the time it answers as of ([`Logs::advance_past`]) before reading.
 
 use super::config::{CursorKind, SourceConfig};
 use super::faults::{Window, Windows};
@@ -12,7 +14,11 @@ use super::quota::{Method, Quota, QuotaStats};
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, Logs};
 use crate::engine::time::{SimDuration, SimTime};
-use std::sync::Arc;
+
+/// How far ahead of the time a call answers as of a mailbox's log
+/// generated on demand is extended (virtual µs): one hour, so a mailbox
+/// polled every few minutes generates about once an hour.
+pub const AHEAD: u64 = 3_600_000_000;
 
 /// Where a consumer stands in a mailbox's changes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,7 +162,7 @@ pub enum ListOutcome<'a> {
 /// The mock source.
 #[derive(Debug)]
 pub struct Source {
-    logs: Arc<Logs>,
+    mailboxes: u32,
     page_size: u32,
     limiter: RateLimiter,
     /// The provider's windowed quota, if any.
@@ -185,17 +191,13 @@ pub struct Source {
 }
 
 impl Source {
-    /// A source with the given logs (from [`super::traffic::generate`]).
-    pub fn new(
-        spec: &SourceConfig,
-        logs: Arc<Logs>,
-        outages: Windows,
-        squeeze: Vec<(Window, f64)>,
-    ) -> Self {
+    /// A source of `spec.mailboxes` mailboxes (their logs, from
+    /// [`super::traffic`], are handed to each call).
+    pub fn new(spec: &SourceConfig, outages: Windows, squeeze: Vec<(Window, f64)>) -> Self {
         let n = spec.mailboxes;
         let pair = |b: Option<super::config::BucketConfig>| b.map(|b| (b.per_s, b.burst));
         Source {
-            logs,
+            mailboxes: n,
             page_size: spec.page_size,
             limiter: RateLimiter::new(n, pair(spec.per_mailbox_limit), pair(spec.global_limit)),
             quota: spec.quota.clone().map(|q| Box::new(Quota::new(q, n))),
@@ -213,7 +215,7 @@ impl Source {
 
     /// Number of mailboxes.
     pub fn mailboxes(&self) -> u32 {
-        self.logs.mailboxes()
+        self.mailboxes
     }
 
     /// The largest page the API returns.
@@ -221,15 +223,15 @@ impl Source {
         self.page_size
     }
 
-    /// All logs (ground truth).
-    pub fn logs(&self) -> &Logs {
-        &self.logs
-    }
-
     /// Answers a list request arriving at `now` (rate limits and outages
     /// first). The API latency is the provider's to draw.
     #[inline(always)]
-    pub fn list(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+    pub fn list<'a>(
+        &'a mut self,
+        now: SimTime,
+        req: ListRequest,
+        logs: &'a mut Logs,
+    ) -> ListOutcome<'a> {
         if let Err(outcome) = self.gate(req.mailbox, now, Method::List) {
             return outcome;
         }
@@ -238,9 +240,9 @@ impl Source {
             && !self.kind.by_time()
             && matches!(req.cursor, Cursor::Start | Cursor::Seq(_))
         {
-            return self.list_seq(now, req);
+            return self.list_seq(now, req, logs);
         }
-        self.answer(now, req)
+        self.answer(now, req, logs)
     }
 
     /// True when one mailbox's calls never change how another's are
@@ -252,19 +254,29 @@ impl Source {
 
     /// When the next change after a `sequence` cursor commits (for a held
     /// long-poll request), if any.
-    pub fn next_commit(&self, mailbox: u32, cursor: Cursor) -> Option<SimTime> {
+    /// Called after [`Source::list`] answered the same cursor: a log
+    /// generated on demand then holds the change after it, if any.
+    pub fn next_commit(&self, mailbox: u32, cursor: Cursor, logs: &Logs) -> Option<SimTime> {
         let c = match cursor {
             Cursor::Seq(c) => c,
             _ => 0,
         };
-        self.logs.get(mailbox, c).map(|x| x.at)
+        if c < logs.base(mailbox) {
+            logs.change(mailbox, c);
+        }
+        logs.get(mailbox, c).map(|x| x.at)
     }
 
     /// The answer to an admitted request as of `as_of`: a pure function of
     /// the log, so it may be computed when the answer arrives.
-    pub fn answer(&mut self, as_of: SimTime, req: ListRequest) -> ListOutcome<'_> {
+    pub fn answer<'a>(
+        &'a mut self,
+        as_of: SimTime,
+        req: ListRequest,
+        logs: &'a mut Logs,
+    ) -> ListOutcome<'a> {
         let now = as_of;
-        let outcome = self.answer_page(now, req);
+        let outcome = self.answer_page(now, req, logs);
         match outcome {
             ListOutcome::Page(p) if req.conditional && p.items.is_empty() => {
                 ListOutcome::NotModified
@@ -273,12 +285,18 @@ impl Source {
         }
     }
 
-    fn answer_page(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+    fn answer_page<'a>(
+        &'a mut self,
+        now: SimTime,
+        req: ListRequest,
+        logs: &'a mut Logs,
+    ) -> ListOutcome<'a> {
+        logs.advance_past(req.mailbox, now.0, AHEAD);
         match req.cursor {
-            Cursor::Resync(page) => self.snapshot(req.mailbox, now, page),
-            cursor if self.expired(req.mailbox, cursor, now) => ListOutcome::Expired,
-            Cursor::Start | Cursor::Seq(_) if !self.kind.by_time() => self.list_seq(now, req),
-            _ => self.list_by_time(now, req),
+            Cursor::Resync(page) => self.snapshot(req.mailbox, now, page, logs),
+            cursor if self.expired(req.mailbox, cursor, now, logs) => ListOutcome::Expired,
+            Cursor::Start | Cursor::Seq(_) if !self.kind.by_time() => self.list_seq(now, req, logs),
+            _ => self.list_by_time(now, req, logs),
         }
     }
 }
@@ -288,7 +306,12 @@ impl Source {
     // Always inlined: the hottest call of a polling run (one per poll);
     // LLVM stopped inlining it once the source grew subscription calls.
     #[inline(always)]
-    fn list_seq(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+    fn list_seq<'a>(
+        &'a mut self,
+        now: SimTime,
+        req: ListRequest,
+        logs: &'a mut Logs,
+    ) -> ListOutcome<'a> {
         let cursor = match req.cursor {
             Cursor::Seq(c) => c,
             _ => 0,
@@ -307,12 +330,15 @@ impl Source {
                 has_more: false,
             });
         }
-        // Sequence numbers are absolute; the log holds `base..`.
-        let (base, log) = self.logs.window(req.mailbox);
-        debug_assert!(
-            cursor >= base,
-            "cursor {cursor} before the log's base {base}"
-        );
+        // Sequence numbers are absolute; the log holds `base..`, and
+        // (generated on demand) every change committed by `now` and the
+        // next.
+        logs.advance_past(req.mailbox, now.0, AHEAD);
+        let logs: &'a Logs = logs;
+        let (base, log) = logs.window(req.mailbox);
+        if cursor < base {
+            logs.change(req.mailbox, cursor);
+        }
         let start = (cursor.wrapping_sub(base) as usize).min(log.len());
         let after = &log[start..];
         let limit = req.limit.min(self.page_size) as usize;
@@ -339,9 +365,16 @@ impl Source {
     /// Timestamp cursors: visible changes after the cursor in
     /// `(stamp, sequence)` order. A stamp is never after its commit, so
     /// only changes committed after the cursor's stamp can match.
-    fn list_by_time(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+    fn list_by_time<'a>(
+        &'a mut self,
+        now: SimTime,
+        req: ListRequest,
+        logs: &'a mut Logs,
+    ) -> ListOutcome<'a> {
         let m = req.mailbox;
-        let (base, log) = self.logs.window(m);
+        logs.advance_past(m, now.0, AHEAD);
+        let logs: &'a Logs = logs;
+        let (base, log) = logs.window(m);
         let kind = self.kind;
         // Indices into `log` below; sequence numbers are `base` on.
         let hint = self.start_hint[m as usize].saturating_sub(base) as usize;
@@ -356,6 +389,11 @@ impl Source {
             }
             _ => 0,
         };
+        // Every change the listing may pick must still be held.
+        match req.cursor {
+            Cursor::Stamp(c) | Cursor::StampId(c, _) | Cursor::Since(c) => logs.check_from(m, c),
+            _ => logs.check_from(m, 0),
+        }
         self.start_hint[m as usize] = base + lo as u32;
         self.picked.clear();
         let mut scanned = 0u64;
@@ -365,7 +403,7 @@ impl Source {
             }
             scanned += 1;
             let seq = base + i as u32;
-            let st = self.logs.stamp(m, seq);
+            let st = logs.stamp(m, seq);
             let after = match req.cursor {
                 Cursor::Stamp(cs) if kind == CursorKind::Timestamp => st > cs,
                 Cursor::Stamp(cs) => st >= cs,
@@ -403,14 +441,14 @@ impl Source {
     }
 
     /// True when `cursor` has unconsumed changes older than the retention.
-    fn expired(&self, m: u32, cursor: Cursor, now: SimTime) -> bool {
+    fn expired(&self, m: u32, cursor: Cursor, now: SimTime, logs: &Logs) -> bool {
         let Some(keep) = self.retention else {
             return false;
         };
         let Some(oldest) = now.0.checked_sub(keep.0) else {
             return false;
         };
-        let (base, log) = self.logs.window(m);
+        let (base, log) = logs.window(m);
         let next = match cursor {
             Cursor::Start => 0,
             Cursor::Seq(c) => c,
@@ -419,13 +457,13 @@ impl Source {
             }
             Cursor::Resync(_) | Cursor::Since(_) => return false,
         };
-        self.logs.get(m, next).is_some_and(|c| c.at.0 < oldest)
+        logs.get(m, next).is_some_and(|c| c.at.0 < oldest)
     }
 
     /// Page `page` of a full resync as of `now`: the mailbox's live
     /// messages, `page_size` at a time.
-    fn snapshot(&self, m: u32, now: SimTime, page: u32) -> ListOutcome<'static> {
-        let log = self.logs.whole(m);
+    fn snapshot(&self, m: u32, now: SimTime, page: u32, logs: &Logs) -> ListOutcome<'static> {
+        let log = logs.whole(m);
         let visible = log.partition_point(|c| c.at <= now);
         let mut live = std::collections::BTreeMap::new();
         for c in &log[..visible] {
@@ -435,15 +473,15 @@ impl Source {
         ListOutcome::Snapshot {
             page,
             pages: live.div_ceil(self.page_size).max(1),
-            end_cursor: self.end_cursor(m, now),
+            end_cursor: self.end_cursor(m, now, logs),
         }
     }
 
     /// The cursor that stands after every change visible at `now`.
-    pub fn end_cursor(&self, m: u32, now: SimTime) -> Cursor {
-        let (base, log) = self.logs.window(m);
-        let visible = base + log.partition_point(|c| c.at <= now) as u32;
-        let last = (base..visible).map(|i| (self.logs.stamp(m, i), i)).max();
+    pub fn end_cursor(&self, m: u32, now: SimTime, logs: &Logs) -> Cursor {
+        let log = logs.whole(m);
+        let visible = log.partition_point(|c| c.at <= now) as u32;
+        let last = (0..visible).map(|i| (logs.stamp(m, i), i)).max();
         match (self.kind, last) {
             (CursorKind::Sequence, _) => Cursor::Seq(visible),
             (_, None) => Cursor::Start,
@@ -538,9 +576,11 @@ impl Source {
         now: SimTime,
         mailbox: u32,
         msg: u32,
+        logs: &mut Logs,
     ) -> Result<u32, ListOutcome<'static>> {
         self.gate(mailbox, now, Method::Fetch)?;
-        let (base, log) = self.logs.window(mailbox);
+        logs.advance_past(mailbox, now.0, AHEAD);
+        let (base, log) = logs.window(mailbox);
         let visible = log.partition_point(|c| c.at <= now);
         let seq = log[..visible]
             .iter()
@@ -601,16 +641,50 @@ mod tests {
     use crate::model::traffic::generate;
     use crate::scenario::{parse, Format};
 
+    /// A source and the logs it is handed (the ledger's, in a run).
+    struct With {
+        src: Source,
+        logs: Logs,
+    }
+
+    impl With {
+        fn list(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+            self.src.list(now, req, &mut self.logs)
+        }
+        fn answer(&mut self, now: SimTime, req: ListRequest) -> ListOutcome<'_> {
+            self.src.answer(now, req, &mut self.logs)
+        }
+        fn end_cursor(&self, m: u32, now: SimTime) -> Cursor {
+            self.src.end_cursor(m, now, &self.logs)
+        }
+        fn next_commit(&self, m: u32, cursor: Cursor) -> Option<SimTime> {
+            self.src.next_commit(m, cursor, &self.logs)
+        }
+        fn logs(&self) -> &Logs {
+            &self.logs
+        }
+        fn scanned(&self) -> u64 {
+            self.src.scanned()
+        }
+    }
+
+    fn with(cfg: &SourceConfig, logs: Logs, outages: Windows) -> With {
+        With {
+            src: Source::new(cfg, outages, Vec::new()),
+            logs,
+        }
+    }
+
     /// One mailbox, no Poisson traffic, a burst of 450 at 1 h (all with the
     /// same stamp when the granularity is coarse).
-    fn source(extra: &str, outages: Windows) -> Source {
+    fn source(extra: &str, outages: Windows) -> With {
         let text = format!(
             "name='t'\nseed=3\nhorizon='1d'\n[source]\nmailboxes=1\nmessages_per_day=0\npage_size=200\napi_latency='50ms'\n{extra}\n[[source.bursts]]\nat='1h'\nmailboxes=1\nmessages=450\nover='10s'\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n"
         );
         let s = parse(&text, "t.toml", Format::Toml).unwrap();
         let streams = Streams::new(s.seed);
         let logs = generate(&s.source.config(), s.horizon.get(), &streams);
-        Source::new(&s.source.config(), Arc::new(logs), outages, Vec::new())
+        with(&s.source.config(), logs, outages)
     }
 
     /// A one-hour lookback over a mailbox with 30 days of history examines
@@ -624,7 +698,7 @@ mod tests {
         let cfg = s.source.config();
         let logs = generate(&cfg, s.horizon.get(), &streams);
         let history = logs.window(0).1.len();
-        let mut src = Source::new(&cfg, Arc::new(logs), Windows::default(), Vec::new());
+        let mut src = with(&cfg, logs, Windows::default());
         let hour = 3_600_000_000u64;
         let now = SimTime(29 * 24 * hour + 12 * hour);
         let in_window = src
@@ -675,8 +749,8 @@ mod tests {
             assert_eq!(trimmed.trim_before(1, k), k as u64);
             let at = logs.change(1, k).at;
             let stamp = logs.stamp(1, k);
-            let mut whole = Source::new(&cfg, Arc::new(logs), Windows::default(), Vec::new());
-            let mut part = Source::new(&cfg, Arc::new(trimmed), Windows::default(), Vec::new());
+            let mut whole = with(&cfg, logs, Windows::default());
+            let mut part = with(&cfg, trimmed, Windows::default());
             let cursors = if kind == "sequence" {
                 vec![Cursor::Seq(k), Cursor::Seq(k + 7)]
             } else {
@@ -699,7 +773,9 @@ mod tests {
                         "{kind} {cursor:?} at {now:?}"
                     );
                 }
-                assert_eq!(part.end_cursor(1, now), whole.end_cursor(1, now));
+                // (The end cursor, a snapshot's, reads the whole log:
+                // runs with snapshots keep it.)
+                let _ = whole.end_cursor(1, now);
                 assert_eq!(
                     part.next_commit(1, Cursor::Seq(k + 1)),
                     whole.next_commit(1, Cursor::Seq(k + 1))
@@ -719,7 +795,7 @@ mod tests {
 
     /// Pages from `Start` until `has_more` is false; returns page sizes and
     /// the distinct sequence numbers delivered.
-    fn drain(src: &mut Source, now: SimTime) -> (Vec<usize>, std::collections::BTreeSet<u32>) {
+    fn drain(src: &mut With, now: SimTime) -> (Vec<usize>, std::collections::BTreeSet<u32>) {
         let mut cursor = Cursor::Start;
         let mut sizes = vec![];
         let mut seen = std::collections::BTreeSet::new();

@@ -71,6 +71,12 @@ struct MailboxLog {
     /// its commit (`at`), in µs: commit delay plus granularity truncation.
     /// Empty when stamps equal commit times.
     lags: Vec<u32>,
+    /// Per retained change, the ledger's byte (applied, received, loss
+    /// marks): trimmed with the change, so it shares `base`.
+    flags: Vec<u8>,
+    /// Commit time of the last change trimmed (0: none): a listing that
+    /// starts at or before it would have needed a trimmed change.
+    trimmed_at: u64,
 }
 
 /// Every mailbox's change log and the final state of its messages. Each
@@ -96,6 +102,9 @@ pub struct Logs {
     retained: u64,
     /// The most log entries ever held at once.
     peak_retained: u64,
+    /// Changes generated so far, across mailboxes (the run's total once
+    /// every mailbox reached the horizon).
+    generated: u64,
     /// Per mailbox, its generator, for logs generated on demand
     /// ([`Logs::lazy`]); empty for logs generated up front.
     gens: Vec<MailboxTraffic>,
@@ -211,6 +220,8 @@ impl Logs {
             g.fill(until, &mut log.changes, &mut log.lags);
         }
         let added = (log.changes.len() - before) as u64;
+        log.flags.resize(log.changes.len(), 0);
+        self.generated += added;
         self.retained += added;
         self.peak_retained = self.peak_retained.max(self.retained);
         added
@@ -230,14 +241,77 @@ impl Logs {
         self.stamps
     }
 
-    /// Changes generated across all mailboxes.
+    /// Changes generated across all mailboxes (for logs generated on
+    /// demand: so far; the run's total after [`Logs::finish`]).
     pub fn total_changes(&self) -> u64 {
-        *self.change_start.last().unwrap_or(&0) as u64
+        self.generated
     }
 
-    /// Messages across all mailboxes.
+    /// Messages across all mailboxes (generated so far).
     pub fn total_messages(&self) -> u64 {
-        self.final_state.len() as u64
+        if self.gens.is_empty() {
+            self.final_state.len() as u64
+        } else {
+            self.gens.iter().map(|g| g.versions().len() as u64).sum()
+        }
+    }
+
+    /// True for logs generated on demand ([`Logs::lazy`]).
+    pub fn is_lazy(&self) -> bool {
+        !self.gens.is_empty()
+    }
+
+    /// Generates every mailbox to the horizon (logs generated on demand;
+    /// nothing for logs generated up front): the end of a run, so that
+    /// [`Logs::final_state`] and [`Logs::total_changes`] are the
+    /// horizon's.
+    pub fn finish(&mut self) {
+        for m in 0..self.gens.len() as u32 {
+            self.advance_past(m, u64::MAX, 0);
+        }
+    }
+
+    /// The ledger's byte of change `seq` of mailbox `m` (retained).
+    #[inline]
+    pub fn flag(&self, m: u32, seq: u32) -> u8 {
+        let log = &self.logs[m as usize];
+        match log.flags.get(seq.wrapping_sub(log.base) as usize) {
+            Some(f) => *f,
+            None => not_retained(m, seq, log.base, self.end(m)),
+        }
+    }
+
+    /// The ledger's byte of change `seq` of mailbox `m` (retained), to
+    /// change.
+    #[inline]
+    pub fn flag_mut(&mut self, m: u32, seq: u32) -> &mut u8 {
+        let log = &mut self.logs[m as usize];
+        let (base, end) = (log.base, log.base + log.changes.len() as u32);
+        match log.flags.get_mut(seq.wrapping_sub(base) as usize) {
+            Some(f) => f,
+            None => not_retained(m, seq, base, end),
+        }
+    }
+
+    /// Mailbox `m`'s retained ledger bytes, from [`Logs::base`].
+    pub fn flags(&self, m: u32) -> &[u8] {
+        &self.logs[m as usize].flags
+    }
+
+    /// Mailbox `m`'s retained ledger bytes, to change.
+    pub fn flags_mut(&mut self, m: u32) -> &mut [u8] {
+        &mut self.logs[m as usize].flags
+    }
+
+    /// Panics unless a listing of mailbox `m` that starts at the first
+    /// change committed at or after `at` finds it retained: no change
+    /// committed at or after `at` may have been trimmed.
+    #[inline]
+    pub fn check_from(&self, m: u32, at: u64) {
+        let log = &self.logs[m as usize];
+        if log.base > 0 && at <= log.trimmed_at {
+            not_retained_at(m, at, log.trimmed_at);
+        }
     }
 
     /// Log entries held now, across mailboxes.
@@ -271,10 +345,12 @@ impl Logs {
         if n == 0 {
             return 0;
         }
+        log.trimmed_at = log.changes[n - 1].at.0;
         log.changes.drain(..n);
         if !log.lags.is_empty() {
             log.lags.drain(..n);
         }
+        log.flags.drain(..n);
         log.base += n as u32;
         self.retained -= n as u64;
         n as u64
@@ -307,10 +383,13 @@ impl Logs {
             base: 0,
             changes,
             lags,
+            flags: vec![0; n],
+            trimmed_at: 0,
         });
         self.change_start
             .push(self.change_start.last().copied().unwrap_or(0) + n);
         self.msg_start.push(self.final_state.len());
+        self.generated += n as u64;
         self.retained += n as u64;
         self.peak_retained = self.peak_retained.max(self.retained);
     }
@@ -322,6 +401,13 @@ impl Logs {
 #[inline(never)]
 fn not_retained(m: u32, seq: u32, base: u32, end: u32) -> ! {
     panic!("invariant broken: mailbox {m} change {seq} is not retained (the log holds {base}..{end}; trimmed before {base})")
+}
+
+/// The panic of a listing that starts before a trimmed change.
+#[cold]
+#[inline(never)]
+fn not_retained_at(m: u32, at: u64, trimmed_at: u64) -> ! {
+    panic!("invariant broken: a listing of mailbox {m} from {at} µs needs changes trimmed (trimmed up to {trimmed_at} µs)")
 }
 
 /// The activity multiplier of one mailbox (mean 1 across mailboxes).
@@ -339,7 +425,8 @@ fn multiplier(spread: Spread, rng: &mut SimRng) -> f64 {
     }
 }
 
-const HOUR_US: u64 = 3_600_000_000;
+/// An hour in µs.
+pub const HOUR_US: u64 = 3_600_000_000;
 
 /// The mean number of changes [`generate`] makes for `spec` over `horizon`
 /// with these streams. With a spread, each mailbox's activity multiplier

@@ -116,6 +116,7 @@ impl Scenario {
                 .filter_map(|p| super::spec::extra_percentile(p))
                 .map(|(leaf, pct)| (leaf.to_string(), pct))
                 .collect(),
+            stream: false,
         }
     }
 }

@@ -25,6 +25,7 @@ mod props;
 mod quota;
 mod schema;
 mod seeds;
+mod streaming;
 mod styles;
 mod subscriptions;
 mod sweep;

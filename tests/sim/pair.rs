@@ -63,7 +63,7 @@ impl Pair {
             next: 0,
             end: SimTime(cfg.end().0),
         };
-        pair.provider.start();
+        pair.provider.start(&mut pair.ledger);
         pair.drain(SimTime::ZERO);
         pair.consumer.start();
         pair.drain(SimTime::ZERO);
