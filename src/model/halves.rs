@@ -60,11 +60,11 @@ impl Halves {
     }
 }
 
-/// How often (virtual time) a streaming run trims its logs: each
-/// mailbox's log then holds what its holders need plus at most about this
-/// much more, and one trim costs a pass over the mailboxes and what is in
-/// flight.
-pub const TRIM_EVERY: SimDuration = SimDuration(traffic::HOUR_US);
+/// How often (virtual time) a streaming run trims its logs (six hours):
+/// each mailbox's log then holds what its holders need plus at most about
+/// this much more, and one trim costs a pass over the mailboxes and what
+/// is in flight.
+pub const TRIM_EVERY: SimDuration = SimDuration(6 * traffic::HOUR_US);
 
 /// Trims a streaming run's logs at `now`: for each mailbox, drops the
 /// changes before the first one anyone may still touch (the provider's

@@ -53,7 +53,11 @@ impl Replica {
         let n = logs.mailboxes();
         if logs.is_lazy() {
             return Replica {
-                versions: vec![Vec::new(); n as usize],
+                // Room for the messages expected (a size hint: they grow
+                // past it if need be).
+                versions: (0..n)
+                    .map(|m| Vec::with_capacity(logs.expected_messages(m)))
+                    .collect(),
                 processed: vec![Vec::new(); n as usize],
                 known: None,
             };

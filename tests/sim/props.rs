@@ -233,7 +233,7 @@ proptest! {
     })]
 
     /// A run that streams its traffic (logs generated on demand, trimmed
-    /// every hour behind what anyone may still touch, verdicts folded as
+    /// every six hours behind what anyone may still touch, verdicts folded as
     /// changes are trimmed) gives the report of a run that keeps every log
     /// whole, byte for byte, for every strategy, preset, cursor kind,
     /// polling style and fault the generator writes, over horizons
