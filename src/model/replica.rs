@@ -35,14 +35,21 @@ pub enum Effect {
 /// advance).
 #[derive(Clone, Debug)]
 pub struct Replica {
-    /// Per mailbox, the version held per message (0 = never seen), with
-    /// [`DELETED`].
-    versions: Vec<Vec<u32>>,
-    /// Per mailbox, per change id: processed before (one bit each).
-    processed: Vec<Vec<u64>>,
+    /// Per mailbox, its copy (both arrays' headers in one place: applying
+    /// a change touches one per-mailbox line, not two).
+    mailboxes: Vec<MailboxCopy>,
     /// Per mailbox, how many messages it has, when known (logs generated
     /// up front): what [`Replica::hold`] accepts. `None`: any.
     known: Option<Vec<u32>>,
+}
+
+/// One mailbox's copy.
+#[derive(Clone, Debug, Default)]
+struct MailboxCopy {
+    /// The version held per message (0 = never seen), with [`DELETED`].
+    versions: Vec<u32>,
+    /// Per change id: processed before (one bit each).
+    processed: Vec<u64>,
 }
 
 impl Replica {
@@ -55,17 +62,21 @@ impl Replica {
             return Replica {
                 // Room for the messages expected (a size hint: they grow
                 // past it if need be).
-                versions: (0..n)
-                    .map(|m| Vec::with_capacity(logs.expected_messages(m)))
+                mailboxes: (0..n)
+                    .map(|m| MailboxCopy {
+                        versions: Vec::with_capacity(logs.expected_messages(m)),
+                        processed: Vec::new(),
+                    })
                     .collect(),
-                processed: vec![Vec::new(); n as usize],
                 known: None,
             };
         }
         Replica {
-            versions: (0..n).map(|m| vec![0; logs.final_state(m).len()]).collect(),
-            processed: (0..n)
-                .map(|m| vec![0; (logs.end(m) as usize).div_ceil(64)])
+            mailboxes: (0..n)
+                .map(|m| MailboxCopy {
+                    versions: vec![0; logs.final_state(m).len()],
+                    processed: vec![0; (logs.end(m) as usize).div_ceil(64)],
+                })
                 .collect(),
             known: Some((0..n).map(|m| logs.final_state(m).len() as u32).collect()),
         }
@@ -74,7 +85,7 @@ impl Replica {
     /// The version held for message `msg` of `mailbox` (0: never seen),
     /// with [`DELETED`]; `None` for a message the mailbox does not have.
     pub fn held(&self, mailbox: u32, msg: u32) -> Option<u32> {
-        let versions = self.versions.get(mailbox as usize)?;
+        let versions = &self.mailboxes.get(mailbox as usize)?.versions;
         match &self.known {
             Some(k) if msg >= k[mailbox as usize] => None,
             _ => Some(versions.get(msg as usize).copied().unwrap_or(0)),
@@ -89,7 +100,7 @@ impl Replica {
         if self.held(mailbox, msg).is_none() {
             return false;
         }
-        *slot(&mut self.versions[mailbox as usize], msg as usize) = version;
+        *slot(&mut self.mailboxes[mailbox as usize].versions, msg as usize) = version;
         true
     }
 
@@ -101,11 +112,12 @@ impl Replica {
     /// - `None`: process everything, write blindly.
     #[inline]
     pub fn apply(&mut self, mailbox: u32, item: PageItem, dedup: Dedup) -> Applied {
+        let copy = &mut self.mailboxes[mailbox as usize];
         let bit = item.seq as usize;
-        let word = slot(&mut self.processed[mailbox as usize], bit / 64);
+        let word = slot(&mut copy.processed, bit / 64);
         let first = *word & (1 << (bit % 64)) == 0;
         *word |= 1 << (bit % 64);
-        let held = slot(&mut self.versions[mailbox as usize], item.msg as usize);
+        let held = slot(&mut copy.versions, item.msg as usize);
         let number = item.version & !DELETED;
         let newer = number > (*held & !DELETED);
         let write = match dedup {
@@ -132,7 +144,7 @@ impl Replica {
         let mut messages = 0;
         let mut mailboxes = 0;
         for m in 0..logs.mailboxes() {
-            let mine = &self.versions[m as usize];
+            let mine = &self.mailboxes[m as usize].versions;
             let theirs = logs.final_state(m);
             let d = theirs
                 .iter()

@@ -246,7 +246,7 @@ proptest! {
         let text = stretch_horizon(&text, stretch);
         let s = syncsim::scenario::parse(&text, "prop.toml", syncsim::scenario::Format::Toml)
             .unwrap_or_else(|e| panic!("the generator wrote an invalid scenario: {e}\n{text}"));
-        let streamed = syncsim::engine::des::run(&s);
+        let streamed = syncsim::engine::des::run_retained(&s).0;
         let whole = syncsim::engine::des::run_whole_logs(&s);
         prop_assert_eq!(
             serde_json::to_string(&streamed).unwrap(),
