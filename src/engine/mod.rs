@@ -2,6 +2,7 @@
 //! seeded random streams, random variates, and the `des` driver that runs a
 //! scenario's components.
 
+pub mod arena;
 pub mod des;
 pub mod queue;
 pub mod rng;

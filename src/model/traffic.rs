@@ -11,6 +11,7 @@
 //! horizon in one pass).
 
 use super::config::{SourceConfig, Spread};
+use crate::engine::arena::{Arena, Region};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{below, exponential, standard_normal, unit, Delay};
 use crate::engine::time::{SimDuration, SimTime};
@@ -19,7 +20,7 @@ use crate::engine::time::{SimDuration, SimTime};
 pub const DELETED: u32 = 1 << 31;
 
 /// One committed change: 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Change {
     /// Commit time at the source.
     pub at: SimTime,
@@ -59,37 +60,46 @@ impl Change {
     }
 }
 
-/// One mailbox's retained log: changes `base..base + changes.len()` by
-/// sequence number (sequence numbers are absolute: trimming the front
-/// moves `base`, never renumbers).
-#[derive(Clone, Debug, Default)]
-struct MailboxLog {
-    /// Sequence number of `changes[0]`.
+/// Where one mailbox's retained log lies in the shared per-change arenas
+/// of [`Logs`]: changes `base..base + len` by sequence number (sequence
+/// numbers are absolute: trimming the front moves `base`, never
+/// renumbers) in `region` of each arena. Sixteen bytes, so the heads of
+/// 10,000 mailboxes take 160 KB: a change's lookup costs its head's line
+/// and the change's, not a cold header per array.
+#[derive(Clone, Copy, Debug, Default)]
+struct LogHead {
+    /// Sequence number of the first retained change.
     base: u32,
-    /// The retained changes, in commit order.
-    changes: Vec<Change>,
-    /// Per retained change, how far its stamp (`updated_at`) lies before
-    /// its commit (`at`), in µs: commit delay plus granularity truncation.
-    /// Empty when stamps equal commit times.
-    lags: Vec<u32>,
-    /// Per retained change, the ledger's byte (applied, received, loss
-    /// marks): trimmed with the change, so it shares `base`.
-    flags: Vec<u8>,
-    /// Commit time of the last change trimmed (0: none): a listing that
-    /// starts at or before it would have needed a trimmed change.
-    trimmed_at: u64,
+    /// Where the retained changes lie (the same in every arena).
+    region: Region,
 }
 
-/// Every mailbox's change log and the final state of its messages. Each
-/// mailbox's log is its own array of the changes still retained, read by
-/// absolute sequence number ([`Logs::window`], [`Logs::get`]): a change's
+/// Every mailbox's change log and the final state of its messages. The
+/// retained logs live in three shared arrays indexed by change (the
+/// change, the ledger's byte, the stamp lag), each mailbox in its own
+/// region ([`LogHead`], [`Arena`]): the three arenas see the same
+/// operations, so a mailbox's region is the same in each. Readers use absolute
+/// sequence numbers ([`Logs::window`], [`Logs::get`]): a change's
 /// sequence number never changes when the front of its log is trimmed
 /// ([`Logs::trim_before`]), so cursors, deliveries and traces hold the
 /// same numbers whatever is retained.
 #[derive(Clone, Debug, Default)]
 pub struct Logs {
-    /// Per mailbox, its retained log.
-    logs: Vec<MailboxLog>,
+    /// Per mailbox, where its retained log lies.
+    heads: Vec<LogHead>,
+    /// The retained changes, region by region, in commit order within one.
+    changes: Arena<Change>,
+    /// Per change, the ledger's byte (applied, received, loss marks).
+    flags: Arena<u8>,
+    /// Per change, how far its stamp (`updated_at`) lies before its
+    /// commit (`at`), in µs: commit delay plus granularity truncation.
+    /// Empty when stamps equal commit times (else in lockstep with
+    /// `changes`).
+    lags: Arena<u32>,
+    /// Per mailbox, the commit time of the last change trimmed (0: none):
+    /// a listing that starts at or before it would have needed a trimmed
+    /// change.
+    trimmed_at: Vec<u64>,
     /// `changes_before[m]`: changes generated for mailboxes before `m`
     /// (length mailboxes + 1): a flat index for per-change state.
     change_start: Vec<usize>,
@@ -109,20 +119,22 @@ pub struct Logs {
     /// Per mailbox, its generator, for logs generated on demand
     /// ([`Logs::lazy`]); empty for logs generated up front.
     gens: Vec<MailboxTraffic>,
+    /// Reused buffers a generator fills before its changes are copied in.
+    fresh: (Vec<Change>, Vec<u32>),
 }
 
 impl Logs {
     /// Number of mailboxes.
     pub fn mailboxes(&self) -> u32 {
-        self.logs.len() as u32
+        self.heads.len() as u32
     }
 
     /// Mailbox `m`'s retained changes and the sequence number of the
     /// first: change `seq` is `changes[seq - base]`.
     #[inline]
     pub fn window(&self, m: u32) -> (u32, &[Change]) {
-        let log = &self.logs[m as usize];
-        (log.base, &log.changes)
+        let h = self.heads[m as usize];
+        (h.base, self.changes.get(h.region))
     }
 
     /// Mailbox `m`'s whole log from sequence number 0, for the readers
@@ -169,14 +181,14 @@ impl Logs {
     /// Sequence number of mailbox `m`'s first retained change.
     #[inline]
     pub fn base(&self, m: u32) -> u32 {
-        self.logs[m as usize].base
+        self.heads[m as usize].base
     }
 
     /// Sequence number after mailbox `m`'s last change generated.
     #[inline]
     pub fn end(&self, m: u32) -> u32 {
-        let log = &self.logs[m as usize];
-        log.base + log.changes.len() as u32
+        let h = self.heads[m as usize];
+        h.base + h.region.len
     }
 
     /// Final state of mailbox `m`'s messages, by message index (for logs
@@ -203,7 +215,8 @@ impl Logs {
             })
             .collect();
         Logs {
-            logs: vec![MailboxLog::default(); gens.len()],
+            heads: vec![LogHead::default(); gens.len()],
+            trimmed_at: vec![0; gens.len()],
             stamps: gens.first().is_some_and(|g| g.stamps()),
             gens,
             ..Logs::default()
@@ -216,29 +229,82 @@ impl Logs {
     /// the log, and so is the next one. Returns how many entries were
     /// added.
     pub fn advance_past(&mut self, m: u32, t: u64, window: u64) -> u64 {
-        let (Some(g), log) = (self.gens.get_mut(m as usize), &mut self.logs[m as usize]) else {
+        let Some(g) = self.gens.get_mut(m as usize) else {
             return 0;
         };
-        let before = log.changes.len();
-        while !g.done() && log.changes.last().is_none_or(|c| c.at.0 <= t) {
+        let h = self.heads[m as usize];
+        let (fresh, lags) = &mut self.fresh;
+        fresh.clear();
+        lags.clear();
+        let mut last = self.changes.get(h.region).last().map(|c| c.at.0);
+        while !g.done() && last.is_none_or(|at| at <= t) {
             let until = g.frontier().max(t.saturating_add(1)).saturating_add(window);
-            g.fill(until, &mut log.changes, &mut log.lags);
+            g.fill(until, fresh, lags);
+            last = fresh.last().map(|c| c.at.0).or(last);
         }
-        let added = (log.changes.len() - before) as u64;
-        log.flags.resize(log.changes.len(), 0);
+        let added = fresh.len();
+        if added > 0 {
+            let (fresh, lags) = std::mem::take(&mut self.fresh);
+            self.append(m, &fresh, &lags);
+            self.fresh = (fresh, lags);
+        }
+        let added = added as u64;
         self.generated += added;
         self.retained += added;
         self.peak_retained = self.peak_retained.max(self.retained);
         added
     }
 
+    /// Appends `changes` (with their stamp `lags`) to mailbox `m`'s
+    /// region in every arena, compacting them first once half their slots
+    /// are in no region.
+    fn append(&mut self, m: u32, changes: &[Change], lags: &[u32]) {
+        let r = self.heads[m as usize].region;
+        if r.len as usize + changes.len() > r.cap as usize && self.changes.wants_compaction() {
+            self.compact();
+        }
+        let r = self.heads[m as usize].region;
+        let len = r.len + changes.len() as u32;
+        let region = self.changes.append(r, changes, MIN_ROOM);
+        let f = self.flags.grown(r, len, MIN_ROOM);
+        debug_assert_eq!(f, region, "the arenas move in lockstep");
+        if self.stamps {
+            let l = match lags.len() == changes.len() {
+                true => self.lags.append(r, lags, MIN_ROOM),
+                false => self.lags.grown(r, len, MIN_ROOM),
+            };
+            debug_assert_eq!(l, region, "the arenas move in lockstep");
+        }
+        self.heads[m as usize].region = region;
+    }
+
+    /// Packs every mailbox's region in every arena, each with room for as
+    /// many changes again as it holds.
+    #[cold]
+    fn compact(&mut self) {
+        let regions: Vec<Region> = self.heads.iter().map(|h| h.region).collect();
+        let room = |len: u32| (2 * len).max(MIN_ROOM);
+        let packed = self.changes.compact(&regions, room);
+        self.flags.compact(&regions, room);
+        if self.stamps {
+            self.lags.compact(&regions, room);
+        }
+        for (h, r) in self.heads.iter_mut().zip(packed) {
+            h.region = r;
+        }
+    }
+
     /// The stamp (`updated_at`) of change `seq` of mailbox `m` (retained):
     /// never after its commit time.
     #[inline]
     pub fn stamp(&self, m: u32, seq: u32) -> u64 {
-        let log = &self.logs[m as usize];
-        let i = (seq - log.base) as usize;
-        log.changes[i].at.0 - log.lags.get(i).copied().unwrap_or(0) as u64
+        let h = self.heads[m as usize];
+        let i = (seq - h.base) as usize;
+        let lag = match self.stamps {
+            true => self.lags.get(h.region)[i] as u64,
+            false => 0,
+        };
+        self.changes.get(h.region)[i].at.0 - lag
     }
 
     /// True when some stamp differs from its commit time.
@@ -287,10 +353,14 @@ impl Logs {
     /// The ledger's byte of change `seq` of mailbox `m` (retained).
     #[inline]
     pub fn flag(&self, m: u32, seq: u32) -> u8 {
-        let log = &self.logs[m as usize];
-        match log.flags.get(seq.wrapping_sub(log.base) as usize) {
+        let h = self.heads[m as usize];
+        match self
+            .flags
+            .get(h.region)
+            .get(seq.wrapping_sub(h.base) as usize)
+        {
             Some(f) => *f,
-            None => not_retained(m, seq, log.base, self.end(m)),
+            None => not_retained(m, seq, h.base, h.base + h.region.len),
         }
     }
 
@@ -298,22 +368,25 @@ impl Logs {
     /// change.
     #[inline]
     pub fn flag_mut(&mut self, m: u32, seq: u32) -> &mut u8 {
-        let log = &mut self.logs[m as usize];
-        let (base, end) = (log.base, log.base + log.changes.len() as u32);
-        match log.flags.get_mut(seq.wrapping_sub(base) as usize) {
+        let h = self.heads[m as usize];
+        match self
+            .flags
+            .get_mut(h.region)
+            .get_mut(seq.wrapping_sub(h.base) as usize)
+        {
             Some(f) => f,
-            None => not_retained(m, seq, base, end),
+            None => not_retained(m, seq, h.base, h.base + h.region.len),
         }
     }
 
     /// Mailbox `m`'s retained ledger bytes, from [`Logs::base`].
     pub fn flags(&self, m: u32) -> &[u8] {
-        &self.logs[m as usize].flags
+        self.flags.get(self.heads[m as usize].region)
     }
 
     /// Mailbox `m`'s retained ledger bytes, to change.
     pub fn flags_mut(&mut self, m: u32) -> &mut [u8] {
-        &mut self.logs[m as usize].flags
+        self.flags.get_mut(self.heads[m as usize].region)
     }
 
     /// Panics unless a listing of mailbox `m` that starts at the first
@@ -321,9 +394,9 @@ impl Logs {
     /// committed at or after `at` may have been trimmed.
     #[inline]
     pub fn check_from(&self, m: u32, at: u64) {
-        let log = &self.logs[m as usize];
-        if log.base > 0 && at <= log.trimmed_at {
-            not_retained_at(m, at, log.trimmed_at);
+        let trimmed_at = self.trimmed_at[m as usize];
+        if at <= trimmed_at && self.heads[m as usize].base > 0 {
+            not_retained_at(m, at, trimmed_at);
         }
     }
 
@@ -353,18 +426,21 @@ impl Logs {
     /// any more); later sequence numbers keep their meaning. Returns how
     /// many entries were dropped.
     pub fn trim_before(&mut self, m: u32, seq: u32) -> u64 {
-        let log = &mut self.logs[m as usize];
-        let n = (seq.saturating_sub(log.base) as usize).min(log.changes.len());
+        let h = self.heads[m as usize];
+        let n = seq.saturating_sub(h.base).min(h.region.len);
         if n == 0 {
             return 0;
         }
-        log.trimmed_at = log.changes[n - 1].at.0;
-        log.changes.drain(..n);
-        if !log.lags.is_empty() {
-            log.lags.drain(..n);
+        self.trimmed_at[m as usize] = self.changes.get(h.region)[n as usize - 1].at.0;
+        let region = self.changes.trim_front(h.region, n);
+        self.flags.trim_front(h.region, n);
+        if self.stamps {
+            self.lags.trim_front(h.region, n);
         }
-        log.flags.drain(..n);
-        log.base += n as u32;
+        self.heads[m as usize] = LogHead {
+            base: h.base + n,
+            region,
+        };
         self.retained -= n as u64;
         n as u64
     }
@@ -374,7 +450,7 @@ impl Logs {
         let mut logs = Logs::empty();
         for (changes, state) in mailboxes {
             logs.final_state.extend(state);
-            logs.push_mailbox(changes, Vec::new());
+            logs.push_mailbox(&changes, &[]);
         }
         logs
     }
@@ -389,16 +465,26 @@ impl Logs {
 
     /// Appends the next mailbox's log (its messages' final state already
     /// pushed to `final_state`).
-    fn push_mailbox(&mut self, changes: Vec<Change>, lags: Vec<u32>) {
+    fn push_mailbox(&mut self, changes: &[Change], lags: &[u32]) {
         let n = changes.len();
-        self.stamps |= !lags.is_empty();
-        self.logs.push(MailboxLog {
-            base: 0,
-            changes,
-            lags,
-            flags: vec![0; n],
-            trimmed_at: 0,
-        });
+        if !lags.is_empty() && !self.stamps {
+            // Earlier mailboxes' stamps equal their commit times.
+            self.stamps = true;
+            for h in &self.heads {
+                let r = self.lags.push_region(&vec![0; h.region.len as usize], 0);
+                debug_assert_eq!(r, h.region, "the arenas move in lockstep");
+            }
+        }
+        let region = self.changes.push_region(changes, 0);
+        self.flags.push_region(&vec![0; n], 0);
+        if self.stamps {
+            match lags.is_empty() {
+                true => self.lags.push_region(&vec![0; n], 0),
+                false => self.lags.push_region(lags, 0),
+            };
+        }
+        self.heads.push(LogHead { base: 0, region });
+        self.trimmed_at.push(0);
         self.change_start
             .push(self.change_start.last().copied().unwrap_or(0) + n);
         self.msg_start.push(self.final_state.len());
@@ -407,6 +493,9 @@ impl Logs {
         self.peak_retained = self.peak_retained.max(self.retained);
     }
 }
+
+/// The least room a mailbox's region gets when it moves or is packed.
+const MIN_ROOM: u32 = 8;
 
 /// The panic of a reader asking for a change no longer (or not yet) held:
 /// out of line, so the readers' hot paths stay small enough to inline.
@@ -800,7 +889,9 @@ pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) ->
         .sum();
     let reserve = (expected + 6.0 * expected.sqrt()) as usize + bursts_total as usize;
     logs.final_state.reserve_exact(reserve);
-    logs.logs.reserve_exact(n as usize);
+    logs.heads.reserve_exact(n as usize);
+    logs.changes.reserve(reserve);
+    logs.flags.reserve(reserve);
     // Each mailbox's log is generated into reused buffers, then copied
     // into an array of exactly its size.
     let (mut changes, mut lags) = (Vec::new(), Vec::new());
@@ -812,10 +903,13 @@ pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) ->
         lags.clear();
         t.fill(horizon.0, &mut changes, &mut lags);
         logs.final_state.extend_from_slice(t.versions());
-        logs.push_mailbox(changes.to_vec(), lags.to_vec());
+        logs.push_mailbox(&changes, &lags);
         scratch = t.into_scratch();
     }
     logs.final_state.shrink_to_fit();
+    logs.changes.shrink_to_fit();
+    logs.flags.shrink_to_fit();
+    logs.lags.shrink_to_fit();
     logs
 }
 
