@@ -5,6 +5,7 @@
 //! committed, and when, is the ledger's (`ledger.rs`).
 
 use super::config::Dedup;
+use crate::engine::arena::{Arena, Region};
 use super::traffic::{Logs, DELETED};
 use super::transmit::PageItem;
 
@@ -32,25 +33,31 @@ pub enum Effect {
 /// versions and the consumer's own record of the change ids it has
 /// processed (for `event_id` dedup), each grown as messages and ids reach
 /// it (a run whose logs are generated on demand does not know them in
-/// advance).
+/// advance). Both live in shared arenas ([`Arena`]), one region per
+/// mailbox, found through one 24-byte head: applying a change touches the
+/// head's line and one line of each array.
 #[derive(Clone, Debug)]
 pub struct Replica {
-    /// Per mailbox, its copy (both arrays' headers in one place: applying
-    /// a change touches one per-mailbox line, not two).
-    mailboxes: Vec<MailboxCopy>,
+    /// Per mailbox, where its copy lies.
+    heads: Vec<CopyHead>,
+    /// The version held per message (0 = never seen), with [`DELETED`].
+    versions: Arena<u32>,
+    /// Per change id: processed before (one bit each).
+    processed: Arena<u64>,
     /// Per mailbox, how many messages it has, when known (logs generated
     /// up front): what [`Replica::hold`] accepts. `None`: any.
     known: Option<Vec<u32>>,
 }
 
-/// One mailbox's copy.
-#[derive(Clone, Debug, Default)]
-struct MailboxCopy {
-    /// The version held per message (0 = never seen), with [`DELETED`].
-    versions: Vec<u32>,
-    /// Per change id: processed before (one bit each).
-    processed: Vec<u64>,
+/// Where one mailbox's copy lies in the replica's arenas.
+#[derive(Clone, Copy, Debug, Default)]
+struct CopyHead {
+    versions: Region,
+    processed: Region,
 }
+
+/// The least room a mailbox's array gets when it grows.
+const MIN_ROOM: u32 = 8;
 
 impl Replica {
     /// An empty replica for the source's mailboxes (sizes only: it reads
@@ -58,37 +65,56 @@ impl Replica {
     /// arrays are sized once; over logs generated on demand they grow.
     pub fn new(logs: &Logs) -> Self {
         let n = logs.mailboxes();
+        let mut r = Replica {
+            heads: Vec::with_capacity(n as usize),
+            versions: Arena::default(),
+            processed: Arena::default(),
+            known: None,
+        };
         if logs.is_lazy() {
-            return Replica {
+            for m in 0..n {
                 // Room for the messages expected (a size hint: they grow
                 // past it if need be).
-                mailboxes: (0..n)
-                    .map(|m| MailboxCopy {
-                        versions: Vec::with_capacity(logs.expected_messages(m)),
-                        processed: Vec::new(),
-                    })
-                    .collect(),
-                known: None,
-            };
+                let room = logs.expected_messages(m) as u32;
+                r.heads.push(CopyHead {
+                    versions: r.versions.push_region(&[], room),
+                    processed: r.processed.push_region(&[], 0),
+                });
+            }
+            return r;
         }
-        Replica {
-            mailboxes: (0..n)
-                .map(|m| MailboxCopy {
-                    versions: vec![0; logs.final_state(m).len()],
-                    processed: vec![0; (logs.end(m) as usize).div_ceil(64)],
-                })
-                .collect(),
-            known: Some((0..n).map(|m| logs.final_state(m).len() as u32).collect()),
+        let sizes = |m| (logs.final_state(m).len() as u32, logs.end(m).div_ceil(64));
+        let (messages, words) = (0..n).map(sizes).fold((0, 0), |(a, b), (x, y)| {
+            (a + x as usize, b + y as usize)
+        });
+        r.versions.reserve(messages);
+        r.processed.reserve(words);
+        for m in 0..n {
+            let (messages, words) = sizes(m);
+            let v = r.versions.push_region(&[], messages);
+            let p = r.processed.push_region(&[], words);
+            r.heads.push(CopyHead {
+                versions: r.versions.grown(v, messages, 0),
+                processed: r.processed.grown(p, words, 0),
+            });
         }
+        r.known = Some((0..n).map(|m| logs.final_state(m).len() as u32).collect());
+        r
     }
 
     /// The version held for message `msg` of `mailbox` (0: never seen),
     /// with [`DELETED`]; `None` for a message the mailbox does not have.
     pub fn held(&self, mailbox: u32, msg: u32) -> Option<u32> {
-        let versions = &self.mailboxes.get(mailbox as usize)?.versions;
+        let h = self.heads.get(mailbox as usize)?;
         match &self.known {
             Some(k) if msg >= k[mailbox as usize] => None,
-            _ => Some(versions.get(msg as usize).copied().unwrap_or(0)),
+            _ => Some(
+                self.versions
+                    .get(h.versions)
+                    .get(msg as usize)
+                    .copied()
+                    .unwrap_or(0),
+            ),
         }
     }
 
@@ -100,7 +126,9 @@ impl Replica {
         if self.held(mailbox, msg).is_none() {
             return false;
         }
-        *slot(&mut self.mailboxes[mailbox as usize].versions, msg as usize) = version;
+        self.grow(mailbox, 0, msg + 1);
+        let h = self.heads[mailbox as usize];
+        self.versions.get_mut(h.versions)[msg as usize] = version;
         true
     }
 
@@ -112,12 +140,17 @@ impl Replica {
     /// - `None`: process everything, write blindly.
     #[inline]
     pub fn apply(&mut self, mailbox: u32, item: PageItem, dedup: Dedup) -> Applied {
-        let copy = &mut self.mailboxes[mailbox as usize];
         let bit = item.seq as usize;
-        let word = slot(&mut copy.processed, bit / 64);
+        let word = (bit / 64) as u32;
+        let h = self.heads[mailbox as usize];
+        if word >= h.processed.len || item.msg >= h.versions.len {
+            self.grow(mailbox, word + 1, item.msg + 1);
+        }
+        let h = self.heads[mailbox as usize];
+        let word = &mut self.processed.get_mut(h.processed)[word as usize];
         let first = *word & (1 << (bit % 64)) == 0;
         *word |= 1 << (bit % 64);
-        let held = slot(&mut copy.versions, item.msg as usize);
+        let held = &mut self.versions.get_mut(h.versions)[item.msg as usize];
         let number = item.version & !DELETED;
         let newer = number > (*held & !DELETED);
         let write = match dedup {
@@ -137,6 +170,32 @@ impl Replica {
         Applied { first, effect }
     }
 
+    /// Grows mailbox `m`'s arrays to hold at least `words` words of
+    /// processed bits and `messages` versions (zeros), compacting an
+    /// arena first once half its slots are in no region.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, m: u32, words: u32, messages: u32) {
+        let room = |len: u32| len + len / 2;
+        if self.versions.wants_compaction() {
+            let regions: Vec<Region> = self.heads.iter().map(|h| h.versions).collect();
+            let packed = self.versions.compact(&regions, room);
+            for (h, r) in self.heads.iter_mut().zip(packed) {
+                h.versions = r;
+            }
+        }
+        if self.processed.wants_compaction() {
+            let regions: Vec<Region> = self.heads.iter().map(|h| h.processed).collect();
+            let packed = self.processed.compact(&regions, room);
+            for (h, r) in self.heads.iter_mut().zip(packed) {
+                h.processed = r;
+            }
+        }
+        let h = &mut self.heads[m as usize];
+        h.processed = self.processed.grown(h.processed, words, MIN_ROOM);
+        h.versions = self.versions.grown(h.versions, messages, MIN_ROOM);
+    }
+
     /// Compares with the source's final state: `(divergent messages,
     /// divergent mailboxes)`. A message the replica never saw holds 0,
     /// which no final state is (versions start at 1).
@@ -144,7 +203,7 @@ impl Replica {
         let mut messages = 0;
         let mut mailboxes = 0;
         for m in 0..logs.mailboxes() {
-            let mine = &self.mailboxes[m as usize].versions;
+            let mine = self.versions.get(self.heads[m as usize].versions);
             let theirs = logs.final_state(m);
             let d = theirs
                 .iter()
@@ -156,21 +215,6 @@ impl Replica {
         }
         (messages, mailboxes)
     }
-}
-
-/// `v[i]`, growing `v` with zeros to hold it.
-#[inline(always)]
-fn slot<T: Default + Clone>(v: &mut Vec<T>, i: usize) -> &mut T {
-    if i >= v.len() {
-        grow(v, i);
-    }
-    &mut v[i]
-}
-
-#[cold]
-#[inline(never)]
-fn grow<T: Default + Clone>(v: &mut Vec<T>, i: usize) {
-    v.resize(i + 1, T::default());
 }
 
 #[cfg(test)]
