@@ -131,9 +131,14 @@ impl<E> EventQueue<E> {
         self.len += 1;
         let bucket = time >> SHIFT;
         if bucket == self.win {
-            // Rare (same-second follow-ups): keep `current` sorted. Entries
-            // compare reversed, so ascending `Ord` is latest-first.
-            let at = self.current.partition_point(|e| e <= &entry);
+            // Same-second follow-ups: keep `current` sorted latest first.
+            // The place is found from the end (the earliest), where a
+            // follow-up lands: past the entries due no later than it (its
+            // `seq` is the largest, so it pops after those at its time).
+            let mut at = self.current.len();
+            while at > 0 && self.current[at - 1].time <= time {
+                at -= 1;
+            }
             self.current.insert(at, entry);
         } else if bucket - self.win < SLOTS as u64 {
             let slot = bucket as usize % SLOTS;

@@ -5,9 +5,9 @@
 //! committed, and when, is the ledger's (`ledger.rs`).
 
 use super::config::Dedup;
-use crate::engine::arena::{Arena, Region};
 use super::traffic::{Logs, DELETED};
 use super::transmit::PageItem;
+use crate::engine::arena::{Arena, Region};
 
 /// What applying one delivery did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,9 +84,9 @@ impl Replica {
             return r;
         }
         let sizes = |m| (logs.final_state(m).len() as u32, logs.end(m).div_ceil(64));
-        let (messages, words) = (0..n).map(sizes).fold((0, 0), |(a, b), (x, y)| {
-            (a + x as usize, b + y as usize)
-        });
+        let (messages, words) = (0..n)
+            .map(sizes)
+            .fold((0, 0), |(a, b), (x, y)| (a + x as usize, b + y as usize));
         r.versions.reserve(messages);
         r.processed.reserve(words);
         for m in 0..n {

@@ -119,6 +119,11 @@ pub struct Logs {
     /// Per mailbox, its generator, for logs generated on demand
     /// ([`Logs::lazy`]); empty for logs generated up front.
     gens: Vec<MailboxTraffic>,
+    /// Per mailbox (logs generated on demand), the commit time of its last
+    /// change generated, or `u64::MAX` once its generator is done: while
+    /// it is after `t`, [`Logs::advance_past`] has nothing to do, and
+    /// knows it from one dense array.
+    last_at: Vec<u64>,
     /// Reused buffers a generator fills before its changes are copied in.
     fresh: (Vec<Change>, Vec<u32>),
 }
@@ -217,6 +222,7 @@ impl Logs {
         Logs {
             heads: vec![LogHead::default(); gens.len()],
             trimmed_at: vec![0; gens.len()],
+            last_at: vec![0; gens.len()],
             stamps: gens.first().is_some_and(|g| g.stamps()),
             gens,
             ..Logs::default()
@@ -228,7 +234,17 @@ impl Logs {
     /// or the horizon is reached: then every change committed by `t` is in
     /// the log, and so is the next one. Returns how many entries were
     /// added.
+    #[inline]
     pub fn advance_past(&mut self, m: u32, t: u64, window: u64) -> u64 {
+        match self.last_at.get(m as usize) {
+            Some(&last) if last <= t => self.generate_past(m, t, window),
+            _ => 0,
+        }
+    }
+
+    /// [`Logs::advance_past`] when mailbox `m` may need more changes.
+    #[inline(never)]
+    fn generate_past(&mut self, m: u32, t: u64, window: u64) -> u64 {
         let Some(g) = self.gens.get_mut(m as usize) else {
             return 0;
         };
@@ -243,6 +259,11 @@ impl Logs {
             last = fresh.last().map(|c| c.at.0).or(last);
         }
         let added = fresh.len();
+        self.last_at[m as usize] = if g.done() {
+            u64::MAX
+        } else {
+            last.unwrap_or(0)
+        };
         if added > 0 {
             let (fresh, lags) = std::mem::take(&mut self.fresh);
             self.append(m, &fresh, &lags);
