@@ -82,7 +82,8 @@ impl<T: Copy + Default> Arena<T> {
     /// (at least `items.len()`).
     pub fn push_region(&mut self, items: &[T], cap: u32) -> Region {
         let start = self.data.len();
-        let cap = cap.max(items.len() as u32);
+        let cap = cap.max(index(items.len()));
+        index(start + cap as usize);
         self.data.extend_from_slice(items);
         self.data.resize(start + cap as usize, T::default());
         Region {
@@ -98,7 +99,12 @@ impl<T: Copy + Default> Arena<T> {
         let k = items.len() as u32;
         let mut r = r;
         if r.len + k > r.cap {
-            r = self.moved(r, (r.len + k).max(2 * r.cap).max(min_cap));
+            r = self.moved(
+                r,
+                index(r.len as usize + items.len())
+                    .max(double(r.cap))
+                    .max(min_cap),
+            );
         }
         let at = (r.start + r.len) as usize;
         self.data[at..at + items.len()].copy_from_slice(items);
@@ -115,7 +121,7 @@ impl<T: Copy + Default> Arena<T> {
         }
         let mut r = r;
         if len > r.cap {
-            r = self.moved(r, len.max(2 * r.cap).max(min_cap));
+            r = self.moved(r, len.max(double(r.cap)).max(min_cap));
         }
         let at = (r.start + r.len) as usize;
         self.data[at..r.start as usize + len as usize].fill(T::default());
@@ -128,6 +134,7 @@ impl<T: Copy + Default> Arena<T> {
     pub fn moved(&mut self, r: Region, cap: u32) -> Region {
         let start = self.data.len();
         let cap = cap.max(r.len);
+        index(start + cap as usize);
         self.data.extend_from_within(r.range());
         self.data.resize(start + cap as usize, T::default());
         self.waste += r.cap as usize;
@@ -161,6 +168,7 @@ impl<T: Copy + Default> Arena<T> {
     pub fn compact(&mut self, regions: &[Region], room: impl Fn(u32) -> u32) -> Vec<Region> {
         let caps: Vec<u32> = regions.iter().map(|r| room(r.len).max(r.len)).collect();
         let total: usize = caps.iter().map(|&c| c as usize).sum();
+        index(total);
         let mut data = Vec::with_capacity(total);
         let mut out = Vec::with_capacity(regions.len());
         for (r, &cap) in regions.iter().zip(&caps) {
@@ -189,10 +197,17 @@ impl<T: Copy + Default> Arena<T> {
     }
 }
 
-/// A slot index as a region holds it. Four billion slots is tens of
-/// gigabytes: a run that large has run out of memory before.
+/// A slot index or count as a region holds it (every region's end is
+/// checked when it is placed, so `start + cap` never wraps). Four billion
+/// slots is tens of gigabytes: a run that large has run out of memory
+/// before.
 fn index(i: usize) -> u32 {
     u32::try_from(i).expect("an arena holds fewer than 2^32 slots")
+}
+
+/// Twice a region's room, as the room it moves with.
+fn double(cap: u32) -> u32 {
+    cap.saturating_mul(2)
 }
 
 #[cfg(test)]

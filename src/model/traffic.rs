@@ -306,9 +306,11 @@ impl Logs {
         let regions: Vec<Region> = self.heads.iter().map(|h| h.region).collect();
         let room = |len: u32| (2 * len).max(MIN_ROOM);
         let packed = self.changes.compact(&regions, room);
-        self.flags.compact(&regions, room);
+        let f = self.flags.compact(&regions, room);
+        assert_eq!(f, packed, "the arenas move in lockstep");
         if self.stamps {
-            self.lags.compact(&regions, room);
+            let l = self.lags.compact(&regions, room);
+            assert_eq!(l, packed, "the arenas move in lockstep");
         }
         for (h, r) in self.heads.iter_mut().zip(packed) {
             h.region = r;
@@ -454,9 +456,11 @@ impl Logs {
         }
         self.trimmed_at[m as usize] = self.changes.get(h.region)[n as usize - 1].at.0;
         let region = self.changes.trim_front(h.region, n);
-        self.flags.trim_front(h.region, n);
+        let f = self.flags.trim_front(h.region, n);
+        debug_assert_eq!(f, region, "the arenas move in lockstep");
         if self.stamps {
-            self.lags.trim_front(h.region, n);
+            let l = self.lags.trim_front(h.region, n);
+            debug_assert_eq!(l, region, "the arenas move in lockstep");
         }
         self.heads[m as usize] = LogHead {
             base: h.base + n,

@@ -64,7 +64,7 @@ fn the_model_imports_neither_the_scenario_layer_nor_a_driver() {
 
 #[test]
 fn the_engine_foundations_import_no_model_and_the_scenario_layer_no_driver() {
-    for f in ["time.rs", "rng.rs", "sample.rs", "queue.rs"] {
+    for f in ["time.rs", "rng.rs", "sample.rs", "queue.rs", "arena.rs"] {
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("src/engine")
