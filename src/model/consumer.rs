@@ -574,7 +574,7 @@ impl Consumer {
         while let Some(at) = ep.receiver.pop_wake() {
             self.out.push(Output::Timer(at, ConsumerTimer::Requeue));
         }
-        for t in timers.drain(..) {
+        for t in &timers {
             self.out.push(Output::Timer(
                 t.at,
                 ConsumerTimer::Worker {
@@ -583,6 +583,7 @@ impl Consumer {
                 },
             ));
         }
+        timers.clear();
         ep.timers = timers;
     }
 

@@ -602,7 +602,7 @@ impl Provider {
             .expect("sender timers only with webhooks");
         let mut sent = std::mem::take(&mut h.sender_out);
         f(&mut h.sender, &mut sent);
-        for o in sent.drain(..) {
+        for &o in &sent {
             match o {
                 SenderOut::Send(note) => {
                     let d = self.delivery(note, ledger.logs());
@@ -636,6 +636,7 @@ impl Provider {
                 }
             }
         }
+        sent.clear();
         self.hooks.as_mut().expect("hooks").sender_out = sent;
     }
 
