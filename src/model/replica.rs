@@ -176,7 +176,7 @@ impl Replica {
     #[cold]
     #[inline(never)]
     fn grow(&mut self, m: u32, words: u32, messages: u32) {
-        let room = |len: u32| len + len / 2;
+        let room = |len: u32| len.saturating_add(len / 2);
         if self.versions.wants_compaction() {
             let regions: Vec<Region> = self.heads.iter().map(|h| h.versions).collect();
             let packed = self.versions.compact(&regions, room);

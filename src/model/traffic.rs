@@ -304,7 +304,7 @@ impl Logs {
     #[cold]
     fn compact(&mut self) {
         let regions: Vec<Region> = self.heads.iter().map(|h| h.region).collect();
-        let room = |len: u32| (2 * len).max(MIN_ROOM);
+        let room = |len: u32| len.saturating_mul(2).max(MIN_ROOM);
         let packed = self.changes.compact(&regions, room);
         let f = self.flags.compact(&regions, room);
         assert_eq!(f, packed, "the arenas move in lockstep");
