@@ -186,6 +186,20 @@ impl<T: Copy + Default> Arena<T> {
         out
     }
 
+    /// [`Arena::compact`] over the regions `region` finds in `heads`
+    /// (every region in the arena), written back in place.
+    pub fn compact_in<H>(
+        &mut self,
+        heads: &mut [H],
+        region: impl Fn(&mut H) -> &mut Region,
+        room: impl Fn(u32) -> u32,
+    ) {
+        let regions: Vec<Region> = heads.iter_mut().map(|h| *region(h)).collect();
+        for (h, r) in heads.iter_mut().zip(self.compact(&regions, room)) {
+            *region(h) = r;
+        }
+    }
+
     /// Gives back the arena's spare capacity (after building it whole).
     pub fn shrink_to_fit(&mut self) {
         self.data.shrink_to_fit();
@@ -282,6 +296,20 @@ mod tests {
         // Room left: the next append stays in place.
         let r2 = a.append(r, &[4], 0);
         assert_eq!(r2.start, r.start);
+    }
+
+    #[test]
+    fn compaction_in_place_rewrites_each_heads_region() {
+        let mut a = Arena::<u32>::default();
+        let mut heads: Vec<(u8, Region)> =
+            vec![(0, a.push_region(&[1, 2], 4)), (1, a.push_region(&[3], 1))];
+        heads[1].1 = a.append(heads[1].1, &[4], 0);
+        a.compact_in(&mut heads, |h| &mut h.1, |len| len);
+        assert_eq!(
+            (a.get(heads[0].1), a.get(heads[1].1)),
+            (&[1, 2][..], &[3, 4][..])
+        );
+        assert_eq!((a.slots(), a.waste(), heads[1].1.start), (4, 0, 2));
     }
 
     #[test]

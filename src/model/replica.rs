@@ -178,18 +178,12 @@ impl Replica {
     fn grow(&mut self, m: u32, words: u32, messages: u32) {
         let room = |len: u32| len.saturating_add(len / 2);
         if self.versions.wants_compaction() {
-            let regions: Vec<Region> = self.heads.iter().map(|h| h.versions).collect();
-            let packed = self.versions.compact(&regions, room);
-            for (h, r) in self.heads.iter_mut().zip(packed) {
-                h.versions = r;
-            }
+            self.versions
+                .compact_in(&mut self.heads, |h| &mut h.versions, room);
         }
         if self.processed.wants_compaction() {
-            let regions: Vec<Region> = self.heads.iter().map(|h| h.processed).collect();
-            let packed = self.processed.compact(&regions, room);
-            for (h, r) in self.heads.iter_mut().zip(packed) {
-                h.processed = r;
-            }
+            self.processed
+                .compact_in(&mut self.heads, |h| &mut h.processed, room);
         }
         let h = &mut self.heads[m as usize];
         h.processed = self.processed.grown(h.processed, words, MIN_ROOM);

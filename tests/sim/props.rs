@@ -183,16 +183,11 @@ prop_compose! {
 }
 
 proptest! {
-    #![proptest_config(Config {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(500),
-        failure_persistence: None,
-        ..Config::default()
-    })]
+    #![proptest_config(config(500))]
 
     #[test]
     fn no_valid_scenario_panics(text in scenario_text(0..3)) {
-        let s = syncsim::scenario::parse(&text, "prop.toml", syncsim::scenario::Format::Toml)
-            .unwrap_or_else(|e| panic!("the generator wrote an invalid scenario: {e}\n{text}"));
+        let s = parse(&text);
         let r = syncsim::run(&s);
         let c = &r.changes;
         // Every generated change is applied or lost, never both or neither.
@@ -204,11 +199,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(Config {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
-        failure_persistence: None,
-        ..Config::default()
-    })]
+    #![proptest_config(config(200))]
 
     /// Running each mailbox's polls ahead of the queue (the event engine's
     /// shortcut for polling runs) gives the report the queue gives, byte
@@ -216,8 +207,7 @@ proptest! {
     /// polling style and per-mailbox rate limit the generator writes.
     #[test]
     fn running_polls_ahead_changes_no_report(text in scenario_text(0..1)) {
-        let s = syncsim::scenario::parse(&text, "prop.toml", syncsim::scenario::Format::Toml)
-            .unwrap_or_else(|e| panic!("the generator wrote an invalid scenario: {e}\n{text}"));
+        let s = parse(&text);
         let ahead = syncsim::engine::des::run(&s);
         let queued = syncsim::engine::des::run_in_queue_order(&s);
         prop_assert_eq!(&ahead.digest, &queued.digest, "{}", text);
@@ -226,11 +216,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(Config {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(60),
-        failure_persistence: None,
-        ..Config::default()
-    })]
+    #![proptest_config(config(60))]
 
     /// A run that streams its traffic (logs generated on demand, trimmed
     /// every six hours behind what anyone may still touch, verdicts folded as
@@ -244,8 +230,7 @@ proptest! {
     #[test]
     fn streaming_traffic_changes_no_report(text in scenario_text(0..3), stretch in 1u64..4) {
         let text = stretch_horizon(&text, stretch);
-        let s = syncsim::scenario::parse(&text, "prop.toml", syncsim::scenario::Format::Toml)
-            .unwrap_or_else(|e| panic!("the generator wrote an invalid scenario: {e}\n{text}"));
+        let s = parse(&text);
         let streamed = syncsim::engine::des::run_retained(&s).0;
         let whole = syncsim::engine::des::run_whole_logs(&s);
         prop_assert_eq!(
@@ -254,6 +239,24 @@ proptest! {
             "{}", text
         );
     }
+}
+
+/// `cases` cases (or `PROPTEST_CASES`), nothing persisted.
+fn config(cases: u32) -> Config {
+    Config {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(cases),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+/// A scenario the generator wrote (which must be valid).
+fn parse(text: &str) -> syncsim::scenario::Scenario {
+    syncsim::scenario::parse(text, "prop.toml", syncsim::scenario::Format::Toml)
+        .unwrap_or_else(|e| panic!("the generator wrote an invalid scenario: {e}\n{text}"))
 }
 
 /// `text` with its horizon multiplied by `k` (the generator's horizons
