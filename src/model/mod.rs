@@ -22,3 +22,4 @@ pub mod source;
 pub mod trace;
 pub mod traffic;
 pub mod transmit;
+pub mod version;

@@ -1,13 +1,15 @@
 //! The consumer's copy of every mailbox, and the idempotent processor that
 //! applies changes to it. Like a real consumer's store it knows ids and
-//! versions only: per message the version it holds (four bytes), per
-//! change id whether it processed it (one bit). What the provider
+//! versions only: per message the version it holds (one byte, see
+//! [`super::version`]), per change id whether it processed it (one bit). What the provider
 //! committed, and when, is the ledger's (`ledger.rs`).
 
 use super::config::Dedup;
 use super::traffic::{Logs, DELETED};
 use super::transmit::PageItem;
+use super::version;
 use crate::engine::arena::{Arena, Region};
+use std::collections::BTreeMap;
 
 /// What applying one delivery did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,8 +42,11 @@ pub enum Effect {
 pub struct Replica {
     /// Per mailbox, where its copy lies.
     heads: Vec<CopyHead>,
-    /// The version held per message (0 = never seen), with [`DELETED`].
-    versions: Arena<u32>,
+    /// The version held per message (0 = never seen), with [`DELETED`],
+    /// packed one byte each ([`version::pack`]).
+    versions: Arena<u8>,
+    /// The exact values of the escaped versions, by `(mailbox, message)`.
+    overflow: BTreeMap<(u32, u32), u32>,
     /// Per change id: processed before (one bit each).
     processed: Arena<u64>,
     /// Per mailbox, how many messages it has, when known (logs generated
@@ -68,6 +73,7 @@ impl Replica {
         let mut r = Replica {
             heads: Vec::with_capacity(n as usize),
             versions: Arena::default(),
+            overflow: BTreeMap::new(),
             processed: Arena::default(),
             known: None,
         };
@@ -112,8 +118,7 @@ impl Replica {
                 self.versions
                     .get(h.versions)
                     .get(msg as usize)
-                    .copied()
-                    .unwrap_or(0),
+                    .map_or(0, |&b| self.unpack(mailbox, msg, b)),
             ),
         }
     }
@@ -127,9 +132,42 @@ impl Replica {
             return false;
         }
         self.grow(mailbox, 0, msg + 1);
-        let h = self.heads[mailbox as usize];
-        self.versions.get_mut(h.versions)[msg as usize] = version;
+        self.write(mailbox, msg, version);
         true
+    }
+
+    /// The version byte `b` of message `msg` of `mailbox` stands for.
+    #[inline]
+    fn unpack(&self, mailbox: u32, msg: u32, b: u8) -> u32 {
+        version::unpack(b).unwrap_or_else(|| self.escaped(mailbox, msg))
+    }
+
+    #[cold]
+    fn escaped(&self, mailbox: u32, msg: u32) -> u32 {
+        *self
+            .overflow
+            .get(&(mailbox, msg))
+            .expect("an escaped version has its exact value in the overflow table")
+    }
+
+    /// Holds `version` for message `msg` of `mailbox` (its slot exists).
+    #[inline]
+    fn write(&mut self, mailbox: u32, msg: u32, version: u32) {
+        let (b, wide) = version::pack(version);
+        let h = self.heads[mailbox as usize];
+        let slot = &mut self.versions.get_mut(h.versions)[msg as usize];
+        let old = std::mem::replace(slot, b);
+        if wide || version::unpack(old).is_none() {
+            self.rewrite_overflow(mailbox, msg, wide.then_some(version));
+        }
+    }
+
+    #[cold]
+    fn rewrite_overflow(&mut self, mailbox: u32, msg: u32, exact: Option<u32>) {
+        match exact {
+            Some(v) => self.overflow.insert((mailbox, msg), v),
+            None => self.overflow.remove(&(mailbox, msg)),
+        };
     }
 
     /// Processes change `item.seq` of `mailbox`, carrying the state
@@ -150,9 +188,10 @@ impl Replica {
         let word = &mut self.processed.get_mut(h.processed)[word as usize];
         let first = *word & (1 << (bit % 64)) == 0;
         *word |= 1 << (bit % 64);
-        let held = &mut self.versions.get_mut(h.versions)[item.msg as usize];
+        let byte = self.versions.get(h.versions)[item.msg as usize];
+        let held = self.unpack(mailbox, item.msg, byte) & !DELETED;
         let number = item.version & !DELETED;
-        let newer = number > (*held & !DELETED);
+        let newer = number > held;
         let write = match dedup {
             Dedup::Version => newer,
             Dedup::EventId => first,
@@ -160,13 +199,14 @@ impl Replica {
         };
         let effect = if !write {
             Effect::Skipped
-        } else if !newer && number < (*held & !DELETED) {
-            *held = item.version;
+        } else if !newer && number < held {
             Effect::StaleOverwrite
         } else {
-            *held = item.version;
             Effect::Written
         };
+        if write {
+            self.write(mailbox, item.msg, item.version);
+        }
         Applied { first, effect }
     }
 
@@ -201,8 +241,8 @@ impl Replica {
             let theirs = logs.final_state(m);
             let d = theirs
                 .iter()
-                .enumerate()
-                .filter(|&(i, v)| mine.get(i).copied().unwrap_or(0) != *v)
+                .zip(0..)
+                .filter(|&(v, i)| mine.get(i as usize).map_or(0, |&b| self.unpack(m, i, b)) != v)
                 .count() as u64;
             messages += d;
             mailboxes += (d > 0) as u64;
@@ -300,5 +340,41 @@ mod tests {
             r.apply(1, it(1, &ch[1]), Dedup::None),
             a(false, Effect::Written)
         );
+    }
+
+    #[test]
+    fn versions_past_one_byte_are_held_exactly() {
+        // One message updated 300 times (the last a deletion): versions
+        // from 127 on go through the overflow table.
+        let changes: Vec<Change> = (1..=300)
+            .map(|v| Change {
+                at: SimTime(0),
+                msg: 0,
+                version: if v == 300 { v | DELETED } else { v },
+            })
+            .collect();
+        let l = Logs::from_mailboxes(vec![(changes, vec![300 | DELETED])]);
+        assert_eq!(l.final_state(0).to_vec(), vec![300 | DELETED]);
+        let ch = l.whole(0);
+        let mut r = Replica::new(&l);
+        for (i, c) in ch.iter().enumerate() {
+            r.apply(0, it(i as u32, c), Dedup::Version);
+            assert_eq!(r.held(0, 0), Some(c.version), "after change {i}");
+        }
+        assert_eq!(r.divergence(&l), (0, 0));
+        assert_eq!(r.overflow.len(), 1);
+        // An older version overwrites blindly under `none`: back to one
+        // byte, and the overflow entry goes.
+        let a = r.apply(0, it(3, &ch[3]), Dedup::None);
+        assert_eq!(a.effect, Effect::StaleOverwrite);
+        assert_eq!(r.held(0, 0), Some(4));
+        assert!(r.overflow.is_empty());
+        assert_eq!(r.divergence(&l), (1, 1));
+        // Stale under `version`: skipped, whatever the widths.
+        r.apply(0, it(199, &ch[199]), Dedup::Version);
+        assert_eq!(r.held(0, 0), Some(200));
+        let a = r.apply(0, it(150, &ch[150]), Dedup::Version);
+        assert_eq!(a.effect, Effect::Skipped);
+        assert_eq!(r.held(0, 0), Some(200));
     }
 }

@@ -11,10 +11,12 @@
 //! horizon in one pass).
 
 use super::config::{SourceConfig, Spread};
+use super::version::{Versions, VersionsRef, NO_OVERFLOW};
 use crate::engine::arena::{Arena, Region};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{below, exponential, standard_normal, unit, Delay};
 use crate::engine::time::{SimDuration, SimTime};
+use std::collections::BTreeMap;
 
 /// Bit set in a version for a deletion.
 pub const DELETED: u32 = 1 << 31;
@@ -103,8 +105,12 @@ pub struct Logs {
     /// `changes_before[m]`: changes generated for mailboxes before `m`
     /// (length mailboxes + 1): a flat index for per-change state.
     change_start: Vec<usize>,
-    /// Final version (with [`DELETED`]) of every message, mailbox by mailbox.
-    final_state: Vec<u32>,
+    /// Final version (with [`DELETED`]) of every message, mailbox by
+    /// mailbox, packed one byte each ([`super::version`]).
+    final_state: Vec<u8>,
+    /// The exact values of the escaped versions in `final_state`, by
+    /// mailbox then message index (only mailboxes that have one).
+    final_overflow: BTreeMap<u32, BTreeMap<u32, u32>>,
     /// `final_state[msg_start[m]..msg_start[m + 1]]` is mailbox `m`'s.
     msg_start: Vec<usize>,
     /// True when some stamp differs from its commit time.
@@ -198,10 +204,13 @@ impl Logs {
 
     /// Final state of mailbox `m`'s messages, by message index (for logs
     /// generated on demand: the state as far as generated).
-    pub fn final_state(&self, m: u32) -> &[u32] {
+    pub fn final_state(&self, m: u32) -> VersionsRef<'_> {
         match self.gens.get(m as usize) {
             Some(g) => g.versions(),
-            None => &self.final_state[self.msg_start[m as usize]..self.msg_start[m as usize + 1]],
+            None => VersionsRef::new(
+                &self.final_state[self.msg_start[m as usize]..self.msg_start[m as usize + 1]],
+                self.final_overflow.get(&m).unwrap_or(&NO_OVERFLOW),
+            ),
         }
     }
 
@@ -474,7 +483,9 @@ impl Logs {
     pub fn from_mailboxes(mailboxes: Vec<(Vec<Change>, Vec<u32>)>) -> Self {
         let mut logs = Logs::empty();
         for (changes, state) in mailboxes {
-            logs.final_state.extend(state);
+            let mut versions = Versions::default();
+            state.into_iter().for_each(|v| versions.push(v));
+            logs.push_final_state(versions.view());
             logs.push_mailbox(&changes, &[]);
         }
         logs
@@ -488,8 +499,18 @@ impl Logs {
         }
     }
 
+    /// Appends the next mailbox's final state (before its log:
+    /// [`Logs::push_mailbox`]).
+    fn push_final_state(&mut self, state: VersionsRef<'_>) {
+        self.final_state.extend_from_slice(state.bytes());
+        if !state.overflow().is_empty() {
+            let m = self.heads.len() as u32;
+            self.final_overflow.insert(m, state.overflow().clone());
+        }
+    }
+
     /// Appends the next mailbox's log (its messages' final state already
-    /// pushed to `final_state`).
+    /// pushed: [`Logs::push_final_state`]).
     fn push_mailbox(&mut self, changes: &[Change], lags: &[u32]) {
         let n = changes.len();
         if !lags.is_empty() && !self.stamps {
@@ -585,12 +606,100 @@ pub fn expected_changes(
     total
 }
 
+/// A mailbox's messages not deleted, in the order the operations pick
+/// from: two bytes each while every message index fits in 16 bits (a
+/// mailbox's first 65,536 messages), four from the first one that does
+/// not. Per-message state is what a long run's memory grows with.
+#[derive(Clone, Debug)]
+enum Live {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live::Narrow(Vec::new())
+    }
+}
+
+impl Live {
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Live::Narrow(v) => v.len(),
+            Live::Wide(v) => v.len(),
+        }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    fn get(&self, k: usize) -> u32 {
+        match self {
+            Live::Narrow(v) => v[k] as u32,
+            Live::Wide(v) => v[k],
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, msg: u32) {
+        match self {
+            Live::Narrow(v) => match u16::try_from(msg) {
+                Ok(narrow) => v.push(narrow),
+                Err(_) => self.widen_and_push(msg),
+            },
+            Live::Wide(v) => v.push(msg),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn widen_and_push(&mut self, msg: u32) {
+        let mut wide: Vec<u32> = match self {
+            Live::Narrow(v) => v.iter().map(|&x| x as u32).collect(),
+            Live::Wide(v) => std::mem::take(v),
+        };
+        wide.push(msg);
+        *self = Live::Wide(wide);
+    }
+
+    #[inline]
+    fn swap_remove(&mut self, k: usize) {
+        match self {
+            Live::Narrow(v) => {
+                v.swap_remove(k);
+            }
+            Live::Wide(v) => {
+                v.swap_remove(k);
+            }
+        }
+    }
+
+    /// Empties the list, narrow again (keeping a narrow list's memory).
+    fn clear(&mut self) {
+        match self {
+            Live::Narrow(v) => v.clear(),
+            Live::Wide(_) => *self = Live::default(),
+        }
+    }
+
+    fn reserve_exact(&mut self, n: usize) {
+        match self {
+            Live::Narrow(v) => v.reserve_exact(n),
+            Live::Wide(v) => v.reserve_exact(n),
+        }
+    }
+}
+
 /// Reusable buffers of a [`MailboxTraffic`] (see
 /// [`MailboxTraffic::new_in`]).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    live: Vec<u32>,
-    versions: Vec<u32>,
+    live: Live,
+    versions: Versions,
     times: Vec<u64>,
     burst_times: Vec<u64>,
 }
@@ -621,9 +730,9 @@ pub struct MailboxTraffic {
     mix: super::config::Mix,
     ops: SimRng,
     /// Messages not deleted, in the order the operations pick from.
-    live: Vec<u32>,
+    live: Live,
     /// Every message's version so far, with [`DELETED`].
-    versions: Vec<u32>,
+    versions: Versions,
     /// Stamp granularity (µs; 1 or less: exact).
     granularity: u64,
     /// Commit delay and its stream, when stamps lag commits.
@@ -766,8 +875,8 @@ impl MailboxTraffic {
 
     /// Every message's version so far (the final state once
     /// [`MailboxTraffic::done`]).
-    pub fn versions(&self) -> &[u32] {
-        &self.versions
+    pub fn versions(&self) -> VersionsRef<'_> {
+        self.versions.view()
     }
 
     /// Generates every hour that starts before `until` (at most the
@@ -855,15 +964,15 @@ impl MailboxTraffic {
             };
         }
         let k = below(&mut self.ops, self.live.len() as u64) as usize;
-        let msg = self.live[k];
-        let next = (self.versions[msg as usize] & !DELETED) + 1;
+        let msg = self.live.get(k);
+        let next = (self.versions.get(msg) & !DELETED) + 1;
         let version = if u < mix.created + mix.updated {
             next
         } else {
             self.live.swap_remove(k);
             next | DELETED
         };
-        self.versions[msg as usize] = version;
+        self.versions.set(msg, version);
         Change {
             at: SimTime(at),
             msg,
@@ -927,7 +1036,7 @@ pub fn generate(spec: &SourceConfig, horizon: SimDuration, streams: &Streams) ->
         changes.clear();
         lags.clear();
         t.fill(horizon.0, &mut changes, &mut lags);
-        logs.final_state.extend_from_slice(t.versions());
+        logs.push_final_state(t.versions());
         logs.push_mailbox(&changes, &lags);
         scratch = t.into_scratch();
     }
@@ -1188,5 +1297,62 @@ mod tests {
             .count();
         assert_eq!(at_burst, 300);
         assert!(logs.window(4).1.iter().all(|c| c.at.0 != HOUR_US));
+    }
+
+    #[test]
+    fn final_state_is_exact_past_one_byte_versions() {
+        // Nearly every change updates one of a few messages: versions pass
+        // 126 (one byte) and go through the overflow table.
+        let s = spec("[source.mix]\ncreated = 0.005\nupdated = 0.995\ndeleted = 0.0");
+        let cfg = s.source.config();
+        let whole = generate(&cfg, s.horizon.get(), &Streams::new(s.seed));
+        let mut lazy = Logs::lazy(&cfg, s.horizon.get(), &Streams::new(s.seed));
+        lazy.finish();
+        let mut most = 0;
+        for m in 0..whole.mailboxes() {
+            let mut expect = vec![0; whole.final_state(m).len()];
+            for c in whole.whole(m) {
+                expect[c.msg as usize] = c.version;
+            }
+            most = most.max(expect.iter().copied().max().unwrap_or(0));
+            assert_eq!(whole.final_state(m).to_vec(), expect, "mailbox {m}");
+            assert_eq!(lazy.final_state(m), whole.final_state(m), "mailbox {m}");
+        }
+        assert!(most > 126, "the test needs versions past one byte: {most}");
+    }
+
+    proptest::proptest! {
+        /// The live list behaves as a `Vec<u32>` through pushes (message
+        /// indices crossing 2^16, where it widens), picks, removals and
+        /// clears.
+        #[test]
+        fn live_list_matches_a_plain_vec(ops in proptest::collection::vec((0u8..4, proptest::prelude::any::<u16>()), 0..300)) {
+            let (mut plain, mut live) = (Vec::<u32>::new(), Live::default());
+            let mut next = 65_500u32;
+            for (op, at) in ops {
+                match op {
+                    0 | 1 => {
+                        plain.push(next);
+                        live.push(next);
+                        next += 1;
+                    }
+                    2 if !plain.is_empty() => {
+                        let k = at as usize % plain.len();
+                        proptest::prop_assert_eq!(live.get(k), plain[k]);
+                        plain.swap_remove(k);
+                        live.swap_remove(k);
+                    }
+                    3 if at % 16 == 0 => {
+                        plain.clear();
+                        live.clear();
+                        next = 65_500;
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(live.len(), plain.len());
+            }
+            let got: Vec<u32> = (0..live.len()).map(|k| live.get(k)).collect();
+            proptest::prop_assert_eq!(got, plain);
+        }
     }
 }
