@@ -79,12 +79,16 @@ impl Replica {
         };
         if logs.is_lazy() {
             for m in 0..n {
-                // Room for the messages expected (a size hint: they grow
-                // past it if need be).
-                let room = logs.expected_messages(m) as u32;
+                // Zeros (never seen) for the messages and change ids
+                // expected (a size hint: they grow past it if need be), so
+                // that applying a change seldom has to grow them.
+                let messages = logs.expected_messages(m) as u32;
+                let words = (logs.expected_changes(m) as u32).div_ceil(64);
+                let v = r.versions.push_region(&[], messages);
+                let p = r.processed.push_region(&[], words);
                 r.heads.push(CopyHead {
-                    versions: r.versions.push_region(&[], room),
-                    processed: r.processed.push_region(&[], 0),
+                    versions: r.versions.grown(v, messages, 0),
+                    processed: r.processed.grown(p, words, 0),
                 });
             }
             return r;

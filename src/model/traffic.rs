@@ -367,6 +367,14 @@ impl Logs {
             .map_or(0, MailboxTraffic::expected_messages)
     }
 
+    /// Mailbox `m`'s expected change count over the horizon, a size hint
+    /// for per-change arrays (logs generated on demand; 0 otherwise).
+    pub fn expected_changes(&self, m: u32) -> usize {
+        self.gens
+            .get(m as usize)
+            .map_or(0, MailboxTraffic::expected_changes)
+    }
+
     /// True for logs generated on demand ([`Logs::lazy`]).
     pub fn is_lazy(&self) -> bool {
         !self.gens.is_empty()
@@ -829,10 +837,21 @@ impl MailboxTraffic {
     /// The messages this mailbox is expected to create over the horizon
     /// (mean plus 3 sd of Poisson noise, bursts included): a size hint.
     pub fn expected_messages(&self) -> usize {
-        let mean_weight = self.weights.iter().sum::<f64>() / 24.0;
-        let changes = self.base_per_us * self.horizon as f64 * mean_weight;
-        let created = changes * self.mix.created + self.bursts.len() as f64;
+        let created = self.poisson_changes() * self.mix.created + self.bursts.len() as f64;
         (created + 3.0 * created.sqrt() + 8.0) as usize
+    }
+
+    /// The changes this mailbox is expected to make over the horizon
+    /// (mean plus 3 sd, bursts included): a size hint.
+    pub fn expected_changes(&self) -> usize {
+        let changes = self.poisson_changes() + self.bursts.len() as f64;
+        (changes + 3.0 * changes.sqrt() + 8.0) as usize
+    }
+
+    /// Mean number of Poisson (not burst) changes over the horizon.
+    fn poisson_changes(&self) -> f64 {
+        let mean_weight = self.weights.iter().sum::<f64>() / 24.0;
+        self.base_per_us * self.horizon as f64 * mean_weight
     }
 
     /// Reserves room for the messages this mailbox is expected to create
