@@ -54,6 +54,28 @@ pub struct Replica {
     known: Option<Vec<u32>>,
 }
 
+/// Whether a change carrying `version` overwrites the `held` one under
+/// `dedup` (`first`: its id was not processed before), and the effect.
+#[inline]
+fn decide(held: u32, version: u32, first: bool, dedup: Dedup) -> (bool, Effect) {
+    let held = held & !DELETED;
+    let number = version & !DELETED;
+    let newer = number > held;
+    let write = match dedup {
+        Dedup::Version => newer,
+        Dedup::EventId => first,
+        Dedup::None => true,
+    };
+    let effect = if !write {
+        Effect::Skipped
+    } else if !newer && number < held {
+        Effect::StaleOverwrite
+    } else {
+        Effect::Written
+    };
+    (write, effect)
+}
+
 /// Where one mailbox's copy lies in the replica's arenas.
 #[derive(Clone, Copy, Debug, Default)]
 struct CopyHead {
@@ -192,22 +214,29 @@ impl Replica {
         let word = &mut self.processed.get_mut(h.processed)[word as usize];
         let first = *word & (1 << (bit % 64)) == 0;
         *word |= 1 << (bit % 64);
+        let slot = &mut self.versions.get_mut(h.versions)[item.msg as usize];
+        let (byte, wide) = version::pack(item.version);
+        match version::unpack(*slot) {
+            Some(held) if !wide => {
+                let (write, effect) = decide(held, item.version, first, dedup);
+                if write {
+                    *slot = byte;
+                }
+                Applied { first, effect }
+            }
+            _ => self.apply_wide(mailbox, item, first, dedup),
+        }
+    }
+
+    /// [`Replica::apply`] when the held or the new version is past one
+    /// byte (in the overflow table).
+    #[cold]
+    #[inline(never)]
+    fn apply_wide(&mut self, mailbox: u32, item: PageItem, first: bool, dedup: Dedup) -> Applied {
+        let h = self.heads[mailbox as usize];
         let byte = self.versions.get(h.versions)[item.msg as usize];
-        let held = self.unpack(mailbox, item.msg, byte) & !DELETED;
-        let number = item.version & !DELETED;
-        let newer = number > held;
-        let write = match dedup {
-            Dedup::Version => newer,
-            Dedup::EventId => first,
-            Dedup::None => true,
-        };
-        let effect = if !write {
-            Effect::Skipped
-        } else if !newer && number < held {
-            Effect::StaleOverwrite
-        } else {
-            Effect::Written
-        };
+        let held = self.unpack(mailbox, item.msg, byte);
+        let (write, effect) = decide(held, item.version, first, dedup);
         if write {
             self.write(mailbox, item.msg, item.version);
         }
