@@ -7,7 +7,7 @@
 use super::config::Dedup;
 use super::traffic::{Logs, DELETED};
 use super::transmit::PageItem;
-use super::version;
+use super::version::{self, Overflow};
 use crate::engine::arena::{Arena, Region};
 use std::collections::BTreeMap;
 
@@ -179,21 +179,17 @@ impl Replica {
     /// Holds `version` for message `msg` of `mailbox` (its slot exists).
     #[inline]
     fn write(&mut self, mailbox: u32, msg: u32, version: u32) {
-        let (b, wide) = version::pack(version);
         let h = self.heads[mailbox as usize];
         let slot = &mut self.versions.get_mut(h.versions)[msg as usize];
-        let old = std::mem::replace(slot, b);
-        if wide || version::unpack(old).is_none() {
-            self.rewrite_overflow(mailbox, msg, wide.then_some(version));
+        match version::store(slot, version) {
+            Overflow::Keep => {}
+            Overflow::Insert => {
+                self.overflow.insert((mailbox, msg), version);
+            }
+            Overflow::Remove => {
+                self.overflow.remove(&(mailbox, msg));
+            }
         }
-    }
-
-    #[cold]
-    fn rewrite_overflow(&mut self, mailbox: u32, msg: u32, exact: Option<u32>) {
-        match exact {
-            Some(v) => self.overflow.insert((mailbox, msg), v),
-            None => self.overflow.remove(&(mailbox, msg)),
-        };
     }
 
     /// Processes change `item.seq` of `mailbox`, carrying the state

@@ -40,6 +40,33 @@ pub fn unpack(b: u8) -> Option<u32> {
     (number != ESCAPE).then_some(number as u32 | ((b >> 7) as u32) << 31)
 }
 
+/// What the overflow table must do after [`store`]: the exact value of a
+/// version past one byte goes in, and a slot no longer escaped leaves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// Nothing (both the old and the new version fit a byte).
+    Keep,
+    /// Insert (or replace) the new version's exact value.
+    Insert,
+    /// Remove the old version's entry.
+    Remove,
+}
+
+/// Stores version `v` in `slot` (a byte from [`pack`]) and says what the
+/// owner's overflow table must do for this slot.
+#[inline]
+pub fn store(slot: &mut u8, v: u32) -> Overflow {
+    let (b, wide) = pack(v);
+    let old = std::mem::replace(slot, b);
+    if wide {
+        Overflow::Insert
+    } else if unpack(old).is_none() {
+        Overflow::Remove
+    } else {
+        Overflow::Keep
+    }
+}
+
 /// One mailbox's versions by message index, growable: one byte each plus
 /// an overflow table for the rare large one (a `Vec<u32>` in a quarter of
 /// the memory).
@@ -70,12 +97,14 @@ impl Versions {
     /// Sets the version of message `i` (which must exist).
     #[inline]
     pub fn set(&mut self, i: u32, v: u32) {
-        let (b, wide) = pack(v);
-        let old = std::mem::replace(&mut self.bytes[i as usize], b);
-        if wide {
-            self.wide.insert(i, v);
-        } else if old & !DELETED_BIT == ESCAPE {
-            self.wide.remove(&i);
+        match store(&mut self.bytes[i as usize], v) {
+            Overflow::Keep => {}
+            Overflow::Insert => {
+                self.wide.insert(i, v);
+            }
+            Overflow::Remove => {
+                self.wide.remove(&i);
+            }
         }
     }
 
