@@ -93,6 +93,13 @@ impl<T: Copy + Default> Arena<T> {
         }
     }
 
+    /// A new region at the end holding `len` default elements (and no
+    /// more room).
+    pub fn push_defaults(&mut self, len: u32) -> Region {
+        let r = self.push_region(&[], len);
+        Region { len, ..r }
+    }
+
     /// `r` with `items` appended: in place if they fit its room, else
     /// moved to the end with room for twice as many (at least `min_cap`).
     pub fn append(&mut self, r: Region, items: &[T], min_cap: u32) -> Region {
@@ -244,6 +251,19 @@ mod tests {
             2 => (0..keys, 0u32..15).prop_map(|(k, n)| Op::Trim(k, n)),
             1 => Just(Op::Compact),
         ]
+    }
+
+    #[test]
+    fn push_defaults_holds_exactly_its_length_of_defaults() {
+        let mut arena = Arena::<u16>::default();
+        let a = arena.push_region(&[7, 8], 4);
+        let b = arena.push_defaults(3);
+        assert_eq!((b.len, b.cap), (3, 3));
+        assert_eq!(arena.get(b), &[0, 0, 0]);
+        assert_eq!(arena.get(a), &[7, 8]);
+        assert_eq!(arena.slots(), 7);
+        let b = arena.append(b, &[5], 0);
+        assert_eq!(arena.get(b), &[0, 0, 0, 5]);
     }
 
     proptest! {

@@ -106,11 +106,9 @@ impl Replica {
                 // that applying a change seldom has to grow them.
                 let messages = logs.expected_messages(m) as u32;
                 let words = (logs.expected_changes(m) as u32).div_ceil(64);
-                let v = r.versions.push_region(&[], messages);
-                let p = r.processed.push_region(&[], words);
                 r.heads.push(CopyHead {
-                    versions: r.versions.grown(v, messages, 0),
-                    processed: r.processed.grown(p, words, 0),
+                    versions: r.versions.push_defaults(messages),
+                    processed: r.processed.push_defaults(words),
                 });
             }
             return r;
@@ -123,11 +121,9 @@ impl Replica {
         r.processed.reserve(words);
         for m in 0..n {
             let (messages, words) = sizes(m);
-            let v = r.versions.push_region(&[], messages);
-            let p = r.processed.push_region(&[], words);
             r.heads.push(CopyHead {
-                versions: r.versions.grown(v, messages, 0),
-                processed: r.processed.grown(p, words, 0),
+                versions: r.versions.push_defaults(messages),
+                processed: r.processed.push_defaults(words),
             });
         }
         r.known = Some((0..n).map(|m| logs.final_state(m).len() as u32).collect());

@@ -111,11 +111,8 @@ impl Versions {
     /// Appends a message with version `v`.
     #[inline]
     pub fn push(&mut self, v: u32) {
-        let (b, wide) = pack(v);
-        if wide {
-            self.wide.insert(self.bytes.len() as u32, v);
-        }
-        self.bytes.push(b);
+        self.bytes.push(0);
+        self.set(self.bytes.len() as u32 - 1, v);
     }
 
     /// Removes every message, keeping the memory.
