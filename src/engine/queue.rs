@@ -172,6 +172,16 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// The event that would pop `n` places from now (0: next) if nothing
+    /// were pushed before it, when it is already sorted in (an event of
+    /// the current second; `None` past it). Cheap: for hints such as
+    /// prefetching, never for decisions.
+    #[inline]
+    pub fn peek(&self, n: usize) -> Option<&E> {
+        let i = self.current.len().checked_sub(n + 1)?;
+        Some(&self.current[i].event)
+    }
+
     /// Moves to the next bucket holding events and loads it into `current`.
     fn advance(&mut self) {
         let ring_next = self.next_occupied().map(|d| self.win + d);
@@ -252,6 +262,26 @@ impl<E> EventQueue<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `peek(n)` shows the events of the current second in the order
+    /// they pop, and nothing past them.
+    #[test]
+    fn peek_shows_the_next_events_in_pop_order() {
+        let mut q = EventQueue::new();
+        assert_eq!(q.peek(0), None);
+        for (t, e) in [(30, 'c'), (10, 'a'), (20, 'b'), (5_000_000, 'z')] {
+            q.push(SimTime(t), e);
+        }
+        assert_eq!(q.pop(), Some((SimTime(10), 'a')));
+        assert_eq!(
+            (q.peek(0), q.peek(1), q.peek(2)),
+            (Some(&'b'), Some(&'c'), None)
+        );
+        q.push(SimTime(15), 'x');
+        assert_eq!((q.peek(0), q.peek(1)), (Some(&'x'), Some(&'b')));
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, ['x', 'b', 'c', 'z']);
+    }
 
     #[test]
     fn pops_in_time_then_insertion_order() {

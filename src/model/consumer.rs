@@ -25,6 +25,7 @@ use super::transmit::{
     ListAnswer, ListCall, Listed, Outbox, Output, PageItem, Status, SubscribeCall, SubscribeKind,
     Subscribed, Subscription, ToProvider,
 };
+use crate::engine::arena::Ahead;
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::metrics::Path;
@@ -241,6 +242,32 @@ impl Consumer {
     #[inline]
     fn endpoint(&mut self) -> &mut Endpoint {
         endpoint_of(&mut self.strategy)
+    }
+
+    /// Hints the CPU to load what handling `timer` will touch first: for a
+    /// worker's end, its change's replica slots and ledger byte (a driver
+    /// calls this for the next event while it handles the current one;
+    /// it changes nothing).
+    #[inline]
+    pub fn prefetch(&self, timer: &ConsumerTimer, ledger: &Ledger, ahead: Ahead) {
+        if let (
+            ConsumerTimer::Worker { worker, .. },
+            Strategy::Webhook(e) | Strategy::Hybrid(e, _),
+        ) = (*timer, &self.strategy)
+        {
+            if let Some(item) = e.receiver.working_on(worker) {
+                self.replica
+                    .prefetch(item.mailbox, item.msg, item.seq, ahead);
+                ledger.logs().prefetch(item.mailbox, item.seq, ahead);
+            }
+        }
+    }
+
+    /// Hints the CPU to load what [`Consumer::handle_delivery`] of `d`
+    /// will touch first (its change's ledger byte); it changes nothing.
+    #[inline]
+    pub fn prefetch_delivery(&self, d: &Delivery, ledger: &Ledger, ahead: Ahead) {
+        ledger.logs().prefetch(d.mailbox, d.seq, ahead);
     }
 
     /// A timer is due.

@@ -26,6 +26,7 @@ use super::transmit::{
     Output, PageItem, Push, ReplyTo, SubscribeCall, SubscribeKind, Subscribed, Subscription,
     Ticket, Verdict,
 };
+use crate::engine::arena::Ahead;
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
@@ -284,6 +285,20 @@ impl Provider {
         if let Listed::Page { items, .. } = listed {
             if items.capacity() > self.spare.capacity() {
                 self.spare = items;
+            }
+        }
+    }
+
+    /// Hints the CPU to load what handling `timer` will read first (a
+    /// driver calls this for the next event while it handles the current
+    /// one; it changes nothing).
+    #[inline]
+    pub fn prefetch(&self, timer: &ProviderTimer, ledger: &Ledger, ahead: Ahead) {
+        if let ProviderTimer::Commit { m, seq } = *timer {
+            // The commit reads its change and schedules the next one's.
+            ledger.logs().prefetch(m, seq, ahead);
+            if ahead == Ahead::Data {
+                ledger.logs().prefetch(m, seq + 1, ahead);
             }
         }
     }

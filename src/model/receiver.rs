@@ -257,6 +257,12 @@ impl Receiver {
         }
     }
 
+    /// The item `worker` is processing, if any.
+    #[inline]
+    pub fn working_on(&self, worker: u32) -> Option<&Item> {
+        self.workers.get(worker as usize)?.item.as_ref()
+    }
+
     /// Worker `worker` (generation `gen`) finished at `now`. Returns what
     /// it finished, or `None` for a worker whose item a crash took away.
     pub fn on_worker_done(

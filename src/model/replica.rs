@@ -8,7 +8,7 @@ use super::config::Dedup;
 use super::traffic::{Logs, DELETED};
 use super::transmit::PageItem;
 use super::version::{self, Overflow};
-use crate::engine::arena::{Arena, Region};
+use crate::engine::arena::{prefetch, Ahead, Arena, Region};
 use std::collections::BTreeMap;
 
 /// What applying one delivery did.
@@ -185,6 +185,20 @@ impl Replica {
             Overflow::Remove => {
                 self.overflow.remove(&(mailbox, msg));
             }
+        }
+    }
+
+    /// Hints the CPU to load what [`Replica::apply`] of change `seq` of
+    /// message `msg` in `mailbox` will touch, or only the mailbox's head
+    /// (see [`crate::engine::arena::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, mailbox: u32, msg: u32, seq: u32, ahead: Ahead) {
+        if let Some(h) = self.heads.get(mailbox as usize) {
+            if ahead == Ahead::Heads {
+                return prefetch(h);
+            }
+            self.processed.prefetch(h.processed, seq as usize / 64);
+            self.versions.prefetch(h.versions, msg as usize);
         }
     }
 

@@ -12,7 +12,7 @@
 
 use super::config::{SourceConfig, Spread};
 use super::version::{Versions, VersionsRef, NO_OVERFLOW};
-use crate::engine::arena::{Arena, Region};
+use crate::engine::arena::{prefetch, Ahead, Arena, Region};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{below, exponential, standard_normal, unit, Delay};
 use crate::engine::time::{SimDuration, SimTime};
@@ -401,6 +401,21 @@ impl Logs {
         {
             Some(f) => *f,
             None => not_retained(m, seq, h.base, h.base + h.region.len),
+        }
+    }
+
+    /// Hints the CPU to load change `seq` of mailbox `m` and its ledger
+    /// byte, or only the mailbox's head (see
+    /// [`crate::engine::arena::prefetch`]; nothing if it is not retained).
+    #[inline]
+    pub fn prefetch(&self, m: u32, seq: u32, ahead: Ahead) {
+        if let Some(h) = self.heads.get(m as usize) {
+            if ahead == Ahead::Heads {
+                return prefetch(h);
+            }
+            let i = seq.wrapping_sub(h.base) as usize;
+            self.changes.prefetch(h.region, i);
+            self.flags.prefetch(h.region, i);
         }
     }
 
