@@ -51,15 +51,32 @@ pub struct Arena<T> {
 /// caches, and a random mailbox's record is a miss). A no-op off x86-64.
 #[inline(always)]
 pub fn prefetch<T>(item: &T) {
+    prefetch_address((item as *const T).cast::<u8>());
+}
+
+/// [`prefetch`] of every cache line `item` spans (a random stream's
+/// state is several lines, and which one the next draw reads is not
+/// known without loading it).
+#[inline(always)]
+pub fn prefetch_all<T>(item: &T) {
+    let base = (item as *const T).cast::<u8>();
+    for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+        prefetch_address(base.wrapping_add(offset));
+    }
+}
+
+/// The prefetch instruction for the line holding `address`.
+#[inline(always)]
+fn prefetch_address(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` only hints the cache; it dereferences
-    // nothing and cannot fault (and `item` is a live reference anyway).
+    // nothing and cannot fault, whatever the address.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((item as *const T).cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T0>(address.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = item;
+    let _ = address;
 }
 
 /// How far ahead a prefetch hint looks: the caller's per-key records live

@@ -402,13 +402,22 @@ impl World {
     fn prefetch(&self, event: Event, ahead: Ahead) {
         match event {
             Event::Provider(t) => self.provider.prefetch(&t, &self.ledger, ahead),
-            Event::Consumer(t) => self.consumer.prefetch(&t, &self.ledger, ahead),
+            Event::Consumer(t) => {
+                if let Some(m) = self.consumer.prefetch(&t, &self.ledger, ahead) {
+                    self.provider.prefetch_list(m, &self.ledger, ahead);
+                }
+            }
             Event::Deliver(slot) => {
                 if let Some(Some(d)) = self.deliveries.slots.get(slot as usize) {
                     self.consumer.prefetch_delivery(d, &self.ledger, ahead);
                 }
             }
-            Event::Arrive(_) | Event::Deadline(_) | Event::Answer(..) => {}
+            Event::Arrive(slot) => {
+                if let Some(Some(ToConsumer::Listed(a))) = self.flight.slots.get(slot as usize) {
+                    self.consumer.prefetch_listed(a, &self.ledger, ahead);
+                }
+            }
+            Event::Deadline(_) | Event::Answer(..) => {}
         }
     }
 

@@ -144,7 +144,7 @@ impl Delay {
     }
 
     /// Draws one delay. `Fixed` draws nothing from `rng`.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
         match *self {
             Delay::Fixed(d) => d,

@@ -84,6 +84,11 @@ enum Strategy {
     Hybrid(Endpoint, Reconciler),
 }
 
+/// Items of a page whose replica slots a hint loads ahead (a lookback
+/// page is a few changes; more would only evict what the hints of the
+/// next events loaded).
+const PREFETCH_ITEMS: usize = 8;
+
 /// The endpoint of a strategy that has one (a borrow of the strategy
 /// alone, so the consumer's other fields stay free).
 #[inline]
@@ -245,21 +250,61 @@ impl Consumer {
     }
 
     /// Hints the CPU to load what handling `timer` will touch first: for a
-    /// worker's end, its change's replica slots and ledger byte (a driver
-    /// calls this for the next event while it handles the current one;
-    /// it changes nothing).
+    /// worker's end, its change's replica slots and ledger byte; for a
+    /// poll or a reconciliation, the mailbox's schedule. Returns the
+    /// mailbox whose listing the timer will ask for, if it does, so the
+    /// driver can ask the provider for its hints too. A driver calls this
+    /// for the next events while it handles the current one; it changes
+    /// nothing.
     #[inline]
-    pub fn prefetch(&self, timer: &ConsumerTimer, ledger: &Ledger, ahead: Ahead) {
-        if let (
-            ConsumerTimer::Worker { worker, .. },
-            Strategy::Webhook(e) | Strategy::Hybrid(e, _),
-        ) = (*timer, &self.strategy)
-        {
-            if let Some(item) = e.receiver.working_on(worker) {
-                self.replica
-                    .prefetch(item.mailbox, item.msg, item.seq, ahead);
-                ledger.logs().prefetch(item.mailbox, item.seq, ahead);
+    pub fn prefetch(&self, timer: &ConsumerTimer, ledger: &Ledger, ahead: Ahead) -> Option<u32> {
+        match (*timer, &self.strategy) {
+            (
+                ConsumerTimer::Worker { worker, .. },
+                Strategy::Webhook(e) | Strategy::Hybrid(e, _),
+            ) => {
+                if let Some(item) = e.receiver.working_on(worker) {
+                    self.replica
+                        .prefetch(item.mailbox, item.msg, item.seq, ahead);
+                    ledger.logs().prefetch(item.mailbox, item.seq, ahead);
+                }
+                None
             }
+            (ConsumerTimer::Reconcile(m), Strategy::Hybrid(_, r)) => {
+                if ahead == Ahead::Heads {
+                    r.prefetch(m);
+                }
+                Some(m)
+            }
+            (ConsumerTimer::Poll(m), Strategy::Poll { poller, .. }) => {
+                if ahead == Ahead::Heads {
+                    poller.prefetch(m);
+                }
+                Some(m)
+            }
+            (ConsumerTimer::CatchUp(m), _) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Hints the CPU to load what [`Consumer::handle_listed`] of `a` will
+    /// touch first: the replica's head for its mailbox, then the slots of
+    /// the first items of its page. It changes nothing.
+    #[inline]
+    pub fn prefetch_listed(&self, a: &ListAnswer, ledger: &Ledger, ahead: Ahead) {
+        let m = a.mailbox;
+        match (&a.listed, ahead) {
+            (_, Ahead::Heads) => {
+                self.replica.prefetch(m, 0, 0, Ahead::Heads);
+                ledger.logs().prefetch(m, 0, Ahead::Heads);
+            }
+            (Listed::Page { items, .. } | Listed::Snapshot { state: items, .. }, Ahead::Data) => {
+                for i in items.iter().take(PREFETCH_ITEMS) {
+                    self.replica.prefetch(m, i.msg, i.seq, Ahead::Data);
+                    ledger.logs().prefetch(m, i.seq, Ahead::Data);
+                }
+            }
+            _ => {}
         }
     }
 

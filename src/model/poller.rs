@@ -93,6 +93,15 @@ pub struct Poller {
 }
 
 impl Poller {
+    /// Hints the CPU to load mailbox `m`'s schedule (see
+    /// [`crate::engine::arena::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, m: u32) {
+        if let Some(s) = self.state.get(m as usize) {
+            crate::engine::arena::prefetch(s);
+        }
+    }
+
     /// A poller for `mailboxes`, each with a seeded phase in `[0, interval)`.
     /// Returns the poller and each mailbox's first tick.
     pub fn new(cfg: PollerConfig, mailboxes: u32, streams: &Streams) -> (Self, Vec<SimTime>) {

@@ -26,7 +26,7 @@ use super::transmit::{
     Output, PageItem, Push, ReplyTo, SubscribeCall, SubscribeKind, Subscribed, Subscription,
     Ticket, Verdict,
 };
-use crate::engine::arena::Ahead;
+use crate::engine::arena::{prefetch, prefetch_all, Ahead};
 use crate::engine::rng::{Purpose, SimRng, Streams};
 use crate::engine::sample::{Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
@@ -101,6 +101,17 @@ impl ApiLatency {
                 Delay::Fixed(_) => Vec::new(),
                 _ => vec![None; mailboxes as usize],
             },
+        }
+    }
+
+    /// Hints the CPU to load mailbox `m`'s stream (its box pointer, or
+    /// the stream itself).
+    #[inline(always)]
+    fn prefetch(&self, m: u32, ahead: Ahead) {
+        match (self.rngs.get(m as usize), ahead) {
+            (Some(slot), Ahead::Heads) => prefetch(slot),
+            (Some(Some(rng)), Ahead::Data) => prefetch_all(&**rng),
+            _ => {}
         }
     }
 
@@ -301,6 +312,16 @@ impl Provider {
                 ledger.logs().prefetch(m, seq + 1, ahead);
             }
         }
+    }
+
+    /// Hints the CPU to load what answering a listing of mailbox `m`
+    /// will read first: its latency stream, the source's index and the
+    /// log where the listing starts (a driver calls this for a consumer
+    /// timer that asks for one; it changes nothing).
+    #[inline]
+    pub fn prefetch_list(&self, m: u32, ledger: &Ledger, ahead: Ahead) {
+        self.latency.prefetch(m, ahead);
+        self.source.prefetch(m, ledger.logs(), ahead);
     }
 
     /// A timer is due.

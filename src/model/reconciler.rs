@@ -60,6 +60,15 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
+    /// Hints the CPU to load mailbox `m`'s schedule (see
+    /// [`crate::engine::arena::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, m: u32) {
+        if let Some(s) = self.state.get(m as usize) {
+            crate::engine::arena::prefetch(s);
+        }
+    }
+
     /// A reconciler with a seeded phase per mailbox; returns each first run.
     pub fn new(cfg: ReconcilerConfig, mailboxes: u32, streams: &Streams) -> (Self, Vec<SimTime>) {
         let mut firsts = Vec::with_capacity(mailboxes as usize);

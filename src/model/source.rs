@@ -13,6 +13,7 @@ use super::faults::{Window, Windows};
 use super::quota::{Method, Quota, QuotaStats};
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, Logs};
+use crate::engine::arena::{prefetch, Ahead};
 use crate::engine::time::{SimDuration, SimTime};
 
 /// How far ahead of the time a call answers as of a mailbox's log
@@ -366,6 +367,28 @@ impl Source {
     /// Timestamp cursors: visible changes after the cursor in
     /// `(stamp, sequence)` order. A stamp is never after its commit, so
     /// only changes committed after the cursor's stamp can match.
+    /// Hints the CPU to load what a listing of mailbox `m` reads first:
+    /// its index entries and log head, then the log where the last
+    /// timestamp listing started (see [`crate::engine::arena::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, m: u32, logs: &Logs, ahead: Ahead) {
+        let i = m as usize;
+        match ahead {
+            Ahead::Heads => {
+                if let (Some(hint), Some(next)) = (self.start_hint.get(i), self.next_at.get(i)) {
+                    prefetch(hint);
+                    prefetch(next);
+                }
+                logs.prefetch(m, 0, Ahead::Heads);
+            }
+            Ahead::Data => {
+                if let Some(&hint) = self.start_hint.get(i) {
+                    logs.prefetch(m, hint, Ahead::Data);
+                }
+            }
+        }
+    }
+
     fn list_by_time<'a>(
         &'a mut self,
         now: SimTime,

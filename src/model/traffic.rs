@@ -411,6 +411,9 @@ impl Logs {
     pub fn prefetch(&self, m: u32, seq: u32, ahead: Ahead) {
         if let Some(h) = self.heads.get(m as usize) {
             if ahead == Ahead::Heads {
+                if let Some(last) = self.last_at.get(m as usize) {
+                    prefetch(last);
+                }
                 return prefetch(h);
             }
             let i = seq.wrapping_sub(h.base) as usize;
