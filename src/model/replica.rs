@@ -7,7 +7,7 @@
 use super::config::Dedup;
 use super::traffic::{Logs, DELETED};
 use super::transmit::PageItem;
-use super::version::{self, Overflow};
+use super::version;
 use crate::engine::arena::{prefetch, Ahead, Arena, Region};
 use std::collections::BTreeMap;
 
@@ -177,15 +177,7 @@ impl Replica {
     fn write(&mut self, mailbox: u32, msg: u32, version: u32) {
         let h = self.heads[mailbox as usize];
         let slot = &mut self.versions.get_mut(h.versions)[msg as usize];
-        match version::store(slot, version) {
-            Overflow::Keep => {}
-            Overflow::Insert => {
-                self.overflow.insert((mailbox, msg), version);
-            }
-            Overflow::Remove => {
-                self.overflow.remove(&(mailbox, msg));
-            }
-        }
+        version::store(slot, version).apply(&mut self.overflow, (mailbox, msg), version);
     }
 
     /// Hints the CPU to load what [`Replica::apply`] of change `seq` of

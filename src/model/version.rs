@@ -52,6 +52,23 @@ pub enum Overflow {
     Remove,
 }
 
+impl Overflow {
+    /// Does it to `table`, where `key` names the slot stored and `v` is
+    /// the version stored in it.
+    #[inline]
+    pub fn apply<K: Ord>(self, table: &mut BTreeMap<K, u32>, key: K, v: u32) {
+        match self {
+            Overflow::Keep => {}
+            Overflow::Insert => {
+                table.insert(key, v);
+            }
+            Overflow::Remove => {
+                table.remove(&key);
+            }
+        }
+    }
+}
+
 /// Stores version `v` in `slot` (a byte from [`pack`]) and says what the
 /// owner's overflow table must do for this slot.
 #[inline]
@@ -97,15 +114,7 @@ impl Versions {
     /// Sets the version of message `i` (which must exist).
     #[inline]
     pub fn set(&mut self, i: u32, v: u32) {
-        match store(&mut self.bytes[i as usize], v) {
-            Overflow::Keep => {}
-            Overflow::Insert => {
-                self.wide.insert(i, v);
-            }
-            Overflow::Remove => {
-                self.wide.remove(&i);
-            }
-        }
+        store(&mut self.bytes[i as usize], v).apply(&mut self.wide, i, v);
     }
 
     /// Appends a message with version `v`.
