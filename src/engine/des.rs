@@ -26,7 +26,11 @@
 //! holds a few events per mailbox instead of one per poll. The report is
 //! the one the queue would give, event count included (a test checks it
 //! on every bundled polling scenario). Traced runs do not run ahead, so
-//! their records stay in time order.
+//! their records stay in time order. Running ahead, a poll that the model
+//! says is quiet (`halves::quiet_poll`: nothing new after the cursor,
+//! nothing in the way) is handled whole by the model in one call, with
+//! no call, answer or output built: 84% of 5-minute polls at 50
+//! messages a day.
 //!
 //! Handling an event, the loop first asks the halves for cache hints
 //! about the next two in the queue (`prefetch`): a webhook run's time goes
@@ -46,7 +50,7 @@ use crate::metrics::report::Report;
 use crate::metrics::PeakRate;
 use crate::model::config::RunConfig;
 use crate::model::consumer::{Consumer, ConsumerTimer};
-use crate::model::halves::{self, Halves};
+use crate::model::halves::{self, Halves, Quiet};
 use crate::model::ledger::Ledger;
 use crate::model::network::{Carry, Network};
 use crate::model::provider::{Provider, ProviderTimer};
@@ -163,6 +167,9 @@ struct World {
     may_run_ahead: bool,
     /// When a streaming run next trims its logs (`SimTime::MAX`: never).
     next_trim: SimTime,
+    /// Polls handled whole as quiet ones (`halves::quiet_poll`): not in
+    /// the report, which is the same without them; a test's gauge.
+    quiet: u64,
 }
 
 thread_local! {
@@ -309,6 +316,7 @@ impl World {
             ahead: false,
             may_run_ahead: true,
             next_trim: SimTime::MAX,
+            quiet: 0,
         };
         if world.ledger.logs().is_lazy() {
             world.next_trim = SimTime::ZERO + halves::TRIM_EVERY;
@@ -351,6 +359,9 @@ impl World {
             }
             let l = &mut self.ledger;
             match event {
+                Event::Consumer(ConsumerTimer::Poll(m)) if self.ahead => {
+                    self.pump_consumer_in::<true>(now, Some((now, m)));
+                }
                 Event::Consumer(t) => {
                     self.consumer.handle_timeout(now, t, l);
                     self.pump_consumer(now);
@@ -431,22 +442,48 @@ impl World {
     #[inline]
     fn pump_consumer(&mut self, now: SimTime) {
         if self.ahead {
-            self.pump_consumer_in::<true>(now)
+            self.pump_consumer_in::<true>(now, None)
         } else {
-            self.pump_consumer_in::<false>(now)
+            self.pump_consumer_in::<false>(now, None)
         }
     }
 
     /// [`World::pump_consumer`], compiled once per mode so a run that
     /// never runs ahead carries none of its arithmetic.
-    fn pump_consumer_in<const AHEAD: bool>(&mut self, now: SimTime) {
+    fn pump_consumer_in<const AHEAD: bool>(&mut self, now: SimTime, first: Option<(SimTime, u32)>) {
         let limit = if AHEAD {
             SimTime(now.0.saturating_add(PeakRate::AHEAD.0)).min(self.end)
         } else {
             SimTime::ZERO
         };
         let mut now = now;
+        let mut poll = first;
         loop {
+            if let Some((mut at, m)) = poll.take() {
+                // The mailbox's quiet polls, each one event, handled whole
+                // by the model; the first that is not quiet goes the usual
+                // way.
+                loop {
+                    let (p, c, l) = (&mut self.provider, &mut self.consumer, &mut self.ledger);
+                    let quiet = halves::quiet_poll(p, c, l, m, at, self.end);
+                    self.quiet += (quiet != Quiet::No) as u64;
+                    match quiet {
+                        Quiet::No => break,
+                        Quiet::Next(t) if t < limit => {
+                            self.ledger.metrics.events += 1;
+                            at = t;
+                        }
+                        Quiet::Next(t) => {
+                            self.queue.push(t, Event::Consumer(ConsumerTimer::Poll(m)));
+                            return;
+                        }
+                        Quiet::Lost => return,
+                    }
+                }
+                self.consumer
+                    .handle_timeout(at, ConsumerTimer::Poll(m), &mut self.ledger);
+                now = at;
+            }
             let mut next = None;
             while let Some(o) = self.consumer.poll_output() {
                 match o {
@@ -479,11 +516,9 @@ impl World {
                 self.provider.outbox_is_empty(),
                 "list and fetch answers are returned, never queued"
             );
-            let Some((at, m)) = next else { break };
+            let Some(n) = next else { break };
             self.ledger.metrics.events += 1;
-            self.consumer
-                .handle_timeout(at, ConsumerTimer::Poll(m), &mut self.ledger);
-            now = at;
+            poll = Some(n);
         }
     }
 
@@ -629,6 +664,42 @@ impl World {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::scenario::{parse, Format};
+
+    /// A 5-minute poll of a mailbox with 50 messages a day (Poisson) is
+    /// quiet when nothing committed since the last one: with probability
+    /// e^(-50 * 300 / 86,400) = 0.8406. Running ahead, that share of
+    /// 288,000 polls is handled whole by `halves::quiet_poll` (standard
+    /// error 0.0007; tolerance 0.005, which also covers the first poll of
+    /// each mailbox, never quiet); in queue order, none. Both give the
+    /// same report (the proptests check that on random scenarios).
+    #[test]
+    fn most_five_minute_polls_are_handled_as_quiet_ones() {
+        let s = parse(
+            "name='q'\nseed=3\nhorizon='1d'\n[source]\nmailboxes=1000\nmessages_per_day=50\n\
+             api_latency={dist='lognormal',median='120ms',p99='900ms'}\n\
+             rate_limit={per_mailbox_per_s=200}\n[consumer]\nstrategy='poll'\npoll_interval='5m'\n",
+            "q.toml",
+            Format::Toml,
+        )
+        .unwrap();
+        let mut world = World::new(s.config());
+        world.run();
+        let polls = world.ledger.metrics.counters.poll;
+        assert_eq!(polls, 288_000);
+        let share = world.quiet as f64 / polls as f64;
+        let want = (-50.0f64 * 300.0 / 86_400.0).exp();
+        assert!((share - want).abs() < 0.005, "{share} vs {want}");
+        let ahead = world.report();
+
+        let mut world = World::new(s.config());
+        world.may_run_ahead = false;
+        world.run();
+        assert_eq!(world.quiet, 0);
+        assert_eq!(world.report().digest, ahead.digest);
+    }
+
     #[test]
     fn events_stay_small() {
         // Queue entries are (time, seq, event): keep the event at 16 bytes

@@ -238,6 +238,23 @@ impl Delay {
         }
     }
 
+    /// Draws one delay exactly as [`Delay::sample`] does (the same use of
+    /// `rng`), but says what it is only when it may be `below.bound` or
+    /// longer: `None` means it is surely shorter, and a log-normal then
+    /// skips its `exp`. A caller that only needs to know "shorter than
+    /// the bound" (a quiet poll's answer, before its next slot) pays the
+    /// normal draw alone.
+    #[inline(always)]
+    pub fn sample_reaching(&self, rng: &mut SimRng, below: &Below) -> Option<SimDuration> {
+        match *self {
+            Delay::LogNormal { mu, sigma } => {
+                let x = mu + sigma * standard_normal(rng);
+                (x >= below.x).then(|| SimDuration(exp_micros(x)))
+            }
+            _ => Some(self.sample(rng)),
+        }
+    }
+
     /// The distribution's mean, in microseconds.
     pub fn mean_micros(&self) -> f64 {
         match *self {
@@ -245,6 +262,33 @@ impl Delay {
             Delay::Uniform { min, max } => (min.0 as f64 + max.0 as f64) / 2.0,
             Delay::LogNormal { mu, sigma } => libm::exp(mu + sigma * sigma / 2.0),
         }
+    }
+}
+
+/// A bound for [`Delay::sample_reaching`]: a delay of at least `bound`
+/// microseconds, and the exponent under which a log-normal's `round(e^x)`
+/// is surely shorter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Below {
+    /// The bound, in microseconds.
+    pub bound: u64,
+    /// `x < self.x` implies `round(e^x) < bound`: `ln(bound - 1)` less a
+    /// relative 1e-9, so neither `libm::log`'s nor [`exp_micros`]'s error
+    /// (both under 1e-14 relative) can cross it; `-inf` for a bound of 0
+    /// or 1 (then every delay is drawn whole).
+    x: f64,
+}
+
+impl Below {
+    /// The bound `bound`.
+    pub fn new(bound: SimDuration) -> Below {
+        let x = if bound.0 < 2 {
+            f64::NEG_INFINITY
+        } else {
+            let l = libm::log((bound.0 - 1) as f64);
+            l - l.abs() * 1e-9 - 1e-9
+        };
+        Below { bound: bound.0, x }
     }
 }
 

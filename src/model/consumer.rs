@@ -362,6 +362,63 @@ impl Consumer {
         })));
     }
 
+    /// The cursor mailbox `m`'s poll at `now` would send when that poll
+    /// may be a quiet one (see `halves::quiet_poll`): a poller without
+    /// long polls, not tracing, the host up, and the poller's own
+    /// conditions; with it, the next slot's start
+    /// ([`Poller::quiet_cursor`]). Changes nothing.
+    #[inline(always)]
+    pub fn quiet_cursor(&self, now: SimTime, m: u32, ledger: &Ledger) -> Option<(u32, SimTime)> {
+        let Strategy::Poll { poller, wait } = &self.strategy else {
+            return None;
+        };
+        if !wait.is_zero() || ledger.tracing() || self.host.down_until(now).is_some() {
+            return None;
+        }
+        poller.quiet_cursor(m)
+    }
+
+    /// Mailbox `m`'s quiet poll was sent and its empty answer arrives at
+    /// `at`, or (`None`) before both the next slot's start and the run's
+    /// `end`: counted and applied as [`Consumer::handle_timeout`]
+    /// and [`Consumer::handle_listed`] would count and apply them. Returns
+    /// when the next poll is due (its timer is the caller's to arm), or
+    /// `None` when the answer arrives at or after `end` (a driver drops
+    /// it; the cycle stays open).
+    #[inline(always)]
+    pub fn quiet_polled(
+        &mut self,
+        m: u32,
+        at: Option<SimTime>,
+        end: SimTime,
+        ledger: &mut Ledger,
+    ) -> Option<SimTime> {
+        let Strategy::Poll { poller, .. } = &mut self.strategy else {
+            panic!("quiet polls only with a poller")
+        };
+        let c = &mut ledger.metrics.counters;
+        c.poll += 1;
+        c.poll_cycles += 1;
+        let empty = if poller.conditional() {
+            &mut c.not_modified
+        } else {
+            &mut c.poll_empty
+        };
+        let Some(at) = at else {
+            // Before the next slot: the cycle ends with the next tick
+            // there, whenever the answer arrives.
+            *empty += 1;
+            return Some(poller.quiet_answered(m));
+        };
+        let (req, kind) = poller.request(m);
+        debug_assert_eq!(kind, RequestKind::CycleStart);
+        if at >= end {
+            return None;
+        }
+        *empty += 1;
+        Some(poller.on_page_applied(m, at, req.cursor, false))
+    }
+
     /// The answer to a list call arrives (at `answer.at`).
     #[inline(always)]
     pub fn handle_listed(&mut self, answer: &ListAnswer, ledger: &mut Ledger) {

@@ -13,7 +13,7 @@ use super::provider::Provider;
 use super::traffic;
 use crate::engine::rng::{Purpose, Streams};
 use crate::engine::sample::{Delay, Sampler};
-use crate::engine::time::SimDuration;
+use crate::engine::time::{SimDuration, SimTime};
 use crate::metrics::assemble::{assemble, Observed};
 use crate::metrics::report::Report;
 
@@ -75,7 +75,7 @@ pub const TRIM_EVERY: SimDuration = SimDuration(6 * traffic::HOUR_US);
 /// reader panic (`Logs::change`, `Logs::check_from`); it never changes a
 /// report. Does nothing to whole logs.
 pub fn trim(
-    now: crate::engine::time::SimTime,
+    now: SimTime,
     provider: &Provider,
     consumer: &Consumer,
     in_flight: impl IntoIterator<Item = (u32, u32)>,
@@ -101,6 +101,53 @@ pub fn trim(
         if mark > base {
             ledger.trim(m, mark, consumer.poller());
         }
+    }
+}
+
+/// What [`quiet_poll`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quiet {
+    /// Nothing: the poll may not be quiet. Handle its timer as usual.
+    No,
+    /// The poll is done; the mailbox's next one is due then (its timer
+    /// is the driver's to arm).
+    Next(SimTime),
+    /// The poll is done, but its answer would arrive at or after the
+    /// run's end (a driver drops such an answer): no next poll.
+    Lost,
+}
+
+/// Mailbox `m`'s poll timer fires at `now`, in a run that ends at `end`.
+/// When the poll is quiet (the consumer's conditions,
+/// [`Consumer::quiet_cursor`], and the provider's,
+/// [`Provider::quiet_list`]: nothing new after the cursor, nothing in
+/// the way), it is handled whole here, with the effects the timer, the
+/// list call, its answer and its application have one after the other
+/// (the same counters, token, latency draw, peak-rate hit and next slot),
+/// but without building a call, an answer or an output. Otherwise
+/// nothing changes and the result is [`Quiet::No`]. Most polls of a
+/// polling run are quiet (84% at 5 minutes and 50 messages a day).
+#[inline(always)]
+pub fn quiet_poll(
+    provider: &mut Provider,
+    consumer: &mut Consumer,
+    ledger: &mut Ledger,
+    m: u32,
+    now: SimTime,
+    end: SimTime,
+) -> Quiet {
+    let Some((cursor, next_slot)) = consumer.quiet_cursor(now, m, ledger) else {
+        return Quiet::No;
+    };
+    // An answer before both is known to change nothing but the cycle's
+    // end: its exact time is not needed.
+    let by = next_slot.min(end);
+    let Some(at) = provider.quiet_list(now, m, cursor, by, ledger) else {
+        return Quiet::No;
+    };
+    match consumer.quiet_polled(m, at, end, ledger) {
+        Some(next) => Quiet::Next(next),
+        None => Quiet::Lost,
     }
 }
 

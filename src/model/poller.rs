@@ -140,6 +140,43 @@ impl Poller {
         self.state[mailbox as usize].cursor
     }
 
+    /// The sequence cursor of `mailbox`'s next cycle when that cycle is a
+    /// quiet-poll candidate (see `halves::quiet_poll`): fixed pace, no
+    /// jitter, no cycle under way, a sequence cursor saved. With it, the
+    /// next slot's start: an answer arriving before it ends the cycle
+    /// with the next tick there, whenever it arrives.
+    #[inline(always)]
+    pub fn quiet_cursor(&self, mailbox: u32) -> Option<(u32, SimTime)> {
+        let s = &self.state[mailbox as usize];
+        match s.cursor {
+            Cursor::Seq(c)
+                if !s.in_cycle && self.cfg.pace == Pace::Fixed && self.cfg.jitter.is_zero() =>
+            {
+                Some((c, SimTime(s.slot + self.cfg.interval.0)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A quiet cycle of `mailbox` (see [`Poller::quiet_cursor`]) was
+    /// answered empty before the next slot's start: as
+    /// [`Poller::request`] then [`Poller::on_page_applied`] with the same
+    /// cursor would, the cycle ends with the next tick at that slot
+    /// (returned).
+    #[inline(always)]
+    pub fn quiet_answered(&mut self, mailbox: u32) -> SimTime {
+        let s = &mut self.state[mailbox as usize];
+        s.failures = 0;
+        s.slot += self.cfg.interval.0;
+        SimTime(s.slot)
+    }
+
+    /// Whether this poller sends conditional requests.
+    #[inline(always)]
+    pub fn conditional(&self) -> bool {
+        self.cfg.conditional
+    }
+
     /// The request to send now for `mailbox`, and what kind it is.
     #[inline]
     pub fn request(&mut self, mailbox: u32) -> (ListRequest, RequestKind) {

@@ -28,7 +28,7 @@ use super::transmit::{
 };
 use crate::engine::arena::{prefetch, prefetch_all, Ahead};
 use crate::engine::rng::{Purpose, SimRng, Streams};
-use crate::engine::sample::{Delay, Sampler};
+use crate::engine::sample::{Below, Delay, Sampler};
 use crate::engine::time::{SimDuration, SimTime};
 
 /// The provider's own timers.
@@ -90,6 +90,8 @@ struct ApiLatency {
     /// Per mailbox: its stream, once it has drawn (a fixed latency never
     /// opens one; boxed, so a mailbox that never lists costs 8 bytes).
     rngs: Vec<Option<Box<SimRng>>>,
+    /// The last bound [`ApiLatency::sample_reaching`] was asked for.
+    below: Below,
 }
 
 impl ApiLatency {
@@ -97,6 +99,7 @@ impl ApiLatency {
         ApiLatency {
             delay,
             streams: *streams,
+            below: Below::new(SimDuration::ZERO),
             rngs: match delay {
                 Delay::Fixed(_) => Vec::new(),
                 _ => vec![None; mailboxes as usize],
@@ -115,16 +118,38 @@ impl ApiLatency {
         }
     }
 
+    /// Mailbox `m`'s stream (opened at its first draw).
+    #[inline(always)]
+    fn rng(&mut self, m: u32) -> &mut SimRng {
+        let streams = &self.streams;
+        self.rngs[m as usize]
+            .get_or_insert_with(|| Box::new(streams.stream(Purpose::ApiLatency, m as u64)))
+    }
+
     /// The latency of mailbox `m`'s next call.
     #[inline(always)]
     fn sample(&mut self, m: u32) -> SimDuration {
         if let Delay::Fixed(d) = self.delay {
             return d;
         }
-        let streams = &self.streams;
-        let rng = self.rngs[m as usize]
-            .get_or_insert_with(|| Box::new(streams.stream(Purpose::ApiLatency, m as u64)));
-        self.delay.sample(rng)
+        let delay = self.delay;
+        delay.sample(self.rng(m))
+    }
+
+    /// The latency of mailbox `m`'s next call, drawn as
+    /// [`ApiLatency::sample`] draws it, but known only when it is `bound`
+    /// or longer (see [`Delay::sample_reaching`]); `None`: shorter.
+    #[inline(always)]
+    fn sample_reaching(&mut self, m: u32, bound: SimDuration) -> Option<SimDuration> {
+        if let Delay::Fixed(d) = self.delay {
+            return (d >= bound).then_some(d);
+        }
+        if self.below.bound != bound.0 {
+            // Nearly every quiet poll asks with the poll interval.
+            self.below = Below::new(bound);
+        }
+        let (delay, below) = (self.delay, self.below);
+        delay.sample_reaching(self.rng(m), &below)
     }
 }
 
@@ -428,6 +453,35 @@ impl Provider {
             }
         }
         answer
+    }
+
+    /// A poll of `mailbox` from the sequence cursor `cursor` reaches the
+    /// API at `now` and will be answered empty (see
+    /// [`Source::quiet_list`]): counted and admitted as
+    /// [`Provider::handle_list`] would, its latency drawn. Returns when
+    /// the (empty) answer arrives if that is at `by` or later;
+    /// `Some(None)` if it is surely earlier (the exact time is then not
+    /// computed). `None`, with nothing changed, when the answer may not
+    /// be empty or the call may be refused: send it with `handle_list`.
+    #[inline(always)]
+    pub fn quiet_list(
+        &mut self,
+        now: SimTime,
+        mailbox: u32,
+        cursor: u32,
+        by: SimTime,
+        ledger: &mut Ledger,
+    ) -> Option<Option<SimTime>> {
+        if !self.source.quiet_list(now, mailbox, cursor) {
+            return None;
+        }
+        ledger.metrics.source_request(now);
+        let bound = SimDuration(by.0.saturating_sub(now.0));
+        Some(
+            self.latency
+                .sample_reaching(mailbox, bound)
+                .map(|l| now + l),
+        )
     }
 
     /// A thin notification's fetch reaches the API at `now`: its answer,

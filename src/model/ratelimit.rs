@@ -56,6 +56,7 @@ impl Bucket {
         }
     }
 
+    #[inline(always)]
     fn refill(&mut self, p: &BucketParams, now: SimTime) {
         self.tokens = self.tokens.min(p.cap);
         if now.0 > self.last {
@@ -76,6 +77,7 @@ impl Bucket {
     }
 
     /// Takes one token; call only after [`Bucket::wait`] returned zero.
+    #[inline(always)]
     pub fn take(&mut self) {
         self.tokens -= NANO as u64;
     }
@@ -112,6 +114,29 @@ impl RateLimiter {
     /// True when only per-mailbox buckets limit requests (no global one).
     pub fn per_mailbox_only(&self) -> bool {
         self.global.is_none()
+    }
+
+    /// Admits a request from `mailbox` at `now` as [`RateLimiter::admit`]
+    /// unsqueezed would, when only a per-mailbox bucket (or none) limits
+    /// requests and it has a token: takes it and returns true. Otherwise
+    /// changes nothing and returns false.
+    #[inline(always)]
+    pub fn take_if_ready(&mut self, mailbox: u32, now: SimTime) -> bool {
+        if self.global.is_some() {
+            return false;
+        }
+        let Some((p, bs)) = &mut self.per_mailbox else {
+            return true;
+        };
+        let b = &mut bs[mailbox as usize];
+        let mut next = *b;
+        next.refill(p, now);
+        if next.tokens < NANO as u64 {
+            return false;
+        }
+        next.take();
+        *b = next;
+        true
     }
 
     /// Admits a request from `mailbox` at `now`, or says how long to wait.

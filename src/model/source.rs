@@ -247,6 +247,27 @@ impl Source {
         self.answer(now, req, logs)
     }
 
+    /// Admits a list request of `mailbox` at `now` from the sequence
+    /// cursor `cursor` when [`Source::list`] would answer it empty without
+    /// reading the log (the mailbox's next-change hint says nothing
+    /// commits after `cursor` by `now`), with no squeeze, quota,
+    /// retention, outage or refusal in the way: takes its token and
+    /// returns true. Otherwise changes nothing and returns false. A quiet
+    /// poll (see `halves::quiet_poll`) costs this instead of a listing.
+    #[inline(always)]
+    pub fn quiet_list(&mut self, now: SimTime, mailbox: u32, cursor: u32) -> bool {
+        let hint = self.next_at[mailbox as usize];
+        let quiet = hint.0 == cursor
+            && hint.1 > now.0
+            && self.squeeze.is_empty()
+            && self.quota.is_none()
+            && self.retention.is_none()
+            && !self.kind.by_time()
+            && !self.outages.contains(now);
+        // Last: the only check that changes anything, and only if it passes.
+        quiet && self.limiter.take_if_ready(mailbox, now)
+    }
+
     /// True when one mailbox's calls never change how another's are
     /// answered: no global rate limit and no quota shared across
     /// mailboxes (outages and squeezes are fixed windows).
