@@ -345,6 +345,56 @@ mod tests {
         assert!((pr - 0.000258).abs() < 0.00008, "P(|Z|>R) {pr}");
     }
 
+    /// `sample_reaching` uses the stream as `sample` does, and leaves out
+    /// a delay only when it is shorter than the bound: 200,000 log-normal
+    /// draws (median 120 ms, p99 900 ms) against bounds from 0 to 2 s,
+    /// the median's neighbours and 5 minutes included; each bound both
+    /// skips and gives delays (so the check can fail both ways).
+    #[test]
+    fn sample_reaching_draws_as_sample_does() {
+        let d = Delay::lognormal(SimDuration::from_millis(120), SimDuration::from_millis(900));
+        let bounds = [
+            0,
+            1,
+            2,
+            119_999,
+            120_000,
+            120_001,
+            900_000,
+            2_000_000,
+            300_000_000,
+        ];
+        let mut a = Streams::new(5).stream(Purpose::ApiLatency, 1);
+        let mut b = a.clone();
+        let (mut skipped, mut given) = ([0u32; 9], [0u32; 9]);
+        for i in 0..200_000 {
+            let k = i % bounds.len();
+            let below = Below::new(SimDuration(bounds[k]));
+            let whole = d.sample(&mut a);
+            match d.sample_reaching(&mut b, &below) {
+                Some(x) => {
+                    assert_eq!(x, whole);
+                    given[k] += 1;
+                }
+                None => {
+                    assert!(
+                        whole.0 < bounds[k],
+                        "{whole:?} left out under {}",
+                        bounds[k]
+                    );
+                    skipped[k] += 1;
+                }
+            }
+        }
+        assert_eq!(a.next_u64(), b.next_u64(), "the streams stay together");
+        assert_eq!(skipped[0] + skipped[1], 0, "bounds 0 and 1 skip nothing");
+        assert!(
+            skipped[4] > 10_000 && given[4] > 10_000,
+            "{skipped:?} {given:?}"
+        );
+        assert!(given[8] == 0 && skipped[8] > 0, "nothing reaches 5 minutes");
+    }
+
     /// `exp_micros` rounds as `libm::exp` does: on 3 million arguments
     /// spread over its fast range and past it, on 200,000 points
     /// `ln(n + 1/2)` and their neighbouring doubles (where a

@@ -194,6 +194,36 @@ mod tests {
         assert_eq!(rl.admit(0, SimTime(t.0 + 100_000), 1.0), Ok(()));
     }
 
+    /// `take_if_ready` admits as `admit` does (same answers, same
+    /// buckets), changes nothing when it refuses, and refuses outright
+    /// under a global bucket (which it does not handle).
+    #[test]
+    fn take_if_ready_admits_as_admit_does() {
+        let mut a = RateLimiter::new(2, Some((10.0, 3.0)), None);
+        let mut b = a.clone();
+        let mut t = SimTime(1_000_000);
+        let (mut took, mut refused) = (0, 0);
+        for i in 0..200u64 {
+            t = SimTime(t.0 + (i * 7_919) % 60_000);
+            let m = (i % 2) as u32;
+            let before = b.per_mailbox.clone();
+            let ok = b.take_if_ready(m, t);
+            assert_eq!(ok, a.admit(m, t, 1.0).is_ok(), "request {i}");
+            if ok {
+                took += 1;
+            } else {
+                refused += 1;
+                assert_eq!(b.per_mailbox, before, "a refusal changes nothing");
+                // `admit` refilled its bucket: as of `t`, the same state.
+                b.per_mailbox.as_mut().unwrap().1[m as usize].refill(&before.unwrap().0, t);
+            }
+            assert_eq!(a.per_mailbox, b.per_mailbox, "request {i}");
+        }
+        assert!(took > 20 && refused > 20, "{took} {refused}");
+        let mut g = RateLimiter::new(1, None, Some((10.0, 3.0)));
+        assert!(!g.take_if_ready(0, t));
+    }
+
     #[test]
     fn sustained_rate_is_exact_over_a_minute() {
         let mut rl = RateLimiter::new(1, None, Some((3.0, 1.0)));
