@@ -67,23 +67,44 @@ fn ziggurat() -> &'static Ziggurat {
 /// A standard normal variate by the ziggurat method: one 64-bit draw and
 /// a comparison almost always (low 8 bits pick the layer, the top 53 the
 /// point), a density check or the tail (by Marsaglia's method) otherwise.
-#[inline]
+#[inline(always)]
 pub fn standard_normal(rng: &mut SimRng) -> f64 {
     let z = ziggurat();
+    let (i, x) = ziggurat_point(rng, z);
+    if x.abs() < z.x[i + 1] {
+        return x;
+    }
+    normal_edge(rng, z, i, x)
+}
+
+/// One draw of the ziggurat: its layer and point.
+#[inline(always)]
+fn ziggurat_point(rng: &mut SimRng, z: &Ziggurat) -> (usize, f64) {
+    let bits = rng.next_u64();
+    let i = (bits & 0xff) as usize;
+    let u = (bits >> 11) as f64 * (2.0 / (1u64 << 53) as f64) - 1.0;
+    (i, u * z.x[i])
+}
+
+/// [`standard_normal`] past its first draw's quick acceptance (about one
+/// draw in a hundred): the tail, the density check, and further draws.
+#[cold]
+#[inline(never)]
+fn normal_edge(rng: &mut SimRng, z: &Ziggurat, first: usize, first_x: f64) -> f64 {
+    let (mut i, mut x) = (first, first_x);
     loop {
-        let bits = rng.next_u64();
-        let i = (bits & 0xff) as usize;
-        let u = (bits >> 11) as f64 * (2.0 / (1u64 << 53) as f64) - 1.0;
-        let x = u * z.x[i];
         if x.abs() < z.x[i + 1] {
             return x;
         }
         if i == 0 {
-            return normal_tail(rng, u < 0.0);
+            // `x` has `u`'s sign: `x[0]` is positive and `|u| >= 2^-52`
+            // when not zero, so the product never rounds to zero.
+            return normal_tail(rng, x < 0.0);
         }
         if z.f[i + 1] + (z.f[i] - z.f[i + 1]) * unit(rng) < libm::exp(-0.5 * x * x) {
             return x;
         }
+        (i, x) = ziggurat_point(rng, z);
     }
 }
 
