@@ -700,6 +700,68 @@ mod tests {
         assert_eq!(world.report().digest, ahead.digest);
     }
 
+    /// The quiet-poll shortcut against the queue, variant by variant: a
+    /// conditional poller; a source outage and a rate squeeze; a consumer
+    /// crash; a bucket so small that polls are refused (429); an API so
+    /// slow that answers overrun their slot and the run's end. Each run
+    /// takes the shortcut for some polls (and, where a variant makes them,
+    /// leaves 304s, 503s, 429s or overruns to the usual path) and gives
+    /// the queue-order report, event count included.
+    #[test]
+    fn quiet_polls_give_the_queue_order_report_under_every_condition() {
+        let base =
+            "name='q'\nseed=5\nhorizon='12h'\n[source]\nmailboxes=300\nmessages_per_day=40\n";
+        let variants: [(&str, &str, &str); 5] = [
+            (
+                "conditional",
+                "api_latency={dist='lognormal',median='120ms',p99='900ms'}\n",
+                "poll_interval='2m'\nif_none_match=true\n",
+            ),
+            (
+                "outage and squeeze",
+                "api_latency={dist='lognormal',median='120ms',p99='900ms'}\nrate_limit={per_mailbox_per_s=0.02,per_mailbox_burst=1}\n",
+                "poll_interval='1m'\n[[faults]]\nkind='source_outage'\nat='2h'\nfor='20m'\n\
+                 [[faults]]\nkind='rate_squeeze'\nat='5h'\nfor='30m'\nfactor=0.2\n",
+            ),
+            (
+                "crash",
+                "",
+                "poll_interval='2m'\n[[faults]]\nkind='consumer_crash'\nat='3h'\nfor='15m'\n",
+            ),
+            (
+                "refused",
+                "rate_limit={per_mailbox_per_s=0.012,per_mailbox_burst=2}\n",
+                "poll_interval='1m'\n",
+            ),
+            (
+                "overrun",
+                "api_latency={dist='lognormal',median='3s',p99='40s'}\n",
+                "poll_interval='10s'\n",
+            ),
+        ];
+        for (name, source, consumer) in variants {
+            let text = format!("{base}{source}[consumer]\nstrategy='poll'\n{consumer}");
+            let s = parse(&text, "q.toml", Format::Toml).unwrap();
+            let mut ahead = World::new(s.config());
+            ahead.run();
+            let mut queued = World::new(s.config());
+            queued.may_run_ahead = false;
+            queued.run();
+            let (a, q) = (ahead.report(), queued.report());
+            assert!(ahead.quiet > 0, "{name}: no quiet poll");
+            assert!(ahead.quiet < a.requests.poll, "{name}: every poll quiet");
+            assert_eq!(a.digest, q.digest, "{name}");
+            assert_eq!(a.engine.events, q.engine.events, "{name}");
+            let r = &a.requests;
+            match name {
+                "conditional" => assert!(r.not_modified > 0),
+                "outage and squeeze" => assert!(r.errors > 0 && r.rate_limited > 0, "{r:?}"),
+                "refused" => assert!(r.rate_limited > 0, "{r:?}"),
+                _ => {}
+            }
+        }
+    }
+
     #[test]
     fn events_stay_small() {
         // Queue entries are (time, seq, event): keep the event at 16 bytes

@@ -250,8 +250,8 @@ impl Source {
     /// Admits a list request of `mailbox` at `now` from the sequence
     /// cursor `cursor` when [`Source::list`] would answer it empty without
     /// reading the log (the mailbox's next-change hint says nothing
-    /// commits after `cursor` by `now`), with no squeeze, quota,
-    /// retention, outage or refusal in the way: takes its token and
+    /// commits after `cursor` by `now`), with no quota or retention, and
+    /// no squeeze, outage or refusal at `now` in the way: takes its token and
     /// returns true. Otherwise changes nothing and returns false. A quiet
     /// poll (see `halves::quiet_poll`) costs this instead of a listing.
     #[inline(always)]
@@ -259,11 +259,12 @@ impl Source {
         let hint = self.next_at[mailbox as usize];
         let quiet = hint.0 == cursor
             && hint.1 > now.0
-            && self.squeeze.is_empty()
             && self.quota.is_none()
             && self.retention.is_none()
             && !self.kind.by_time()
-            && !self.outages.contains(now);
+            && !self.outages.contains(now)
+            // Outside every squeeze window the factor is 1, as `gate` has it.
+            && !self.squeeze.iter().any(|(w, _)| w.contains(now));
         // Last: the only check that changes anything, and only if it passes.
         quiet && self.limiter.take_if_ready(mailbox, now)
     }
