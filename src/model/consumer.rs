@@ -399,7 +399,7 @@ impl Consumer {
         let c = &mut ledger.metrics.counters;
         c.poll += 1;
         c.poll_cycles += 1;
-        let empty = if poller.conditional() {
+        let empty = if poller.config().conditional {
             &mut c.not_modified
         } else {
             &mut c.poll_empty

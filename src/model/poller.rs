@@ -171,12 +171,6 @@ impl Poller {
         SimTime(s.slot)
     }
 
-    /// Whether this poller sends conditional requests.
-    #[inline(always)]
-    pub fn conditional(&self) -> bool {
-        self.cfg.conditional
-    }
-
     /// The request to send now for `mailbox`, and what kind it is.
     #[inline]
     pub fn request(&mut self, mailbox: u32) -> (ListRequest, RequestKind) {

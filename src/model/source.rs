@@ -251,20 +251,18 @@ impl Source {
     /// cursor `cursor` when [`Source::list`] would answer it empty without
     /// reading the log (the mailbox's next-change hint says nothing
     /// commits after `cursor` by `now`), with no quota or retention, and
-    /// no squeeze, outage or refusal at `now` in the way: takes its token and
-    /// returns true. Otherwise changes nothing and returns false. A quiet
-    /// poll (see `halves::quiet_poll`) costs this instead of a listing.
+    /// no outage, squeeze (a factor other than 1) or refusal at `now` in
+    /// the way: takes its token and returns true. Otherwise changes
+    /// nothing and returns false. A quiet poll (see `halves::quiet_poll`)
+    /// costs this instead of a listing.
     #[inline(always)]
     pub fn quiet_list(&mut self, now: SimTime, mailbox: u32, cursor: u32) -> bool {
-        let hint = self.next_at[mailbox as usize];
-        let quiet = hint.0 == cursor
-            && hint.1 > now.0
+        let quiet = self.no_news(mailbox, cursor, now)
             && self.quota.is_none()
             && self.retention.is_none()
             && !self.kind.by_time()
             && !self.outages.contains(now)
-            // Outside every squeeze window the factor is 1, as `gate` has it.
-            && !self.squeeze.iter().any(|(w, _)| w.contains(now));
+            && self.squeeze_factor(now) == 1.0;
         // Last: the only check that changes anything, and only if it passes.
         quiet && self.limiter.take_if_ready(mailbox, now)
     }
@@ -340,8 +338,7 @@ impl Source {
             Cursor::Seq(c) => c,
             _ => 0,
         };
-        let hint = &mut self.next_at[req.mailbox as usize];
-        if hint.0 == cursor && hint.1 > now.0 {
+        if self.no_news(req.mailbox, cursor, now) {
             if req.conditional {
                 return ListOutcome::NotModified;
             }
@@ -372,7 +369,7 @@ impl Source {
         let next = after.get(take).map_or(u64::MAX, |c| c.at.0);
         let has_more = take == limit && next <= now.0;
         let end = base + (start + take) as u32;
-        *hint = (end, next);
+        self.next_at[req.mailbox as usize] = (end, next);
         if take == 0 && req.conditional {
             return ListOutcome::NotModified;
         }
@@ -545,15 +542,7 @@ impl Source {
         now: SimTime,
         method: Method,
     ) -> Result<(), ListOutcome<'static>> {
-        let factor = if self.squeeze.is_empty() {
-            1.0
-        } else {
-            self.squeeze
-                .iter()
-                .filter(|(w, _)| w.contains(now))
-                .map(|(_, f)| *f)
-                .product()
-        };
+        let factor = self.squeeze_factor(now);
         if let Err(retry_after) = self.limiter.admit(mailbox, now, factor) {
             return Err(ListOutcome::RateLimited { retry_after });
         }
@@ -566,6 +555,29 @@ impl Source {
             return Err(ListOutcome::Unavailable);
         }
         Ok(())
+    }
+
+    /// The rate-limit factor at `now`: the product of the squeezes whose
+    /// windows contain it (1 outside them all).
+    #[inline(always)]
+    fn squeeze_factor(&self, now: SimTime) -> f64 {
+        if self.squeeze.is_empty() {
+            return 1.0;
+        }
+        self.squeeze
+            .iter()
+            .filter(|(w, _)| w.contains(now))
+            .map(|(_, f)| *f)
+            .product()
+    }
+
+    /// True when mailbox `m`'s next-change hint proves that nothing
+    /// commits after the sequence cursor `cursor` by `now` (the last
+    /// answer ended there, and the change after it commits later).
+    #[inline(always)]
+    fn no_news(&self, m: u32, cursor: u32, now: SimTime) -> bool {
+        let (end, next) = self.next_at[m as usize];
+        end == cursor && next > now.0
     }
 
     /// Charges a subscription call (renewal or creation) for `mailbox` at
