@@ -453,12 +453,22 @@ impl HostFaults {
 
     /// Handler-time multiplier at `t`.
     pub fn slow_factor(&self, t: SimTime) -> f64 {
-        self.slow
-            .iter()
-            .filter(|(w, _)| w.contains(t))
-            .map(|(_, f)| *f)
-            .product()
+        factor_at(&self.slow, t)
     }
+}
+
+/// The product of the factors whose windows contain `t` (1 outside them
+/// all): a slow host's handler-time multiplier, a rate squeeze.
+#[inline]
+pub fn factor_at(windows: &[(Window, f64)], t: SimTime) -> f64 {
+    if windows.is_empty() {
+        return 1.0;
+    }
+    windows
+        .iter()
+        .filter(|(w, _)| w.contains(t))
+        .map(|(_, f)| *f)
+        .product()
 }
 
 #[cfg(test)]

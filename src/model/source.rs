@@ -9,7 +9,7 @@
 //! past the time it answers as of ([`Logs::advance_past`]) before reading.
 
 use super::config::{CursorKind, SourceConfig};
-use super::faults::{Window, Windows};
+use super::faults::{factor_at, Window, Windows};
 use super::quota::{Method, Quota, QuotaStats};
 use super::ratelimit::RateLimiter;
 use super::traffic::{Change, Logs};
@@ -561,14 +561,7 @@ impl Source {
     /// windows contain it (1 outside them all).
     #[inline(always)]
     fn squeeze_factor(&self, now: SimTime) -> f64 {
-        if self.squeeze.is_empty() {
-            return 1.0;
-        }
-        self.squeeze
-            .iter()
-            .filter(|(w, _)| w.contains(now))
-            .map(|(_, f)| *f)
-            .product()
+        factor_at(&self.squeeze, now)
     }
 
     /// True when mailbox `m`'s next-change hint proves that nothing
