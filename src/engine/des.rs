@@ -38,7 +38,9 @@
 //! while the current event is handled. Hints take `&self` and change
 //! nothing.
 //!
-//! Invariant: the loop reads no clock, spawns nothing, and its only source
+//! Invariant: the loop reads no clock, spawns nothing (setup may generate
+//! half the traffic on a scoped thread, joined before the loop starts: see
+//! `halves`), and its only source
 //! of order is the event queue's `(time, seq)` (and, running ahead, each
 //! mailbox's own time order); the halves' outputs are queued in the order
 //! they were asked for.
@@ -293,6 +295,33 @@ pub fn run_slowest(
     (report, slow)
 }
 
+/// Builds a run's halves. A run generated up front with enough traffic
+/// (`halves::traffic_split`), on a machine with a second thread,
+/// generates the upper half of its mailboxes' traffic on a scoped thread
+/// of its own while this one generates the lower half: the same halves
+/// (each mailbox's traffic comes from its own streams), built in about
+/// half the time. The thread is joined before the run starts.
+fn halves(cfg: &RunConfig) -> Halves {
+    let split = halves::traffic_split(cfg)
+        .filter(|_| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2));
+    let Some(split) = split else {
+        return Halves::new(cfg);
+    };
+    std::thread::scope(|scope| {
+        let upper = std::thread::Builder::new()
+            .name("syncsim-traffic".into())
+            .spawn_scoped(scope, || halves::upper_traffic(cfg, split));
+        match upper {
+            Ok(upper) => Halves::new_split(cfg, split, || {
+                upper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }),
+            Err(_) => Halves::new(cfg),
+        }
+    })
+}
+
 impl World {
     fn new(cfg: RunConfig) -> Self {
         let end = SimTime(cfg.end().0);
@@ -301,7 +330,7 @@ impl World {
             consumer,
             net,
             ledger,
-        } = Halves::new(&cfg);
+        } = halves(&cfg);
         let mut world = World {
             cfg,
             end,
