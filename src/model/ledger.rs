@@ -13,7 +13,7 @@ use super::poller::Poller;
 use super::replica::{Applied, Effect};
 use super::trace::{Filter, Record, Trace};
 use super::traffic::Logs;
-use crate::engine::time::SimTime;
+use crate::engine::time::{SimDuration, SimTime};
 use crate::metrics::assemble::{cursor_passed, verdict, Losses};
 use crate::metrics::{Metrics, Path};
 use serde_json::{Map, Value};
@@ -159,18 +159,21 @@ impl Ledger {
         let first = *flag & APPLIED == 0;
         *flag |= APPLIED;
         let a = Applied { first, effect };
+        if !first {
+            // A later application counts; its latency is not recorded.
+            self.metrics.record_apply(a, SimDuration::ZERO, path);
+            return a;
+        }
         let change = self.logs.change(m, seq);
         let lag = at.since(change.at);
         self.metrics.record_apply(a, lag, path);
-        if first {
-            self.metrics.slowest.offer(crate::metrics::Slow {
-                lag,
-                mailbox: m,
-                seq,
-                msg: change.msg,
-                path,
-            });
-        }
+        self.metrics.slowest.offer(crate::metrics::Slow {
+            lag,
+            mailbox: m,
+            seq,
+            msg: change.msg,
+            path,
+        });
         a
     }
 
