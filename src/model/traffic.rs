@@ -1195,26 +1195,29 @@ mod tests {
 
     /// Generating the upper mailboxes apart and joining them gives the
     /// logs one pass gives, whatever the split: changes, stamp lags
-    /// (commit delays and a coarse granularity), bursts, final states.
+    /// (commit delays and a coarse granularity), bursts, final states,
+    /// escaped versions (a few messages updated hundreds of times).
     #[test]
     fn a_split_generation_gives_the_same_logs() {
-        let s = spec(
-            "commit_delay={dist='uniform',min='0s',max='30s'}\ntimestamp_granularity='1s'\n\
-             [[source.bursts]]\nat='2d'\nmailboxes=7\nmessages=40\nover='1m'\n",
-        );
-        let (cfg, h, streams) = (s.source.config(), s.horizon.get(), Streams::new(s.seed));
-        let whole = format!("{:?}", generate(&cfg, h, &streams));
-        assert!(whole.contains("stamps: true"), "the lags are exercised");
-        for split in [0, 1, 7, 100, 199] {
-            let upper = || Batch::generate(&cfg, split..cfg.mailboxes, h, &streams);
-            let parts = format!("{:?}", generate_joined(&cfg, h, &streams, split, upper));
-            assert!(parts == whole, "split at {split}");
+        let lags = "commit_delay={dist='uniform',min='0s',max='30s'}\ntimestamp_granularity='1s'\n\
+                    [[source.bursts]]\nat='2d'\nmailboxes=7\nmessages=40\nover='1m'\n";
+        let wide = "mix={created=0.002,updated=0.998,deleted=0.0}\n";
+        for (extra, shows) in [(lags, "stamps: true"), (wide, "final_overflow: {0: {")] {
+            let s = spec(extra);
+            let (cfg, h, streams) = (s.source.config(), s.horizon.get(), Streams::new(s.seed));
+            let whole = format!("{:?}", generate(&cfg, h, &streams));
+            assert!(whole.contains(shows), "{shows} is exercised");
+            for split in [0, 1, 7, 100, 199] {
+                let upper = || Batch::generate(&cfg, split..cfg.mailboxes, h, &streams);
+                let parts = format!("{:?}", generate_joined(&cfg, h, &streams, split, upper));
+                assert!(parts == whole, "split at {split}");
+            }
+            assert_eq!(
+                split_at(&cfg, h),
+                Some(100),
+                "80,000 changes are worth a thread"
+            );
         }
-        assert_eq!(
-            split_at(&cfg, h),
-            Some(100),
-            "80,000 changes are worth a thread"
-        );
         let small = spec("").source.config();
         assert_eq!(split_at(&small, SimDuration::from_secs(86_400)), None);
     }
