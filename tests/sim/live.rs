@@ -137,12 +137,20 @@ fn live_webhooks_through_an_outage_match_the_event_engine() {
         "svix retries outlast a 10-minute outage"
     );
     assert_eq!(lw.notifications, sw.notifications);
-    assert_eq!(lw.attempts, sw.attempts);
-    assert_eq!(
+    // Live mode decides an attempt's fate when it leaves, in real time: on
+    // a loaded machine an attempt due just before the outage's edge can
+    // leave just after it (one hit, and so one retry, fewer or more), so
+    // hits and attempts may differ by one or two. Every other attempt is
+    // a delivery in both runs: each notification is delivered once (no
+    // other fault, and the retries outlast the outage).
+    let (hits, sim_hits) = (
         live.faults.endpoint_outage_hits,
-        sim.faults.endpoint_outage_hits
+        sim.faults.endpoint_outage_hits,
     );
-    assert!(sim.faults.endpoint_outage_hits > 0, "the outage fired");
+    assert!(sim_hits > 0, "the outage fired");
+    assert!(hits.abs_diff(sim_hits) <= 2, "{hits} vs {sim_hits}");
+    assert_eq!(lw.attempts - hits, lw.notifications, "live");
+    assert_eq!(sw.attempts - sim_hits, sw.notifications, "event engine");
     let l = live.live.as_ref().unwrap();
     // Outage attempts never reach the endpoint: every POST that left was
     // answered 200.
