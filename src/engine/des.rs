@@ -38,12 +38,14 @@
 //! while the current event is handled. Hints take `&self` and change
 //! nothing.
 //!
-//! Invariant: the loop reads no clock, spawns nothing (setup may generate
-//! half the traffic on a scoped thread, joined before the loop starts: see
-//! `halves`), and its only source
-//! of order is the event queue's `(time, seq)` (and, running ahead, each
-//! mailbox's own time order); the halves' outputs are queued in the order
-//! they were asked for.
+//! Invariant: the loop reads no clock, and its only source of order is
+//! the event queue's `(time, seq)` (and, running ahead, each mailbox's own
+//! time order); the halves' outputs are queued in the order they were
+//! asked for. It spawns nothing, except that generating traffic may use a
+//! second, scoped thread (at setup, `halves`; in a streaming run, at its
+//! start and each trim, `World::generate_ahead`) for half the mailboxes,
+//! joined before the loop goes on: each mailbox's changes come from its
+//! own streams, so the logs are the same.
 
 use super::arena::Ahead;
 use super::queue::EventQueue;
@@ -302,8 +304,7 @@ pub fn run_slowest(
 /// (each mailbox's traffic comes from its own streams), built in about
 /// half the time. The thread is joined before the run starts.
 fn halves(cfg: &RunConfig) -> Halves {
-    let split = halves::traffic_split(cfg)
-        .filter(|_| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2));
+    let split = halves::traffic_split(cfg).filter(|_| second_thread());
     let Some(split) = split else {
         return Halves::new(cfg);
     };
@@ -320,6 +321,11 @@ fn halves(cfg: &RunConfig) -> Halves {
             Err(_) => Halves::new(cfg),
         }
     })
+}
+
+/// Whether this machine runs two threads at once.
+fn second_thread() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 impl World {
@@ -349,6 +355,7 @@ impl World {
         };
         if world.ledger.logs().is_lazy() {
             world.next_trim = SimTime::ZERO + halves::TRIM_EVERY;
+            world.generate_ahead(SimTime::ZERO);
         }
         world.provider.start(&mut world.ledger);
         world.pump_provider(SimTime::ZERO);
@@ -664,8 +671,8 @@ impl World {
         }
     }
 
-    /// Hands what the run observed to the report assembly.
-    /// A streaming run's trim (see `halves::trim`), and the next one's time.
+    /// A streaming run's trim (see `halves::trim`), generating ahead, and
+    /// the next trim's time.
     #[cold]
     #[inline(never)]
     fn trim(&mut self, now: SimTime) {
@@ -677,9 +684,47 @@ impl World {
             flight,
             &mut self.ledger,
         );
+        self.generate_ahead(now);
         self.next_trim = now + halves::TRIM_EVERY;
     }
 
+    /// A streaming run of many mailboxes, on a machine with a second
+    /// thread, generates every mailbox's next stretch of traffic at its
+    /// start and at each trim (`halves::generate_ahead`), the upper half
+    /// of the mailboxes on a scoped thread while this one does the lower
+    /// half: the changes the source would have generated on demand
+    /// between two trims, earlier and on both cores. Nothing reads the
+    /// logs meanwhile; the thread is joined before the loop goes on.
+    fn generate_ahead(&mut self, now: SimTime) {
+        let Some(split) = halves::ahead_split(&self.ledger).filter(|_| second_thread()) else {
+            return;
+        };
+        let (mut gens, mut upper) = halves::take_ahead(&mut self.ledger, split);
+        let ledger = &mut self.ledger;
+        let threaded = std::thread::scope(|scope| {
+            let (lower, higher) = gens.split_at_mut(split as usize);
+            let part = &mut upper;
+            let thread = std::thread::Builder::new()
+                .name("syncsim-traffic".into())
+                .spawn_scoped(scope, move || halves::advance_upper(part, higher, now));
+            halves::generate_ahead(ledger, lower, now);
+            match thread {
+                Ok(thread) => {
+                    thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    true
+                }
+                Err(_) => false,
+            }
+        });
+        if !threaded {
+            halves::advance_upper(&mut upper, &mut gens[split as usize..], now);
+        }
+        halves::put_ahead(&mut self.ledger, gens, upper);
+    }
+
+    /// Hands what the run observed to the report assembly.
     fn report(&self) -> Report {
         halves::report(
             &self.cfg,

@@ -102,6 +102,63 @@ pub fn upper_traffic(cfg: &RunConfig, split: u32) -> traffic::Batch {
     )
 }
 
+/// Mailboxes from which a streaming run's generating ahead
+/// ([`generate_ahead`]) may be split in two, the upper half on a driver's
+/// second thread.
+pub const AHEAD_SPLIT_FROM: u32 = 1_000_000;
+
+/// Where a driver with a second thread may split a streaming run's
+/// generating ahead, at its start and at each trim: it takes every
+/// generator out ([`take_ahead`]), advances mailboxes from the index
+/// returned on the thread ([`advance_upper`]) while [`generate_ahead`]
+/// advances the others, and puts them back ([`put_ahead`]). `None` for
+/// logs generated up front and runs of fewer than [`AHEAD_SPLIT_FROM`]
+/// mailboxes, which generate on demand only.
+pub fn ahead_split(ledger: &Ledger) -> Option<u32> {
+    let logs = ledger.logs();
+    (logs.is_lazy() && logs.mailboxes() >= AHEAD_SPLIT_FROM).then_some(logs.mailboxes() / 2)
+}
+
+/// Until past when generating ahead at `now` takes each mailbox: the
+/// next trim, so that until then the source seldom generates on demand.
+fn ahead_of(now: SimTime) -> u64 {
+    (now + TRIM_EVERY).0
+}
+
+/// Takes every generator out of a streaming run's logs, with the state
+/// of mailboxes `split..` to advance apart (see [`ahead_split`]).
+pub fn take_ahead(
+    ledger: &mut Ledger,
+    split: u32,
+) -> (Vec<traffic::MailboxTraffic>, traffic::Upper) {
+    let upper = ledger.logs().upper(split);
+    (ledger.logs_mut().take_gens(), upper)
+}
+
+/// Advances mailboxes `..lower.len()` (with their generators, taken out)
+/// until each holds a change committed after the next trim: what the
+/// source's calls would have generated on demand by then, earlier.
+pub fn generate_ahead(ledger: &mut Ledger, lower: &mut [traffic::MailboxTraffic], now: SimTime) {
+    ledger
+        .logs_mut()
+        .advance_lower(lower, ahead_of(now), traffic::HOUR_US);
+}
+
+/// Advances the mailboxes of `upper` (with `gens`, their generators) as
+/// [`generate_ahead`] at `now` advances the others.
+pub fn advance_upper(
+    upper: &mut traffic::Upper,
+    gens: &mut [traffic::MailboxTraffic],
+    now: SimTime,
+) {
+    upper.advance_past(gens, ahead_of(now), traffic::HOUR_US);
+}
+
+/// Puts every generator back, with what the upper mailboxes generated.
+pub fn put_ahead(ledger: &mut Ledger, gens: Vec<traffic::MailboxTraffic>, upper: traffic::Upper) {
+    ledger.logs_mut().put_gens(gens, upper);
+}
+
 /// How often (virtual time) a streaming run trims its logs (six hours):
 /// each mailbox's log then holds what its holders need plus at most about
 /// this much more, and one trim costs a pass over the mailboxes and what

@@ -258,31 +258,113 @@ impl Logs {
             return 0;
         };
         let h = self.heads[m as usize];
-        let (fresh, lags) = &mut self.fresh;
+        let (mut fresh, mut lags) = std::mem::take(&mut self.fresh);
         fresh.clear();
         lags.clear();
-        let mut last = self.changes.get(h.region).last().map(|c| c.at.0);
-        while !g.done() && last.is_none_or(|at| at <= t) {
-            let until = g.frontier().max(t.saturating_add(1)).saturating_add(window);
-            g.fill(until, fresh, lags);
-            last = fresh.last().map(|c| c.at.0).or(last);
+        let last = self.changes.get(h.region).last().map(|c| c.at.0);
+        let last = g.fill_past(last, t, window, &mut fresh, &mut lags);
+        let done = g.done();
+        let added = self.took(m, last, done, &fresh, &lags);
+        self.fresh = (fresh, lags);
+        added
+    }
+
+    /// Books mailbox `m`'s changes generated past its log (`fresh`, with
+    /// their stamp `lags`; `last`: the commit time of its last change
+    /// now; `done`: its generator reached the horizon): appends them and
+    /// notes where its generator stands. Returns how many there were.
+    fn took(
+        &mut self,
+        m: u32,
+        last: Option<u64>,
+        done: bool,
+        fresh: &[Change],
+        lags: &[u32],
+    ) -> u64 {
+        self.last_at[m as usize] = if done { u64::MAX } else { last.unwrap_or(0) };
+        if !fresh.is_empty() {
+            self.append(m, fresh, lags);
         }
-        let added = fresh.len();
-        self.last_at[m as usize] = if g.done() {
-            u64::MAX
-        } else {
-            last.unwrap_or(0)
-        };
-        if added > 0 {
-            let (fresh, lags) = std::mem::take(&mut self.fresh);
-            self.append(m, &fresh, &lags);
-            self.fresh = (fresh, lags);
-        }
-        let added = added as u64;
+        let added = fresh.len() as u64;
         self.generated += added;
         self.retained += added;
         self.peak_retained = self.peak_retained.max(self.retained);
         added
+    }
+
+    /// Takes out every generator (logs generated on demand), so that a
+    /// driver can advance the mailboxes in two parts at once: those before
+    /// a split here ([`Logs::advance_lower`]), the others apart with an
+    /// [`Upper`] (on its second thread). [`Logs::put_gens`] puts them
+    /// back. Nothing else may read or extend the logs in between.
+    pub fn take_gens(&mut self) -> Vec<MailboxTraffic> {
+        std::mem::take(&mut self.gens)
+    }
+
+    /// What advancing mailboxes `split..` apart starts from (see
+    /// [`Logs::take_gens`]).
+    pub fn upper(&self, split: u32) -> Upper {
+        let split = split.min(self.mailboxes());
+        let (last, last_at) = (split..self.mailboxes())
+            .map(|m| {
+                let h = self.heads[m as usize];
+                let last = self.changes.get(h.region).last().map(|c| c.at.0);
+                (last, self.last_at[m as usize])
+            })
+            .unzip();
+        Upper {
+            first: split,
+            last,
+            last_at,
+            t: 0,
+            changes: Vec::new(),
+            lags: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Advances mailboxes `0..lower.len()` (with their generators, taken
+    /// out) as [`Logs::advance_past`] does each.
+    pub fn advance_lower(&mut self, lower: &mut [MailboxTraffic], t: u64, window: u64) {
+        let (mut fresh, mut lags) = std::mem::take(&mut self.fresh);
+        for (m, g) in (0u32..).zip(lower.iter_mut()) {
+            if self.last_at[m as usize] > t {
+                continue;
+            }
+            fresh.clear();
+            lags.clear();
+            let h = self.heads[m as usize];
+            let last = self.changes.get(h.region).last().map(|c| c.at.0);
+            let last = g.fill_past(last, t, window, &mut fresh, &mut lags);
+            self.took(m, last, g.done(), &fresh, &lags);
+        }
+        self.fresh = (fresh, lags);
+    }
+
+    /// Puts back every generator taken with [`Logs::take_gens`], booking
+    /// what `upper` generated, mailbox by mailbox, as
+    /// [`Logs::advance_past`] would have appended it.
+    pub fn put_gens(&mut self, gens: Vec<MailboxTraffic>, upper: Upper) {
+        assert!(
+            self.gens.is_empty() && gens.len() == self.heads.len(),
+            "every generator comes back"
+        );
+        let (mut c, mut l) = (0, 0);
+        for (i, &(ce, le)) in upper.ends.iter().enumerate() {
+            let m = upper.first + i as u32;
+            if upper.last_at[i] <= upper.t {
+                let done = gens[m as usize].done();
+                self.took(
+                    m,
+                    upper.last[i],
+                    done,
+                    &upper.changes[c..ce],
+                    &upper.lags[l..le],
+                );
+            }
+            (c, l) = (ce, le);
+        }
+        self.gens = gens;
     }
 
     /// Appends `changes` (with their stamp `lags`) to mailbox `m`'s
@@ -916,6 +998,32 @@ impl MailboxTraffic {
         self.versions.view()
     }
 
+    /// Generates in windows of `window` µs past the frontier until the
+    /// mailbox holds a change committed after `t` (or the horizon is
+    /// reached), appending to `out` and `lags`; `last` is the commit time
+    /// of its last change so far. Returns the commit time of its last
+    /// change then.
+    pub fn fill_past(
+        &mut self,
+        last: Option<u64>,
+        t: u64,
+        window: u64,
+        out: &mut Vec<Change>,
+        lags: &mut Vec<u32>,
+    ) -> Option<u64> {
+        let mut last = last;
+        while !self.done() && last.is_none_or(|at| at <= t) {
+            let until = self
+                .frontier()
+                .max(t.saturating_add(1))
+                .saturating_add(window);
+            let from = out.len();
+            self.fill(until, out, lags);
+            last = out[from..].last().map(|c| c.at.0).or(last);
+        }
+        last
+    }
+
     /// Generates every hour that starts before `until` (at most the
     /// horizon), appending the changes to `out` in commit order and, when
     /// [`MailboxTraffic::stamps`], each one's stamp lag to `lags`.
@@ -1181,6 +1289,48 @@ impl Batch {
     }
 }
 
+/// Advancing mailboxes `first..` of logs generated on demand apart from
+/// the others (see [`Logs::take_gens`]): where their logs stood, and what
+/// [`Upper::advance_past`] generated, until [`Logs::put_gens`] books it.
+#[derive(Debug)]
+pub struct Upper {
+    first: u32,
+    /// Per mailbox: the commit time of its last change.
+    last: Vec<Option<u64>>,
+    /// Per mailbox: [`Logs::advance_past`]'s test (generate when this is
+    /// not after the time asked for).
+    last_at: Vec<u64>,
+    /// The time asked for.
+    t: u64,
+    changes: Vec<Change>,
+    lags: Vec<u32>,
+    /// Per mailbox: where its changes and lags end in the flat buffers.
+    ends: Vec<(usize, usize)>,
+}
+
+impl Upper {
+    /// The first mailbox this part advances.
+    pub fn first(&self) -> u32 {
+        self.first
+    }
+
+    /// Advances each mailbox, with `gens` (its generators, in mailbox
+    /// order from [`Upper::first`]), as [`Logs::advance_past`] does.
+    pub fn advance_past(&mut self, gens: &mut [MailboxTraffic], t: u64, window: u64) {
+        assert_eq!(gens.len(), self.last.len(), "one generator per mailbox");
+        self.t = t;
+        self.changes.clear();
+        self.lags.clear();
+        self.ends.clear();
+        for ((g, last), &last_at) in gens.iter_mut().zip(&mut self.last).zip(&self.last_at) {
+            if last_at <= t {
+                *last = g.fill_past(*last, t, window, &mut self.changes, &mut self.lags);
+            }
+            self.ends.push((self.changes.len(), self.lags.len()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1389,6 +1539,51 @@ mod tests {
             assert!((whole.total_changes() as f64 / expected_total - 1.0).abs() < 0.05);
             let peak = lazy.peak_retained();
             assert!((400..=3_200).contains(&peak), "{horizon}: peak {peak}");
+        }
+    }
+
+    /// Taking out the upper mailboxes' generators, advancing them apart
+    /// (here before the others, to show the order does not matter) and
+    /// putting them back gives the logs that advancing every mailbox on
+    /// demand gives: the same changes and stamps, trims included, and
+    /// nothing left to generate until the time asked for.
+    #[test]
+    fn advancing_the_upper_mailboxes_apart_gives_the_same_logs() {
+        let s =
+            spec("commit_delay={dist='uniform',min='0s',max='30s'}\ntimestamp_granularity='1s'\n");
+        let (cfg, streams) = (s.source.config(), Streams::new(s.seed));
+        let h = SimDuration::from_secs(3 * 86_400);
+        let (mut one, mut two) = (Logs::lazy(&cfg, h, &streams), Logs::lazy(&cfg, h, &streams));
+        let n = cfg.mailboxes;
+        for step in 0..13u64 {
+            let t = step * 6 * HOUR_US;
+            for m in 0..n {
+                one.advance_past(m, t, HOUR_US);
+            }
+            let mut gens = two.take_gens();
+            let (lower, higher) = gens.split_at_mut(77);
+            let mut upper = two.upper(77);
+            upper.advance_past(higher, t, HOUR_US);
+            two.advance_lower(lower, t, HOUR_US);
+            two.put_gens(gens, upper);
+            for m in 0..n {
+                assert_eq!(two.advance_past(m, t, HOUR_US), 0, "mailbox {m} at {t}");
+                assert_eq!(one.window(m), two.window(m), "mailbox {m} at {t}");
+                for (seq, _) in one.entries(m) {
+                    assert_eq!(one.stamp(m, seq), two.stamp(m, seq));
+                }
+                let (base, log) = one.window(m);
+                let keep = base + log.partition_point(|c| c.at.0 + 2 * HOUR_US < t) as u32;
+                one.trim_before(m, keep);
+                two.trim_before(m, keep);
+            }
+        }
+        one.finish();
+        two.finish();
+        assert_eq!(one.total_changes(), two.total_changes());
+        assert_eq!(one.peak_retained(), two.peak_retained());
+        for m in 0..n {
+            assert_eq!(one.final_state(m), two.final_state(m), "mailbox {m}");
         }
     }
 
