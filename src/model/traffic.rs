@@ -1309,13 +1309,8 @@ pub struct Upper {
 }
 
 impl Upper {
-    /// The first mailbox this part advances.
-    pub fn first(&self) -> u32 {
-        self.first
-    }
-
-    /// Advances each mailbox, with `gens` (its generators, in mailbox
-    /// order from [`Upper::first`]), as [`Logs::advance_past`] does.
+    /// Advances each mailbox, with `gens` (their generators, in mailbox
+    /// order from the split), as [`Logs::advance_past`] does.
     pub fn advance_past(&mut self, gens: &mut [MailboxTraffic], t: u64, window: u64) {
         assert_eq!(gens.len(), self.last.len(), "one generator per mailbox");
         self.t = t;
