@@ -308,19 +308,31 @@ fn halves(cfg: &RunConfig) -> Halves {
     let Some(split) = split else {
         return Halves::new(cfg);
     };
-    std::thread::scope(|scope| {
-        let upper = std::thread::Builder::new()
-            .name("syncsim-traffic".into())
-            .spawn_scoped(scope, || halves::upper_traffic(cfg, split));
-        match upper {
-            Ok(upper) => Halves::new_split(cfg, split, || {
-                upper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            }),
+    std::thread::scope(
+        |scope| match traffic_thread(scope, || halves::upper_traffic(cfg, split)) {
+            Ok(upper) => Halves::new_split(cfg, split, || joined(upper)),
             Err(_) => Halves::new(cfg),
-        }
-    })
+        },
+    )
+}
+
+/// Starts a scoped thread generating traffic (see [`halves`] and
+/// `World::generate_ahead`).
+fn traffic_thread<'s, T: Send + 's>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    f: impl FnOnce() -> T + Send + 's,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'s, T>> {
+    std::thread::Builder::new()
+        .name("syncsim-traffic".into())
+        .spawn_scoped(scope, f)
+}
+
+/// What a traffic thread returned; its panic, if it panicked, goes on
+/// here.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Whether this machine runs two threads at once.
@@ -704,19 +716,9 @@ impl World {
         let threaded = std::thread::scope(|scope| {
             let (lower, higher) = gens.split_at_mut(split as usize);
             let part = &mut upper;
-            let thread = std::thread::Builder::new()
-                .name("syncsim-traffic".into())
-                .spawn_scoped(scope, move || halves::advance_upper(part, higher, now));
+            let thread = traffic_thread(scope, move || halves::advance_upper(part, higher, now));
             halves::generate_ahead(ledger, lower, now);
-            match thread {
-                Ok(thread) => {
-                    thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    true
-                }
-                Err(_) => false,
-            }
+            thread.map(joined).is_ok()
         });
         if !threaded {
             halves::advance_upper(&mut upper, &mut gens[split as usize..], now);

@@ -254,17 +254,25 @@ impl Logs {
     /// [`Logs::advance_past`] when mailbox `m` may need more changes.
     #[inline(never)]
     fn generate_past(&mut self, m: u32, t: u64, window: u64) -> u64 {
-        let Some(g) = self.gens.get_mut(m as usize) else {
-            return 0;
+        let mut gens = std::mem::take(&mut self.gens);
+        let added = match gens.get_mut(m as usize) {
+            Some(g) => self.advance_with(g, m, t, window),
+            None => 0,
         };
-        let h = self.heads[m as usize];
+        self.gens = gens;
+        added
+    }
+
+    /// [`Logs::generate_past`] for mailbox `m` with its generator `g`
+    /// (taken out of `gens`).
+    fn advance_with(&mut self, g: &mut MailboxTraffic, m: u32, t: u64, window: u64) -> u64 {
         let (mut fresh, mut lags) = std::mem::take(&mut self.fresh);
         fresh.clear();
         lags.clear();
+        let h = self.heads[m as usize];
         let last = self.changes.get(h.region).last().map(|c| c.at.0);
         let last = g.fill_past(last, t, window, &mut fresh, &mut lags);
-        let done = g.done();
-        let added = self.took(m, last, done, &fresh, &lags);
+        let added = self.took(m, last, g.done(), &fresh, &lags);
         self.fresh = (fresh, lags);
         added
     }
@@ -326,19 +334,11 @@ impl Logs {
     /// Advances mailboxes `0..lower.len()` (with their generators, taken
     /// out) as [`Logs::advance_past`] does each.
     pub fn advance_lower(&mut self, lower: &mut [MailboxTraffic], t: u64, window: u64) {
-        let (mut fresh, mut lags) = std::mem::take(&mut self.fresh);
         for (m, g) in (0u32..).zip(lower.iter_mut()) {
-            if self.last_at[m as usize] > t {
-                continue;
+            if self.last_at[m as usize] <= t {
+                self.advance_with(g, m, t, window);
             }
-            fresh.clear();
-            lags.clear();
-            let h = self.heads[m as usize];
-            let last = self.changes.get(h.region).last().map(|c| c.at.0);
-            let last = g.fill_past(last, t, window, &mut fresh, &mut lags);
-            self.took(m, last, g.done(), &fresh, &lags);
         }
-        self.fresh = (fresh, lags);
     }
 
     /// Puts back every generator taken with [`Logs::take_gens`], booking
