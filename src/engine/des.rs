@@ -169,6 +169,11 @@ struct World {
     /// Whether this run may run ahead at all (off only for the reference
     /// run, [`run_in_queue_order`]).
     may_run_ahead: bool,
+    /// Whether a big enough run generates traffic on a second thread
+    /// ([`TrafficThreads`], resolved once).
+    second_thread: bool,
+    /// How many traffic threads the run started (a test's gauge).
+    threads_started: u64,
     /// When a streaming run next trims its logs (`SimTime::MAX`: never).
     next_trim: SimTime,
     /// Polls handled whole as quiet ones (`halves::quiet_poll`): not in
@@ -204,11 +209,52 @@ pub const STREAM_FROM: SimDuration = SimDuration::from_secs(2 * 86_400);
 /// report. A run of [`STREAM_FROM`] or longer streams its traffic
 /// ([`RunConfig::stream`]): memory flat in the horizon. The report is the
 /// same either way (tested).
-pub fn run_config(mut cfg: RunConfig) -> Report {
-    cfg.stream = cfg.horizon >= STREAM_FROM;
-    let mut world = World::new(cfg);
+pub fn run_config(cfg: RunConfig) -> Report {
+    let mut world = World::new(streaming(cfg));
     world.run();
     world.report()
+}
+
+/// How many threads a run may generate its traffic on. Only the wall time
+/// depends on it: the report is the same (tested, both ways, on any
+/// machine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficThreads {
+    /// Two on a machine that runs two threads at once, else one.
+    Auto,
+    /// One: this thread generates everything.
+    One,
+    /// Two whenever the run is big enough, even on a single core.
+    Two,
+}
+
+impl TrafficThreads {
+    /// Whether a big enough run starts a second thread.
+    fn second(self) -> bool {
+        match self {
+            TrafficThreads::Auto => {
+                std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+            }
+            TrafficThreads::One => false,
+            TrafficThreads::Two => true,
+        }
+    }
+}
+
+/// [`run`] with its traffic generated on `threads` (the report does not
+/// depend on it), and how many times it started a traffic thread: once
+/// for a run generated up front ([`halves::traffic_split`]), at its start
+/// and at each trim for a streaming one ([`halves::ahead_split`]).
+pub fn run_on(scenario: &Scenario, threads: TrafficThreads) -> (Report, u64) {
+    let mut world = World::with_threads(streaming(scenario.config()), threads);
+    world.run();
+    (world.report(), world.threads_started)
+}
+
+/// `cfg`, streaming its traffic from [`STREAM_FROM`].
+fn streaming(mut cfg: RunConfig) -> RunConfig {
+    cfg.stream = cfg.horizon >= STREAM_FROM;
+    cfg
 }
 
 /// Runs `scenario` streaming its traffic, and returns the report and the
@@ -302,16 +348,17 @@ pub fn run_slowest(
 /// generates the upper half of its mailboxes' traffic on a scoped thread
 /// of its own while this one generates the lower half: the same halves
 /// (each mailbox's traffic comes from its own streams), built in about
-/// half the time. The thread is joined before the run starts.
-fn halves(cfg: &RunConfig) -> Halves {
-    let split = halves::traffic_split(cfg).filter(|_| second_thread());
+/// half the time. The thread is joined before the run starts. Also
+/// returns whether it started one.
+fn halves(cfg: &RunConfig, second_thread: bool) -> (Halves, bool) {
+    let split = halves::traffic_split(cfg).filter(|_| second_thread);
     let Some(split) = split else {
-        return Halves::new(cfg);
+        return (Halves::new(cfg), false);
     };
     std::thread::scope(
         |scope| match traffic_thread(scope, || halves::upper_traffic(cfg, split)) {
-            Ok(upper) => Halves::new_split(cfg, split, || joined(upper)),
-            Err(_) => Halves::new(cfg),
+            Ok(upper) => (Halves::new_split(cfg, split, || joined(upper)), true),
+            Err(_) => (Halves::new(cfg), false),
         },
     )
 }
@@ -335,20 +382,23 @@ fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// Whether this machine runs two threads at once.
-fn second_thread() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
-}
-
 impl World {
     fn new(cfg: RunConfig) -> Self {
+        World::with_threads(cfg, TrafficThreads::Auto)
+    }
+
+    fn with_threads(cfg: RunConfig, threads: TrafficThreads) -> Self {
         let end = SimTime(cfg.end().0);
-        let Halves {
-            provider,
-            consumer,
-            net,
-            ledger,
-        } = halves(&cfg);
+        let second_thread = threads.second();
+        let (
+            Halves {
+                provider,
+                consumer,
+                net,
+                ledger,
+            },
+            started,
+        ) = halves(&cfg, second_thread);
         let mut world = World {
             cfg,
             end,
@@ -362,6 +412,8 @@ impl World {
             immediate: None,
             ahead: false,
             may_run_ahead: true,
+            second_thread,
+            threads_started: started as u64,
             next_trim: SimTime::MAX,
             quiet: 0,
         };
@@ -708,7 +760,7 @@ impl World {
     /// between two trims, earlier and on both cores. Nothing reads the
     /// logs meanwhile; the thread is joined before the loop goes on.
     fn generate_ahead(&mut self, now: SimTime) {
-        let Some(split) = halves::ahead_split(&self.ledger).filter(|_| second_thread()) else {
+        let Some(split) = halves::ahead_split(&self.ledger).filter(|_| self.second_thread) else {
             return;
         };
         let (mut gens, mut upper) = halves::take_ahead(&mut self.ledger, split);
@@ -720,6 +772,7 @@ impl World {
             halves::generate_ahead(ledger, lower, now);
             thread.map(joined).is_ok()
         });
+        self.threads_started += threaded as u64;
         if !threaded {
             halves::advance_upper(&mut upper, &mut gens[split as usize..], now);
         }

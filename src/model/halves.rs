@@ -105,7 +105,7 @@ pub fn upper_traffic(cfg: &RunConfig, split: u32) -> traffic::Batch {
 /// Mailboxes from which a streaming run's generating ahead
 /// ([`generate_ahead`]) may be split in two, the upper half on a driver's
 /// second thread.
-pub const AHEAD_SPLIT_FROM: u32 = 1_000_000;
+pub const AHEAD_SPLIT_FROM: u32 = 1_000;
 
 /// Where a driver with a second thread may split a streaming run's
 /// generating ahead, at its start and at each trim: it takes every

@@ -116,3 +116,29 @@ fn running_polls_ahead_keeps_every_bundled_digest() {
     // advise-small, architect-graph-25k (per-mailbox quota), ... poll.
     assert!(checked >= 8, "only {checked} bundled scenarios run ahead");
 }
+
+/// A run's traffic may be generated on a second thread (up front, or
+/// ahead at each trim of a streaming run); its report does not depend on
+/// it. Both ways are forced, so this holds on any machine, and the
+/// threaded way must really start threads: once up front for webhook-10k
+/// and poll-10k; at the start and at each of the 12 six-hour trims of
+/// hybrid-10k's 73 hours (three days and the drain): 13 times.
+#[test]
+fn one_or_two_traffic_threads_give_the_same_digest() {
+    use syncsim::engine::des::{run_on, TrafficThreads};
+    for (file, threads) in [
+        ("scenarios/bench/webhook-10k.toml", 1),
+        ("scenarios/bench/poll-10k.toml", 1),
+        ("scenarios/bench/hybrid-10k.toml", 13),
+    ] {
+        let scenario = syncsim::load(Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
+        let (one, none) = run_on(&scenario, TrafficThreads::One);
+        let (two, started) = run_on(&scenario, TrafficThreads::Two);
+        assert_eq!(
+            none, 0,
+            "{file}: TrafficThreads::One started {none} threads"
+        );
+        assert_eq!(started, threads, "{file}: traffic threads started");
+        assert_eq!(one.digest, two.digest, "{file}");
+    }
+}
