@@ -198,7 +198,7 @@ pub fn run(scenario: &Scenario) -> Report {
 }
 
 /// Horizons from which [`run`] streams its traffic. A streaming run still
-/// holds about 13 h of changes per mailbox (the 6 h trim period, up to 6 h
+/// holds about 14 h of changes per mailbox (the 6 h trim period, up to 7 h
 /// generated ahead, the lookback), so below two days it saves little
 /// memory, and generating in windows between events costs 5-8% more
 /// instructions (webhook-10k, poll-10k) and more cache misses than one
